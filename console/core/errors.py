@@ -1,0 +1,50 @@
+"""Domain errors. Each edge (UI, REST API, OCPP) turns them into its own shape once."""
+
+from __future__ import annotations
+
+
+class ConsoleError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "ERROR"
+
+
+class NotFound(ConsoleError):
+    code = "NOT_FOUND"
+
+
+class Conflict(ConsoleError):
+    code = "CONFLICT"
+
+
+class Unavailable(ConsoleError):
+    """The operation cannot run now (charger offline, no runtime, read-only)."""
+
+    code = "UNAVAILABLE"
+
+
+class ValidationFailed(ConsoleError):
+    """One or more fields are bad; `problems` maps a field name to what is wrong with it."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, problems: dict[str, str], subject: str | None = None) -> None:
+        self.problems = dict(problems)
+        self.subject = subject
+        where = f"{subject}: " if subject else ""
+        detail = "; ".join(f"{field}: {message}" for field, message in self.problems.items())
+        super().__init__(f"{where}{detail}")
+
+
+class ImportRefused(ConsoleError):
+    """A fleet file was refused whole; `problems` lists (subject, field, message)."""
+
+    code = "IMPORT_REFUSED"
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        self.problems = problems
+        lines = [f"  {subject}: {field}: {message}" for subject, field, message in problems]
+        super().__init__(
+            f"fleet file refused, nothing imported ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}):\n" + "\n".join(lines)
+        )

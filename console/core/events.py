@@ -1,0 +1,131 @@
+"""The in-process event bus: the core publishes, front ends subscribe.
+
+Publishing never blocks. Each subscriber has its own queue; a subscriber that
+falls far behind loses the oldest *charger snapshots* only (a newer one for
+the same charger supersedes them), never log lines or actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from console.core.views import ActionSummary, ChargerView, LogView
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerUpdated:
+    """A charger's record or live state changed; carries the new snapshot."""
+
+    charger: ChargerView
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerRemoved:
+    charger_id: str
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogAppended:
+    entry: LogView
+
+
+@dataclass(frozen=True, slots=True)
+class ActionChanged:
+    charger_id: str
+    action: ActionSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a person should be told (a runtime failed to start, an import ran)."""
+
+    message: str
+    severity: str = "information"  # "information" | "warning" | "error"
+    charger_id: str | None = None
+
+
+Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | Notice
+
+
+class Subscription:
+    """An async iterator of events; `close()` ends it."""
+
+    def __init__(self, bus: EventBus, max_pending: int) -> None:
+        self._bus = bus
+        self._pending: deque[Any] = deque()
+        self._max_pending = max_pending
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    def _put(self, event: Any) -> None:
+        if len(self._pending) >= self._max_pending:
+            self._drop_superseded()
+        self._pending.append(event)
+        self._wakeup.set()
+
+    def _drop_superseded(self) -> None:
+        latest: dict[str, int] = {}
+        for index, event in enumerate(self._pending):
+            if isinstance(event, ChargerUpdated):
+                latest[event.charger.id] = index
+        keep = deque(
+            event
+            for index, event in enumerate(self._pending)
+            if not isinstance(event, ChargerUpdated) or latest[event.charger.id] == index
+        )
+        self._pending = keep
+
+    def drain(self) -> list[Any]:
+        """Everything pending now, without waiting."""
+        events = list(self._pending)
+        self._pending.clear()
+        self._wakeup.clear()
+        return events
+
+    async def next_batch(self) -> list[Any]:
+        """Wait for at least one event, then return all pending ones."""
+        while not self._pending:
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self.drain()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Any:
+        while not self._pending:
+            if self._closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        event = self._pending.popleft()
+        return event
+
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+        self._bus._unsubscribe(self)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscription] = []
+
+    def subscribe(self, max_pending: int = 50_000) -> Subscription:
+        subscription = Subscription(self, max_pending)
+        self._subscribers.append(subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        if subscription in self._subscribers:
+            self._subscribers.remove(subscription)
+
+    def publish(self, event: Event) -> None:
+        for subscription in self._subscribers:
+            subscription._put(event)

@@ -1,0 +1,518 @@
+"""Live state of the fleet: what the central system and the runtimes report.
+
+The central system writes through here; this keeps an in-memory picture of
+every charger (so views are cheap), persists what matters, batches what comes
+often, and publishes a fresh snapshot on every change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from console.core.clock import Clock
+from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, LogAppended
+from console.core.models import (
+    Action,
+    Charger,
+    ChargerState,
+    Connector,
+    Location,
+    LogEntry,
+    MeterSample,
+    Transaction,
+)
+from console.core.store import Store
+from console.core.views import (
+    ActionSummary,
+    ChargerView,
+    ConnectorView,
+    LocationView,
+    LogView,
+)
+from console.core.writer import BatchWriter
+
+# Connector statuses of both OCPP versions, as the domain's lower-case words.
+STATUS_WORDS = {
+    "Available": "available",
+    "Preparing": "preparing",
+    "Charging": "charging",
+    "SuspendedEV": "suspended",
+    "SuspendedEVSE": "suspended",
+    "Finishing": "finishing",
+    "Reserved": "reserved",
+    "Unavailable": "unavailable",
+    "Faulted": "faulted",
+    "Occupied": "preparing",
+}
+# When connectors disagree, the charger shows the one that matters most.
+STATUS_PRIORITY = (
+    "faulted",
+    "charging",
+    "suspended",
+    "preparing",
+    "finishing",
+    "reserved",
+    "available",
+    "unavailable",
+)
+ENERGY = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+
+
+@dataclass
+class Session_:
+    """The open transaction on one connector, for session energy."""
+
+    transaction_id: int
+    meter_start_wh: int
+    energy_wh: float = 0.0
+
+
+@dataclass
+class LiveCharger:
+    record: Charger
+    state: ChargerState
+    connectors: dict[int, ConnectorView] = field(default_factory=dict)
+    sessions: dict[int, Session_] = field(default_factory=dict)
+    power_w: dict[int, float] = field(default_factory=dict)
+    last_action: ActionSummary | None = None
+    runtime: str | None = None
+    runtime_detail: str | None = None
+
+
+class LiveState:
+    def __init__(self, store: Store, bus: EventBus, clock: Clock, writer: BatchWriter) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.writer = writer
+        self._chargers: dict[str, LiveCharger] = {}
+        self._by_identity: dict[str, str] = {}
+        self._locations: dict[str, LocationView] = {}
+        self._next_log_id = 1
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load(self, session: Session) -> None:
+        """Read the whole fleet into memory; runs on the store thread at start-up.
+
+        Nobody is connected when the process starts, whatever the store says.
+        """
+        self._chargers.clear()
+        self._by_identity.clear()
+        self._locations = {
+            location.id: LocationView(
+                id=location.id,
+                name=location.name,
+                address=location.address,
+                power_cap_kw=location.power_cap_kw,
+            )
+            for location in session.exec(select(Location)).all()
+        }
+        states = {state.charger_id: state for state in session.exec(select(ChargerState)).all()}
+        connectors: dict[str, dict[int, ConnectorView]] = {}
+        for row in session.exec(select(Connector)).all():
+            connectors.setdefault(row.charger_id, {})[row.connector_id] = ConnectorView(
+                connector_id=row.connector_id, status=row.status, error_code=row.error_code
+            )
+        for charger in session.exec(select(Charger)).all():
+            state = states.get(charger.id) or ChargerState(charger_id=charger.id)
+            was_connected = state.is_connected
+            state.is_connected = False
+            state.is_charging = False
+            state.current_power_kw = 0.0
+            state.status = "offline"
+            if was_connected:
+                state.provisioning = "offline"
+            self._add(charger, state, connectors.get(charger.id, {}))
+        for open_tx in session.exec(select(Transaction).where(Transaction.stopped_at.is_(None))).all():  # type: ignore[union-attr]
+            live = self._chargers.get(open_tx.charger_id)
+            if live is not None:
+                live.sessions[open_tx.connector_id] = Session_(open_tx.id or 0, open_tx.meter_start_wh)
+        for charger_id, live in self._chargers.items():
+            latest = session.exec(
+                select(Action).where(Action.charger_id == charger_id).order_by(Action.created_at.desc())  # type: ignore[attr-defined]
+            ).first()
+            if latest is not None:
+                live.last_action = summarize_action(latest)
+        highest = session.exec(select(func.max(LogEntry.id))).one()
+        self._next_log_id = (highest or 0) + 1
+        session.commit()
+
+    def _add(self, charger: Charger, state: ChargerState, connectors: dict[int, ConnectorView]) -> LiveCharger:
+        live = LiveCharger(record=charger, state=state, connectors=dict(connectors))
+        for number in range(1, charger.number_of_connectors + 1):
+            live.connectors.setdefault(number, ConnectorView(connector_id=number, status="Unavailable"))
+        self._chargers[charger.id] = live
+        self._by_identity[charger.identity] = charger.id
+        return live
+
+    # -- records (from the fleet service) ------------------------------------------
+
+    def record_saved(self, charger: Charger) -> None:
+        live = self._chargers.get(charger.id)
+        if live is None:
+            self._add(charger, ChargerState(charger_id=charger.id), {})
+        else:
+            if live.record.identity != charger.identity:
+                self._by_identity.pop(live.record.identity, None)
+                self._by_identity[charger.identity] = charger.id
+            live.record = charger
+            for number in range(1, charger.number_of_connectors + 1):
+                live.connectors.setdefault(number, ConnectorView(connector_id=number, status="Unavailable"))
+            for number in [n for n in live.connectors if n > charger.number_of_connectors]:
+                del live.connectors[number]
+        self._publish(charger.id)
+
+    def record_removed(self, charger: Charger) -> None:
+        self._chargers.pop(charger.id, None)
+        self._by_identity.pop(charger.identity, None)
+        self.bus.publish(ChargerRemoved(charger_id=charger.id, identity=charger.identity))
+
+    def locations_changed(self, locations: list[Location]) -> None:
+        self._locations = {
+            location.id: LocationView(
+                id=location.id, name=location.name, address=location.address, power_cap_kw=location.power_cap_kw
+            )
+            for location in locations
+        }
+
+    # -- reads ---------------------------------------------------------------------
+
+    def charger_id_for(self, identity: str) -> str | None:
+        return self._by_identity.get(identity)
+
+    def record(self, charger_id: str) -> Charger | None:
+        live = self._chargers.get(charger_id)
+        return live.record if live else None
+
+    def ids(self) -> list[str]:
+        return list(self._chargers)
+
+    def locations(self) -> list[LocationView]:
+        return sorted(self._locations.values(), key=lambda location: location.name)
+
+    def view(self, charger_id: str) -> ChargerView:
+        live = self._chargers[charger_id]
+        record, state = live.record, live.state
+        location = self._locations.get(record.location_id or "")
+        energy_kwh = sum(session.energy_wh for session in live.sessions.values()) / 1000
+        return ChargerView(
+            id=record.id,
+            identity=record.identity,
+            name=record.name,
+            vendor_name=record.vendor_name,
+            model=record.model,
+            image_url=record.image_url,
+            ocpp_version=record.ocpp_version,
+            number_of_connectors=record.number_of_connectors,
+            max_charging_power=record.max_charging_power,
+            connector_type=record.connector_type,
+            location_id=record.location_id,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            simulated=record.simulated,
+            location_name=location.name if location else None,
+            status=state.status,
+            is_connected=state.is_connected,
+            is_charging=state.is_charging,
+            current_power_kw=round(state.current_power_kw, 2),
+            max_current_a=state.max_current_a or round(record.max_charging_power / (3 * 230), 1),
+            session_energy_kwh=round(energy_kwh, 3),
+            connected_since=state.connected_since,
+            last_seen=state.last_seen,
+            provisioning=state.provisioning,
+            runtime=live.runtime,
+            runtime_detail=live.runtime_detail,
+            firmware_version=state.firmware_version,
+            connectors=tuple(live.connectors[number] for number in sorted(live.connectors)),
+            last_action=live.last_action,
+        )
+
+    def views(self) -> list[ChargerView]:
+        return [self.view(charger_id) for charger_id in self._chargers]
+
+    # -- what the central system reports ------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.clock.now()
+
+    def _publish(self, charger_id: str) -> None:
+        if charger_id in self._chargers:
+            self.bus.publish(ChargerUpdated(self.view(charger_id)))
+
+    async def _persist(self, live: LiveCharger) -> None:
+        """Write the live state now (for changes that must survive a crash)."""
+        state = ChargerState(**live.state.model_dump())
+
+        def write(session: Session) -> None:
+            session.merge(state)
+            session.commit()
+
+        await self.store.run(write)
+
+    def _touch(self, live: LiveCharger) -> None:
+        live.state.last_seen = self._now()
+        self.writer.merge(("state", live.record.id), ChargerState(**live.state.model_dump()))
+
+    async def connected(self, charger_id: str) -> None:
+        live = self._chargers[charger_id]
+        now = self._now()
+        live.state.is_connected = True
+        live.state.connected_since = now
+        live.state.last_seen = now
+        live.state.provisioning = "connected"
+        live.state.status = self._aggregate(live)
+        await self._persist(live)
+        self._publish(charger_id)
+
+    async def disconnected(self, charger_id: str) -> None:
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        live.state.is_connected = False
+        live.state.is_charging = False
+        live.state.current_power_kw = 0.0
+        live.power_w.clear()
+        live.state.status = "offline"
+        live.state.provisioning = "offline"
+        await self._persist(live)
+        self._publish(charger_id)
+
+    async def booted(self, charger_id: str, vendor: str, model: str, firmware: str | None) -> str:
+        """A BootNotification; returns the registration status to answer."""
+        live = self._chargers[charger_id]
+        live.state.last_boot_at = self._now()
+        live.state.last_seen = live.state.last_boot_at
+        live.state.firmware_version = firmware
+        live.state.provisioning = "accepted"
+        await self._persist(live)
+        self._publish(charger_id)
+        return "Accepted"
+
+    def heartbeat(self, charger_id: str) -> None:
+        live = self._chargers[charger_id]
+        self._touch(live)
+        self._publish(charger_id)
+
+    async def connector_status(
+        self, charger_id: str, connector_id: int, status: str, error_code: str | None
+    ) -> None:
+        live = self._chargers[charger_id]
+        now = self._now()
+        error = None if error_code in (None, "NoError") else error_code
+        live.connectors[connector_id] = ConnectorView(connector_id=connector_id, status=status, error_code=error)
+        live.state.status = self._aggregate(live)
+        live.state.is_charging = any(c.status == "Charging" for c in live.connectors.values())
+        if status != "Charging":
+            live.power_w.pop(connector_id, None)
+            live.state.current_power_kw = sum(live.power_w.values()) / 1000
+        live.state.last_seen = now
+        row = Connector(charger_id=charger_id, connector_id=connector_id, status=status, error_code=error, updated_at=now)
+        state = ChargerState(**live.state.model_dump())
+
+        def write(session: Session) -> None:
+            existing = session.exec(
+                select(Connector).where(Connector.charger_id == charger_id, Connector.connector_id == connector_id)
+            ).first()
+            if existing is None:
+                session.add(row)
+            else:
+                existing.status, existing.error_code, existing.updated_at = status, error, now
+                session.add(existing)
+            session.merge(state)
+            session.commit()
+
+        await self.store.run(write)
+        self._publish(charger_id)
+
+    def _aggregate(self, live: LiveCharger) -> str:
+        if not live.state.is_connected:
+            return "offline"
+        whole = live.connectors.get(0)
+        if whole is not None and STATUS_WORDS.get(whole.status) in ("faulted", "unavailable"):
+            return STATUS_WORDS[whole.status]
+        words = {STATUS_WORDS.get(c.status, "unavailable") for n, c in live.connectors.items() if n > 0}
+        for word in STATUS_PRIORITY:
+            if word in words:
+                return word
+        return "available"
+
+    async def transaction_started(
+        self, charger_id: str, connector_id: int, id_tag: str, meter_start_wh: int, at: datetime
+    ) -> int:
+        """Persist a new session before the charger is told its transaction id."""
+        transaction = Transaction(
+            charger_id=charger_id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start_wh=meter_start_wh,
+            started_at=at,
+        )
+
+        def write(session: Session) -> int:
+            session.add(transaction)
+            session.commit()
+            return transaction.id or 0
+
+        transaction_id = await self.store.run(write)
+        live = self._chargers[charger_id]
+        live.sessions[connector_id] = Session_(transaction_id, meter_start_wh)
+        self._touch(live)
+        self._publish(charger_id)
+        return transaction_id
+
+    async def transaction_stopped(
+        self, charger_id: str, transaction_id: int, meter_stop_wh: int, at: datetime, reason: str | None
+    ) -> bool:
+        """Close a session; False when the transaction is not this charger's."""
+
+        def write(session: Session) -> bool:
+            transaction = session.get(Transaction, transaction_id)
+            if transaction is None or transaction.charger_id != charger_id:
+                return False
+            transaction.meter_stop_wh = meter_stop_wh
+            transaction.stopped_at = at
+            transaction.stop_reason = reason
+            session.add(transaction)
+            session.commit()
+            return True
+
+        found = await self.store.run(write)
+        live = self._chargers[charger_id]
+        for connector_id, open_session in list(live.sessions.items()):
+            if open_session.transaction_id == transaction_id:
+                del live.sessions[connector_id]
+                live.power_w.pop(connector_id, None)
+        live.state.current_power_kw = sum(live.power_w.values()) / 1000
+        self._touch(live)
+        self._publish(charger_id)
+        return found
+
+    def meter_values(
+        self,
+        charger_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        samples: list[tuple[datetime, str, str | None, str | None, float]],
+    ) -> None:
+        """Meter samples: (time, measurand, phase, unit, value). Batched, not committed one by one."""
+        live = self._chargers[charger_id]
+        for at, measurand, phase, unit, value in samples:
+            self.writer.add(
+                MeterSample(
+                    charger_id=charger_id,
+                    transaction_id=transaction_id,
+                    connector_id=connector_id,
+                    at=at,
+                    measurand=measurand,
+                    phase=phase,
+                    unit=unit,
+                    value=value,
+                )
+            )
+            scale = 1000.0 if unit in ("kW", "kWh") else 1.0
+            if measurand == POWER and phase is None:
+                live.power_w[connector_id] = value * scale
+            elif measurand == ENERGY and phase is None:
+                open_session = live.sessions.get(connector_id)
+                if open_session is not None:
+                    open_session.energy_wh = max(0.0, value * scale - open_session.meter_start_wh)
+        live.state.current_power_kw = sum(live.power_w.values()) / 1000
+        self._touch(live)
+        self._publish(charger_id)
+
+    def runtime_changed(self, charger_id: str, state: str, detail: str | None) -> None:
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        live.runtime, live.runtime_detail = state, detail
+        self._publish(charger_id)
+
+    def action_changed(self, charger_id: str, action: ActionSummary) -> None:
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        if live.last_action is None or live.last_action.id == action.id or action.created_at >= live.last_action.created_at:
+            live.last_action = action
+        self._publish(charger_id)
+
+    # -- logs ----------------------------------------------------------------------
+
+    def log(
+        self,
+        identity: str,
+        direction: str,
+        message: str,
+        action: str | None = None,
+        message_id: str | None = None,
+        charger_id: str | None = None,
+    ) -> LogView:
+        """Record one frame or event; written with the next batch, published now."""
+        if charger_id is None:
+            charger_id = self._by_identity.get(identity)
+        entry = LogEntry(
+            id=self._next_log_id,
+            charger_id=charger_id,
+            identity=identity,
+            at=self._now(),
+            direction=direction,
+            action=action,
+            message_id=message_id,
+            message=message,
+        )
+        self._next_log_id += 1
+        self.writer.add(entry)
+        view = log_view(entry)
+        self.bus.publish(LogAppended(view))
+        return view
+
+    def log_frame(
+        self, identity: str, direction: str, raw: str | bytes, action: str | None = None
+    ) -> LogView:
+        """Log an OCPP-J frame; `action` names the CALL a result or error answers."""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        found_action, message_id = frame_summary(text)
+        return self.log(identity, direction, text, action=action or found_action, message_id=message_id)
+
+
+def frame_summary(text: str) -> tuple[str | None, str | None]:
+    """(action, message id) of an OCPP-J frame; results borrow their CALL's action."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None, None
+    if not isinstance(frame, list) or len(frame) < 3 or not isinstance(frame[1], str):
+        return None, None
+    message_type, message_id = frame[0], frame[1]
+    if message_type == 2 and len(frame) >= 4 and isinstance(frame[2], str):
+        return frame[2], message_id
+    return None, message_id
+
+
+def summarize_action(action: Action) -> ActionSummary:
+    return ActionSummary(
+        id=action.id,
+        command=action.command,
+        state=action.state,
+        created_at=action.created_at,
+        updated_at=action.updated_at,
+        detail=action.detail,
+    )
+
+
+def log_view(entry: LogEntry) -> LogView:
+    return LogView(
+        id=entry.id or 0,
+        charger_id=entry.charger_id,
+        identity=entry.identity,
+        at=entry.at,
+        direction=entry.direction,
+        action=entry.action,
+        message_id=entry.message_id,
+        message=entry.message,
+    )

@@ -1,0 +1,145 @@
+"""SQLModel tables. Field names follow the seeds (snake_case in the store)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1")
+
+
+def new_charger_id() -> str:
+    return f"dep-{secrets.token_hex(6)}"
+
+
+def new_location_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_action_id() -> str:
+    return f"action_{secrets.token_hex(8)}"
+
+
+class Organization(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str = Field(unique=True, index=True)
+    created_at: datetime
+
+
+class Location(SQLModel, table=True):
+    id: str = Field(default_factory=new_location_id, primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    name: str
+    address: str | None = None
+    power_cap_kw: float | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Charger(SQLModel, table=True):
+    """A charger deployment: the seed's charger object plus what the console needs."""
+
+    id: str = Field(default_factory=new_charger_id, primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    identity: str = Field(unique=True, index=True)
+    name: str | None = None
+    vendor_name: str | None = None
+    model: str | None = None
+    image_url: str | None = None
+    ocpp_version: str = "OCPP1.6"
+    number_of_connectors: int = 1
+    max_charging_power: int = 22000
+    connector_type: str | None = None
+    location_id: str | None = Field(default=None, foreign_key="location.id", index=True)
+    simulated: bool = False
+    user_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChargerState(SQLModel, table=True):
+    """The last known live state of a charger, kept across restarts."""
+
+    charger_id: str = Field(foreign_key="charger.id", primary_key=True)
+    status: str = "offline"
+    is_connected: bool = False
+    is_charging: bool = False
+    current_power_kw: float = 0.0
+    max_current_a: float | None = None
+    session_energy_kwh: float = 0.0
+    provisioning: str = "created"
+    firmware_version: str | None = None
+    connected_since: datetime | None = None
+    last_seen: datetime | None = None
+    last_boot_at: datetime | None = None
+
+
+class Connector(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("charger_id", "connector_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id", index=True)
+    connector_id: int
+    status: str = "Unavailable"
+    error_code: str | None = None
+    updated_at: datetime
+
+
+class Transaction(SQLModel, table=True):
+    """A charging session. `id` is the OCPP 1.6 transactionId we hand out."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id", index=True)
+    connector_id: int
+    id_tag: str
+    meter_start_wh: int
+    meter_stop_wh: int | None = None
+    started_at: datetime
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+
+
+class MeterSample(SQLModel, table=True):
+    __table_args__ = (Index("ix_metersample_charger_at", "charger_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id")
+    transaction_id: int | None = None
+    connector_id: int
+    at: datetime
+    measurand: str
+    phase: str | None = None
+    unit: str | None = None
+    value: float
+
+
+class Action(SQLModel, table=True):
+    """Something the console asked of a charger, and what became of it."""
+
+    id: str = Field(default_factory=new_action_id, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id", index=True)
+    command: str
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    execution: str = "immediate"
+    state: str = "pending"
+    detail: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LogEntry(SQLModel, table=True):
+    __table_args__ = (Index("ix_logentry_charger_id_id", "charger_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str | None = None
+    identity: str
+    at: datetime
+    direction: str
+    action: str | None = None
+    message_id: str | None = None
+    message: str = Field(sa_column=Column(Text))

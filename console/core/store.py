@@ -1,0 +1,91 @@
+"""The store: one engine, sessions, and a single writer thread.
+
+Every database call runs on the store's own thread so the event loop never
+blocks on SQL, and SQLite sees one writer at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import platformdirs
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, SQLModel, create_engine
+
+from console.core import models  # noqa: F401  (registers the tables)
+
+T = TypeVar("T")
+
+DB_ENV = "OCPP_CONSOLE_DB"
+
+
+def default_db_url() -> str:
+    """`$OCPP_CONSOLE_DB`, else a SQLite file in the user's data directory."""
+    configured = os.environ.get(DB_ENV)
+    if configured:
+        return configured
+    data_dir = Path(platformdirs.user_data_dir("ocpp-console"))
+    return f"sqlite:///{data_dir / 'console.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_db_url()
+        self.engine = make_engine(self.url)
+        SQLModel.metadata.create_all(self.engine)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` on the store thread; it commits what it wants kept."""
+
+        def job() -> T:
+            with self.session() as session:
+                return work(session)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    def run_sync(self, work: Callable[[Session], T]) -> T:
+        """The same, for code that is not on an event loop (CLI commands, start-up)."""
+        return self._executor.submit(lambda: self._in_session(work)).result()
+
+    def _in_session(self, work: Callable[[Session], T]) -> T:
+        with self.session() as session:
+            return work(session)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()

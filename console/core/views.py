@@ -1,0 +1,136 @@
+"""What front ends see: plain, serialisable snapshots of the domain.
+
+The UI and the REST API render these; they never hold a database row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, as the seeds write times."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+class View:
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True, slots=True)
+class LocationView(View):
+    id: str
+    name: str
+    address: str | None = None
+    power_cap_kw: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorView(View):
+    connector_id: int
+    status: str
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSummary(View):
+    id: str
+    command: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerView(View):
+    """A charger's record (the seed's fields) with its live state."""
+
+    id: str
+    identity: str
+    name: str | None
+    vendor_name: str | None
+    model: str | None
+    image_url: str | None
+    ocpp_version: str
+    number_of_connectors: int
+    max_charging_power: int
+    connector_type: str | None
+    location_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    simulated: bool = False
+    location_name: str | None = None
+    status: str = "offline"
+    is_connected: bool = False
+    is_charging: bool = False
+    current_power_kw: float = 0.0
+    max_current_a: float | None = None
+    session_energy_kwh: float = 0.0
+    connected_since: datetime | None = None
+    last_seen: datetime | None = None
+    provisioning: str = "created"
+    runtime: str | None = None
+    runtime_detail: str | None = None
+    firmware_version: str | None = None
+    connectors: tuple[ConnectorView, ...] = field(default_factory=tuple)
+    last_action: ActionSummary | None = None
+
+    SEED_FIELDS = (
+        "id",
+        "identity",
+        "name",
+        "vendor_name",
+        "model",
+        "image_url",
+        "ocpp_version",
+        "number_of_connectors",
+        "max_charging_power",
+        "connector_type",
+        "location_id",
+        "created_at",
+        "updated_at",
+    )
+
+    def seed_dict(self) -> dict[str, Any]:
+        """Exactly the seed's charger object."""
+        return {name: _jsonable(getattr(self, name)) for name in self.SEED_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class LogView(View):
+    """One line of a charger's log: an OCPP frame in or out, or a console event."""
+
+    id: int
+    charger_id: str | None
+    identity: str
+    at: datetime
+    direction: str  # "in" (from the charger), "out" (to it), "event"
+    action: str | None
+    message_id: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo(View):
+    mode: str  # "embedded" | "attached"
+    ocpp_url: str
+    store: str
+    read_only: bool = False
