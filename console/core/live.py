@@ -247,7 +247,7 @@ class LiveState:
 
     async def _persist(self, live: LiveCharger) -> None:
         """Write the live state now (for changes that must survive a crash)."""
-        state = ChargerState(**live.state.model_dump())
+        state = self._snapshot(live)
 
         def write(session: Session) -> None:
             session.merge(state)
@@ -255,9 +255,15 @@ class LiveState:
 
         await self.store.run(write)
 
+    def _snapshot(self, live: LiveCharger) -> ChargerState:
+        """A copy of the state to write; it also replaces any older copy still batched."""
+        state = ChargerState(**live.state.model_dump())
+        self.writer.merge(("state", live.record.id), state)
+        return state
+
     def _touch(self, live: LiveCharger) -> None:
         live.state.last_seen = self._now()
-        self.writer.merge(("state", live.record.id), ChargerState(**live.state.model_dump()))
+        self._snapshot(live)
 
     async def connected(self, charger_id: str) -> None:
         live = self._chargers[charger_id]
@@ -313,7 +319,7 @@ class LiveState:
             live.state.current_power_kw = sum(live.power_w.values()) / 1000
         live.state.last_seen = now
         row = Connector(charger_id=charger_id, connector_id=connector_id, status=status, error_code=error, updated_at=now)
-        state = ChargerState(**live.state.model_dump())
+        state = self._snapshot(live)
 
         def write(session: Session) -> None:
             existing = session.exec(
@@ -425,6 +431,15 @@ class LiveState:
         live.state.current_power_kw = sum(live.power_w.values()) / 1000
         self._touch(live)
         self._publish(charger_id)
+
+    def connector_of(self, charger_id: str, transaction_id: int) -> int:
+        """The connector an open transaction runs on (0 when unknown)."""
+        live = self._chargers.get(charger_id)
+        if live is not None:
+            for connector_id, open_session in live.sessions.items():
+                if open_session.transaction_id == transaction_id:
+                    return connector_id
+        return 0
 
     def runtime_changed(self, charger_id: str, state: str, detail: str | None) -> None:
         live = self._chargers.get(charger_id)

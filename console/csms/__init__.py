@@ -1,0 +1,1 @@
+"""The OCPP central system: WebSocket server, connection registry, handlers per OCPP version."""

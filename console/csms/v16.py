@@ -1,0 +1,134 @@
+"""OCPP 1.6J: one handler per message from the charger, writing through the core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+
+from console.core.clock import Clock
+from console.core.live import LiveState
+from console.core.views import iso
+
+SUBPROTOCOL = "ocpp1.6"
+
+
+def parse_time(value: str | None, clock: Clock) -> datetime:
+    if not value:
+        return clock.now()
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return clock.now()
+
+
+def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[datetime, str, str | None, str | None, float]]:
+    """Flatten OCPP 1.6 meterValue entries to (time, measurand, phase, unit, value)."""
+    samples = []
+    for entry in meter_value:
+        at = parse_time(entry.get("timestamp"), clock)
+        for sampled in entry.get("sampled_value", []):
+            try:
+                value = float(sampled["value"])
+            except (KeyError, ValueError):
+                continue
+            measurand = sampled.get("measurand", "Energy.Active.Import.Register")
+            unit = sampled.get("unit", "Wh" if measurand.startswith("Energy") else None)
+            samples.append((at, measurand, sampled.get("phase"), unit, value))
+    return samples
+
+
+class ChargePoint16(ChargePoint):
+    """The central system's side of one OCPP 1.6J connection."""
+
+    def __init__(
+        self,
+        identity: str,
+        charger_id: str,
+        connection: Any,
+        live: LiveState,
+        clock: Clock,
+        heartbeat_interval: int,
+        response_timeout: float,
+    ) -> None:
+        super().__init__(identity, connection, response_timeout=response_timeout)
+        self.charger_id = charger_id
+        self.live = live
+        self.clock = clock
+        self.heartbeat_interval = heartbeat_interval
+
+    def _now(self) -> str:
+        return iso(self.clock.now()) or ""
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self, charge_point_vendor: str, charge_point_model: str, **details: Any
+    ) -> call_result.BootNotification:
+        status = await self.live.booted(
+            self.charger_id, charge_point_vendor, charge_point_model, details.get("firmware_version")
+        )
+        return call_result.BootNotification(
+            current_time=self._now(),
+            interval=self.heartbeat_interval,
+            status=RegistrationStatus(status),
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self) -> call_result.Heartbeat:
+        self.live.heartbeat(self.charger_id)
+        return call_result.Heartbeat(current_time=self._now())
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self, connector_id: int, error_code: str, status: str, **_: Any
+    ) -> call_result.StatusNotification:
+        await self.live.connector_status(self.charger_id, connector_id, status, error_code)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        self.live.heartbeat(self.charger_id)
+        return call_result.Authorize(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
+    ) -> call_result.StartTransaction:
+        transaction_id = await self.live.transaction_started(
+            self.charger_id, connector_id, id_tag, meter_start, parse_time(timestamp, self.clock)
+        )
+        return call_result.StartTransaction(
+            transaction_id=transaction_id,
+            id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted),
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, meter_value: list[dict[str, Any]], transaction_id: int | None = None
+    ) -> call_result.MeterValues:
+        self.live.meter_values(self.charger_id, connector_id, transaction_id, samples_of(meter_value, self.clock))
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        transaction_data: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> call_result.StopTransaction:
+        if transaction_data:
+            connector_id = self.live.connector_of(self.charger_id, transaction_id)
+            self.live.meter_values(
+                self.charger_id, connector_id, transaction_id, samples_of(transaction_data, self.clock)
+            )
+        await self.live.transaction_stopped(
+            self.charger_id, transaction_id, meter_stop, parse_time(timestamp, self.clock), reason
+        )
+        return call_result.StopTransaction(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
