@@ -103,6 +103,15 @@ class CentralSystem:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
 
+    @property
+    def local_url(self) -> str:
+        """Where a client on this machine reaches the listener (for our own simulators)."""
+        if self.host in ("0.0.0.0", ""):
+            return f"ws://127.0.0.1:{self.port}"
+        if self.host == "::":
+            return f"ws://[::1]:{self.port}"
+        return self.url
+
     async def stop(self) -> None:
         if self._server is None:
             return

@@ -1,0 +1,211 @@
+"""`ocpp-console`: the console on the embedded default, `serve` headless, and small scriptable commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import platformdirs
+
+from console.core.clock import SystemClock
+from console.core.errors import ConsoleError
+from console.core.fleet import DEFAULT_ORG, FleetService
+from console.core.store import DB_ENV, Store, default_db_url
+
+log = logging.getLogger("console")
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help=f"SQLAlchemy URL of the store (default: ${DB_ENV} or a SQLite file in the user data directory)",
+    )
+
+
+def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
+    _add_db(parser)
+    parser.add_argument("--host", default=host, help=f"address the OCPP server binds (default {host})")
+    parser.add_argument("--ocpp-port", type=int, default=9000, help="OCPP WebSocket port (default 9000; 0 = any free port)")
+    parser.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS", help="heartbeat interval given to chargers at boot")
+    parser.add_argument("--no-sim", action="store_true", help="do not start the simulated chargers")
+    parser.add_argument("--seed", type=int, default=None, help="seed for the simulated chargers (repeatable behaviour)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocpp-console",
+        description="Terminal control console for a depot of EV chargers (OCPP 1.6J central system, simulated chargers).",
+    )
+    _add_depot(parser, "127.0.0.1")
+    parser.add_argument("--theme", default=None, help="theme name (a file in themes/)")
+    parser.add_argument("--read-only", action="store_true", help="watch only: no key changes anything")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run headless: OCPP server and simulated chargers, logs to stdout")
+    _add_depot(serve, "127.0.0.1")
+
+    fleet = commands.add_parser("fleet", help="import or export the fleet as JSON")
+    fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
+    fleet_import = fleet_commands.add_parser("import", help="import a fleet file (all or nothing)")
+    fleet_import.add_argument("file", type=Path)
+    fleet_import.add_argument("--org", default=DEFAULT_ORG, help="organization the chargers belong to")
+    _add_db(fleet_import)
+    fleet_export = fleet_commands.add_parser("export", help="print the fleet as JSON")
+    fleet_export.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
+    _add_db(fleet_export)
+
+    chargers = commands.add_parser("chargers", help="list chargers as JSON")
+    _add_db(chargers)
+    return parser
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from console.depot import DepotSettings
+
+    return DepotSettings(
+        db_url=args.db or default_db_url(),
+        host=args.host,
+        ocpp_port=args.ocpp_port,
+        heartbeat_interval=args.heartbeat,
+        simulate=not args.no_sim,
+        seed=args.seed,
+        read_only=getattr(args, "read_only", False),
+    )
+
+
+def _quiet_libraries() -> None:
+    # The ocpp package logs every frame at INFO; our own frame log already has them.
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from console.depot import Depot
+
+    depot = Depot(_settings(args))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await depot.start()
+    log.info("serving: OCPP at %s, store %s", depot.central.url, depot.store.display_url)
+    subscription = depot.service.subscribe()
+    printer = asyncio.create_task(_log_events(subscription))
+    await stop.wait()
+    log.info("stopping")
+    printer.cancel()
+    subscription.close()
+    await depot.stop()
+    log.info("stopped")
+    return 0
+
+
+async def _log_events(subscription) -> None:  # type: ignore[no-untyped-def]
+    from console.core.events import LogAppended, Notice
+
+    events = logging.getLogger("console.events")
+    async for event in subscription:
+        if isinstance(event, LogAppended) and event.entry.direction == "event":
+            events.info("%s %s", event.entry.identity, event.entry.message)
+        elif isinstance(event, Notice):
+            events.info("%s", event.message)
+
+
+async def _run_console(args: argparse.Namespace) -> int:
+    from console.depot import Depot
+    from console.resources import themes_dir
+    from console.tui.app import ConsoleApp
+
+    depot = Depot(_settings(args))
+    try:
+        await depot.start()
+    except OSError as error:
+        print(f"ocpp-console: cannot start the OCPP server on {args.host}:{args.ocpp_port}: {error}", file=sys.stderr)
+        print("  another console may be running; pick another port with --ocpp-port", file=sys.stderr)
+        await depot.service.close()
+        depot.store.close()
+        return 1
+    app = ConsoleApp(depot.service, depot.clock, theme_name=args.theme, themes_dir=themes_dir())
+    try:
+        await app.run_async()
+    finally:
+        await depot.stop()
+    return 0
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    store = Store(args.db or default_db_url())
+    fleet = FleetService(store, SystemClock())
+    try:
+        if args.fleet_command == "import":
+            try:
+                data = json.loads(args.file.read_text())
+            except FileNotFoundError:
+                print(f"ocpp-console: no such file: {args.file}", file=sys.stderr)
+                return 2
+            except json.JSONDecodeError as error:
+                print(f"ocpp-console: {args.file} is not JSON: {error}", file=sys.stderr)
+                return 2
+            locations, chargers = store.run_sync(lambda s: fleet.import_fleet(s, data, org=args.org))
+            print(f"imported {locations} locations and {chargers} chargers into {store.display_url}")
+        else:
+            document = json.dumps(store.run_sync(fleet.export_fleet), indent=2) + "\n"
+            if args.output:
+                args.output.write_text(document)
+            else:
+                sys.stdout.write(document)
+    finally:
+        store.close()
+    return 0
+
+
+def _chargers(args: argparse.Namespace) -> int:
+    store = Store(args.db or default_db_url())
+    fleet = FleetService(store, SystemClock())
+    try:
+        document = store.run_sync(fleet.export_fleet)
+        sys.stdout.write(json.dumps(document["chargers"], indent=2) + "\n")
+    finally:
+        store.close()
+    return 0
+
+
+def _log_to_file() -> Path:
+    log_dir = Path(platformdirs.user_log_dir("ocpp-console"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "console.log"
+    logging.basicConfig(
+        filename=path, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        if args.command == "fleet":
+            return _fleet(args)
+        if args.command == "chargers":
+            return _chargers(args)
+        if args.command == "serve":
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+            return asyncio.run(_serve(args))
+        _log_to_file()
+        return asyncio.run(_run_console(args))
+    except ConsoleError as error:
+        print(f"ocpp-console: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
