@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ocpp.charge_point import camel_to_snake_case, serialize_as_dict, snake_to_camel_case
+from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as call16
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -79,7 +79,7 @@ class CentralSystem:
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._server = await serve(
+        server = await serve(
             self._handle,
             self.host,
             self.requested_port,
@@ -88,6 +88,9 @@ class CentralSystem:
             ping_interval=self.ping_interval,
             backlog=1024,
         )
+        self._server = server
+        # Keep the port we got, so a restart (port 0 at first) listens on the same one.
+        self.requested_port = server.sockets[0].getsockname()[1]
         self.service.set_ocpp_url(self.url)
         self.service.attach(gateway=self)
         log.info("OCPP central system listening on %s", self.url)
@@ -199,4 +202,4 @@ class CentralSystem:
             raise CallFailed(f"{type(error).__name__}: {error.description}") from error
         except asyncio.TimeoutError as error:
             raise TimeoutError(f"no answer within {self.call_timeout:g} s") from error
-        return snake_to_camel_case(serialize_as_dict(result))
+        return snake_to_camel_case(remove_nones(serialize_as_dict(result)))

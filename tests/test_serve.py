@@ -1,0 +1,54 @@
+"""`ocpp-console serve` as its own process: first-run import, a charger from outside, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+from ocpp.v16 import ChargePoint, call
+from ocpp.v16.enums import RegistrationStatus
+from websockets.asyncio.client import connect
+
+
+async def read_until(stream: asyncio.StreamReader, pattern: str, seen: list[str], timeout: float = 15) -> re.Match[str]:
+    async def scan() -> re.Match[str]:
+        while True:
+            line = (await stream.readline()).decode()
+            if not line:
+                raise AssertionError("serve exited early:\n" + "".join(seen))
+            seen.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    return await asyncio.wait_for(scan(), timeout)
+
+
+async def test_serve_accepts_a_charger_from_another_process(tmp_path: Path) -> None:
+    env = {**os.environ, "OCPP_CONSOLE_DB": f"sqlite:///{tmp_path / 'serve.db'}"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "console", "serve", "--ocpp-port", "0", "--no-sim",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+    )
+    seen: list[str] = []
+    try:
+        assert process.stdout is not None
+        await read_until(process.stdout, r"imported 12 chargers", seen)
+        url = (await read_until(process.stdout, r"listening on (ws://\S+)", seen)).group(1)
+        async with connect(f"{url}/CP-NORTH-A01", subprotocols=["ocpp1.6"]) as ws:
+            client = ChargePoint("CP-NORTH-A01", ws, response_timeout=5)
+            task = asyncio.create_task(client.start())
+            boot = await client.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
+            task.cancel()
+        assert boot.status == RegistrationStatus.accepted
+        await read_until(process.stdout, r"CP-NORTH-A01 connected from 127\.0\.0\.1", seen)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 10) == 0
+    rest = (await process.stdout.read()).decode()
+    assert "stopped" in rest
