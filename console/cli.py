@@ -132,12 +132,34 @@ async def _run_console(args: argparse.Namespace) -> int:
         await depot.service.close()
         depot.store.close()
         return 1
-    app = ConsoleApp(depot.service, depot.clock, theme_name=args.theme, themes_dir=themes_dir())
+    settings = _load_settings()
+    theme = args.theme or settings.get("theme")
+    app = ConsoleApp(depot.service, depot.clock, theme_name=theme, themes_dir=themes_dir())
     try:
         await app.run_async()
     finally:
         await depot.stop()
+    if app.theme and app.theme != settings.get("theme") and not args.theme:
+        _save_settings({**settings, "theme": app.theme})
     return 0
+
+
+def _settings_path() -> Path:
+    return Path(platformdirs.user_config_dir("ocpp-console")) / "settings.json"
+
+
+def _load_settings() -> dict:
+    try:
+        settings = json.loads(_settings_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def _save_settings(settings: dict) -> None:
+    path = _settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _fleet(args: argparse.Namespace) -> int:

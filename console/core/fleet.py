@@ -40,7 +40,6 @@ IDENTITY_PATTERN = re.compile(r"^[A-Za-z0-9._~-]+$")
 IDENTITY_MAX = 48
 CONNECTORS_MIN, CONNECTORS_MAX = 1, 8
 POWER_MAX_W = 1_000_000
-CONNECTOR_TYPES = ("Type2", "Type1", "CCS2", "CCS1", "CHAdeMO", "GB/T", "NACS", "Schuko")
 
 CHARGER_FIELDS = (
     "identity",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1")
+from console.core.views import OCPP_VERSIONS  # noqa: F401  (re-exported for the store's users)
 
 
 def new_charger_id() -> str:
@@ -58,6 +58,8 @@ class Charger(SQLModel, table=True):
     location_id: str | None = Field(default=None, foreign_key="location.id", index=True)
     simulated: bool = False
     user_id: str | None = None
+    # OCPP security profile 1/2: HTTP Basic auth on the handshake. Only a salted hash is kept.
+    password_hash: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -77,6 +79,10 @@ class ChargerState(SQLModel, table=True):
     connected_since: datetime | None = None
     last_seen: datetime | None = None
     last_boot_at: datetime | None = None
+    offline_since: datetime | None = None
+    last_failure: str | None = None
+    reconnects: int = 0
+    firmware_status: str | None = None
 
 
 class Connector(SQLModel, table=True):
@@ -95,6 +101,8 @@ class Transaction(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     charger_id: str = Field(foreign_key="charger.id", index=True)
+    # The charger's own id for the session: the 1.6 transactionId as text, or the 2.0.1 string.
+    transaction_ref: str | None = Field(default=None, index=True)
     connector_id: int
     id_tag: str
     meter_start_wh: int
@@ -102,6 +110,8 @@ class Transaction(SQLModel, table=True):
     started_at: datetime
     stopped_at: datetime | None = None
     stop_reason: str | None = None
+    seq_no: int | None = None
+    offline: bool = False
 
 
 class MeterSample(SQLModel, table=True):
@@ -143,3 +153,27 @@ class LogEntry(SQLModel, table=True):
     action: str | None = None
     message_id: str | None = None
     message: str = Field(sa_column=Column(Text))
+
+
+class ChargerEvent(SQLModel, table=True):
+    """A notification from a charger that is not a frame of a session: security, firmware, reports."""
+
+    __table_args__ = (Index("ix_chargerevent_charger_at", "charger_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id")
+    at: datetime
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class UnknownCharger(SQLModel, table=True):
+    """An identity not in the fleet that tried to connect, and what the operator decided."""
+
+    identity: str = Field(primary_key=True)
+    attempts: int = 0
+    first_seen: datetime
+    last_seen: datetime
+    remote_address: str | None = None
+    offered: str | None = None
+    decision: str = "pending"  # "pending" | "accepted" | "rejected"

@@ -10,6 +10,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 
+# The vocabularies a front end offers as choices.
+OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1")
+CONNECTOR_TYPES = ("Type2", "Type1", "CCS2", "CCS1", "CHAdeMO", "GB/T", "NACS", "Schuko")
+
+
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a `Z`, as the seeds write times."""
     if moment is None:

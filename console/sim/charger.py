@@ -402,9 +402,10 @@ class SimulatedCharger:
 
     async def _charge(self, connector: ConnectorSim, session: ChargingSession) -> None:
         """Charge until the car is full, the driver leaves, or someone stops the session."""
-        max_power = float(self.record.max_charging_power)
         last = self.clock.now()
-        power = session.ev.power_w(max_power)
+        power = session.ev.power_w(self._available_power(connector))
+        session.power_w = power
+        await self._meter_values(connector, "Transaction.Begin")
         while True:
             interval = self._config_int("MeterValueSampleInterval")
             wait = float(interval)
@@ -423,8 +424,18 @@ class SimulatedCharger:
             if session.planned_end is not None and now >= session.planned_end:
                 session.request_stop(Reason.local)
                 return
+            power = session.ev.power_w(self._available_power(connector))
+            session.power_w = power
             await self._meter_values(connector, "Sample.Periodic")
-            power = session.ev.power_w(max_power)
+
+    def _available_power(self, connector: ConnectorSim) -> float:
+        """The charger's max power less what its other connectors draw: they share one supply."""
+        others = sum(
+            other.session.power_w
+            for other in self.connectors.values()
+            if other is not connector and other.session is not None
+        )
+        return max(0.0, float(self.record.max_charging_power) - others)
 
     async def _sleep_unless_stopped(self, session: ChargingSession, seconds: float) -> bool:
         if session.stop_requested.is_set():

@@ -208,7 +208,12 @@ class SimManager:
             def online() -> None:
                 self._set(runtime, "online", None, "runtime: online (boot accepted)")
 
-            return await runtime.charger.serve(connection, online)
+            try:
+                return await runtime.charger.serve(connection, online)
+            except asyncio.CancelledError:
+                # Stopped by the operator: say goodbye properly rather than as a crash (1011).
+                await asyncio.shield(connection.close(1000, "runtime stopped"))
+                raise
 
     def _backoff(self, runtime: Runtime, failures: int) -> float:
         """Exponential from ~1 s, capped at ~30 s, with jitter so a fleet does not retry in step."""

@@ -135,10 +135,11 @@ async def test_a_remote_started_session_is_metered_and_persisted(
     energy = [s.value for s in samples if s.measurand == "Energy.Active.Import.Register"]
     power = [s.value for s in samples if s.measurand == "Power.Active.Import"]
     currents = [s for s in samples if s.measurand == "Current.Import"]
-    assert len(energy) == len(power) == 6
+    # A Transaction.Begin sample, then one every 10 s; each power holds until the next sample.
+    assert len(energy) == len(power) == 7
     assert {s.phase for s in currents} == {"L1", "L2", "L3"}
-    assert energy[0] - transaction.meter_start_wh == pytest.approx(power[0] * 10 / 3600, abs=1)
-    for before, after, drawn in zip(energy, energy[1:], power[1:]):
+    assert energy[0] == transaction.meter_start_wh
+    for before, after, drawn in zip(energy, energy[1:], power):
         assert after - before == pytest.approx(drawn * 10 / 3600, abs=0.2)
     assert currents[-1].value == pytest.approx(phase_current(power[-1]), abs=0.1)
     assert {s.transaction_id for s in samples} == {transaction.id}
@@ -255,7 +256,8 @@ async def test_configuration_availability_and_triggers(
     await settle(manager)
     await run_clock(clock, manager, 20)
     energy = await rows(service, select(MeterSample).where(MeterSample.measurand == "Energy.Active.Import.Register"))
-    assert len([s for s in energy if s.transaction_id is not None]) == 4  # every 5 s now
+    # One sample as the session begins, then one every 5 s.
+    assert len([s for s in energy if s.transaction_id is not None]) == 5
 
 
 async def test_an_unreachable_central_system_crashes_and_retries_with_backoff(
@@ -350,3 +352,19 @@ def test_the_car_draws_less_as_it_fills() -> None:
     assert car.power_w(22000) == pytest.approx(5500)
     car.charge(50000, 3600)
     assert car.full and car.power_w(22000) == 0
+
+
+async def test_connectors_share_the_chargers_supply(
+    service: ConsoleService, manager: SimManager, central_system: CentralSystem, clock: ManualClock
+) -> None:
+    charger_id = await online_charger(service, manager, connectors=2)
+    for connector_id in (1, 2):
+        await central_system.call("CP-1", "RemoteStartTransaction", {"idTag": f"TAG{connector_id}", "connectorId": connector_id})
+        await settle(manager)
+    await run_clock(clock, manager, 30)
+    samples = await rows(service, select(MeterSample).where(MeterSample.measurand == "Power.Active.Import"))
+    latest = {s.connector_id: s.value for s in samples}
+    assert set(latest) == {1, 2}
+    assert sum(latest.values()) <= 22000
+    view = await service.get_charger(charger_id)
+    assert view.current_power_kw <= 22.0

@@ -1,0 +1,51 @@
+"""The Textual console over a `Backend`: embedded (the in-process core) or attached (HTTP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from console.core.backend import Backend
+from console.core.clock import Clock
+from console.tui.screens.main import MainScreen
+from console.tui.themes import DEFAULT_THEME, DEFAULT_THEMES_DIR, STATUS_DEFAULTS, load_themes
+
+
+class ConsoleApp(App[None]):
+    CSS_PATH = "console.tcss"
+    TITLE = "ocpp-console"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="console.quit", priority=True, tooltip="Quit the console"),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Clock,
+        theme_name: str | None = None,
+        themes_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.clock = clock
+        self.theme_problems: list[str] = []
+        themes, self.theme_problems = load_themes(themes_dir or DEFAULT_THEMES_DIR)
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = theme_name or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        elif theme_name is not None:
+            self.theme_problems.append(f"no theme named {theme_name!r}; using {self.theme!r}")
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(STATUS_DEFAULTS)
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        for problem in self.theme_problems:
+            self.notify(problem, title="Themes", severity="warning")

@@ -1,0 +1,1 @@
+"""One ModalScreen per dialog."""

@@ -1,0 +1,273 @@
+"""What each key does, driven through the app over the real console service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Input, Static
+from tui_fleet import FakeRuntime, make_app, settle
+
+from console.core.service import ConsoleService
+from console.tui.modals.charger_form import ChargerForm
+from console.tui.modals.confirm import ConfirmDialog
+from console.tui.modals.help import HelpScreen
+from console.tui.widgets.charger_table import ChargerTable
+from console.tui.widgets.frame_log import FrameLog
+
+SIZE = (160, 48)
+
+
+def table(app: Any) -> ChargerTable:
+    return app.screen_stack[0].query_one(ChargerTable)
+
+
+def row_ids(app: Any) -> list[str]:
+    return [row.key.value for row in table(app).ordered_rows]
+
+
+def messages(app: Any) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+async def select(pilot: Any, identity: str) -> None:
+    chargers = table(pilot.app)
+    index = [chargers.get_cell(row.key, "identity") for row in chargers.ordered_rows].index(identity)
+    chargers.move_cursor(row=index)
+    await settle(pilot)
+
+
+async def test_the_table_shows_the_fleet_sorted_by_identity(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        chargers = table(app)
+        assert row_ids(app) == ["dep-0001", "dep-0002", "dep-0003", "dep-0004", "dep-0005", "dep-0006"]
+        assert chargers.get_cell("dep-0001", "power") == "7.4/22"
+        assert chargers.get_cell("dep-0001", "connected") == "● 3s"
+        assert chargers.get_cell("dep-0005", "connected") == "○ offline"
+        assert "charging" in chargers.get_cell("dep-0001", "status")
+        frames = app.screen_stack[0].query_one(FrameLog)
+        assert frames.last_id > 0 and len(frames.lines) == 5
+
+
+async def test_n_creates_a_charger(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, ChargerForm)
+        await pilot.press(*"CP-NEW-01")
+        app.screen.query_one("#field-max_charging_power", Input).value = "11000"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ChargerForm)
+        identities = [charger.identity for charger in await live_service.list_chargers()]
+        assert "CP-NEW-01" in identities
+        assert any("Created CP-NEW-01" in message for message in messages(app))
+        await settle(pilot)
+        assert len(row_ids(app)) == 7
+
+
+async def test_n_with_an_empty_identity_shows_the_error_under_the_field(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        app.screen.query_one("#field-max_charging_power", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ChargerForm)
+        assert "required" in str(form.query_one("#error-identity", Static).render())
+        assert "more than 0 W" in str(form.query_one("#error-max_charging_power", Static).render())
+        assert str(form.query_one("#error-name", Static).render()) == ""
+        assert len(await live_service.list_chargers()) == 6
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ChargerForm)
+        assert len(await live_service.list_chargers()) == 6
+
+
+async def test_the_form_checks_fields_as_they_are_typed(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press(*"CP-A01")
+        await pilot.pause(ChargerForm.CHECK_DELAY + 0.2)
+        await settle(pilot)
+        assert "already used" in str(app.screen.query_one("#error-identity", Static).render())
+        # An untouched field is not flagged while typing.
+        assert str(app.screen.query_one("#error-max_charging_power", Static).render()) == ""
+
+
+async def test_e_updates_the_selected_charger(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-A02")
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ChargerForm)
+        assert form.query_one("#field-identity", Input).value == "CP-A02"
+        form.query_one("#field-name", Input).value = "Bay A02 (renamed)"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, ChargerForm)
+        assert (await live_service.get_charger("dep-0002")).name == "Bay A02 (renamed)"
+        await settle(pilot)
+        assert table(app).get_cell("dep-0002", "name") == "Bay A02 (renamed)"
+
+
+async def test_ctrl_d_asks_and_no_keeps_the_charger(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-B01")
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.screen.focused is not None and app.screen.focused.id == "no"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert "dep-0004" in row_ids(app)
+        await live_service.get_charger("dep-0004")
+
+
+async def test_ctrl_d_then_yes_deletes_the_charger(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-B01")
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "dep-0004" in row_ids(app)
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert "dep-0004" not in row_ids(app)
+        assert "dep-0004" not in [charger.id for charger in await live_service.list_chargers()]
+        assert any("Deleted CP-B01" in message for message in messages(app))
+
+
+async def test_s_x_r_call_the_runtime_and_tell_the_outcome(
+    live_service: ConsoleService, clock: Any, runtime: FakeRuntime
+) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-A02")
+        for key in "sxr":
+            await pilot.press(key)
+            await settle(pilot)
+        assert runtime.calls == [("start", "dep-0002"), ("stop", "dep-0002"), ("restart", "dep-0002")]
+        assert {"dep-0002 started", "dep-0002 stopped", "dep-0002 restarted"} <= set(messages(app))
+        await settle(pilot)
+        assert table(app).get_cell("dep-0002", "action") == "restart completed"
+
+
+async def test_a_failing_command_is_an_error_notification(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-DC1")  # a real charger: no runtime to start
+        await pilot.press("s")
+        await settle(pilot)
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert errors and "real charger" in errors[0].message
+        assert app.is_running
+
+
+async def test_slash_filters_and_escape_restores(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"south")
+        await settle(pilot)
+        assert row_ids(app) == ["dep-0004", "dep-0005", "dep-0006"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(row_ids(app)) == 6
+        assert not app.screen.query_one("#filter", Input).display
+
+
+async def test_filter_matches_status_and_vendor(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"faulted")
+        await settle(pilot)
+        assert row_ids(app) == ["dep-0003"]
+        app.screen.query_one("#filter", Input).value = "kempower"
+        await settle(pilot)
+        assert row_ids(app) == ["dep-0006"]
+
+
+async def test_question_mark_lists_every_key(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        descriptions = {description for _, description in app.screen.keys}
+        assert {"New", "Edit", "Delete", "Start", "Stop", "Restart", "Filter", "Help", "Quit"} <= descriptions
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keys_that_cannot_apply_are_disabled(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.screen_stack[0]
+        assert main.check_action("start", ()) is True
+        assert main.check_action("clear_filter", ()) is False
+        await pilot.press("slash")
+        assert main.check_action("clear_filter", ()) is True
+
+
+
+async def test_read_only_console_hides_the_write_keys(live_service: ConsoleService, clock: Any) -> None:
+    watcher = ConsoleService(live_service.store, clock=clock, read_only=True)
+    await watcher.open()
+    app = make_app(watcher, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.screen_stack[0]
+        for action in ("create", "update", "delete", "start", "stop", "restart"):
+            assert main.check_action(action, ()) is False
+        assert main.check_action("filter", ()) is True
+        await pilot.press("n")
+        assert not isinstance(app.screen, ChargerForm)
+    await watcher.close()
+
+
+async def test_live_events_reach_the_table_after_a_flush(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).get_cell("dep-0002", "power") == "0.0/22"
+        await live_service.live.connector_status("dep-0002", 1, "Charging", None)
+        live_service.live.meter_values(
+            "dep-0002", 1, None, [(clock.now(), "Power.Active.Import", None, "W", 11_000.0)]
+        )
+        live_service.live.log_frame("CP-A01", "in", '[2,"hb-1","Heartbeat",{}]')
+        await pilot.pause(0.5)
+        assert table(app).get_cell("dep-0002", "power") == "11.0/22"
+        assert "charging" in table(app).get_cell("dep-0002", "status")
+        frames = app.screen_stack[0].query_one(FrameLog)
+        assert len(frames.lines) == 6
+        clock.advance(60)
+        await pilot.pause(0.5)
+        assert table(app).get_cell("dep-0001", "connected") == "● 1m"
