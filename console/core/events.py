@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from console.core.views import ActionSummary, ChargerView, LogView
+from console.core.views import ActionSummary, ChargerView, LogView, UnknownChargerView
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,13 @@ class ActionChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownChargerSeen:
+    """An identity not in the fleet tried to connect (or its decision changed)."""
+
+    charger: UnknownChargerView
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Something a person should be told (a runtime failed to start, an import ran)."""
 
@@ -48,7 +55,7 @@ class Notice:
     charger_id: str | None = None
 
 
-Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | Notice
+Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice
 
 
 class Subscription:

@@ -29,6 +29,7 @@ from console.core.models import (
     new_charger_id,
     new_location_id,
 )
+from console.core.passwords import hash_password, password_problem
 from console.core.store import Store
 from console.core.views import iso
 
@@ -54,6 +55,7 @@ CHARGER_FIELDS = (
     "location_id",
     "simulated",
     "user_id",
+    "password",
 )
 TEXT_LIMITS = {"name": 100, "vendor_name": 64, "model": 64, "connector_type": 32, "user_id": 64}
 
@@ -178,6 +180,16 @@ def clean_charger_fields(
             problems["location_id"] = f"unknown location {location_id!r}"
         else:
             clean["location_id"] = location_id
+
+    if present("password"):
+        # Write-only: a new password replaces the stored hash; an empty one removes it.
+        password = fields["password"]
+        if password is None or password == "":
+            clean["password_hash"] = None
+        elif (problem := password_problem(password)) is not None:
+            problems["password"] = problem
+        else:
+            clean["password_hash"] = hash_password(password)
 
     if present("simulated") or not partial:
         try:

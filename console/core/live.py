@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, func, select
 
@@ -18,6 +19,7 @@ from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, LogApp
 from console.core.models import (
     Action,
     Charger,
+    ChargerEvent,
     ChargerState,
     Connector,
     Location,
@@ -70,6 +72,7 @@ class Session_:
     transaction_id: int
     meter_start_wh: int
     energy_wh: float = 0.0
+    reference: str | None = None
 
 
 @dataclass
@@ -79,9 +82,12 @@ class LiveCharger:
     connectors: dict[int, ConnectorView] = field(default_factory=dict)
     sessions: dict[int, Session_] = field(default_factory=dict)
     power_w: dict[int, float] = field(default_factory=dict)
+    # The last energy register reading per connector (Wh), to start the next session from.
+    registers: dict[int, float] = field(default_factory=dict)
     last_action: ActionSummary | None = None
     runtime: str | None = None
     runtime_detail: str | None = None
+    ping_rtt_ms: float | None = None
 
 
 class LiveState:
@@ -94,6 +100,8 @@ class LiveState:
         self._by_identity: dict[str, str] = {}
         self._locations: dict[str, LocationView] = {}
         self._next_log_id = 1
+        # Whether the central system serves wss:// (for the security profile shown).
+        self.tls = False
 
     # -- loading ---------------------------------------------------------------------
 
@@ -132,7 +140,9 @@ class LiveState:
         for open_tx in session.exec(select(Transaction).where(Transaction.stopped_at.is_(None))).all():  # type: ignore[union-attr]
             live = self._chargers.get(open_tx.charger_id)
             if live is not None:
-                live.sessions[open_tx.connector_id] = Session_(open_tx.id or 0, open_tx.meter_start_wh)
+                live.sessions[open_tx.connector_id] = Session_(
+                    open_tx.id or 0, open_tx.meter_start_wh, reference=open_tx.transaction_ref
+                )
         for charger_id, live in self._chargers.items():
             latest = session.exec(
                 select(Action).where(Action.charger_id == charger_id).order_by(Action.created_at.desc())  # type: ignore[attr-defined]
@@ -229,9 +239,22 @@ class LiveState:
             runtime=live.runtime,
             runtime_detail=live.runtime_detail,
             firmware_version=state.firmware_version,
+            firmware_status=state.firmware_status,
+            registration=record.registration,
+            offline_since=state.offline_since,
+            last_failure=state.last_failure,
+            reconnects=state.reconnects,
+            ping_rtt_ms=live.ping_rtt_ms,
+            security_profile=self.security_profile(record),
             connectors=tuple(live.connectors[number] for number in sorted(live.connectors)),
             last_action=live.last_action,
         )
+
+    def security_profile(self, record: Charger) -> int:
+        """0: no auth; 1: Basic auth over ws://; 2: Basic auth over TLS."""
+        if record.password_hash is None:
+            return 0
+        return 2 if self.tls else 1
 
     def views(self) -> list[ChargerView]:
         return [self.view(charger_id) for charger_id in self._chargers]
@@ -268,8 +291,11 @@ class LiveState:
     async def connected(self, charger_id: str) -> None:
         live = self._chargers[charger_id]
         now = self._now()
+        if live.state.connected_since is not None:
+            live.state.reconnects += 1
         live.state.is_connected = True
         live.state.connected_since = now
+        live.state.offline_since = None
         live.state.last_seen = now
         live.state.provisioning = "connected"
         live.state.status = self._aggregate(live)
@@ -286,19 +312,50 @@ class LiveState:
         live.power_w.clear()
         live.state.status = "offline"
         live.state.provisioning = "offline"
+        live.state.offline_since = self._now()
+        live.ping_rtt_ms = None
         await self._persist(live)
         self._publish(charger_id)
 
     async def booted(self, charger_id: str, vendor: str, model: str, firmware: str | None) -> str:
-        """A BootNotification; returns the registration status to answer."""
+        """A BootNotification; returns the registration status to answer.
+
+        A charger that registered itself stays Pending until an operator
+        accepts it, and one the operator rejected is told so at every boot.
+        """
         live = self._chargers[charger_id]
         live.state.last_boot_at = self._now()
         live.state.last_seen = live.state.last_boot_at
         live.state.firmware_version = firmware
-        live.state.provisioning = "accepted"
+        registration = live.record.registration
+        if registration == "pending":
+            live.state.provisioning = "pending"
+            answer = "Pending"
+        elif registration == "rejected":
+            live.state.provisioning = "rejected"
+            live.state.last_failure = "boot rejected: an operator rejected this charger"
+            answer = "Rejected"
+        else:
+            live.state.provisioning = "accepted"
+            answer = "Accepted"
         await self._persist(live)
         self._publish(charger_id)
-        return "Accepted"
+        return answer
+
+    async def handshake_refused(self, charger_id: str, reason: str) -> None:
+        """A known charger could not connect (wrong password, wrong subprotocol, …)."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        live.state.last_failure = reason
+        await self._persist(live)
+        self._publish(charger_id)
+
+    def link_quality(self, charger_id: str, ping_rtt_ms: float | None) -> None:
+        live = self._chargers.get(charger_id)
+        if live is not None and live.ping_rtt_ms != ping_rtt_ms:
+            live.ping_rtt_ms = ping_rtt_ms
+            self._publish(charger_id)
 
     def heartbeat(self, charger_id: str) -> None:
         live = self._chargers[charger_id]
@@ -349,28 +406,154 @@ class LiveState:
         return "available"
 
     async def transaction_started(
-        self, charger_id: str, connector_id: int, id_tag: str, meter_start_wh: int, at: datetime
+        self,
+        charger_id: str,
+        connector_id: int,
+        id_tag: str,
+        meter_start_wh: int,
+        at: datetime,
+        reference: str | None = None,
+        seq_no: int | None = None,
+        offline: bool = False,
     ) -> int:
-        """Persist a new session before the charger is told its transaction id."""
+        """Persist a new session before the charger is told its transaction id.
+
+        `reference` is the charger's own id for it (2.0.1); a 1.6 session's
+        reference is the id we hand out.
+        """
         transaction = Transaction(
             charger_id=charger_id,
             connector_id=connector_id,
+            transaction_ref=reference,
             id_tag=id_tag,
             meter_start_wh=meter_start_wh,
             started_at=at,
+            seq_no=seq_no,
+            offline=offline,
         )
 
         def write(session: Session) -> int:
             session.add(transaction)
+            session.flush()
+            if transaction.transaction_ref is None:
+                transaction.transaction_ref = str(transaction.id)
             session.commit()
             return transaction.id or 0
 
         transaction_id = await self.store.run(write)
         live = self._chargers[charger_id]
-        live.sessions[connector_id] = Session_(transaction_id, meter_start_wh)
+        live.sessions[connector_id] = Session_(
+            transaction_id, meter_start_wh, reference=transaction.transaction_ref
+        )
+        live.registers[connector_id] = float(meter_start_wh)
         self._touch(live)
         self._publish(charger_id)
         return transaction_id
+
+    def connector_of_ref(self, charger_id: str, reference: str) -> int | None:
+        live = self._chargers.get(charger_id)
+        if live is not None:
+            for connector_id, open_session in live.sessions.items():
+                if open_session.reference == reference:
+                    return connector_id
+        return None
+
+    def open_transaction(self, charger_id: str, connector_id: int) -> int | None:
+        live = self._chargers.get(charger_id)
+        open_session = live.sessions.get(connector_id) if live else None
+        return open_session.transaction_id if open_session else None
+
+    async def transaction_event(
+        self,
+        charger_id: str,
+        *,
+        event_type: str,
+        reference: str,
+        connector_id: int,
+        id_tag: str | None,
+        at: datetime,
+        seq_no: int,
+        offline: bool,
+        status: str | None,
+        stopped_reason: str | None,
+        samples: list[tuple[datetime, str, str | None, str | None, float]],
+    ) -> None:
+        """An OCPP 2.0.1 TransactionEvent, as the same sessions 1.6 chargers have.
+
+        A Started that was missed (the station was offline, or it began before
+        we knew it) is opened by the first event that names the transaction.
+        """
+        live = self._chargers[charger_id]
+        open_session = live.sessions.get(connector_id)
+        if open_session is None or open_session.reference != reference:
+            if event_type == "Ended" and self.connector_of_ref(charger_id, reference) is None and not samples:
+                await self._close_by_reference(charger_id, reference, None, at, stopped_reason, seq_no)
+                return
+            start = _register_of(samples)
+            if start is None:
+                start = live.registers.get(connector_id, 0.0)
+            await self.transaction_started(
+                charger_id, connector_id, id_tag or "", int(start), at, reference=reference, seq_no=seq_no, offline=offline
+            )
+            open_session = live.sessions[connector_id]
+        if samples:
+            self.meter_values(charger_id, connector_id, open_session.transaction_id, samples)
+        if status is not None and event_type != "Ended":
+            await self.connector_status(charger_id, connector_id, status, None)
+        if event_type == "Ended":
+            stop = live.registers.get(connector_id)
+            await self.transaction_stopped(
+                charger_id, open_session.transaction_id, int(stop if stop is not None else open_session.meter_start_wh), at, stopped_reason
+            )
+            current = live.connectors.get(connector_id)
+            if current is not None and current.status in ("Charging", "SuspendedEV", "SuspendedEVSE"):
+                await self.connector_status(charger_id, connector_id, "Finishing", None)
+        else:
+            self._note_sequence(open_session.transaction_id, seq_no, offline)
+
+    def _note_sequence(self, transaction_id: int, seq_no: int, offline: bool) -> None:
+        def write(session: Session) -> None:
+            transaction = session.get(Transaction, transaction_id)
+            if transaction is not None and (transaction.seq_no or -1) < seq_no:
+                transaction.seq_no = seq_no
+                transaction.offline = transaction.offline or offline
+                session.add(transaction)
+                session.commit()
+
+        self.writer.call(write)
+
+    async def _close_by_reference(
+        self, charger_id: str, reference: str, meter_stop_wh: int | None, at: datetime, reason: str | None, seq_no: int
+    ) -> None:
+        def write(session: Session) -> None:
+            transaction = session.exec(
+                select(Transaction).where(Transaction.charger_id == charger_id, Transaction.transaction_ref == reference)
+            ).first()
+            if transaction is not None and transaction.stopped_at is None:
+                transaction.stopped_at = at
+                transaction.stop_reason = reason
+                transaction.seq_no = seq_no
+                if meter_stop_wh is not None:
+                    transaction.meter_stop_wh = meter_stop_wh
+                session.add(transaction)
+                session.commit()
+
+        await self.store.run(write)
+
+    def charger_event(self, charger_id: str, kind: str, data: dict[str, Any]) -> None:
+        """A notification worth keeping (security, firmware, reports); batched."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        self.writer.add(ChargerEvent(charger_id=charger_id, at=self._now(), kind=kind, data=data))
+        self._touch(live)
+
+    async def firmware_status(self, charger_id: str, status: str) -> None:
+        live = self._chargers[charger_id]
+        live.state.firmware_status = status
+        self.charger_event(charger_id, "FirmwareStatus", {"status": status})
+        await self._persist(live)
+        self._publish(charger_id)
 
     async def transaction_stopped(
         self, charger_id: str, transaction_id: int, meter_stop_wh: int, at: datetime, reason: str | None
@@ -394,6 +577,7 @@ class LiveState:
             if open_session.transaction_id == transaction_id:
                 del live.sessions[connector_id]
                 live.power_w.pop(connector_id, None)
+                live.registers[connector_id] = float(meter_stop_wh)
         live.state.current_power_kw = sum(live.power_w.values()) / 1000
         self._touch(live)
         self._publish(charger_id)
@@ -425,6 +609,7 @@ class LiveState:
             if measurand == POWER and phase is None:
                 live.power_w[connector_id] = value * scale
             elif measurand == ENERGY and phase is None:
+                live.registers[connector_id] = value * scale
                 open_session = live.sessions.get(connector_id)
                 if open_session is not None:
                     open_session.energy_wh = max(0.0, value * scale - open_session.meter_start_wh)
@@ -493,6 +678,14 @@ class LiveState:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         found_action, message_id = frame_summary(text)
         return self.log(identity, direction, text, action=action or found_action, message_id=message_id)
+
+
+def _register_of(samples: list[tuple[datetime, str, str | None, str | None, float]]) -> float | None:
+    """The energy register (Wh) among meter samples, if there is one."""
+    for _, measurand, phase, unit, value in samples:
+        if measurand == ENERGY and phase is None:
+            return value * (1000.0 if unit == "kWh" else 1.0)
+    return None
 
 
 def frame_summary(text: str) -> tuple[str | None, str | None]:

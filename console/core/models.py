@@ -60,6 +60,8 @@ class Charger(SQLModel, table=True):
     user_id: str | None = None
     # OCPP security profile 1/2: HTTP Basic auth on the handshake. Only a salted hash is kept.
     password_hash: str | None = None
+    # "accepted", or "pending"/"rejected" for a charger that registered itself.
+    registration: str = "accepted"
     created_at: datetime
     updated_at: datetime
 

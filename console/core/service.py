@@ -16,8 +16,9 @@ from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.live import LiveState, log_view, summarize_action
 from console.core.models import Action, Charger, LogEntry
 from console.core.ports import ChargerGateway, RuntimeControl
+from console.core.registration import Registrations
 from console.core.store import Store
-from console.core.views import BackendInfo, ChargerView, LocationView, LogView
+from console.core.views import BackendInfo, ChargerView, LocationView, LogView, UnknownChargerView
 from console.core.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class ConsoleService:
         self.writer = BatchWriter(store, interval=flush_interval)
         self.fleet = FleetService(store, self.clock)
         self.live = LiveState(store, self.bus, self.clock, self.writer)
+        self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         self._info = BackendInfo(
@@ -155,6 +157,29 @@ class ConsoleService:
         await self.writer.flush()
         charger = await self.store.run(lambda session: self.fleet.delete(session, charger_id))
         self.live.record_removed(charger)
+
+    # -- registration ----------------------------------------------------------------
+
+    async def list_unknown(self) -> list[UnknownChargerView]:
+        return await self.registrations.list_unknown()
+
+    async def accept_charger(self, charger_id: str) -> ChargerView:
+        self._writable()
+        return await self.registrations.decide(charger_id, "accepted")
+
+    async def reject_charger(self, charger_id: str) -> ChargerView:
+        self._writable()
+        return await self.registrations.decide(charger_id, "rejected")
+
+    async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView:
+        self._writable()
+        view = await self.registrations.decide_unknown(identity, "accepted", ocpp_version)
+        assert view is not None
+        return view
+
+    async def reject_unknown(self, identity: str) -> None:
+        self._writable()
+        await self.registrations.decide_unknown(identity, "rejected")
 
     # -- runtime ---------------------------------------------------------------------
 

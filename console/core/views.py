@@ -95,6 +95,13 @@ class ChargerView(View):
     runtime: str | None = None
     runtime_detail: str | None = None
     firmware_version: str | None = None
+    firmware_status: str | None = None
+    registration: str = "accepted"
+    offline_since: datetime | None = None
+    last_failure: str | None = None
+    reconnects: int = 0
+    ping_rtt_ms: float | None = None
+    security_profile: int = 0
     connectors: tuple[ConnectorView, ...] = field(default_factory=tuple)
     last_action: ActionSummary | None = None
 
@@ -131,6 +138,19 @@ class LogView(View):
     action: str | None
     message_id: str | None
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownChargerView(View):
+    """An identity not in the fleet that tried to connect."""
+
+    identity: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    remote_address: str | None
+    offered: str | None
+    decision: str
 
 
 @dataclass(frozen=True, slots=True)

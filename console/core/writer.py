@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from sqlmodel import Session, SQLModel
 
@@ -30,6 +31,7 @@ class BatchWriter:
         self.max_pending = max_pending
         self._rows: list[SQLModel] = []
         self._merges: dict[tuple[str, str], SQLModel] = {}
+        self._calls: list[Callable[[Session], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._kick = asyncio.Event()
@@ -39,6 +41,10 @@ class BatchWriter:
         self._rows.append(row)
         if len(self._rows) >= self.max_pending:
             self._kick.set()
+
+    def call(self, work: Callable[[Session], None]) -> None:
+        """Run a small write with the next batch (e.g. a sequence number to keep)."""
+        self._calls.append(work)
 
     def merge(self, key: tuple[str, str], row: SQLModel) -> None:
         """Keep only the latest version of a row (live state) until the next flush."""
@@ -62,7 +68,8 @@ class BatchWriter:
         async with self._flush_lock:
             rows, self._rows = self._rows, []
             merges, self._merges = list(self._merges.values()), {}
-            if not rows and not merges:
+            calls, self._calls = self._calls, []
+            if not rows and not merges and not calls:
                 return
 
             def write(session: Session) -> None:
@@ -70,6 +77,8 @@ class BatchWriter:
                 for row in merges:
                     session.merge(row)
                 session.commit()
+                for work in calls:
+                    work(session)
 
             await self.store.run(write)
             self.rows_written += len(rows)

@@ -1,11 +1,21 @@
-"""The central system's listener: handshake, registry of live connections, outbound calls."""
+"""The central system's listener: handshake, registry of live connections, outbound calls.
+
+One listener serves every OCPP version; the WebSocket subprotocol picks the
+handler. The handshake is where chargers are told no: an unknown identity
+(404, unless auto-registration is on), a wrong or missing password (401), a
+subprotocol that is not the one the charger's record says (400).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
 import http
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,19 +23,27 @@ from urllib.parse import unquote, urlsplit
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from console.core.passwords import verify_password
 from console.core.service import ConsoleService
 from console.csms.framelog import LoggedConnection
-from console.csms.v16 import SUBPROTOCOL as OCPP16
 from console.csms.v16 import ChargePoint16
+from console.csms.v201 import ChargePoint201
 
 log = logging.getLogger("console.csms")
 
-SUBPROTOCOLS = (OCPP16,)
+# Record version -> subprotocol, and what each subprotocol is served with.
+SUBPROTOCOL_OF = {"OCPP1.6": "ocpp1.6", "OCPP2.0.1": "ocpp2.0.1"}
+VERSION_OF = {protocol: version for version, protocol in SUBPROTOCOL_OF.items()}
+HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {"ocpp1.6": ChargePoint16, "ocpp2.0.1": ChargePoint201}
+CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201}
+# Most recent first: an unknown charger offering several gets the newest.
+SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
 
 
 class CallFailed(Exception):
@@ -38,8 +56,9 @@ class Link:
 
     identity: str
     charger_id: str
+    subprotocol: str
     connection: ServerConnection
-    charge_point: ChargePoint16
+    charge_point: ChargePoint16 | ChargePoint201
 
 
 def identity_from_path(path: str) -> str:
@@ -56,6 +75,19 @@ def offered_subprotocols(headers: Headers) -> list[str]:
     ]
 
 
+def basic_credentials(headers: Headers) -> tuple[str, str] | None:
+    value = headers.get("Authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, separator, password = decoded.partition(":")
+    return (user, password) if separator else None
+
+
 class CentralSystem:
     def __init__(
         self,
@@ -65,6 +97,10 @@ class CentralSystem:
         heartbeat_interval: int = 60,
         call_timeout: float = 30.0,
         ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        auto_register: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        max_frame_bytes: int = 1 << 20,
     ) -> None:
         self.service = service
         self.live = service.live
@@ -73,8 +109,15 @@ class CentralSystem:
         self.heartbeat_interval = heartbeat_interval
         self.call_timeout = call_timeout
         self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.auto_register = auto_register
+        self.ssl_context = ssl_context
+        self.max_frame_bytes = max_frame_bytes
         self._server: Server | None = None
         self._links: dict[str, Link] = {}
+        # Good password checks, by (stored hash, sha256 of the password), so a reconnect
+        # storm does not pay scrypt again for every charger.
+        self._verified: set[tuple[str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -84,35 +127,42 @@ class CentralSystem:
             self.host,
             self.requested_port,
             subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
+            select_subprotocol=self._select_subprotocol,
             process_request=self._check_handshake,
             ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            max_size=self.max_frame_bytes,
+            ssl=self.ssl_context,
             backlog=1024,
         )
         self._server = server
         # Keep the port we got, so a restart (port 0 at first) listens on the same one.
         self.requested_port = server.sockets[0].getsockname()[1]
+        self.live.tls = self.ssl_context is not None
         self.service.set_ocpp_url(self.url)
         self.service.attach(gateway=self)
-        log.info("OCPP central system listening on %s", self.url)
+        log.info("OCPP central system listening on %s (%s)", self.url, ", ".join(reversed(SUBPROTOCOLS)))
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            return self.requested_port
-        return self._server.sockets[0].getsockname()[1]
+        return self.requested_port
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.ssl_context is not None else "ws"
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def local_url(self) -> str:
         """Where a client on this machine reaches the listener (for our own simulators)."""
         if self.host in ("0.0.0.0", ""):
-            return f"ws://127.0.0.1:{self.port}"
+            return f"{self.scheme}://127.0.0.1:{self.port}"
         if self.host == "::":
-            return f"ws://[::1]:{self.port}"
+            return f"{self.scheme}://[::1]:{self.port}"
         return self.url
 
     async def stop(self) -> None:
@@ -125,38 +175,90 @@ class CentralSystem:
 
     # -- handshake -------------------------------------------------------------------
 
-    def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _refuse(self, connection: ServerConnection, status: http.HTTPStatus, identity: str, reason: str) -> Response:
+        self.live.log(identity or "?", "event", f"refused: {reason} (HTTP {status.value})")
+        log.warning("refused %r from %s: %s", identity, connection.remote_address, reason)
+        return connection.respond(status, f"{reason}\n")
+
+    async def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         identity = identity_from_path(request.path)
-        charger_id = self.live.charger_id_for(identity) if identity else None
-        if charger_id is None:
-            self.live.log(identity or "?", "event", f"refused: unknown identity {identity!r} (HTTP 404)")
-            log.warning("refused unknown charger identity %r from %s", identity, connection.remote_address)
-            return connection.respond(http.HTTPStatus.NOT_FOUND, f"Unknown charger identity {identity!r}\n")
         offered = offered_subprotocols(request.headers)
-        if not any(protocol in SUBPROTOCOLS for protocol in offered):
-            wanted = ", ".join(SUBPROTOCOLS)
-            self.live.log(
-                identity, "event", f"refused: no supported subprotocol offered ({offered or 'none'}; want {wanted})"
-            )
-            return connection.respond(
-                http.HTTPStatus.BAD_REQUEST, f"No supported OCPP subprotocol offered; this server speaks {wanted}\n"
-            )
+        supported = [protocol for protocol in SUBPROTOCOLS if protocol in offered]
+        remote = connection.remote_address[0] if connection.remote_address else None
+        if not identity:
+            return self._refuse(connection, http.HTTPStatus.NOT_FOUND, "", "no charger identity in the URL path")
+        charger_id = self.live.charger_id_for(identity)
+        if charger_id is None:
+            await self.service.registrations.note_attempt(identity, remote, ", ".join(offered) or None)
+            if not self.auto_register:
+                return self._refuse(connection, http.HTTPStatus.NOT_FOUND, identity, f"unknown identity {identity!r}")
+            if not supported:
+                return self._refuse(
+                    connection, http.HTTPStatus.BAD_REQUEST, identity,
+                    f"no supported subprotocol offered ({', '.join(offered) or 'none'}); this server speaks {', '.join(SUBPROTOCOLS)}",
+                )
+            charger = await self.service.registrations.auto_register(identity, VERSION_OF[supported[0]])
+            charger_id = charger.id
+        record = self.live.record(charger_id)
+        assert record is not None
+        wanted = SUBPROTOCOL_OF[record.ocpp_version]
+        if wanted not in offered:
+            if supported:
+                reason = (
+                    f"{identity} is registered as {record.ocpp_version} but offered only {', '.join(offered)}; "
+                    f"change the charger's ocpp_version or its configuration"
+                )
+            else:
+                reason = f"no supported subprotocol offered ({', '.join(offered) or 'none'}); {identity} must offer {wanted}"
+            await self.live.handshake_refused(charger_id, f"wrong subprotocol: {reason}")
+            return self._refuse(connection, http.HTTPStatus.BAD_REQUEST, identity, reason)
+        if record.password_hash is not None:
+            problem = await self._check_password(identity, record.password_hash, request.headers)
+            if problem is not None:
+                await self.live.handshake_refused(charger_id, problem)
+                response = self._refuse(connection, http.HTTPStatus.UNAUTHORIZED, identity, problem)
+                response.headers["WWW-Authenticate"] = 'Basic realm="ocpp-console", charset="UTF-8"'
+                return response
         return None
+
+    async def _check_password(self, identity: str, stored: str, headers: Headers) -> str | None:
+        credentials = basic_credentials(headers)
+        if credentials is None:
+            return "missing password: this charger must send HTTP Basic auth"
+        user, password = credentials
+        if user != identity:
+            return f"wrong user name {user!r}: Basic auth must use the charger identity"
+        key = (stored, hashlib.sha256(password.encode()).hexdigest())
+        if key in self._verified:
+            return None
+        if not await asyncio.to_thread(verify_password, password, stored):
+            return "wrong password"
+        self._verified.add(key)
+        return None
+
+    def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
+        identity = identity_from_path(connection.request.path if connection.request else "")
+        record = self.live.record(self.live.charger_id_for(identity) or "")
+        if record is not None and SUBPROTOCOL_OF[record.ocpp_version] in offered:
+            return SUBPROTOCOL_OF[record.ocpp_version]
+        return next((protocol for protocol in SUBPROTOCOLS if protocol in offered), None)
 
     # -- connections -----------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         identity = identity_from_path(connection.request.path if connection.request else "")
         charger_id = self.live.charger_id_for(identity)
-        if charger_id is None:  # deleted between handshake and now
+        subprotocol = connection.subprotocol or ""
+        if charger_id is None or subprotocol not in HANDLERS:  # deleted between handshake and now
             await connection.close(1008, "unknown identity")
             return
         previous = self._links.get(identity)
         if previous is not None:
             # A charger that reconnects replaces its half-dead old socket at once.
             self.live.log(identity, "event", "new connection replaces the previous one")
+            del self._links[identity]
             await previous.connection.close(1000, "replaced by a new connection")
-        charge_point = ChargePoint16(
+        charge_point = HANDLERS[subprotocol](
             identity,
             charger_id,
             LoggedConnection(connection, self.live, identity),
@@ -165,20 +267,31 @@ class CentralSystem:
             self.heartbeat_interval,
             self.call_timeout,
         )
-        link = Link(identity, charger_id, connection, charge_point)
+        link = Link(identity, charger_id, subprotocol, connection, charge_point)
         self._links[identity] = link
         remote = connection.remote_address[0] if connection.remote_address else "?"
-        self.live.log(identity, "event", f"connected from {remote} ({connection.subprotocol})")
+        self.live.log(identity, "event", f"connected from {remote} ({subprotocol})")
         await self.live.connected(charger_id)
+        quality = asyncio.create_task(self._watch_quality(link))
         try:
             await charge_point.start()
         except ConnectionClosed as closed:
             reason = f"code {closed.rcvd.code}" if closed.rcvd else "no close frame"
             self.live.log(identity, "event", f"disconnected ({reason})")
         finally:
+            quality.cancel()
             if self._links.get(identity) is link:
                 del self._links[identity]
                 await self.live.disconnected(charger_id)
+
+    async def _watch_quality(self, link: Link) -> None:
+        """Report the ping round-trip websockets measures on each keepalive."""
+        if not self.ping_interval:
+            return
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            latency = link.connection.latency
+            self.live.link_quality(link.charger_id, round(latency * 1000, 1) if latency else None)
 
     # -- the gateway the core calls ----------------------------------------------------
 
@@ -188,13 +301,17 @@ class CentralSystem:
     def connected_count(self) -> int:
         return len(self._links)
 
+    def version_of(self, identity: str) -> str | None:
+        link = self._links.get(identity)
+        return VERSION_OF[link.subprotocol] if link else None
+
     async def call(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         link = self._links.get(identity)
         if link is None:
             raise ConnectionError(f"{identity} is not connected")
-        request_type = getattr(call16, action, None)
+        request_type = getattr(CALLS[link.subprotocol], action, None)
         if request_type is None:
-            raise ValueError(f"unknown OCPP 1.6 operation {action!r}")
+            raise ValueError(f"{action!r} is not an OCPP {VERSION_OF[link.subprotocol]} operation")
         request = request_type(**camel_to_snake_case(payload))
         try:
             result = await link.charge_point.call(request, suppress=False)

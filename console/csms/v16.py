@@ -8,7 +8,7 @@ from typing import Any
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
-from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, RegistrationStatus
 
 from console.core.clock import Clock
 from console.core.live import LiveState
@@ -132,3 +132,28 @@ class ChargePoint16(ChargePoint):
             self.charger_id, transaction_id, meter_stop, parse_time(timestamp, self.clock), reason
         )
         return call_result.StopTransaction(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> call_result.DataTransfer:
+        # We implement no vendor extensions: say so, as the spec asks.
+        self.live.charger_event(self.charger_id, "DataTransfer", {"vendorId": vendor_id, "messageId": message_id, "data": data})
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status_notification(self, status: str) -> call_result.DiagnosticsStatusNotification:
+        self.live.charger_event(self.charger_id, "DiagnosticsStatus", {"status": status})
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
+        await self.live.firmware_status(self.charger_id, status)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.security_event_notification)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None  # noqa: A002 - OCPP's name
+    ) -> call_result.SecurityEventNotification:
+        self.live.charger_event(self.charger_id, "SecurityEvent", {"type": type, "timestamp": timestamp, "techInfo": tech_info})
+        return call_result.SecurityEventNotification()

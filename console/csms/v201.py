@@ -1,0 +1,187 @@
+"""OCPP 2.0.1: one handler per message from the charging station, writing through the core.
+
+Everything lands in the same domain model as 1.6: an EVSE is a connector, a
+TransactionEvent sequence is a transaction, a charging state is a status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
+
+from console.core.clock import Clock
+from console.core.live import LiveState
+from console.core.views import iso
+from console.csms.v16 import parse_time
+
+SUBPROTOCOL = "ocpp2.0.1"
+
+# TransactionEvent chargingState -> the connector status both versions share.
+CHARGING_STATES = {
+    "Charging": "Charging",
+    "SuspendedEV": "SuspendedEV",
+    "SuspendedEVSE": "SuspendedEVSE",
+    "EVConnected": "Preparing",
+}
+
+
+def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[Any, str, str | None, str | None, float]]:
+    """Flatten 2.0.1 meterValue entries to (time, measurand, phase, unit, value), multipliers applied."""
+    samples = []
+    for entry in meter_value or []:
+        at = parse_time(entry.get("timestamp"), clock)
+        for sampled in entry.get("sampled_value", []):
+            value = sampled.get("value")
+            if not isinstance(value, int | float):
+                continue
+            measurand = sampled.get("measurand", "Energy.Active.Import.Register")
+            unit_of_measure = sampled.get("unit_of_measure") or {}
+            unit = unit_of_measure.get("unit", "Wh" if measurand.startswith("Energy") else None)
+            value = float(value) * 10 ** int(unit_of_measure.get("multiplier", 0))
+            samples.append((at, measurand, sampled.get("phase"), unit, value))
+    return samples
+
+
+class ChargePoint201(ChargePoint):
+    """The central system's side of one OCPP 2.0.1 connection."""
+
+    def __init__(
+        self,
+        identity: str,
+        charger_id: str,
+        connection: Any,
+        live: LiveState,
+        clock: Clock,
+        heartbeat_interval: int,
+        response_timeout: float,
+    ) -> None:
+        super().__init__(identity, connection, response_timeout=response_timeout)
+        self.charger_id = charger_id
+        self.live = live
+        self.clock = clock
+        self.heartbeat_interval = heartbeat_interval
+
+    def _now(self) -> str:
+        return iso(self.clock.now()) or ""
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self, charging_station: dict[str, Any], reason: str, **_: Any
+    ) -> call_result.BootNotification:
+        status = await self.live.booted(
+            self.charger_id,
+            charging_station.get("vendor_name", ""),
+            charging_station.get("model", ""),
+            charging_station.get("firmware_version"),
+        )
+        return call_result.BootNotification(
+            current_time=self._now(), interval=self.heartbeat_interval, status=status
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        self.live.heartbeat(self.charger_id)
+        return call_result.Heartbeat(current_time=self._now())
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
+    ) -> call_result.StatusNotification:
+        error = "Faulted" if connector_status == "Faulted" else None
+        await self.live.connector_status(self.charger_id, evse_id, connector_status, error)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> call_result.Authorize:
+        self.live.heartbeat(self.charger_id)
+        return call_result.Authorize(id_token_info={"status": AuthorizationStatusEnumType.accepted})
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        meter_value: list[dict[str, Any]] | None = None,
+        offline: bool = False,
+        evse: dict[str, Any] | None = None,
+        id_token: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.TransactionEvent:
+        reference = transaction_info["transaction_id"]
+        connector_id = (evse or {}).get("id") or self.live.connector_of_ref(self.charger_id, reference) or 1
+        await self.live.transaction_event(
+            self.charger_id,
+            event_type=event_type,
+            reference=reference,
+            connector_id=connector_id,
+            id_tag=(id_token or {}).get("id_token"),
+            at=parse_time(timestamp, self.clock),
+            seq_no=seq_no,
+            offline=offline,
+            status=CHARGING_STATES.get(transaction_info.get("charging_state", "")),
+            stopped_reason=transaction_info.get("stopped_reason") or (trigger_reason if event_type == "Ended" else None),
+            samples=samples_of(meter_value or [], self.clock),
+        )
+        if id_token is not None:
+            return call_result.TransactionEvent(id_token_info={"status": AuthorizationStatusEnumType.accepted})
+        return call_result.TransactionEvent()
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any) -> call_result.MeterValues:
+        self.live.meter_values(
+            self.charger_id, evse_id, self.live.open_transaction(self.charger_id, evse_id), samples_of(meter_value, self.clock)
+        )
+        return call_result.MeterValues()
+
+    @on(Action.notify_report)
+    async def on_notify_report(
+        self, request_id: int, generated_at: str, seq_no: int, report_data: list[dict[str, Any]] | None = None, tbc: bool = False, **_: Any
+    ) -> call_result.NotifyReport:
+        self.live.charger_event(
+            self.charger_id,
+            "NotifyReport",
+            {"requestId": request_id, "seqNo": seq_no, "tbc": tbc, "reportData": report_data or []},
+        )
+        return call_result.NotifyReport()
+
+    @on(Action.notify_event)
+    async def on_notify_event(
+        self, generated_at: str, seq_no: int, event_data: list[dict[str, Any]], tbc: bool = False, **_: Any
+    ) -> call_result.NotifyEvent:
+        self.live.charger_event(self.charger_id, "NotifyEvent", {"seqNo": seq_no, "tbc": tbc, "eventData": event_data})
+        return call_result.NotifyEvent()
+
+    @on(Action.security_event_notification)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None, **_: Any  # noqa: A002 - OCPP's name
+    ) -> call_result.SecurityEventNotification:
+        self.live.charger_event(self.charger_id, "SecurityEvent", {"type": type, "timestamp": timestamp, "techInfo": tech_info})
+        return call_result.SecurityEventNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ) -> call_result.FirmwareStatusNotification:
+        await self.live.firmware_status(self.charger_id, status)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ) -> call_result.LogStatusNotification:
+        self.live.charger_event(self.charger_id, "LogStatus", {"status": status, "requestId": request_id})
+        return call_result.LogStatusNotification()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: Any = None, **_: Any
+    ) -> call_result.DataTransfer:
+        # We implement no vendor extensions: say so, as the spec asks.
+        self.live.charger_event(self.charger_id, "DataTransfer", {"vendorId": vendor_id, "messageId": message_id, "data": data})
+        return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
