@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
@@ -146,7 +147,7 @@ class ChargePoint201(ChargePoint):
         self.live.charger_event(
             self.charger_id,
             "NotifyReport",
-            {"requestId": request_id, "seqNo": seq_no, "tbc": tbc, "reportData": report_data or []},
+            {"requestId": request_id, "seqNo": seq_no, "tbc": tbc, "reportData": snake_to_camel_case(report_data or [])},
         )
         return call_result.NotifyReport()
 
@@ -154,7 +155,7 @@ class ChargePoint201(ChargePoint):
     async def on_notify_event(
         self, generated_at: str, seq_no: int, event_data: list[dict[str, Any]], tbc: bool = False, **_: Any
     ) -> call_result.NotifyEvent:
-        self.live.charger_event(self.charger_id, "NotifyEvent", {"seqNo": seq_no, "tbc": tbc, "eventData": event_data})
+        self.live.charger_event(self.charger_id, "NotifyEvent", {"seqNo": seq_no, "tbc": tbc, "eventData": snake_to_camel_case(event_data)})
         return call_result.NotifyEvent()
 
     @on(Action.security_event_notification)
