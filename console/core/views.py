@@ -11,7 +11,7 @@ from typing import Any
 
 
 # The vocabularies a front end offers as choices.
-OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1")
+OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1", "OCPP2.1")
 CONNECTOR_TYPES = ("Type2", "Type1", "CCS2", "CCS1", "CHAdeMO", "GB/T", "NACS", "Schuko")
 
 

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as call16
+from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -33,17 +34,21 @@ from console.core.passwords import verify_password
 from console.core.service import ConsoleService
 from console.csms.framelog import LoggedConnection
 from console.csms.v16 import ChargePoint16
-from console.csms.v201 import ChargePoint201
+from console.csms.v201 import ChargePoint21, ChargePoint201
 
 log = logging.getLogger("console.csms")
 
 # Record version -> subprotocol, and what each subprotocol is served with.
-SUBPROTOCOL_OF = {"OCPP1.6": "ocpp1.6", "OCPP2.0.1": "ocpp2.0.1"}
+SUBPROTOCOL_OF = {"OCPP1.6": "ocpp1.6", "OCPP2.0.1": "ocpp2.0.1", "OCPP2.1": "ocpp2.1"}
 VERSION_OF = {protocol: version for version, protocol in SUBPROTOCOL_OF.items()}
-HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {"ocpp1.6": ChargePoint16, "ocpp2.0.1": ChargePoint201}
-CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201}
+HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {
+    "ocpp1.6": ChargePoint16,
+    "ocpp2.0.1": ChargePoint201,
+    "ocpp2.1": ChargePoint21,
+}
+CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201, "ocpp2.1": call21}
 # Most recent first: an unknown charger offering several gets the newest.
-SUBPROTOCOLS = ("ocpp2.0.1", "ocpp1.6")
+SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 
 
 class CallFailed(Exception):

@@ -10,6 +10,8 @@ from typing import Any
 
 from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
+from ocpp.v21 import call as call21
+from ocpp.v21 import call_result as call_result21
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
 
@@ -19,6 +21,7 @@ from console.core.views import iso
 from console.csms.v16 import parse_time
 
 SUBPROTOCOL = "ocpp2.0.1"
+SUBPROTOCOL_21 = "ocpp2.1"
 
 # TransactionEvent chargingState -> the connector status both versions share.
 CHARGING_STATES = {
@@ -186,3 +189,11 @@ class ChargePoint201(ChargePoint):
         # We implement no vendor extensions: say so, as the spec asks.
         self.live.charger_event(self.charger_id, "DataTransfer", {"vendorId": vendor_id, "messageId": message_id, "data": data})
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
+
+
+class ChargePoint21(ChargePoint201):
+    """OCPP 2.1 keeps 2.0.1's messages for everything we handle: same handlers, 2.1's schemas."""
+
+    _call = call21
+    _call_result = call_result21
+    _ocpp_version = "2.1"

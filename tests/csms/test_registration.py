@@ -110,3 +110,15 @@ async def _offline(service: ConsoleService, charger_id: str) -> bool:
 
 async def _connected(service: ConsoleService, charger_id: str) -> bool:
     return (await service.get_charger(charger_id)).is_connected
+
+
+async def test_ocpp_21_is_served_with_the_201_handlers(service: ConsoleService, central_system: CentralSystem) -> None:
+    from ocpp.v21 import ChargePoint as ChargePoint21
+    from ocpp.v21 import call as call21
+
+    charger = await service.create_charger({"identity": "V21", "ocpp_version": "OCPP2.1"})
+    async with charge_point(central_system.url, "V21", "ocpp2.1", client=ChargePoint21) as cs:
+        boot = await cs.call(call21.BootNotification(charging_station={"vendorName": "V", "model": "M"}, reason="PowerUp"))
+        assert boot.status == "Accepted"
+        await cs.call(call21.Heartbeat())
+    assert (await service.get_charger(charger.id)).provisioning in ("accepted", "offline")
