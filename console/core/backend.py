@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from console.core.events import Subscription
-from console.core.views import BackendInfo, ChargerView, LocationView, LogView
+from console.core.views import (
+    ActionView,
+    BackendInfo,
+    ChargerView,
+    LocationView,
+    LogView,
+    PowerSample,
+    TransactionView,
+    UnknownChargerView,
+)
 
 
 class Backend(Protocol):
@@ -45,5 +54,25 @@ class Backend(Protocol):
     async def charger_logs(self, charger_id: str, limit: int = 200) -> list[LogView]:
         """The charger's latest log lines, oldest first."""
         ...
+
+    async def list_actions(self, charger_id: str | None = None, limit: int = 200) -> list[ActionView]:
+        """Newest first: one charger's history, or the fleet's when no charger is given."""
+        ...
+
+    async def list_transactions(self, charger_id: str, limit: int = 100) -> list[TransactionView]: ...
+
+    async def fleet_logs(self, limit: int = 500) -> list[LogView]: ...
+
+    async def power_history(self, charger_id: str, minutes: int = 15) -> list[PowerSample]: ...
+
+    async def list_unknown(self) -> list[UnknownChargerView]: ...
+
+    async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView: ...
+
+    async def reject_unknown(self, identity: str) -> None: ...
+
+    async def accept_charger(self, charger_id: str) -> ChargerView: ...
+
+    async def reject_charger(self, charger_id: str) -> ChargerView: ...
 
     def subscribe(self) -> Subscription: ...

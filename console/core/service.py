@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,19 @@ from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.live import LiveState, log_view, summarize_action
 from console.core.models import Action, Charger, LogEntry
 from console.core.ports import ChargerGateway, RuntimeControl
+from console.core.queries import Queries
 from console.core.registration import Registrations
 from console.core.store import Store
-from console.core.views import BackendInfo, ChargerView, LocationView, LogView, UnknownChargerView
+from console.core.views import (
+    ActionView,
+    BackendInfo,
+    ChargerView,
+    LocationView,
+    LogView,
+    PowerSample,
+    TransactionView,
+    UnknownChargerView,
+)
 from console.core.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -41,6 +52,7 @@ class ConsoleService:
         self.fleet = FleetService(store, self.clock)
         self.live = LiveState(store, self.bus, self.clock, self.writer)
         self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
+        self.queries = Queries(store, self.live)
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         self._info = BackendInfo(
@@ -117,6 +129,25 @@ class ConsoleService:
             return [log_view(row) for row in reversed(rows)]
 
         return await self.store.run(read)
+
+    async def list_actions(self, charger_id: str | None = None, limit: int = 200) -> list[ActionView]:
+        """Newest first: one charger's history, or the fleet's when no charger is given."""
+        await self.writer.flush()
+        return await self.queries.actions(charger_id, limit)
+
+    async def list_transactions(self, charger_id: str, limit: int = 100) -> list[TransactionView]:
+        self._charger(charger_id)
+        return await self.queries.transactions(charger_id, limit)
+
+    async def fleet_logs(self, limit: int = 500) -> list[LogView]:
+        """The whole fleet's latest log lines, oldest first."""
+        await self.writer.flush()
+        return await self.queries.logs(limit)
+
+    async def power_history(self, charger_id: str, minutes: int = 15) -> list[PowerSample]:
+        self._charger(charger_id)
+        await self.writer.flush()
+        return await self.queries.power_history(charger_id, self.clock.now() - timedelta(minutes=minutes))
 
     def subscribe(self) -> Subscription:
         return self.bus.subscribe()

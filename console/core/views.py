@@ -141,6 +141,50 @@ class LogView(View):
 
 
 @dataclass(frozen=True, slots=True)
+class ActionView(View):
+    """One action in a charger's history: what was asked, and what became of it."""
+
+    id: str
+    charger_id: str
+    identity: str
+    command: str
+    parameters: dict[str, Any]
+    execution: str
+    state: str
+    detail: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def link(self) -> str:
+        return f"/actions/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView(View):
+    """A charging session, whichever OCPP version ran it."""
+
+    id: int
+    charger_id: str
+    reference: str | None
+    connector_id: int
+    id_tag: str
+    started_at: datetime
+    stopped_at: datetime | None
+    energy_kwh: float | None
+    stop_reason: str | None
+
+    def duration_s(self, now: datetime) -> float:
+        return ((self.stopped_at or now) - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSample(View):
+    at: datetime
+    kw: float
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownChargerView(View):
     """An identity not in the fleet that tried to connect."""
 
