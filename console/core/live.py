@@ -88,6 +88,7 @@ class LiveCharger:
     runtime: str | None = None
     runtime_detail: str | None = None
     ping_rtt_ms: float | None = None
+    current_schedule: dict[str, Any] | None = None
 
 
 class LiveState:
@@ -246,6 +247,7 @@ class LiveState:
             reconnects=state.reconnects,
             ping_rtt_ms=live.ping_rtt_ms,
             security_profile=self.security_profile(record),
+            current_schedule=live.current_schedule,
             connectors=tuple(live.connectors[number] for number in sorted(live.connectors)),
             last_action=live.last_action,
         )
@@ -625,6 +627,25 @@ class LiveState:
                 if open_session.transaction_id == transaction_id:
                     return connector_id
         return 0
+
+    def transaction_reference(self, charger_id: str, connector_id: int) -> str | None:
+        live = self._chargers.get(charger_id)
+        open_session = live.sessions.get(connector_id) if live else None
+        return open_session.reference if open_session else None
+
+    def is_drawing(self, charger_id: str, connector_id: int) -> bool:
+        """Power is flowing on the connector now (not suspended, not held at 0 W)."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return False
+        connector = live.connectors.get(connector_id)
+        return live.power_w.get(connector_id, 0.0) > 0 and connector is not None and connector.status == "Charging"
+
+    def schedule_changed(self, charger_id: str, schedule: dict[str, Any] | None) -> None:
+        live = self._chargers.get(charger_id)
+        if live is not None and live.current_schedule != schedule:
+            live.current_schedule = schedule
+            self._publish(charger_id)
 
     def runtime_changed(self, charger_id: str, state: str, detail: str | None) -> None:
         live = self._chargers.get(charger_id)

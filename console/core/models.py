@@ -140,8 +140,24 @@ class Action(SQLModel, table=True):
     execution: str = "immediate"
     state: str = "pending"
     detail: str | None = None
+    # When a scheduled command runs, or the window a windowed one keeps.
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    on_conflict: str | None = None
+    # queue_after: the action this one waits for.
+    queued_after: str | None = None
     created_at: datetime
     updated_at: datetime
+    # An OCPP operation: its action name (`parameters` is the request), the charger's
+    # answer (the CALLRESULT payload, or the CALLERROR's code, description and details),
+    # why it failed in one word (offline, timeout, call_error, invalid_request, ...),
+    # and its timing: handed to the connection, answered, and the round trip measured.
+    operation: str | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    reason: str | None = None
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    duration_ms: float | None = None
 
 
 class LogEntry(SQLModel, table=True):

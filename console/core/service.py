@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,13 +14,16 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from console.core.clock import Clock, SystemClock
-from console.core.errors import NotFound, Unavailable
+from console.core import operations as ops
+from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable
+from console.core.engine import ActionEngine
 from console.core.events import ActionChanged, EventBus, Notice, Subscription
 from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.live import LiveState, log_view, summarize_action
-from console.core.models import Action, Charger, LogEntry
+from console.core.models import Action, Charger, LogEntry, Transaction
+from console.core.operations import OperationRefused, OperationResult
 from console.core.ports import ChargerGateway, RuntimeControl
-from console.core.queries import Queries
+from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
 from console.core.store import Store
 from console.core.views import (
@@ -53,6 +59,7 @@ class ConsoleService:
         self.live = LiveState(store, self.bus, self.clock, self.writer)
         self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
         self.queries = Queries(store, self.live)
+        self.engine = ActionEngine(store, self.clock, self.bus, self.live)
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         self._info = BackendInfo(
@@ -64,12 +71,14 @@ class ConsoleService:
     async def open(self) -> None:
         await self.store.run(self._load)
         self.writer.start()
+        await self.engine.start()
 
     def _load(self, session: Session) -> None:
         self.fleet.ensure_org(session, DEFAULT_ORG)
         self.live.load(session)
 
     async def close(self) -> None:
+        await self.engine.stop()
         await self.writer.stop()
 
     def attach(self, *, runtime: RuntimeControl | None = None, gateway: ChargerGateway | None = None) -> None:
@@ -77,6 +86,8 @@ class ConsoleService:
             self.runtime = runtime
         if gateway is not None:
             self.gateway = gateway
+            self.engine.call = gateway.call
+            self.engine.is_connected = gateway.is_connected
 
     def set_ocpp_url(self, url: str) -> None:
         self._info = BackendInfo(
@@ -189,6 +200,40 @@ class ConsoleService:
         charger = await self.store.run(lambda session: self.fleet.delete(session, charger_id))
         self.live.record_removed(charger)
 
+    # -- commands (charge / idle) ---------------------------------------------------------
+
+    def charger_commands(self) -> dict[str, Any]:
+        """The seed's `commands` object: each command with its parameters and execution modes."""
+        return self.engine.commands()
+
+    async def send_command(
+        self,
+        charger_id: str,
+        command: str,
+        parameters: dict[str, Any] | None = None,
+        execution: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        on_conflict: str | None = None,
+    ) -> ActionView:
+        """Charge or idle a charger now, at `start`, or within `start`..`end`."""
+        self._writable()
+        action = await self.engine.submit(charger_id, command, parameters, execution, start, end, on_conflict)
+        return action_view(action, self._charger(charger_id).identity)
+
+    async def cancel_action(self, action_id: str) -> ActionView:
+        self._writable()
+        action = await self.engine.cancel(action_id)
+        return action_view(action, self._charger(action.charger_id).identity)
+
+    async def get_action(self, action_id: str) -> ActionView:
+        await self.writer.flush()
+        action = await self.store.run(lambda session: session.get(Action, action_id))
+        if action is None:
+            raise NotFound(f"no action {action_id!r}")
+        record = self.live.record(action.charger_id)
+        return action_view(action, record.identity if record else action.charger_id)
+
     # -- registration ----------------------------------------------------------------
 
     async def list_unknown(self) -> list[UnknownChargerView]:
@@ -230,8 +275,9 @@ class ConsoleService:
         record = self._charger(charger_id)
         if record.simulated:
             return await self._runtime_command(charger_id, "restart")
-        # A real charger has no runtime of ours: restart means an OCPP Reset.
-        return await self.ocpp_call(charger_id, "Reset", {"type": "Soft"}, command="restart")
+        # A real charger has no runtime of ours: restart means an OCPP Reset (1.6 Soft, 2.0.1 OnIdle).
+        operation, payload = ops.reset_request(record.ocpp_version, hard=False)
+        return await self.ocpp_call(charger_id, operation, payload, command="restart")
 
     async def _runtime_command(self, charger_id: str, command: str) -> str:
         self._writable()
@@ -252,27 +298,205 @@ class ConsoleService:
     async def ocpp_call(
         self, charger_id: str, operation: str, payload: dict[str, Any], command: str | None = None
     ) -> str:
-        """Send one OCPP operation to a charger, recorded as an action."""
+        """Send one OCPP operation to a charger, recorded as an action; says what became of it in words.
+
+        Raises when it failed (offline, timeout, CALLERROR); a refusal is an answer, not a failure.
+        """
+        return self._say(await self.operate(charger_id, operation, payload, command=command))
+
+    @staticmethod
+    def _say(result: OperationResult) -> str:
+        if result.state == "failed":
+            if result.reason == ops.OFFLINE:
+                raise Unavailable(f"{result.identity} is offline")
+            raise Unavailable(f"{result.operation} to {result.identity} failed: {result.detail}")
+        return f"{result.operation} {(result.status or 'answered').lower()} by {result.identity}"
+
+    # -- operations to chargers ------------------------------------------------------
+
+    async def operate(
+        self, charger_id: str, operation: str, payload: dict[str, Any] | None = None, *, command: str | None = None
+    ) -> OperationResult:
+        """Send one OCPP operation (camelCase payload) to one charger, recorded as an action.
+
+        An operation the charger's version does not have, or a request its schema
+        refuses, raises `OperationRefused` and sends nothing (the latter is recorded
+        as failed). Everything after that is in the result: acknowledged, rejected
+        (the charger's status said no), or failed — offline at once, timeout,
+        call_error (a CALLERROR answer), invalid_answer.
+        """
         self._writable()
         record = self._charger(charger_id)
-        action = await self._new_action(charger_id, command or operation, {"operation": operation, **payload})
+        subject = f"{operation} to {record.identity}"
+        ops.check_operation(record.ocpp_version, operation, subject)
+        request = dict(payload or {})
+        problem = ops.request_problem(record.ocpp_version, operation, request)
+        action = await self._new_action(charger_id, command or operation, ops.plain(request), operation=operation)
+        if problem is not None:
+            await self._finish_action(action, "failed", f"invalid request: {problem}", reason=ops.INVALID_REQUEST)
+            raise OperationRefused({"payload": problem}, subject, self._result(action, record))
         if self.gateway is None or not self.gateway.is_connected(record.identity):
-            await self._finish_action(action, "failed", "offline: the charger is not connected")
-            raise Unavailable(f"{record.identity} is offline")
-        await self._finish_action(action, "sent", None)
+            await self._finish_action(
+                action, "failed", f"offline: {record.identity} is not connected", reason=ops.OFFLINE
+            )
+            return self._result(action, record)
+        await self._finish_action(action, "sent", None, sent_at=self.clock.now())
+        started = time.monotonic()
         try:
-            answer = await self.gateway.call(record.identity, operation, payload)
-        except Exception as error:
-            await self._finish_action(action, "failed", f"{type(error).__name__}: {error}")
-            raise Unavailable(f"{operation} to {record.identity} failed: {error}") from error
-        status = str(answer.get("status", "Accepted"))
-        state = "acknowledged" if status == "Accepted" else "rejected"
-        await self._finish_action(action, state, f"{operation}: {status}")
-        return f"{operation} {status.lower()} by {record.identity}"
+            answer = ops.plain(await self.gateway.call(record.identity, operation, request))
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self._finish_action(action, "failed", "cancelled while waiting for the answer", reason="cancelled")
+            )
+            raise
+        except Exception as error:  # every way the exchange can fail is the action's outcome
+            reason, detail, error_answer = ops.failure_of(error)
+            answered = reason in (ops.CALL_ERROR, ops.INVALID_ANSWER)
+            await self._finish_action(
+                action,
+                "failed",
+                detail,
+                reason=reason,
+                result=error_answer,
+                answered_at=self.clock.now() if answered else None,
+                duration_ms=_elapsed_ms(started),
+            )
+            return self._result(action, record)
+        state, status = ops.answered_state(answer)
+        await self._finish_action(
+            action,
+            state,
+            f"{operation}: {status or 'answered'}",
+            result=answer,
+            answered_at=self.clock.now(),
+            duration_ms=_elapsed_ms(started),
+        )
+        return self._result(action, record)
+
+    async def operate_many(
+        self, charger_ids: Iterable[str], operation: str, payload: dict[str, Any] | None = None
+    ) -> list[OperationResult]:
+        """The same operation to many chargers at once; one result per charger, in order."""
+        return await self.many(
+            charger_ids, lambda charger_id: self.operate(charger_id, operation, payload), operation, payload
+        )
+
+    async def many(
+        self,
+        charger_ids: Iterable[str],
+        run: Callable[[str], Awaitable[OperationResult]],
+        operation: str,
+        request: dict[str, Any] | None = None,
+    ) -> list[OperationResult]:
+        """Run one operation per charger concurrently (e.g. `lambda id: service.reset(id)`).
+
+        A charger refused (unknown, wrong version, bad request) gets a failed
+        result whose reason is the error's code; the others carry on.
+        """
+
+        async def one(charger_id: str) -> OperationResult:
+            try:
+                return await run(charger_id)
+            except OperationRefused as refused:
+                return refused.result or self._refusal(charger_id, operation, request, refused)
+            except ConsoleError as error:
+                return self._refusal(charger_id, operation, request, error)
+
+        return list(await asyncio.gather(*(one(charger_id) for charger_id in charger_ids)))
+
+    def _refusal(
+        self, charger_id: str, operation: str, request: dict[str, Any] | None, error: ConsoleError
+    ) -> OperationResult:
+        """The result for a charger refused before any action was recorded."""
+        record = self.live.record(charger_id)
+        return OperationResult(
+            action_id=None,
+            charger_id=charger_id,
+            identity=record.identity if record else charger_id,
+            operation=operation,
+            command=operation,
+            state="failed",
+            request=dict(request or {}),
+            reason=error.code.lower(),
+            detail=str(error),
+        )
+
+    @staticmethod
+    def _result(action: Action, record: Charger) -> OperationResult:
+        answered = action.state in ("acknowledged", "rejected") and action.result is not None
+        return OperationResult(
+            action_id=action.id,
+            charger_id=action.charger_id,
+            identity=record.identity,
+            operation=action.operation or action.command,
+            command=action.command,
+            state=action.state,
+            request=dict(action.parameters),
+            answer=action.result,
+            status=ops.answered_state(action.result)[1] if answered and action.result is not None else None,
+            reason=action.reason,
+            detail=action.detail,
+            created_at=action.created_at,
+            sent_at=action.sent_at,
+            answered_at=action.answered_at,
+            duration_ms=action.duration_ms,
+        )
+
+    # Version-neutral operations for the UI and the REST API; each goes through operate().
+
+    async def reset(self, charger_id: str, hard: bool = False) -> OperationResult:
+        """1.6 Soft/Hard, 2.0.1 OnIdle/Immediate."""
+        operation, payload = ops.reset_request(self._charger(charger_id).ocpp_version, hard)
+        return await self.operate(charger_id, operation, payload, command="reset")
+
+    async def unlock(self, charger_id: str, connector_id: int) -> OperationResult:
+        operation, payload = ops.unlock_request(self._charger(charger_id).ocpp_version, connector_id)
+        return await self.operate(charger_id, operation, payload, command="unlock")
+
+    async def change_availability(self, charger_id: str, connector_id: int, operative: bool) -> OperationResult:
+        """Connector 0 is the whole charger."""
+        operation, payload = ops.availability_request(self._charger(charger_id).ocpp_version, connector_id, operative)
+        return await self.operate(charger_id, operation, payload, command="change_availability")
+
+    async def remote_start(
+        self, charger_id: str, connector_id: int | None, id_tag: str, remote_start_id: int | None = None
+    ) -> OperationResult:
+        """1.6 RemoteStartTransaction; 2.0.1 RequestStartTransaction with a Central idToken."""
+        operation, payload = ops.remote_start_request(
+            self._charger(charger_id).ocpp_version, connector_id, id_tag, remote_start_id
+        )
+        return await self.operate(charger_id, operation, payload, command="remote_start")
+
+    async def remote_stop(self, charger_id: str, transaction_id: int) -> OperationResult:
+        """Stop one of our transactions (its `id`); the charger is sent its own reference for it."""
+        record = self._charger(charger_id)
+        transaction = await self.store.run(lambda session: session.get(Transaction, transaction_id))
+        if transaction is None or transaction.charger_id != charger_id:
+            raise NotFound(f"no transaction {transaction_id} on {record.identity}")
+        if transaction.stopped_at is not None:
+            raise Conflict(f"transaction {transaction_id} on {record.identity} has already stopped")
+        operation, payload = ops.remote_stop_request(
+            record.ocpp_version, transaction.transaction_ref or str(transaction.id)
+        )
+        return await self.operate(charger_id, operation, payload, command="remote_stop")
+
+    async def trigger(self, charger_id: str, message: str, connector_id: int | None = None) -> OperationResult:
+        operation, payload = ops.trigger_request(self._charger(charger_id).ocpp_version, message, connector_id)
+        return await self.operate(charger_id, operation, payload, command="trigger")
+
+    async def get_configuration(self, charger_id: str, keys: list[str] | None = None) -> OperationResult:
+        """1.6 GetConfiguration (every key when none is named); 2.0.1 GetVariables of "Component.Variable" keys."""
+        operation, payload = ops.get_configuration_request(self._charger(charger_id).ocpp_version, keys)
+        return await self.operate(charger_id, operation, payload, command="get_configuration")
+
+    async def set_configuration(self, charger_id: str, key: str, value: str) -> OperationResult:
+        """1.6 ChangeConfiguration; 2.0.1 SetVariables of one "Component.Variable" key."""
+        operation, payload = ops.set_configuration_request(self._charger(charger_id).ocpp_version, key, value)
+        return await self.operate(charger_id, operation, payload, command="set_configuration")
 
     # -- actions ---------------------------------------------------------------------
 
-    async def _new_action(self, charger_id: str, command: str, parameters: dict[str, Any]) -> Action:
+    async def _new_action(self, charger_id: str, command: str, parameters: dict[str, Any], **fields: Any) -> Action:
         now = self.clock.now()
         action = Action(
             charger_id=charger_id,
@@ -281,6 +505,7 @@ class ConsoleService:
             state="pending",
             created_at=now,
             updated_at=now,
+            **fields,
         )
 
         def write(session: Session) -> Action:
@@ -292,9 +517,11 @@ class ConsoleService:
         self._announce(action)
         return action
 
-    async def _finish_action(self, action: Action, state: str, detail: str | None) -> None:
+    async def _finish_action(self, action: Action, state: str, detail: str | None, **fields: Any) -> None:
         action.state = state
         action.detail = detail
+        for name, value in fields.items():
+            setattr(action, name, value)
         action.updated_at = self.clock.now()
         snapshot = Action(**action.model_dump())
 
@@ -309,3 +536,7 @@ class ConsoleService:
         summary = summarize_action(action)
         self.live.action_changed(action.charger_id, summary)
         self.bus.publish(ActionChanged(action.charger_id, summary))
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

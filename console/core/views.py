@@ -104,6 +104,8 @@ class ChargerView(View):
     security_profile: int = 0
     connectors: tuple[ConnectorView, ...] = field(default_factory=tuple)
     last_action: ActionSummary | None = None
+    # The scheduled or windowed command that governs the charger next (the seed's currentSchedule).
+    current_schedule: dict[str, Any] | None = None
 
     SEED_FIELDS = (
         "id",

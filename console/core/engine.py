@@ -1,0 +1,601 @@
+"""The action engine: `charge` and `idle` commands, run now, at a time, or within a window.
+
+Every command becomes an Action row that is written before anyone is told of
+it. One scheduler task sleeps on the injected clock until the next thing is
+due (a start, a window's end, an offline action's deadline) and wakes early
+when a command arrives or a charger comes back.
+
+States: scheduled -> pending -> sent -> acknowledged -> completed, or
+rejected / failed / cancelled / expired. A windowed charge stays
+acknowledged while its window is open and completes when the window ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from console.core.clock import Clock
+from console.core.errors import ConsoleError, NotFound
+from console.core.events import ActionChanged, ChargerUpdated, EventBus
+from console.core.live import LiveState, summarize_action
+from console.core.models import Action
+from console.core.store import Store
+from console.core.timespec import parse_time
+
+log = logging.getLogger(__name__)
+
+COMMANDS: dict[str, dict[str, Any]] = {
+    "charge": {
+        "parameters": {"connectorId": "integer", "idTag": "string", "powerLimit": "number (kW)"},
+        "execution": ["immediate", "scheduled", "windowed"],
+    },
+    "idle": {
+        "parameters": {"connectorId": "integer", "stopSession": "boolean"},
+        "execution": ["immediate", "scheduled"],
+    },
+}
+CONFLICT_STRATEGIES = ["cancel_and_replace", "queue_after"]
+TERMINAL = ("completed", "rejected", "failed", "cancelled", "expired")
+HORIZON = timedelta(days=30)
+# A start this far in the past still counts as "now" (a person typing "now" or a clock step).
+START_TOLERANCE = timedelta(seconds=60)
+DEFAULT_GRACE = timedelta(minutes=5)
+DEFAULT_ID_TAG = "CONSOLE"
+# Profile ids the engine owns, so a new limit replaces the old one on the charger.
+COMMAND_PROFILE_ID = 1001
+
+
+class CommandRefused(ConsoleError):
+    """A command the engine will not take; `code` is the seed-style error name."""
+
+    def __init__(self, code: str, message: str, conflicting: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.conflicting = conflicting
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One OCPP operation that carries a command out."""
+
+    operation: str
+    payload: dict[str, Any]
+    summary: str
+
+
+Call = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def remote_start_id(action_id: str) -> int:
+    """A stable integer for 2.0.1's remoteStartId, derived from the action id."""
+    return int(action_id.removeprefix("action_")[:7], 16)
+
+
+def is_open(action: Action, now: datetime) -> bool:
+    """Still able to conflict with a new command on the same charger."""
+    if action.state in ("scheduled", "pending", "sent"):
+        return True
+    return action.state == "acknowledged" and action.execution == "windowed" and (action.end_at or now) > now
+
+
+class ActionEngine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        bus: EventBus,
+        live: LiveState,
+        grace: timedelta = DEFAULT_GRACE,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.bus = bus
+        self.live = live
+        self.grace = grace
+        self.call: Call | None = None
+        self.is_connected: Callable[[str], bool] = lambda identity: False
+        self._open: dict[str, Action] = {}
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[str] = set()
+        # (charger, connector) -> transaction already held idle before its window.
+        self._held: dict[tuple[str, Any], int | None] = {}
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reload what was open when the console stopped; expire what was missed."""
+        now = self.clock.now()
+        actions = await self.store.run(
+            lambda session: list(
+                session.exec(select(Action).where(col(Action.state).in_(("scheduled", "pending", "sent", "acknowledged")))).all()
+            )
+        )
+        for action in actions:
+            if action.command not in COMMANDS:
+                if action.state in ("pending", "sent"):
+                    await self._transition(action, "failed", "interrupted: the console stopped before the charger answered")
+                continue
+            if action.state == "sent":
+                await self._transition(action, "failed", "interrupted: the console stopped before the charger answered")
+            elif action.state == "acknowledged":
+                if action.execution == "windowed" and action.end_at is not None:
+                    self._open[action.id] = action
+            elif self._start_of(action) + self.grace < now and action.queued_after is None:
+                await self._transition(
+                    action, "expired", f"missed: due at {self._start_of(action):%Y-%m-%d %H:%M:%S} UTC while the console was down"
+                )
+            else:
+                self._open[action.id] = action
+        subscription = self.bus.subscribe()
+        self._tasks = [
+            asyncio.create_task(self._schedule(), name="action scheduler"),
+            asyncio.create_task(self._watch(subscription), name="action watcher"),
+        ]
+        self._wakeup.set()
+        for charger_id in {action.charger_id for action in self._open.values()}:
+            self._publish_schedule(charger_id)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    # -- commands --------------------------------------------------------------------
+
+    def commands(self) -> dict[str, Any]:
+        return {name: {"parameters": dict(spec["parameters"]), "execution": list(spec["execution"])} for name, spec in COMMANDS.items()}
+
+    async def submit(
+        self,
+        charger_id: str,
+        command: str,
+        parameters: dict[str, Any] | None = None,
+        execution: str | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        on_conflict: str | None = None,
+    ) -> Action:
+        """Check a command, settle its conflicts, write it, and schedule it."""
+        record = self.live.record(charger_id)
+        if record is None:
+            raise NotFound(f"no charger {charger_id!r}")
+        if command not in COMMANDS:
+            raise CommandRefused("INVALID_COMMAND", f"unknown command {command!r}: one of {', '.join(COMMANDS)}")
+        parameters = self._check_parameters(command, dict(parameters or {}), record.max_charging_power)
+        now = self.clock.now()
+        execution = execution or ("windowed" if end is not None else "scheduled" if start is not None else "immediate")
+        if execution not in COMMANDS[command]["execution"]:
+            raise CommandRefused(
+                "EXECUTION_NOT_SUPPORTED",
+                f"{command} runs {', '.join(COMMANDS[command]['execution'])}, not {execution}",
+            )
+        start_at, end_at = self._check_times(execution, start, end, now)
+        if on_conflict is not None and on_conflict not in CONFLICT_STRATEGIES:
+            raise CommandRefused(
+                "INVALID_CONFLICT_STRATEGY", f"unknown conflict strategy {on_conflict!r}: one of {', '.join(CONFLICT_STRATEGIES)}"
+            )
+        conflicting = [action for action in self._open.values() if action.charger_id == charger_id and is_open(action, now)]
+        conflicting.sort(key=lambda action: action.created_at)
+        queued_after = None
+        if conflicting:
+            latest = conflicting[-1]
+            if on_conflict is None:
+                raise CommandRefused(
+                    "CONFLICT",
+                    f"{record.identity} already has {latest.command} {latest.id} ({latest.state}); "
+                    f"send it with onConflict cancel_and_replace or queue_after",
+                    conflicting=latest.id,
+                )
+        action = Action(
+            charger_id=charger_id,
+            command=command,
+            parameters=parameters,
+            execution=execution,
+            state="scheduled" if execution != "immediate" else "pending",
+            start_at=start_at,
+            end_at=end_at,
+            on_conflict=on_conflict,
+            created_at=now,
+            updated_at=now,
+        )
+        if conflicting and on_conflict == "cancel_and_replace":
+            for old in conflicting:
+                await self._transition(old, "cancelled", f"replaced by {action.id}")
+        elif conflicting and on_conflict == "queue_after":
+            queued_after = conflicting[-1].id
+            action.queued_after = queued_after
+            action.state = "scheduled"
+            action.detail = f"queued after {queued_after}"
+        await self._write(action)
+        self._open[action.id] = action
+        self._announce(action)
+        self._wakeup.set()
+        return action
+
+    async def cancel(self, action_id: str) -> Action:
+        action = self._open.get(action_id)
+        if action is None:
+            stored = await self.store.run(lambda session: session.get(Action, action_id))
+            if stored is None:
+                raise NotFound(f"no action {action_id!r}")
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {stored.state}: only pending or scheduled actions can be cancelled")
+        if action.state not in ("scheduled", "pending") and not is_open(action, self.clock.now()):
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: only pending or scheduled actions can be cancelled")
+        if action.id in self._running and action.state == "sent":
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} was already sent to the charger")
+        await self._transition(action, "cancelled", "cancelled by an operator")
+        self._wakeup.set()
+        return action
+
+    def current_schedule(self, charger_id: str) -> dict[str, Any] | None:
+        """The seed's currentSchedule: the scheduled or windowed command that governs the charger next."""
+        now = self.clock.now()
+        candidates = [
+            action
+            for action in self._open.values()
+            if action.charger_id == charger_id and action.execution != "immediate" and is_open(action, now)
+        ]
+        if not candidates:
+            return None
+        action = min(candidates, key=lambda item: (self._start_of(item), item.created_at))
+        return {
+            "actionId": action.id,
+            "command": action.command,
+            "execution": action.execution,
+            "start": action.start_at,
+            "end": action.end_at,
+            "state": action.state,
+        }
+
+    # -- checks ----------------------------------------------------------------------
+
+    def _check_parameters(self, command: str, parameters: dict[str, Any], max_power_w: int) -> dict[str, Any]:
+        allowed = COMMANDS[command]["parameters"]
+        unknown = sorted(set(parameters) - set(allowed))
+        if unknown:
+            raise CommandRefused("INVALID_PARAMETERS", f"{command} takes {', '.join(allowed)}; not {', '.join(unknown)}")
+        if "connectorId" in parameters:
+            connector = parameters["connectorId"]
+            if isinstance(connector, bool) or not isinstance(connector, int) or connector < 1:
+                raise CommandRefused("INVALID_PARAMETERS", "connectorId must be a connector number from 1")
+        if "powerLimit" in parameters:
+            limit = parameters["powerLimit"]
+            if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
+                raise CommandRefused("INVALID_PARAMETERS", "powerLimit must be a number of kW, 0 or more")
+            if limit * 1000 > max_power_w:
+                raise CommandRefused("INVALID_PARAMETERS", f"powerLimit {limit} kW is above the charger's {max_power_w / 1000:g} kW")
+        if "idTag" in parameters and (not isinstance(parameters["idTag"], str) or not 0 < len(parameters["idTag"]) <= 20):
+            raise CommandRefused("INVALID_PARAMETERS", "idTag must be text of 1 to 20 characters")
+        if "stopSession" in parameters and not isinstance(parameters["stopSession"], bool):
+            raise CommandRefused("INVALID_PARAMETERS", "stopSession must be true or false")
+        return parameters
+
+    def _check_times(
+        self, execution: str, start: str | datetime | None, end: str | datetime | None, now: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        if execution == "immediate":
+            if start is not None or end is not None:
+                raise CommandRefused("INVALID_EXECUTION", "an immediate command takes no start or end")
+            return None, None
+        if start is None:
+            raise CommandRefused("START_REQUIRED", f"a {execution} command needs a start time")
+        try:
+            start_at = parse_time(start, now)
+        except ValueError as error:
+            raise CommandRefused("INVALID_TIME", f"start: {error}") from None
+        if start_at < now - START_TOLERANCE or start_at > now + HORIZON:
+            raise CommandRefused(
+                "START_OUT_OF_RANGE", f"start {start_at:%Y-%m-%d %H:%M:%S} UTC must be between now and {HORIZON.days} days ahead"
+            )
+        if execution == "scheduled":
+            if end is not None:
+                raise CommandRefused("INVALID_EXECUTION", "a scheduled command takes no end; use windowed")
+            return start_at, None
+        if end is None:
+            raise CommandRefused("END_REQUIRED", "a windowed command needs an end time")
+        try:
+            end_at = parse_time(end, now)
+        except ValueError as error:
+            raise CommandRefused("INVALID_TIME", f"end: {error}") from None
+        if end_at <= start_at:
+            raise CommandRefused("END_BEFORE_START", "the window's end must come after its start")
+        if end_at > now + HORIZON:
+            raise CommandRefused("END_OUT_OF_RANGE", f"the window must end within {HORIZON.days} days")
+        return start_at, end_at
+
+    # -- the scheduler -----------------------------------------------------------------
+
+    def _start_of(self, action: Action) -> datetime:
+        return action.start_at or action.created_at
+
+    def _next_due(self, now: datetime) -> datetime | None:
+        moments = []
+        for action in self._open.values():
+            if action.id in self._running:
+                continue
+            if action.state == "scheduled" and action.queued_after is None:
+                moments.append(self._start_of(action))
+            elif action.state == "pending":
+                moments.append(self._start_of(action) + self.grace if self._waiting(action) else now)
+            elif action.state == "acknowledged" and action.end_at is not None:
+                moments.append(action.end_at)
+        return min(moments) if moments else None
+
+    async def _schedule(self) -> None:
+        while True:
+            self._wakeup.clear()
+            now = self.clock.now()
+            for action in list(self._open.values()):
+                if action.id not in self._running and self._due(action, now):
+                    self._running.add(action.id)
+                    asyncio.create_task(self._run(action), name=f"action {action.id}")
+            due = self._next_due(now)
+            sleeper = asyncio.ensure_future(self.clock.sleep((due - now).total_seconds()) if due else asyncio.Event().wait())
+            waker = asyncio.ensure_future(self._wakeup.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+    def _due(self, action: Action, now: datetime) -> bool:
+        if action.state == "scheduled":
+            if action.queued_after is not None:
+                return action.queued_after not in self._open and self._start_of(action) <= now
+            return self._start_of(action) <= now
+        if action.state == "pending":
+            # A pending action runs at once; one waiting for an offline charger runs when
+            # the charger comes back or its deadline passes.
+            if not self._waiting(action):
+                return True
+            record = self.live.record(action.charger_id)
+            return record is None or self.is_connected(record.identity) or self._start_of(action) + self.grace <= now
+        return action.state == "acknowledged" and action.end_at is not None and action.end_at <= now
+
+    def _waiting(self, action: Action) -> bool:
+        return action.state == "pending" and (action.detail or "").startswith("waiting")
+
+    async def _watch(self, subscription: Any) -> None:
+        """Chargers coming back let waiting actions run; a session outside its charge window is held idle."""
+        while True:
+            events = await subscription.next_batch()
+            updated = {e.charger.id: e.charger for e in events if isinstance(e, ChargerUpdated)}
+            if any(action.charger_id in updated and self._waiting(action) for action in self._open.values()):
+                self._wakeup.set()
+            for charger_id, view in updated.items():
+                if view.is_charging and view.current_power_kw > 0:
+                    await self._hold_outside_window(charger_id)
+
+    async def _hold_outside_window(self, charger_id: str) -> None:
+        """A windowed charge means idle until the window opens: suspend a session that starts early."""
+        now = self.clock.now()
+        waiting = [
+            action for action in self._open.values()
+            if action.charger_id == charger_id and action.execution == "windowed" and action.state == "scheduled"
+            and (action.start_at or now) > now
+        ]
+        record = self.live.record(charger_id)
+        if not waiting or record is None or self.call is None or not self.is_connected(record.identity):
+            return
+        idle = Action(charger_id=charger_id, command="idle", parameters={}, created_at=now, updated_at=now)
+        plan = self._plan(idle)
+        if plan is None:
+            return
+        key = (charger_id, plan.payload.get("connectorId", plan.payload.get("evseId")))
+        transaction = self.live.open_transaction(charger_id, key[1] or 0)
+        if self._held.get(key) == transaction:
+            return
+        self._held[key] = transaction
+        try:
+            await self.call(record.identity, plan.operation, plan.payload)
+        except Exception as error:
+            log.warning("could not hold %s idle before its window: %s", record.identity, error)
+        else:
+            self.live.log(record.identity, "event", f"held idle until the charge window opens ({waiting[0].id})", charger_id=charger_id)
+
+    async def _run(self, action: Action) -> None:
+        try:
+            if action.state == "acknowledged":
+                await self._end_window(action)
+            else:
+                await self._execute(action)
+        except Exception as error:  # one action's failure must not stop the scheduler
+            log.exception("action %s failed", action.id)
+            if action.state not in TERMINAL:
+                await self._transition(action, "failed", f"{type(error).__name__}: {error}")
+        finally:
+            self._running.discard(action.id)
+            self._wakeup.set()
+
+    async def _execute(self, action: Action) -> None:
+        record = self.live.record(action.charger_id)
+        if record is None:
+            await self._transition(action, "failed", "the charger was deleted")
+            return
+        now = self.clock.now()
+        if action.state == "scheduled":
+            await self._transition(action, "pending", None)
+        if not self.is_connected(record.identity) or self.call is None:
+            deadline = self._start_of(action) + self.grace
+            if now >= deadline:
+                await self._transition(action, "failed", f"offline: {record.identity} did not come back by {deadline:%H:%M:%S} UTC")
+            elif not self._waiting(action):
+                await self._transition(action, "pending", f"waiting for {record.identity} to come back (until {deadline:%H:%M:%S} UTC)")
+            return
+        plan = self._plan(action)
+        if plan is None:
+            await self._acknowledged(action, "nothing to do: " + self._already(action))
+            return
+        await self._send(action, plan)
+
+    async def _send(self, action: Action, plan: Plan) -> None:
+        record = self.live.record(action.charger_id)
+        assert record is not None and self.call is not None
+        await self._transition(action, "sent", plan.summary)
+        try:
+            answer = await self.call(record.identity, plan.operation, plan.payload)
+        except Exception as error:
+            await self._transition(action, "failed", f"{plan.operation}: {error}")
+            return
+        status = str(answer.get("status", "Accepted"))
+        if status != "Accepted":
+            await self._transition(action, "rejected", f"{plan.operation}: {status}")
+            return
+        await self._acknowledged(action, f"{plan.summary}: Accepted")
+
+    async def _acknowledged(self, action: Action, detail: str) -> None:
+        if action.execution == "windowed" and action.end_at is not None:
+            await self._transition(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
+        else:
+            await self._transition(action, "acknowledged", detail)
+            await self._transition(action, "completed", detail)
+
+    async def _end_window(self, action: Action) -> None:
+        """The window closed: idle the charger, then the action is done."""
+        record = self.live.record(action.charger_id)
+        if record is None or not self.is_connected(record.identity) or self.call is None:
+            await self._transition(action, "completed", "window closed (the charger was offline; nothing to idle)")
+            return
+        idle = Action(
+            charger_id=action.charger_id, command="idle", parameters={"connectorId": action.parameters.get("connectorId")} if action.parameters.get("connectorId") else {},
+            created_at=action.created_at, updated_at=action.updated_at,
+        )
+        plan = self._plan(idle)
+        if plan is None:
+            await self._transition(action, "completed", "window closed; the charger was already idle")
+            return
+        try:
+            answer = await self.call(record.identity, plan.operation, plan.payload)
+        except Exception as error:
+            await self._transition(action, "failed", f"window closed but idling failed: {plan.operation}: {error}")
+            return
+        await self._transition(action, "completed", f"window closed; {plan.summary}: {answer.get('status', 'Accepted')}")
+
+    # -- what a command means for a charger now ------------------------------------------
+
+    def _connector(self, action: Action) -> tuple[int, int | None, str | None]:
+        """(connector, open transaction id, its reference) the command acts on."""
+        record = self.live.record(action.charger_id)
+        assert record is not None
+        wanted = action.parameters.get("connectorId")
+        view = self.live.view(action.charger_id)
+        candidates = [wanted] if wanted else [c.connector_id for c in view.connectors if c.connector_id > 0]
+        for connector_id in candidates:
+            transaction_id = self.live.open_transaction(action.charger_id, connector_id)
+            if transaction_id is not None:
+                return connector_id, transaction_id, self.live.transaction_reference(action.charger_id, connector_id)
+        for connector_id in candidates:
+            status = next((c.status for c in view.connectors if c.connector_id == connector_id), "Available")
+            if status in ("Preparing", "Occupied", "SuspendedEV"):
+                return connector_id, None, None
+        return (wanted or (candidates[0] if candidates else 1)), None, None
+
+    def _already(self, action: Action) -> str:
+        return "already charging" if action.command == "charge" else "no session to idle"
+
+    def _plan(self, action: Action) -> Plan | None:
+        record = self.live.record(action.charger_id)
+        assert record is not None
+        version = record.ocpp_version
+        connector_id, transaction_id, reference = self._connector(action)
+        limit_kw = action.parameters.get("powerLimit")
+        if action.command == "charge":
+            if transaction_id is None:
+                id_tag = action.parameters.get("idTag", DEFAULT_ID_TAG)
+                if version == "OCPP1.6":
+                    return Plan("RemoteStartTransaction", {"connectorId": connector_id, "idTag": id_tag}, f"remote start on connector {connector_id}")
+                return Plan(
+                    "RequestStartTransaction",
+                    {"evseId": connector_id, "remoteStartId": remote_start_id(action.id), "idToken": {"idToken": id_tag, "type": "Central"}},
+                    f"remote start on EVSE {connector_id}",
+                )
+            watts = float(limit_kw * 1000) if limit_kw is not None else float(record.max_charging_power)
+            if self.live.is_drawing(action.charger_id, connector_id) and limit_kw is None:
+                return None
+            return self._profile(version, connector_id, transaction_id, reference, watts, f"charge at up to {watts / 1000:g} kW")
+        if transaction_id is None:
+            return None
+        if action.parameters.get("stopSession"):
+            if version == "OCPP1.6":
+                return Plan("RemoteStopTransaction", {"transactionId": transaction_id}, f"remote stop of transaction {transaction_id}")
+            return Plan("RequestStopTransaction", {"transactionId": reference}, f"remote stop of transaction {reference}")
+        return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit")
+
+    def _profile(
+        self, version: str, connector_id: int, transaction_id: int, reference: str | None, watts: float, summary: str
+    ) -> Plan:
+        schedule = {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(watts, 1)}]}
+        if version == "OCPP1.6":
+            return Plan(
+                "SetChargingProfile",
+                {
+                    "connectorId": connector_id,
+                    "csChargingProfiles": {
+                        "chargingProfileId": COMMAND_PROFILE_ID,
+                        "transactionId": transaction_id,
+                        "stackLevel": 1,
+                        "chargingProfilePurpose": "TxProfile",
+                        "chargingProfileKind": "Relative",
+                        "chargingSchedule": schedule,
+                    },
+                },
+                summary,
+            )
+        return Plan(
+            "SetChargingProfile",
+            {
+                "evseId": connector_id,
+                "chargingProfile": {
+                    "id": COMMAND_PROFILE_ID,
+                    "stackLevel": 1,
+                    "chargingProfilePurpose": "TxProfile",
+                    "chargingProfileKind": "Relative",
+                    "transactionId": reference,
+                    "chargingSchedule": [{"id": 1, **schedule}],
+                },
+            },
+            summary,
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+
+    async def _write(self, action: Action) -> None:
+        snapshot = Action(**action.model_dump())
+
+        def write(session: Session) -> None:
+            session.merge(snapshot)
+            session.commit()
+
+        await self.store.run(write)
+
+    async def _transition(self, action: Action, state: str, detail: str | None) -> None:
+        """Write a state change first, then tell everyone."""
+        action.state = state
+        action.detail = detail
+        action.updated_at = self.clock.now()
+        await self._write(action)
+        if state in TERMINAL:
+            self._open.pop(action.id, None)
+            self._wakeup.set()
+        self._announce(action)
+
+    def _announce(self, action: Action) -> None:
+        summary = summarize_action(action)
+        self.live.action_changed(action.charger_id, summary)
+        self._publish_schedule(action.charger_id)
+        self.bus.publish(ActionChanged(action.charger_id, summary))
+
+    def _publish_schedule(self, charger_id: str) -> None:
+        self.live.schedule_changed(charger_id, self.current_schedule(charger_id))
