@@ -106,6 +106,8 @@ class ActionEngine:
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
+        # The power limit (W) of each charger's last acknowledged charge command, if it set one.
+        self._power_limits: dict[str, float] = {}
         # (charger, connector) -> transaction already held idle before its window.
         self._held: dict[tuple[str, Any], int | None] = {}
 
@@ -455,7 +457,17 @@ class ActionEngine:
             return
         await self._acknowledged(action, f"{plan.summary}: Accepted")
 
+    def command_limit_w(self, charger_id: str) -> float | None:
+        """The power limit a charge command set for the charger (the power cap respects it)."""
+        return self._power_limits.get(charger_id)
+
     async def _acknowledged(self, action: Action, detail: str) -> None:
+        if action.command == "charge":
+            limit = action.parameters.get("powerLimit")
+            if limit is None:
+                self._power_limits.pop(action.charger_id, None)
+            else:
+                self._power_limits[action.charger_id] = float(limit) * 1000
         if action.execution == "windowed" and action.end_at is not None:
             await self._transition(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
         else:

@@ -81,6 +81,7 @@ TIMEOUT = "timeout"
 CALL_ERROR = "call_error"
 INVALID_REQUEST = "invalid_request"
 INVALID_ANSWER = "invalid_answer"
+CANCELLED = "cancelled"
 ERROR = "error"
 
 
@@ -206,6 +207,7 @@ def failure_of(error: BaseException) -> tuple[str, str, dict[str, Any] | None]:
 
 
 def _is_16(ocpp_version: str) -> bool:
+    """1.6 has its own shapes; 2.1 takes the 2.0.1 ones."""
     return ocpp_version == "OCPP1.6"
 
 
@@ -272,7 +274,7 @@ def trigger_request(ocpp_version: str, message: str, connector_id: int | None = 
 
 
 def component_variable(key: str) -> dict[str, Any]:
-    """"Component.Variable" -> the 2.0.1 component and variable it names."""
+    """The 2.0.1 component and variable a "Component.Variable" key names."""
     component, dot, variable = key.partition(".")
     if not dot or not component or not variable:
         raise ValidationFailed({"key": f"{key!r}: an OCPP 2.0.1 key is Component.Variable (e.g. OCPPCommCtrlr.HeartbeatInterval)"})

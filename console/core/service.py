@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -15,13 +16,14 @@ from sqlmodel import Session, col, select
 
 from console.core.clock import Clock, SystemClock
 from console.core import operations as ops
-from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable
+from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.engine import ActionEngine
 from console.core.events import ActionChanged, EventBus, Notice, Subscription
 from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.live import LiveState, log_view, summarize_action
-from console.core.models import Action, Charger, LogEntry, Transaction
+from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
+from console.core.powercap import PowerCap
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
@@ -60,6 +62,14 @@ class ConsoleService:
         self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
         self.queries = Queries(store, self.live)
         self.engine = ActionEngine(store, self.clock, self.bus, self.live)
+        self.power_cap = PowerCap(
+            self.live,
+            self.bus,
+            self.clock,
+            self.operate,
+            lambda identity: self.gateway is not None and self.gateway.is_connected(identity),
+            self.engine.command_limit_w,
+        )
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         self._info = BackendInfo(
@@ -72,12 +82,14 @@ class ConsoleService:
         await self.store.run(self._load)
         self.writer.start()
         await self.engine.start()
+        await self.power_cap.start()
 
     def _load(self, session: Session) -> None:
         self.fleet.ensure_org(session, DEFAULT_ORG)
         self.live.load(session)
 
     async def close(self) -> None:
+        await self.power_cap.stop()
         await self.engine.stop()
         await self.writer.stop()
 
@@ -125,7 +137,34 @@ class ConsoleService:
         return self.live.view(charger_id)
 
     async def list_locations(self) -> list[LocationView]:
-        return self.live.locations()
+        """Every location with what its chargers draw now and, under a cap, the headroom left."""
+        views = []
+        for location in self.live.locations():
+            headroom = self.power_cap.headroom(location.id)
+            views.append(
+                replace(location, delivered_kw=round(headroom.delivered_kw, 2), headroom_kw=headroom.headroom_kw)
+            )
+        return views
+
+    async def set_location_cap(self, location_id: str, power_cap_kw: float | None) -> LocationView:
+        """Set or remove a location's power cap (kW); the chargers there are re-balanced."""
+        self._writable()
+        if power_cap_kw is not None and (isinstance(power_cap_kw, bool) or not power_cap_kw > 0):
+            raise ValidationFailed({"power_cap_kw": "must be a number of kW above 0, or none"})
+
+        def write(session: Session) -> list[Location]:
+            location = session.get(Location, location_id)
+            if location is None:
+                raise NotFound(f"no location {location_id!r}")
+            location.power_cap_kw = power_cap_kw
+            location.updated_at = self.clock.now()
+            session.add(location)
+            session.commit()
+            return self.fleet.locations(session)
+
+        self.live.locations_changed(await self.store.run(write))
+        self.power_cap.location_changed(location_id)
+        return next(view for view in await self.list_locations() if view.id == location_id)
 
     async def charger_logs(self, charger_id: str, limit: int = 200) -> list[LogView]:
         await self.writer.flush()
@@ -335,7 +374,8 @@ class ConsoleService:
         if problem is not None:
             await self._finish_action(action, "failed", f"invalid request: {problem}", reason=ops.INVALID_REQUEST)
             raise OperationRefused({"payload": problem}, subject, self._result(action, record))
-        if self.gateway is None or not self.gateway.is_connected(record.identity):
+        gateway = self.gateway
+        if gateway is None or not gateway.is_connected(record.identity):
             await self._finish_action(
                 action, "failed", f"offline: {record.identity} is not connected", reason=ops.OFFLINE
             )
@@ -343,14 +383,16 @@ class ConsoleService:
         await self._finish_action(action, "sent", None, sent_at=self.clock.now())
         started = time.monotonic()
         try:
-            answer = ops.plain(await self.gateway.call(record.identity, operation, request))
+            answer = ops.plain(await gateway.call(record.identity, operation, request))
         except asyncio.CancelledError:
             await asyncio.shield(
-                self._finish_action(action, "failed", "cancelled while waiting for the answer", reason="cancelled")
+                self._finish_action(action, "failed", "cancelled while waiting for the answer", reason=ops.CANCELLED)
             )
             raise
         except Exception as error:  # every way the exchange can fail is the action's outcome
             reason, detail, error_answer = ops.failure_of(error)
+            if reason in (ops.ERROR, ops.TIMEOUT) and not gateway.is_connected(record.identity):
+                reason, detail = ops.OFFLINE, f"offline: the connection closed before {record.identity} answered"
             answered = reason in (ops.CALL_ERROR, ops.INVALID_ANSWER)
             await self._finish_action(
                 action,
@@ -423,7 +465,9 @@ class ConsoleService:
 
     @staticmethod
     def _result(action: Action, record: Charger) -> OperationResult:
-        answered = action.state in ("acknowledged", "rejected") and action.result is not None
+        status = None
+        if action.state in ("acknowledged", "rejected") and action.result is not None:
+            status = ops.answered_state(action.result)[1]
         return OperationResult(
             action_id=action.id,
             charger_id=action.charger_id,
@@ -433,7 +477,7 @@ class ConsoleService:
             state=action.state,
             request=dict(action.parameters),
             answer=action.result,
-            status=ops.answered_state(action.result)[1] if answered and action.result is not None else None,
+            status=status,
             reason=action.reason,
             detail=action.detail,
             created_at=action.created_at,

@@ -45,6 +45,9 @@ class LocationView(View):
     name: str
     address: str | None = None
     power_cap_kw: float | None = None
+    # Filled in when listed: what the location's chargers draw now and what the cap leaves.
+    delivered_kw: float = 0.0
+    headroom_kw: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
