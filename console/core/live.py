@@ -227,6 +227,8 @@ class LiveState:
             created_at=record.created_at,
             updated_at=record.updated_at,
             simulated=record.simulated,
+            organization_id=record.organization_id,
+            user_id=record.user_id,
             location_name=location.name if location else None,
             status=state.status,
             is_connected=state.is_connected,

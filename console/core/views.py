@@ -85,6 +85,8 @@ class ChargerView(View):
     created_at: datetime
     updated_at: datetime
     simulated: bool = False
+    organization_id: str | None = None
+    user_id: str | None = None
     location_name: str | None = None
     status: str = "offline"
     is_connected: bool = False
