@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from console.core.events import Subscription
+from console.core.operations import OperationResult
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -74,5 +75,38 @@ class Backend(Protocol):
     async def accept_charger(self, charger_id: str) -> ChargerView: ...
 
     async def reject_charger(self, charger_id: str) -> ChargerView: ...
+
+    async def set_location_cap(self, location_id: str, power_cap_kw: float | None) -> LocationView: ...
+
+    # -- commands and actions ------------------------------------------------------------
+
+    def charger_commands(self) -> dict[str, Any]:
+        """The seed's `commands` object: each command with its parameters and execution modes."""
+        ...
+
+    async def send_command(
+        self,
+        charger_id: str,
+        command: str,
+        parameters: dict[str, Any] | None = None,
+        execution: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        on_conflict: str | None = None,
+    ) -> ActionView:
+        """`charge` or `idle`, now, at `start`, or within `start`..`end` (ISO 8601 or "30m", "2h")."""
+        ...
+
+    async def cancel_action(self, action_id: str) -> ActionView: ...
+
+    async def get_action(self, action_id: str) -> ActionView: ...
+
+    # -- OCPP operations on one charger (each recorded as an action) -------------------------
+
+    async def reset(self, charger_id: str, hard: bool = False) -> OperationResult: ...
+
+    async def unlock(self, charger_id: str, connector_id: int) -> OperationResult: ...
+
+    async def change_availability(self, charger_id: str, connector_id: int, operative: bool) -> OperationResult: ...
 
     def subscribe(self) -> Subscription: ...
