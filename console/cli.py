@@ -29,13 +29,35 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
+    return seconds
+
+
 def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
     _add_db(parser)
     parser.add_argument("--host", default=host, help=f"address the OCPP server binds (default {host})")
     parser.add_argument("--ocpp-port", type=int, default=9000, help="OCPP WebSocket port (default 9000; 0 = any free port)")
     parser.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS", help="heartbeat interval given to chargers at boot")
+    parser.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a charger has to answer an operation before it fails with a timeout (default 30)",
+    )
     parser.add_argument("--no-sim", action="store_true", help="do not start the simulated chargers")
     parser.add_argument("--seed", type=int, default=None, help="seed for the simulated chargers (repeatable behaviour)")
+    parser.add_argument(
+        "--tls-cert", type=Path, default=None, metavar="FILE",
+        help="serve OCPP over TLS (wss://, security profile 2) with this PEM certificate chain; needs --tls-key",
+    )
+    parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="the PEM private key of --tls-cert")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,9 +96,12 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         host=args.host,
         ocpp_port=args.ocpp_port,
         heartbeat_interval=args.heartbeat,
+        call_timeout=args.call_timeout,
         simulate=not args.no_sim,
         seed=args.seed,
         read_only=getattr(args, "read_only", False),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

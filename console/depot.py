@@ -6,10 +6,12 @@ Both the embedded console and `serve` run one of these; only the front end diffe
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.core.clock import Clock, SystemClock
+from console.core.errors import ConsoleError
 from console.core.service import ConsoleService
 from console.core.store import Store
 from console.csms.server import CentralSystem
@@ -25,14 +27,35 @@ class DepotSettings:
     host: str = "127.0.0.1"
     ocpp_port: int = 9000
     heartbeat_interval: int = 60
+    # How long a charger has to answer an operation before the action fails with a timeout.
+    call_timeout: float = 30.0
     simulate: bool = True
     seed: int | None = None
     read_only: bool = False
     first_run_fleet: Path | None = field(default_factory=sample_fleet_path)
+    # Both given: the OCPP server speaks wss:// (security profile 2 with a charger password).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The TLS context of the OCPP server, or None for plain ws://."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConsoleError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key)")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP's security profiles require TLS 1.2 or later
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise ConsoleError(f"cannot load the TLS certificate {cert} with key {key}: {error}") from error
+    return context
 
 
 class Depot:
     def __init__(self, settings: DepotSettings, clock: Clock | None = None) -> None:
+        ssl_context = server_tls(settings.tls_cert, settings.tls_key)  # before anything is opened
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store = Store(settings.db_url)
@@ -42,6 +65,8 @@ class Depot:
             host=settings.host,
             port=settings.ocpp_port,
             heartbeat_interval=settings.heartbeat_interval,
+            call_timeout=settings.call_timeout,
+            ssl_context=ssl_context,
         )
         self.sims: SimManager | None = None
 

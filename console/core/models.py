@@ -195,3 +195,16 @@ class UnknownCharger(SQLModel, table=True):
     remote_address: str | None = None
     offered: str | None = None
     decision: str = "pending"  # "pending" | "accepted" | "rejected"
+
+
+class ApiKey(SQLModel, table=True):
+    """A REST API key of one organization. Only a SHA-256 of the key is kept; the key is shown once."""
+
+    id: str = Field(primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    key_hash: str = Field(unique=True, index=True)
+    # The key's first characters, so a person can tell their keys apart in `keys list`.
+    prefix: str
+    label: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -71,6 +71,7 @@ SCHEMA_VERSION = {"OCPP1.6": "1.6", "OCPP2.0.1": "2.0.1", "OCPP2.1": "2.1"}
 # Decimal so 21.4 is not read as 21.399999…, and caches the validator it built
 # first — so this must match its choice exactly.
 DECIMAL_REQUESTS = {"1.6": ("SetChargingProfile", "RemoteStartTransaction")}
+DECIMAL_ANSWERS = {"1.6": ("GetCompositeSchedule",)}
 # Answer statuses meaning the charger did (or will do) what was asked. Any other
 # status is a refusal; an answer without a status is an answer.
 ACKNOWLEDGING = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "EmptyResultSet"})
@@ -134,17 +135,25 @@ def check_operation(ocpp_version: str, operation: str, subject: str | None = Non
 
 def request_problem(ocpp_version: str, operation: str, payload: Any) -> str | None:
     """What the OCPP schema finds wrong with a request, in one line; None when it is fine."""
+    return _schema_problem(MessageType.Call, ocpp_version, operation, payload)
+
+
+def answer_problem(ocpp_version: str, operation: str, payload: Any) -> str | None:
+    """The same for a charger's answer."""
+    return _schema_problem(MessageType.CallResult, ocpp_version, operation, payload)
+
+
+def _schema_problem(message_type: int, ocpp_version: str, operation: str, payload: Any) -> str | None:
     if not isinstance(payload, dict):
-        return f"the request must be a JSON object, not {type(payload).__name__}"
+        return f"must be a JSON object, not {type(payload).__name__}"
     schema_version = SCHEMA_VERSION[ocpp_version]
-    exact = operation in DECIMAL_REQUESTS.get(schema_version, ())
+    exact = DECIMAL_REQUESTS if message_type == MessageType.Call else DECIMAL_ANSWERS
+    parse_float: Any = decimal.Decimal if operation in exact.get(schema_version, ()) else float
     try:
-        document = json.loads(json.dumps(payload), parse_float=decimal.Decimal if exact else float)
+        document = json.loads(json.dumps(payload), parse_float=parse_float)
     except (TypeError, ValueError) as error:
-        return f"the request is not JSON: {error}"
-    validator = get_validator(
-        MessageType.Call, operation, schema_version, parse_float=decimal.Decimal if exact else float
-    )
+        return f"not JSON: {error}"
+    validator = get_validator(message_type, operation, schema_version, parse_float=parse_float)
     errors = sorted(validator.iter_errors(document), key=lambda error: (len(error.absolute_path), error.message))
     if not errors:
         return None
@@ -181,8 +190,8 @@ def answered_state(answer: dict[str, Any]) -> tuple[str, str | None]:
     return ("acknowledged" if status in ACKNOWLEDGING else "rejected"), str(status)
 
 
-def failure_of(error: BaseException) -> tuple[str, str, dict[str, Any] | None]:
-    """(reason, detail, error answer) for an exception from the gateway's call."""
+def failure_of(error: BaseException, ocpp_version: str, operation: str) -> tuple[str, str, dict[str, Any] | None]:
+    """(reason, detail, error answer) for an exception from the gateway's call of `operation`."""
     if isinstance(error, TimeoutError):
         return TIMEOUT, f"timeout: {error}", None
     if isinstance(error, ConnectionError):
@@ -192,8 +201,9 @@ def failure_of(error: BaseException) -> tuple[str, str, dict[str, Any] | None]:
         details = cause.details if isinstance(cause.details, dict) else {}
         if "ocpp_message" in details:
             # The package's own schema check of the charger's answer names the message it checked.
-            answer = getattr(details["ocpp_message"], "payload", None)
-            return INVALID_ANSWER, f"invalid answer: {details.get('cause')}", plain(answer) if isinstance(answer, dict) else None
+            answer = plain(getattr(details["ocpp_message"], "payload", None))
+            problem = answer_problem(ocpp_version, operation, answer) or details.get("cause")
+            return INVALID_ANSWER, f"invalid answer: {problem}", answer if isinstance(answer, dict) else None
         description = cause.description or ""
         return (
             CALL_ERROR,

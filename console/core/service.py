@@ -390,7 +390,7 @@ class ConsoleService:
             )
             raise
         except Exception as error:  # every way the exchange can fail is the action's outcome
-            reason, detail, error_answer = ops.failure_of(error)
+            reason, detail, error_answer = ops.failure_of(error, record.ocpp_version, operation)
             if reason in (ops.ERROR, ops.TIMEOUT) and not gateway.is_connected(record.identity):
                 reason, detail = ops.OFFLINE, f"offline: the connection closed before {record.identity} answered"
             answered = reason in (ops.CALL_ERROR, ops.INVALID_ANSWER)
@@ -580,6 +580,184 @@ class ConsoleService:
         summary = summarize_action(action)
         self.live.action_changed(action.charger_id, summary)
         self.bus.publish(ActionChanged(action.charger_id, summary))
+
+
+    # == REST API: organizations, API keys, and what one organization may see ==========
+    # (issue 7). The API edge scopes every request through these; a charger of another
+    # organization is "not found", so ids do not leak. Imports are local to keep this
+    # section self-contained.
+
+    async def create_api_key(self, org: str = DEFAULT_ORG, label: str | None = None) -> tuple[Any, str]:
+        """A new key of the organization named `org` (created if new): (its ApiKeyView, the key, shown once)."""
+        from console.core.keys import ApiKeys, org_name_problem
+
+        problem = org_name_problem(org)
+        if problem:
+            raise ValidationFailed({"org": problem})
+        keys = ApiKeys(self.clock)
+        return await self.store.run(lambda session: keys.create(session, self.fleet.ensure_org(session, org.strip()), label))
+
+    async def revoke_api_key(self, key_id: str) -> Any:
+        from console.core.keys import ApiKeys
+
+        return await self.store.run(lambda session: ApiKeys(self.clock).revoke(session, key_id))
+
+    async def list_api_keys(self) -> list[Any]:
+        from console.core.keys import ApiKeys
+
+        return await self.store.run(ApiKeys(self.clock).list)
+
+    async def authenticate(self, key: str) -> Any:
+        """The key's Principal (key id, organization), or None for a missing, wrong or revoked key."""
+        from console.core.keys import ApiKeys
+
+        return await self.store.run(lambda session: ApiKeys(self.clock).verify(session, key))
+
+    def org_chargers(self, organization_id: str) -> list[ChargerView]:
+        """The organization's chargers, by identity."""
+        return sorted(
+            (view for view in self.live.views() if view.organization_id == organization_id),
+            key=lambda view: view.identity,
+        )
+
+    def org_charger(self, organization_id: str, charger_id: str) -> ChargerView:
+        record = self.live.record(charger_id)
+        if record is None or record.organization_id != organization_id:
+            raise NotFound(f"no charger {charger_id!r}")
+        return self.live.view(charger_id)
+
+    async def org_location_ids(self, organization_id: str) -> set[str]:
+        return set(
+            await self.store.run(
+                lambda session: session.exec(select(Location.id).where(Location.organization_id == organization_id)).all()
+            )
+        )
+
+    async def org_locations(self, organization_id: str) -> list[LocationView]:
+        mine = await self.org_location_ids(organization_id)
+        return [location for location in await self.list_locations() if location.id in mine]
+
+    async def _org_location_problem(self, organization_id: str, fields: dict[str, Any]) -> dict[str, str]:
+        location_id = fields.get("location_id")
+        if not isinstance(location_id, str) or not location_id.strip():
+            return {}
+        if location_id.strip() in await self.org_location_ids(organization_id):
+            return {}
+        return {"location_id": f"no location {location_id.strip()!r}"}
+
+    async def check_charger_in(
+        self, organization_id: str, fields: dict[str, Any], charger_id: str | None = None
+    ) -> dict[str, str]:
+        if charger_id is not None:
+            self.org_charger(organization_id, charger_id)
+        problems = await self.check_charger(fields, charger_id)
+        return {**problems, **await self._org_location_problem(organization_id, fields)}
+
+    async def create_charger_in(self, organization_id: str, fields: dict[str, Any]) -> ChargerView:
+        """Create a charger in the organization; its location must be one of the organization's."""
+        from console.core.models import Organization
+
+        self._writable()
+        location_problem = await self._org_location_problem(organization_id, fields)
+
+        def write(session: Session) -> Charger:
+            if location_problem:
+                problems = {**self.fleet.check(session, fields)[1], **location_problem}
+                raise ValidationFailed(problems)
+            organization = session.get(Organization, organization_id)
+            if organization is None:
+                raise NotFound(f"no organization {organization_id!r}")
+            return self.fleet.create(session, fields, org=organization.name)
+
+        charger = await self.store.run(write)
+        self.live.record_saved(charger)
+        self.live.log(charger.identity, "event", "charger created", charger_id=charger.id)
+        return self.live.view(charger.id)
+
+    async def update_charger_in(self, organization_id: str, charger_id: str, fields: dict[str, Any]) -> ChargerView:
+        self.org_charger(organization_id, charger_id)
+        location_problem = await self._org_location_problem(organization_id, fields)
+        if location_problem:
+            problems = await self.check_charger(fields, charger_id)
+            raise ValidationFailed({**problems, **location_problem})
+        return await self.update_charger(charger_id, fields)
+
+    async def action_charger_id(self, action_id: str) -> str:
+        """The charger an action belongs to (NotFound when there is no such action)."""
+        action = await self.store.run(lambda session: session.get(Action, action_id))
+        if action is None:
+            raise NotFound(f"no action {action_id!r}")
+        return action.charger_id
+
+    async def charger_log_page(self, charger_id: str, limit: int = 100, before: int | None = None) -> list[LogView]:
+        """One page of a charger's log, newest first; `before` is the last id of the previous page."""
+        await self.writer.flush()
+
+        def read(session: Session) -> list[LogView]:
+            query = select(LogEntry).where(LogEntry.charger_id == charger_id)
+            if before is not None:
+                query = query.where(col(LogEntry.id) < before)
+            return [log_view(row) for row in session.exec(query.order_by(col(LogEntry.id).desc()).limit(limit)).all()]
+
+        return await self.store.run(read)
+
+    async def org_actions(self, organization_id: str, limit: int = 200) -> list[ActionView]:
+        """The organization's action history, newest first."""
+        await self.writer.flush()
+
+        def read(session: Session) -> list[Action]:
+            return list(
+                session.exec(
+                    select(Action)
+                    .join(Charger, col(Charger.id) == col(Action.charger_id))
+                    .where(Charger.organization_id == organization_id)
+                    .order_by(col(Action.created_at).desc(), col(Action.id).desc())
+                    .limit(limit)
+                ).all()
+            )
+
+        return [action_view(action, self._charger(action.charger_id).identity) for action in await self.store.run(read)]
+
+    async def org_fleet_logs(self, organization_id: str, limit: int = 500) -> list[LogView]:
+        """The organization's chargers' latest log lines, oldest first."""
+        await self.writer.flush()
+
+        def read(session: Session) -> list[LogView]:
+            rows = session.exec(
+                select(LogEntry)
+                .join(Charger, col(Charger.id) == col(LogEntry.charger_id))
+                .where(Charger.organization_id == organization_id)
+                .order_by(col(LogEntry.id).desc())
+                .limit(limit)
+            ).all()
+            return [log_view(row) for row in reversed(rows)]
+
+        return await self.store.run(read)
+
+    def power_rate_limit_kw(self, charger_id: str) -> float:
+        """The power limit in force (kW): the tightest of the charger's max, a charge command's limit, the depot cap's share."""
+        record = self._charger(charger_id)
+        limits = [float(record.max_charging_power)]
+        for limit in (self.engine.command_limit_w(charger_id), self.power_cap.in_force_w(charger_id)):
+            if limit is not None:
+                limits.append(float(limit))
+        return round(min(limits) / 1000, 3)
+
+    def runtime_provisioning(self, charger_id: str) -> dict[str, Any] | None:
+        """The simulated runtime's provisioning stages, when the runtime reports them."""
+        report = getattr(self.runtime, "provisioning", None)
+        if report is None or not self._charger(charger_id).simulated:
+            return None
+        return report(charger_id)
+
+    async def store_reachable(self) -> bool:
+        from sqlalchemy import text
+
+        try:
+            await asyncio.wait_for(self.store.run(lambda session: session.execute(text("SELECT 1")).scalar_one()), 5)
+        except Exception:  # any failure of the store means "not reachable", which /health reports
+            return False
+        return True
 
 
 def _elapsed_ms(started: float) -> float:
