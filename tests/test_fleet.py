@@ -134,3 +134,25 @@ def test_cli_refuses_a_bad_file_with_every_problem(tmp_path: Path, capsys: pytes
     assert "charger OK-1: max_charging_power" in err
     assert main(["chargers", "--db", url]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_an_older_store_gains_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        # The chargerstate table as the first release wrote it.
+        old.execute(
+            "CREATE TABLE chargerstate (charger_id VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, is_connected BOOLEAN NOT NULL)"
+        )
+        old.execute("INSERT INTO chargerstate VALUES ('dep-1', 'offline', 0)")
+    store = Store(f"sqlite:///{path}")
+    try:
+        assert "chargerstate.reconnects" in store.migrated
+        rows = store.run_sync(lambda session: session.exec(text("SELECT reconnects, provisioning FROM chargerstate")).all())  # type: ignore[call-overload]
+        assert list(rows[0]) == [0, "created"]
+        again = Store(f"sqlite:///{path}")
+        assert again.migrated == []
+        again.close()
+    finally:
+        store.close()

@@ -26,6 +26,14 @@ def action_view(action: Action, identity: str) -> ActionView:
         detail=action.detail,
         created_at=action.created_at,
         updated_at=action.updated_at,
+        start_at=action.start_at,
+        end_at=action.end_at,
+        operation=action.operation,
+        result=action.result,
+        reason=action.reason,
+        sent_at=action.sent_at,
+        answered_at=action.answered_at,
+        duration_ms=action.duration_ms,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import platformdirs
-from sqlalchemy import event
+from sqlalchemy import Column, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -55,11 +55,50 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Bring an older store up to date: add the columns newer versions have (additive only).
+
+    Every column added since a table was created is nullable or has a default,
+    so an `ALTER TABLE … ADD COLUMN` is all an older file needs.
+    """
+    added = []
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = _literal_default(column)
+                clause = f" DEFAULT {default}" if default is not None else ""
+                connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'))
+                added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def _literal_default(column: Column) -> str | None:  # type: ignore[type-arg]
+    default = column.default
+    if default is None or not getattr(default, "is_scalar", False):
+        return None
+    value = default.arg
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
 class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_db_url()
         self.engine = make_engine(self.url)
         SQLModel.metadata.create_all(self.engine)
+        self.migrated = add_missing_columns(self.engine)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
 
     @property

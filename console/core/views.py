@@ -161,6 +161,15 @@ class ActionView(View):
     detail: str | None
     created_at: datetime
     updated_at: datetime
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    # For OCPP operations: which one, the charger's answer, why it failed, and how long it took.
+    operation: str | None = None
+    result: dict[str, Any] | None = None
+    reason: str | None = None
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    duration_ms: float | None = None
 
     @property
     def link(self) -> str:
