@@ -70,8 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true", help="watch only: no key changes anything")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run headless: OCPP server and simulated chargers, logs to stdout")
+    serve = commands.add_parser("serve", help="run headless: OCPP server, simulated chargers and the REST API, logs to stdout")
     _add_depot(serve, "127.0.0.1")
+    serve.add_argument("--api-port", type=int, default=8080, help="REST API port (default 8080; 0 = any free port)")
+    serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
+    serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
+    serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+
+    keys = commands.add_parser("keys", help="REST API keys: create, revoke, list")
+    keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    keys_create = keys_commands.add_parser("create", help="create a key for an organization and print it (once)")
+    keys_create.add_argument("--org", default=DEFAULT_ORG, help="the organization the key acts for (created if new)")
+    keys_create.add_argument("--label", default=None, help="a note to tell keys apart")
+    _add_db(keys_create)
+    keys_revoke = keys_commands.add_parser("revoke", help="end a key at once")
+    keys_revoke.add_argument("key_id", metavar="KEY_ID")
+    _add_db(keys_revoke)
+    _add_db(keys_commands.add_parser("list", help="list keys (never the keys themselves)"))
+
+    attach = commands.add_parser("attach", help="run the console against a headless server")
+    attach.add_argument("url", metavar="URL", help="the server's REST API, e.g. http://depot-box:8080")
+    attach.add_argument("--key", required=True, help="an API key (ocpp-console keys create)")
+    attach.add_argument("--theme", default=None, help="theme name (a file in themes/)")
 
     fleet = commands.add_parser("fleet", help="import or export the fleet as JSON")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
@@ -102,6 +122,9 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         read_only=getattr(args, "read_only", False),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        api_port=getattr(args, "api_port", None),
+        api_host=getattr(args, "api_host", None) or args.host,
+        environment=getattr(args, "environment", "production"),
     )
 
 
@@ -119,7 +142,12 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await depot.start()
+    try:
+        await depot.start()
+    except OSError as error:
+        log.error("cannot start: %s", error)
+        await depot.stop()
+        return 1
     log.info("serving: OCPP at %s, store %s", depot.central.url, depot.store.display_url)
     subscription = depot.service.subscribe()
     printer = asyncio.create_task(_log_events(subscription))
@@ -224,6 +252,49 @@ def _chargers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from console.core.keys import ApiKeys, org_name_problem
+
+    store = Store(args.db or default_db_url())
+    keys = ApiKeys(SystemClock())
+    try:
+        if args.keys_command == "create":
+            problem = org_name_problem(args.org)
+            if problem:
+                print(f"ocpp-console: --org: {problem}", file=sys.stderr)
+                return 2
+            fleet = FleetService(store, SystemClock())
+            view, key = store.run_sync(lambda s: keys.create(s, fleet.ensure_org(s, args.org.strip()), args.label))
+            print(key)
+            print(f"key {view.id} of organization {view.organization}: shown once, store it now", file=sys.stderr)
+        elif args.keys_command == "revoke":
+            view = store.run_sync(lambda s: keys.revoke(s, args.key_id))
+            print(f"revoked {view.id} ({view.organization})")
+        else:
+            for view in store.run_sync(keys.list):
+                state = f"revoked {view.revoked_at:%Y-%m-%d %H:%M}" if view.revoked_at else "active"
+                print(f"{view.id}\t{view.organization}\t{view.prefix}…\t{state}\t{view.label or ''}")
+    finally:
+        store.close()
+    return 0
+
+
+async def _attach(args: argparse.Namespace) -> int:
+    from console.api.client import RemoteBackend
+    from console.resources import themes_dir
+    from console.tui.app import ConsoleApp
+
+    backend = RemoteBackend(args.url, args.key)
+    try:
+        await backend.connect()
+        settings = _load_settings()
+        app = ConsoleApp(backend, SystemClock(), theme_name=args.theme or settings.get("theme"), themes_dir=themes_dir())
+        await app.run_async()
+    finally:
+        await backend.aclose()
+    return 0
+
+
 def _log_to_file() -> Path:
     log_dir = Path(platformdirs.user_log_dir("ocpp-console"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -242,9 +313,19 @@ def main(argv: list[str] | None = None) -> int:
             return _fleet(args)
         if args.command == "chargers":
             return _chargers(args)
+        if args.command == "keys":
+            return _keys(args)
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+            if args.log_json:
+                from console.api.logfmt import JsonFormatter
+
+                for handler in logging.getLogger().handlers:
+                    handler.setFormatter(JsonFormatter())
             return asyncio.run(_serve(args))
+        if args.command == "attach":
+            _log_to_file()
+            return asyncio.run(_attach(args))
         _log_to_file()
         return asyncio.run(_run_console(args))
     except ConsoleError as error:

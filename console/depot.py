@@ -10,6 +10,7 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
 from console.core.errors import ConsoleError
 from console.core.service import ConsoleService
@@ -36,6 +37,10 @@ class DepotSettings:
     # Both given: the OCPP server speaks wss:// (security profile 2 with a charger password).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # The REST API (headless mode): None runs none; 0 takes any free port.
+    api_port: int | None = None
+    api_host: str = "127.0.0.1"
+    environment: str = "production"
 
 
 def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
@@ -69,6 +74,7 @@ class Depot:
             ssl_context=ssl_context,
         )
         self.sims: SimManager | None = None
+        self.api: ApiServer | None = None
 
     async def start(self) -> None:
         await self.service.open()
@@ -81,8 +87,15 @@ class Depot:
             self.sims = SimManager(self.service.live, self.clock, self.central.local_url, seed=self.settings.seed)
             self.service.attach(runtime=self.sims)
             await self.sims.start_all()
+        if self.settings.api_port is not None:
+            self.api = ApiServer(
+                self.service, self.settings.api_host, self.settings.api_port, environment=self.settings.environment
+            )
+            await self.api.start()
 
     async def stop(self) -> None:
+        if self.api is not None:  # first: no new requests while the rest winds down
+            await self.api.stop()
         if self.sims is not None:
             await self.sims.close()
         await self.central.stop()

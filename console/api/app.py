@@ -1,0 +1,163 @@
+"""The FastAPI app of headless mode: both seeds' APIs, the console's own endpoints, /events and /health.
+
+Errors are rendered here, once: domain errors by kind, request validation as
+422, and anything unexpected as a 500 in the envelope without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from console.api import deployments, devices, events, internal
+from console.api.envelope import ApiError, error_response, new_request_id, ok
+from console.api.schemas import Envelope, Health
+from console.core.engine import CommandRefused
+from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, Unavailable, ValidationFailed
+from console.core.service import ConsoleService
+
+log = logging.getLogger("console.api")
+
+# CommandRefused codes that are about the current state rather than the request itself.
+STATE_CONFLICTS = ("CONFLICT", "NOT_CANCELLABLE")
+
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+}
+
+
+class RequestStamp:
+    """Gives each request its id and start time (for `meta`), and echoes the id as X-Request-Id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["started"] = time.perf_counter()
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def _problems(problems: dict[str, str]) -> list[dict[str, str]]:
+    return [{"field": field, "message": message} for field, message in problems.items()]
+
+
+def domain_error(request: Request, error: ConsoleError) -> Any:
+    if isinstance(error, NotFound):
+        return error_response(request, 404, "NOT_FOUND", str(error))
+    if isinstance(error, ValidationFailed):
+        return error_response(request, 422, "VALIDATION_ERROR", str(error), _problems(error.problems))
+    if isinstance(error, ImportRefused):
+        details = [{"field": f"{subject}.{field}", "message": message} for subject, field, message in error.problems]
+        return error_response(request, 422, error.code, str(error), details)
+    if isinstance(error, CommandRefused):
+        status = 409 if error.code in STATE_CONFLICTS else 422
+        return error_response(request, status, error.code, str(error))
+    if isinstance(error, Conflict | Unavailable):
+        return error_response(request, 409, error.code, str(error))
+    return error_response(request, 422, error.code, str(error))
+
+
+def create_app(
+    service: ConsoleService,
+    *,
+    environment: str = "production",
+    ocpp_listening: Callable[[], bool] | None = None,
+    heartbeat_s: float = 15.0,
+) -> FastAPI:
+    """The app over one running service. `ocpp_listening` tells /health whether the OCPP server is up."""
+    app = FastAPI(
+        title="ocpp-console API",
+        version="1.0",
+        description=(
+            "Headless ocpp-console: the charger deployment API (`/ocpp/chargers`, Bearer auth), the EV charger "
+            "device API (`/ev-charger`, `/actions`, x-api-key auth, every response in the `{success, data, meta}` "
+            "envelope), the console's own endpoints (`/console`) used by attach mode, server-sent events "
+            "(`/events`) and `/health`. Either key header works everywhere; a key sees only its organization."
+        ),
+    )
+    app.state.service = service
+    app.state.environment = environment
+    app.state.heartbeat_s = heartbeat_s
+    app.state.streams = events.Streams()
+    app.add_middleware(RequestStamp)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> Any:
+        return error_response(request, error.status, error.code, error.message, error.details, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Any:
+        details = [{"field": _field(tuple(item.get("loc", ()))), "message": str(item.get("msg", "invalid"))} for item in error.errors()]
+        message = "; ".join(f"{item['field']}: {item['message']}" for item in details) or "invalid request"
+        return error_response(request, 422, "VALIDATION_ERROR", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Any:
+        code = HTTP_CODES.get(error.status_code, "ERROR" if error.status_code >= 500 else "BAD_REQUEST")
+        return error_response(request, error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+
+    @app.exception_handler(ConsoleError)
+    async def console_error(request: Request, error: ConsoleError) -> Any:
+        return domain_error(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Any:
+        log.error("%s %s failed: %r", request.method, request.url.path, error, exc_info=error)
+        return error_response(request, 500, "INTERNAL_ERROR", "the server failed to answer this request; it has been logged")
+
+    @app.get("/health", response_model=Envelope[Health], tags=["health"], summary="Store, OCPP listener and counts (no auth)")
+    async def health(request: Request) -> Any:
+        reachable = await service.store_reachable()
+        chargers = service.live.views()
+        listening = ocpp_listening() if ocpp_listening is not None else bool(service.info.ocpp_url)
+        return ok(
+            request,
+            {
+                "status": "ok" if reachable and listening else "degraded",
+                "store": {"reachable": reachable, "url": service.info.store},
+                "ocpp": {"url": service.info.ocpp_url, "listening": listening},
+                "counts": {"chargers": len(chargers), "connected": sum(1 for view in chargers if view.is_connected)},
+            },
+        )
+
+    app.include_router(deployments.router)
+    app.include_router(devices.router)
+    app.include_router(internal.router)
+    app.include_router(events.router)
+    return app

@@ -1,0 +1,355 @@
+"""Attach mode: the `Backend` interface over HTTP, against a headless server.
+
+Every method is one request; an error answer becomes the same domain error the
+in-process service raises (NotFound, ValidationFailed with its problems,
+Unavailable, CommandRefused), and a lost server becomes Unavailable, so the UI
+behaves the same either way. `subscribe()` follows GET /events and, when the
+server is lost, says so with a Notice, reconnects with backoff, says so again,
+and re-sends every charger so the UI catches up on what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from console.api.wire import charger_from_dict, decode_event, from_dict
+from console.core.engine import CommandRefused
+from console.core.errors import ConsoleError, NotFound, Unavailable, ValidationFailed
+from console.core.operations import OperationResult
+from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, Subscription
+from console.core.views import (
+    ActionView,
+    BackendInfo,
+    ChargerView,
+    LocationView,
+    LogView,
+    PowerSample,
+    TransactionView,
+    UnknownChargerView,
+)
+
+log = logging.getLogger("console.api.client")
+
+GENERIC_CODES = {"NOT_FOUND", "VALIDATION_ERROR", "UNAVAILABLE", "UNAUTHORIZED", "INTERNAL_ERROR"}
+
+
+def domain_error(response: httpx.Response) -> ConsoleError:
+    """The domain error an error answer stands for."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    code = str(error.get("code") or "ERROR")
+    message = str(error.get("message") or f"HTTP {response.status_code}")
+    if response.status_code == 404:
+        return NotFound(message)
+    if response.status_code == 401:
+        return Unavailable(f"the server refused the API key: {message}")
+    if code == "VALIDATION_ERROR":
+        details = error.get("details") or []
+        problems = {str(item.get("field")): str(item.get("message")) for item in details if isinstance(item, dict)}
+        return ValidationFailed(problems or {"request": message})
+    if code == "UNAVAILABLE":
+        return Unavailable(message)
+    if response.status_code in (409, 422) and code not in GENERIC_CODES:
+        return CommandRefused(code, message)
+    return Unavailable(f"the server answered {response.status_code}: {message}")
+
+
+class RemoteSubscription(Subscription):
+    """The core's Subscription (same queue, same superseding), fed by the server's event stream."""
+
+    def __init__(self, backend: RemoteBackend, max_pending: int = 50_000) -> None:
+        # A private bus nobody publishes to: the events come from the stream task.
+        super().__init__(EventBus(), max_pending)
+        self._backend = backend
+        self._known: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        with contextlib.suppress(RuntimeError):  # no loop yet: started by the first read
+            self._task = asyncio.get_running_loop().create_task(self._follow(), name="remote events")
+
+    def _ensure_started(self) -> None:
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._follow(), name="remote events")
+
+    async def next_batch(self) -> list[Any]:
+        self._ensure_started()
+        return await super().next_batch()
+
+    async def __anext__(self) -> Any:
+        self._ensure_started()
+        return await super().__anext__()
+
+    def close(self) -> None:
+        super().close()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _deliver(self, event: Any) -> None:
+        if isinstance(event, ChargerUpdated):
+            self._known.add(event.charger.id)
+        elif isinstance(event, ChargerRemoved):
+            self._known.discard(event.charger_id)
+        self._put(event)
+
+    async def _follow(self) -> None:
+        delays = self._backend.reconnect_delays
+        failures = 0
+        lost = False
+        while not self._closed:
+            try:
+                async for name, data in self._backend._event_stream():
+                    if name is None:  # the stream is open
+                        if lost:
+                            await self._catch_up()
+                            self._deliver(Notice(f"reconnected to {self._backend.base_url}"))
+                        lost, failures = False, 0
+                        continue
+                    event = decode_event(name, data)
+                    if event is not None:
+                        self._deliver(event)
+            except asyncio.CancelledError:
+                raise
+            except (httpx.HTTPError, ConsoleError, ValueError, KeyError) as error:
+                log.info("event stream from %s: %r", self._backend.base_url, error)
+            if self._closed:
+                return
+            if not lost:
+                lost = True
+                self._deliver(
+                    Notice(f"lost the server at {self._backend.base_url}; reconnecting", "warning")
+                )
+            await asyncio.sleep(delays[min(failures, len(delays) - 1)])
+            failures += 1
+
+    async def _catch_up(self) -> None:
+        """After a gap: every charger as it is now, and the ones gone meanwhile removed."""
+        chargers = await self._backend.list_chargers()
+        present = {charger.id for charger in chargers}
+        for charger_id in sorted(self._known - present):
+            self._deliver(ChargerRemoved(charger_id=charger_id, identity=charger_id))
+        for charger in chargers:
+            self._deliver(ChargerUpdated(charger))
+
+
+class RemoteBackend:
+    """The `Backend` of a headless server at `base_url`, authenticated with an API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        *,
+        timeout: float = 15.0,
+        reconnect_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.reconnect_delays = reconnect_delays
+        self._headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers, timeout=timeout, transport=transport
+        )
+        self._stream_timeout = httpx.Timeout(timeout, read=None)
+        self._info = BackendInfo(mode="attached", ocpp_url="", store=self.base_url)
+        self._commands: dict[str, Any] = {}
+
+    async def connect(self) -> BackendInfo:
+        """Check the key and learn what the server is; call once before handing the backend to the UI."""
+        data = await self._get("/console/info")
+        self._info = BackendInfo(
+            mode="attached",
+            ocpp_url=data.get("ocpp_url", ""),
+            store=f"{self.base_url} ({data.get('store', '')})",
+            read_only=bool(data.get("read_only", False)),
+        )
+        self._commands = await self._get("/console/commands")
+        return self._info
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    @property
+    def info(self) -> BackendInfo:
+        return self._info
+
+    # -- the wire --------------------------------------------------------------------
+
+    async def _call(self, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        try:
+            response = await send()
+        except httpx.HTTPError as error:
+            raise Unavailable(f"cannot reach the server at {self.base_url}: {error or type(error).__name__}") from error
+        if response.is_error:
+            raise domain_error(response)
+        return response
+
+    async def _get(self, path: str, **params: Any) -> Any:
+        query = {name: value for name, value in params.items() if value is not None}
+        return (await self._call(lambda: self._client.get(path, params=query))).json()
+
+    async def _post(self, path: str, body: Any = None) -> Any:
+        response = await self._call(lambda: self._client.post(path, json=body))
+        return response.json() if response.content else None
+
+    async def _put(self, path: str, body: Any) -> Any:
+        return (await self._call(lambda: self._client.put(path, json=body))).json()
+
+    async def _delete(self, path: str) -> None:
+        await self._call(lambda: self._client.delete(path))
+
+    async def _event_stream(self) -> Any:
+        """(None, None) once the stream is open, then (event name, data) per server-sent event."""
+        async with self._client.stream(
+            "GET", "/events", headers={"Accept": "text/event-stream"}, timeout=self._stream_timeout
+        ) as response:
+            if response.is_error:
+                await response.aread()
+                raise domain_error(response)
+            yield None, None
+            name, data = "message", []
+            async for line in response.aiter_lines():
+                if line == "":
+                    if data:
+                        yield name, json.loads("\n".join(data))
+                    name, data = "message", []
+                elif line.startswith(":"):
+                    continue
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+        raise httpx.RemoteProtocolError("the server ended the event stream")
+
+    @staticmethod
+    def _path(value: str) -> str:
+        return quote(value, safe="")
+
+    # -- Backend ---------------------------------------------------------------------
+
+    async def list_chargers(self) -> list[ChargerView]:
+        return [charger_from_dict(item) for item in await self._get("/console/chargers")]
+
+    async def get_charger(self, charger_id: str) -> ChargerView:
+        return charger_from_dict(await self._get(f"/console/chargers/{self._path(charger_id)}"))
+
+    async def list_locations(self) -> list[LocationView]:
+        return [from_dict(LocationView, item) for item in await self._get("/console/locations")]
+
+    async def check_charger(self, fields: dict[str, Any], charger_id: str | None = None) -> dict[str, str]:
+        answer = await self._post("/console/chargers/check", {"fields": fields, "charger_id": charger_id})
+        return dict(answer["problems"])
+
+    async def create_charger(self, fields: dict[str, Any]) -> ChargerView:
+        return charger_from_dict(await self._post("/console/chargers", fields))
+
+    async def update_charger(self, charger_id: str, fields: dict[str, Any]) -> ChargerView:
+        return charger_from_dict(await self._put(f"/console/chargers/{self._path(charger_id)}", fields))
+
+    async def delete_charger(self, charger_id: str) -> None:
+        await self._delete(f"/ocpp/chargers/{self._path(charger_id)}")
+
+    async def _runtime(self, charger_id: str, command: str) -> str:
+        return str((await self._post(f"/ocpp/chargers/{self._path(charger_id)}/{command}"))["message"])
+
+    async def start_charger(self, charger_id: str) -> str:
+        return await self._runtime(charger_id, "start")
+
+    async def stop_charger(self, charger_id: str) -> str:
+        return await self._runtime(charger_id, "stop")
+
+    async def restart_charger(self, charger_id: str) -> str:
+        return await self._runtime(charger_id, "restart")
+
+    async def charger_logs(self, charger_id: str, limit: int = 200) -> list[LogView]:
+        items = await self._get(f"/console/chargers/{self._path(charger_id)}/logs", limit=limit)
+        return [from_dict(LogView, item) for item in items]
+
+    async def list_actions(self, charger_id: str | None = None, limit: int = 200) -> list[ActionView]:
+        return [from_dict(ActionView, item) for item in await self._get("/console/actions", charger_id=charger_id, limit=limit)]
+
+    async def list_transactions(self, charger_id: str, limit: int = 100) -> list[TransactionView]:
+        items = await self._get(f"/console/chargers/{self._path(charger_id)}/transactions", limit=limit)
+        return [from_dict(TransactionView, item) for item in items]
+
+    async def fleet_logs(self, limit: int = 500) -> list[LogView]:
+        return [from_dict(LogView, item) for item in await self._get("/console/logs", limit=limit)]
+
+    async def power_history(self, charger_id: str, minutes: int = 15) -> list[PowerSample]:
+        items = await self._get(f"/console/chargers/{self._path(charger_id)}/power", minutes=minutes)
+        return [from_dict(PowerSample, item) for item in items]
+
+    async def list_unknown(self) -> list[UnknownChargerView]:
+        return [from_dict(UnknownChargerView, item) for item in await self._get("/console/unknown")]
+
+    async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView:
+        return charger_from_dict(
+            await self._post(f"/console/unknown/{self._path(identity)}/accept", {"ocpp_version": ocpp_version})
+        )
+
+    async def reject_unknown(self, identity: str) -> None:
+        await self._post(f"/console/unknown/{self._path(identity)}/reject")
+
+    async def accept_charger(self, charger_id: str) -> ChargerView:
+        return charger_from_dict(await self._post(f"/console/chargers/{self._path(charger_id)}/accept"))
+
+    async def reject_charger(self, charger_id: str) -> ChargerView:
+        return charger_from_dict(await self._post(f"/console/chargers/{self._path(charger_id)}/reject"))
+
+    async def set_location_cap(self, location_id: str, power_cap_kw: float | None) -> LocationView:
+        answer = await self._put(f"/console/locations/{self._path(location_id)}/cap", {"power_cap_kw": power_cap_kw})
+        return from_dict(LocationView, answer)
+
+    def charger_commands(self) -> dict[str, Any]:
+        """As learned at connect()."""
+        return {name: {"parameters": dict(spec["parameters"]), "execution": list(spec["execution"])} for name, spec in self._commands.items()}
+
+    async def send_command(
+        self,
+        charger_id: str,
+        command: str,
+        parameters: dict[str, Any] | None = None,
+        execution: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        on_conflict: str | None = None,
+    ) -> ActionView:
+        body = {
+            "command": command,
+            "parameters": parameters,
+            "execution": execution,
+            "start": start,
+            "end": end,
+            "on_conflict": on_conflict,
+        }
+        return from_dict(ActionView, await self._post(f"/console/chargers/{self._path(charger_id)}/commands", body))
+
+    async def cancel_action(self, action_id: str) -> ActionView:
+        return from_dict(ActionView, await self._post(f"/console/actions/{self._path(action_id)}/cancel"))
+
+    async def get_action(self, action_id: str) -> ActionView:
+        return from_dict(ActionView, await self._get(f"/console/actions/{self._path(action_id)}"))
+
+    async def reset(self, charger_id: str, hard: bool = False) -> OperationResult:
+        return from_dict(OperationResult, await self._post(f"/console/chargers/{self._path(charger_id)}/reset", {"hard": hard}))
+
+    async def unlock(self, charger_id: str, connector_id: int) -> OperationResult:
+        answer = await self._post(f"/console/chargers/{self._path(charger_id)}/unlock", {"connector_id": connector_id})
+        return from_dict(OperationResult, answer)
+
+    async def change_availability(self, charger_id: str, connector_id: int, operative: bool) -> OperationResult:
+        answer = await self._post(
+            f"/console/chargers/{self._path(charger_id)}/availability", {"connector_id": connector_id, "operative": operative}
+        )
+        return from_dict(OperationResult, answer)
+
+    def subscribe(self) -> Subscription:
+        return RemoteSubscription(self)

@@ -1,0 +1,163 @@
+"""The charger deployment API (the first seed): /ocpp/chargers, Bearer auth, bare charger objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+
+from console.api.auth import principal, service_of
+from console.api.schemas import Charger, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
+from console.core.keys import Principal
+
+router = APIRouter(prefix="/ocpp/chargers", tags=["chargers"])
+
+PAGE_MAX = 500
+
+
+@router.get(
+    "",
+    response_model=list[Charger],
+    responses=errors(401, 422),
+    summary="List chargers",
+    description="The organization's chargers by identity; `limit`/`offset` page them and `X-Total-Count` tells how many there are.",
+)
+async def list_chargers(
+    request: Request,
+    response: Response,
+    who: Principal = Depends(principal),
+    limit: int = Query(100, ge=1, le=PAGE_MAX, description="chargers per page (1-500)"),
+    offset: int = Query(0, ge=0, description="chargers to skip"),
+) -> Any:
+    views = service_of(request).org_chargers(who.organization_id)
+    response.headers["X-Total-Count"] = str(len(views))
+    return [view.seed_dict() for view in views[offset : offset + limit]]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Charger,
+    responses=errors(401, 403, 422),
+    summary="Create charger (durable)",
+)
+async def create_charger(request: Request, fields: ChargerFields = Body(...), who: Principal = Depends(principal)) -> Any:
+    view = await service_of(request).create_charger_in(who.organization_id, fields.fields())
+    return view.seed_dict()
+
+
+@router.get("/{charger_id}", response_model=Charger, responses=errors(401, 403, 404, 422), summary="Get charger")
+async def get_charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    return service_of(request).org_charger(who.organization_id, charger_id).seed_dict()
+
+
+@router.put(
+    "/{charger_id}",
+    response_model=Charger,
+    responses=errors(401, 403, 404, 422),
+    summary="Update charger",
+    description="Changes the fields sent; the others keep their values.",
+)
+async def update_charger(
+    request: Request, charger_id: str, fields: ChargerFields = Body(...), who: Principal = Depends(principal)
+) -> Any:
+    view = await service_of(request).update_charger_in(who.organization_id, charger_id, fields.fields())
+    return view.seed_dict()
+
+
+@router.delete("/{charger_id}", status_code=204, responses=errors(401, 403, 404, 422), summary="Delete charger")
+async def delete_charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Response:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    await service.delete_charger(charger_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{charger_id}/provisioning",
+    response_model=Provisioning,
+    responses=errors(401, 403, 404, 422),
+    summary="Get charger provisioning status",
+)
+async def provisioning(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    service = service_of(request)
+    view = service.org_charger(who.organization_id, charger_id)
+    answer: dict[str, Any] = {
+        "charger_id": view.id,
+        "identity": view.identity,
+        "status": view.provisioning,
+        "registration": view.registration,
+        "runtime": view.runtime,
+        "runtime_detail": view.runtime_detail,
+        "is_connected": view.is_connected,
+        "connected_since": view.connected_since,
+        "offline_since": view.offline_since,
+        "last_failure": view.last_failure,
+    }
+    report = service.runtime_provisioning(charger_id)
+    if report:
+        answer.update({key: report.get(key) for key in ("stage", "stages", "verdict", "hint")})
+    return answer
+
+
+async def _runtime(request: Request, charger_id: str, who: Principal, command: str) -> dict[str, Any]:
+    service = service_of(request)
+    view = service.org_charger(who.organization_id, charger_id)
+    message = await getattr(service, f"{command}_charger")(charger_id)
+    return {
+        "charger_id": view.id,
+        "identity": view.identity,
+        "command": command,
+        "message": message,
+        "runtime": service.live.view(charger_id).runtime if service.live.record(charger_id) else None,
+    }
+
+
+RUNTIME_ERRORS = errors(401, 403, 404, 409, 422)
+
+
+@router.post("/{charger_id}/start", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Start charger runtime")
+async def start(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    return await _runtime(request, charger_id, who, "start")
+
+
+@router.post("/{charger_id}/stop", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Stop charger runtime")
+async def stop(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    return await _runtime(request, charger_id, who, "stop")
+
+
+@router.post(
+    "/{charger_id}/restart",
+    response_model=RuntimeOutcome,
+    responses=RUNTIME_ERRORS,
+    summary="Restart charger runtime",
+    description="A simulated charger's runtime restarts; a real charger is sent an OCPP Reset.",
+)
+async def restart(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    return await _runtime(request, charger_id, who, "restart")
+
+
+@router.get(
+    "/{charger_id}/logs",
+    response_model=list[LogLine],
+    responses=errors(401, 403, 404, 422),
+    summary="List charger logs",
+    description=(
+        "Newest first, up to `limit` lines (1-500, default 100). For the next page pass `before` = the last "
+        "line's `id`; the `X-Next-Before` header carries it while there may be more."
+    ),
+)
+async def logs(
+    request: Request,
+    response: Response,
+    charger_id: str,
+    who: Principal = Depends(principal),
+    limit: int = Query(100, ge=1, le=PAGE_MAX),
+    before: int | None = Query(None, ge=1, le=2**63 - 1, description="only lines older than this id"),
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    page = await service.charger_log_page(charger_id, limit, before)
+    if len(page) == limit:
+        response.headers["X-Next-Before"] = str(page[-1].id)
+    return [entry.to_dict() for entry in page]

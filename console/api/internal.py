@@ -1,0 +1,242 @@
+"""The console's own endpoints (/console): what attach mode needs beyond the seeds' two APIs.
+
+They speak the core's views (`View.to_dict()`), so the attach client rebuilds
+exactly what the in-process backend returns. Same keys, same scoping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+
+from console.api.auth import principal, service_of
+from console.api.schemas import (
+    AcceptUnknown,
+    AvailabilityRequest,
+    CheckRequest,
+    CommandSpec,
+    ConsoleCommand,
+    LocationCap,
+    Problems,
+    ResetRequest,
+    UnlockRequest,
+    errors,
+)
+from console.core.errors import NotFound
+from console.core.fleet import DEFAULT_ORG
+from console.core.keys import Principal
+from console.core.operations import OperationResult
+from console.core.views import (
+    ActionView,
+    BackendInfo,
+    ChargerView,
+    LocationView,
+    LogView,
+    PowerSample,
+    TransactionView,
+    UnknownChargerView,
+)
+
+router = APIRouter(prefix="/console", tags=["console"])
+
+READ = errors(401, 404, 422)
+WRITE = errors(401, 404, 409, 422)
+DEFAULT_ORG_ID = f"org-{DEFAULT_ORG}"
+
+
+def _unknown_allowed(who: Principal) -> None:
+    # An identity that is not in the fleet belongs to no organization yet; only the
+    # depot's own (default) organization decides about it.
+    if who.organization_id != DEFAULT_ORG_ID:
+        raise NotFound("unknown chargers are decided by the default organization")
+
+
+@router.get("/info", response_model=BackendInfo, responses=READ, summary="What the server is: OCPP URL, store, read-only")
+async def info(request: Request, who: Principal = Depends(principal)) -> Any:
+    return service_of(request).info.to_dict()
+
+
+@router.get("/chargers", response_model=list[ChargerView], responses=READ, summary="Every charger of the organization, with live state")
+async def chargers(request: Request, who: Principal = Depends(principal)) -> Any:
+    return [view.to_dict() for view in service_of(request).org_chargers(who.organization_id)]
+
+
+@router.get("/chargers/{charger_id}", response_model=ChargerView, responses=READ, summary="One charger with live state")
+async def charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    return service_of(request).org_charger(who.organization_id, charger_id).to_dict()
+
+
+@router.post("/chargers/check", response_model=Problems, responses=READ, summary="Check charger fields without saving")
+async def check(request: Request, body: CheckRequest = Body(...), who: Principal = Depends(principal)) -> Any:
+    problems = await service_of(request).check_charger_in(who.organization_id, body.fields, body.charger_id)
+    return {"problems": problems}
+
+
+@router.post("/chargers", status_code=201, response_model=ChargerView, responses=WRITE, summary="Create a charger from form fields")
+async def create(request: Request, fields: dict[str, Any] = Body(...), who: Principal = Depends(principal)) -> Any:
+    return (await service_of(request).create_charger_in(who.organization_id, fields)).to_dict()
+
+
+@router.put("/chargers/{charger_id}", response_model=ChargerView, responses=WRITE, summary="Update a charger from form fields")
+async def update(request: Request, charger_id: str, fields: dict[str, Any] = Body(...), who: Principal = Depends(principal)) -> Any:
+    return (await service_of(request).update_charger_in(who.organization_id, charger_id, fields)).to_dict()
+
+
+@router.get("/chargers/{charger_id}/logs", response_model=list[LogView], responses=READ, summary="The charger's latest log lines, oldest first")
+async def charger_logs(
+    request: Request, charger_id: str, who: Principal = Depends(principal), limit: int = Query(200, ge=1, le=5000)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return [entry.to_dict() for entry in await service.charger_logs(charger_id, limit)]
+
+
+@router.get("/chargers/{charger_id}/transactions", response_model=list[TransactionView], responses=READ, summary="Charging sessions, newest first")
+async def transactions(
+    request: Request, charger_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=5000)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return [item.to_dict() for item in await service.list_transactions(charger_id, limit)]
+
+
+@router.get("/chargers/{charger_id}/power", response_model=list[PowerSample], responses=READ, summary="Power over the last minutes")
+async def power(
+    request: Request, charger_id: str, who: Principal = Depends(principal), minutes: int = Query(15, ge=1, le=24 * 60)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return [sample.to_dict() for sample in await service.power_history(charger_id, minutes)]
+
+
+@router.post("/chargers/{charger_id}/accept", response_model=ChargerView, responses=WRITE, summary="Accept a charger pending registration")
+async def accept(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return (await service.accept_charger(charger_id)).to_dict()
+
+
+@router.post("/chargers/{charger_id}/reject", response_model=ChargerView, responses=WRITE, summary="Reject a charger's registration")
+async def reject(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return (await service.reject_charger(charger_id)).to_dict()
+
+
+@router.get("/actions", response_model=list[ActionView], responses=READ, summary="Action history, newest first")
+async def actions(
+    request: Request,
+    who: Principal = Depends(principal),
+    charger_id: str | None = Query(None, description="one charger's history; the organization's without it"),
+    limit: int = Query(200, ge=1, le=5000),
+) -> Any:
+    service = service_of(request)
+    if charger_id is None:
+        return [item.to_dict() for item in await service.org_actions(who.organization_id, limit)]
+    service.org_charger(who.organization_id, charger_id)
+    return [item.to_dict() for item in await service.list_actions(charger_id, limit)]
+
+
+@router.get("/logs", response_model=list[LogView], responses=READ, summary="The organization's latest log lines, oldest first")
+async def fleet_logs(request: Request, who: Principal = Depends(principal), limit: int = Query(500, ge=1, le=5000)) -> Any:
+    return [entry.to_dict() for entry in await service_of(request).org_fleet_logs(who.organization_id, limit)]
+
+
+@router.get("/locations", response_model=list[LocationView], responses=READ, summary="The organization's locations with power and headroom")
+async def locations(request: Request, who: Principal = Depends(principal)) -> Any:
+    return [location.to_dict() for location in await service_of(request).org_locations(who.organization_id)]
+
+
+@router.get("/unknown", response_model=list[UnknownChargerView], responses=READ, summary="Identities not in the fleet that tried to connect")
+async def unknown(request: Request, who: Principal = Depends(principal)) -> Any:
+    if who.organization_id != DEFAULT_ORG_ID:
+        return []
+    return [item.to_dict() for item in await service_of(request).list_unknown()]
+
+
+@router.post("/unknown/{identity}/accept", response_model=ChargerView, responses=WRITE, summary="Admit an unknown identity to the fleet")
+async def accept_unknown(
+    request: Request, identity: str, body: AcceptUnknown = Body(default_factory=AcceptUnknown), who: Principal = Depends(principal)
+) -> Any:
+    _unknown_allowed(who)
+    return (await service_of(request).accept_unknown(identity, body.ocpp_version)).to_dict()
+
+
+@router.post("/unknown/{identity}/reject", status_code=204, responses=WRITE, summary="Refuse an unknown identity")
+async def reject_unknown(request: Request, identity: str, who: Principal = Depends(principal)) -> Response:
+    _unknown_allowed(who)
+    await service_of(request).reject_unknown(identity)
+    return Response(status_code=204)
+
+
+@router.put("/locations/{location_id}/cap", response_model=LocationView, responses=WRITE, summary="Set or remove a location's power cap")
+async def set_location_cap(
+    request: Request, location_id: str, body: LocationCap = Body(...), who: Principal = Depends(principal)
+) -> Any:
+    service = service_of(request)
+    if location_id not in await service.org_location_ids(who.organization_id):
+        raise NotFound(f"no location {location_id!r}")
+    return (await service.set_location_cap(location_id, body.power_cap_kw)).to_dict()
+
+
+@router.get("/commands", response_model=dict[str, CommandSpec], responses=READ, summary="The commands a charger takes")
+async def commands(request: Request, who: Principal = Depends(principal)) -> Any:
+    return service_of(request).charger_commands()
+
+
+@router.post("/chargers/{charger_id}/commands", status_code=201, response_model=ActionView, responses=WRITE, summary="Send charge or idle")
+async def send_command(
+    request: Request, charger_id: str, body: ConsoleCommand = Body(...), who: Principal = Depends(principal)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    action = await service.send_command(
+        charger_id, body.command, body.parameters, body.execution, body.start, body.end, body.on_conflict
+    )
+    return action.to_dict()
+
+
+async def _scoped_action(request: Request, who: Principal, action_id: str) -> None:
+    service = service_of(request)
+    try:
+        service.org_charger(who.organization_id, await service.action_charger_id(action_id))
+    except NotFound:
+        raise NotFound(f"no action {action_id!r}") from None
+
+
+@router.get("/actions/{action_id}", response_model=ActionView, responses=READ, summary="One action")
+async def get_action(request: Request, action_id: str, who: Principal = Depends(principal)) -> Any:
+    await _scoped_action(request, who, action_id)
+    return (await service_of(request).get_action(action_id)).to_dict()
+
+
+@router.post("/actions/{action_id}/cancel", response_model=ActionView, responses=WRITE, summary="Cancel a scheduled or pending action")
+async def cancel_action(request: Request, action_id: str, who: Principal = Depends(principal)) -> Any:
+    await _scoped_action(request, who, action_id)
+    return (await service_of(request).cancel_action(action_id)).to_dict()
+
+
+@router.post("/chargers/{charger_id}/reset", response_model=OperationResult, responses=WRITE, summary="OCPP Reset (soft or hard)")
+async def reset(
+    request: Request, charger_id: str, body: ResetRequest = Body(default_factory=ResetRequest), who: Principal = Depends(principal)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return (await service.reset(charger_id, body.hard)).to_dict()
+
+
+@router.post("/chargers/{charger_id}/unlock", response_model=OperationResult, responses=WRITE, summary="OCPP UnlockConnector")
+async def unlock(request: Request, charger_id: str, body: UnlockRequest = Body(...), who: Principal = Depends(principal)) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return (await service.unlock(charger_id, body.connector_id)).to_dict()
+
+
+@router.post("/chargers/{charger_id}/availability", response_model=OperationResult, responses=WRITE, summary="OCPP ChangeAvailability")
+async def change_availability(
+    request: Request, charger_id: str, body: AvailabilityRequest = Body(...), who: Principal = Depends(principal)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return (await service.change_availability(charger_id, body.connector_id, body.operative)).to_dict()

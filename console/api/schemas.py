@@ -1,0 +1,318 @@
+"""Request and response models: what /openapi.json declares, and what the routes are checked against."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+# -- envelope ------------------------------------------------------------------------
+
+
+class Meta(BaseModel):
+    requestId: str = Field(examples=["req_8a2Bf3kP"])
+    environment: str = Field(examples=["production"])
+    timestamp: datetime
+    latencyMs: int
+
+
+class Envelope(BaseModel, Generic[T]):
+    success: bool = True
+    data: T
+    meta: Meta
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["NOT_FOUND"])
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    success: bool = False
+    error: ErrorBody
+    meta: Meta
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        401: "Missing, wrong or revoked API key",
+        403: "Forbidden",
+        404: "Not found in the key's organization",
+        409: "Conflicts with the charger's or action's current state",
+        422: "Invalid request: every bad field is listed in error.details",
+    }
+    return {status: {"model": ErrorEnvelope, "description": descriptions[status]} for status in statuses}
+
+
+# -- the charger deployment API (first seed) ------------------------------------------
+
+
+class Charger(BaseModel):
+    id: str = Field(examples=["dep-123"])
+    identity: str = Field(examples=["CP-TEST-001"])
+    name: str | None = None
+    vendor_name: str | None = None
+    model: str | None = None
+    image_url: str | None = None
+    ocpp_version: str | None = Field(default=None, examples=["OCPP1.6"])
+    number_of_connectors: int | None = None
+    max_charging_power: int | None = Field(default=None, description="watts")
+    connector_type: str | None = None
+    location_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ChargerFields(BaseModel):
+    """A charger's writable fields. On create `identity` is required; on update only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identity: str | None = Field(default=None, examples=["CP-TEST-001"])
+    name: str | None = None
+    vendor_name: str | None = None
+    model: str | None = None
+    image_url: str | None = None
+    ocpp_version: str | None = Field(default=None, examples=["OCPP1.6"])
+    number_of_connectors: int | None = None
+    max_charging_power: int | None = Field(default=None, description="watts")
+    connector_type: str | None = None
+    location_id: str | None = None
+    simulated: bool | None = Field(default=None, description="run a simulated charge point for it")
+    user_id: str | None = Field(default=None, description="the owner (the device API's userId)")
+    password: str | None = Field(default=None, description="OCPP Basic auth password (security profile 1/2); stored hashed")
+    # A charger object read from this API may be sent back as it is; the server owns these.
+    id: str | None = Field(default=None, description="ignored: the server assigns it")
+    created_at: str | None = Field(default=None, description="ignored")
+    updated_at: str | None = Field(default=None, description="ignored")
+
+    def fields(self) -> dict[str, Any]:
+        """The fields the request set, for the core to check."""
+        return self.model_dump(exclude_unset=True, exclude={"id", "created_at", "updated_at"})
+
+
+class ProvisioningStage(BaseModel):
+    name: str
+    status: str
+    detail: str | None = None
+
+
+class Provisioning(BaseModel):
+    charger_id: str
+    identity: str
+    status: str = Field(description="created, awaiting_boot, accepted, rejected, failed ...")
+    registration: str
+    runtime: str | None = None
+    runtime_detail: str | None = None
+    is_connected: bool
+    connected_since: datetime | None = None
+    offline_since: datetime | None = None
+    last_failure: str | None = None
+    stage: str | None = Field(default=None, description="simulated chargers: the runtime's current stage")
+    stages: list[ProvisioningStage] | None = None
+    verdict: str | None = None
+    hint: str | None = None
+
+
+class RuntimeOutcome(BaseModel):
+    charger_id: str
+    identity: str
+    command: str = Field(examples=["start"])
+    message: str = Field(description="what happened, in words")
+    runtime: str | None = None
+
+
+class LogLine(BaseModel):
+    id: int
+    charger_id: str | None
+    identity: str
+    at: datetime
+    direction: str = Field(description='"in" (from the charger), "out" (to it) or "event"')
+    action: str | None
+    message_id: str | None
+    message: str
+
+
+# -- the EV charger device API (second seed) ------------------------------------------
+
+
+class Sync(BaseModel):
+    available: bool
+    lastPulledAt: datetime | None
+
+
+class DeviceMetadata(BaseModel):
+    model: str | None
+    source: str = Field(description='"live" when connected, else "cache"')
+
+
+class DeviceState(BaseModel):
+    status: str
+    isConnected: bool
+    isCharging: bool
+    currentPower: float = Field(description="kW")
+    maxCurrent: float | None = Field(description="A")
+    powerRateLimit: float = Field(description="kW: the limit in force")
+
+
+class CommandSpec(BaseModel):
+    parameters: dict[str, Any]
+    execution: list[str]
+
+
+class Links(BaseModel):
+    self: str
+
+
+class LastAction(BaseModel):
+    id: str
+    command: str
+    state: str
+    createdAt: datetime
+    updatedAt: datetime
+    links: Links
+
+
+class Schedule(BaseModel):
+    actionId: str
+    command: str
+    execution: str
+    start: datetime | None
+    end: datetime | None
+    state: str
+
+
+class Device(BaseModel):
+    id: str
+    vendor: str | None
+    sync: Sync
+    metadata: DeviceMetadata
+    state: DeviceState
+    commands: dict[str, CommandSpec]
+    conflictStrategies: list[str]
+    lastAction: LastAction | None
+    currentSchedule: Schedule | None
+
+
+class Pagination(BaseModel):
+    limit: int
+    offset: int
+    total: int
+    hasMore: bool
+
+
+class DeviceList(BaseModel):
+    items: list[Device]
+    pagination: Pagination
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(description='"charge" or "idle"', examples=["charge"])
+    parameters: dict[str, Any] | None = Field(default=None, examples=[{"powerLimit": 7.4}])
+    execution: str | None = Field(default=None, description="immediate | scheduled | windowed (default: from start/end)")
+    start: str | None = Field(default=None, description="ISO 8601 time, or 'now'", examples=["2026-05-07T22:00:00Z"])
+    end: str | None = Field(default=None, description="ISO 8601 time: the end of a windowed command")
+    onConflict: str | None = Field(default=None, description="cancel_and_replace | queue_after", examples=["cancel_and_replace"])
+
+
+class DeviceAction(BaseModel):
+    id: str
+    deviceId: str
+    command: str
+    parameters: dict[str, Any]
+    execution: str
+    state: str
+    detail: str | None
+    createdAt: datetime
+    updatedAt: datetime
+    links: Links
+
+
+# -- ours: health and the console's internal endpoints ----------------------------------
+
+
+class StoreHealth(BaseModel):
+    reachable: bool
+    url: str
+
+
+class OcppHealth(BaseModel):
+    url: str
+    listening: bool
+
+
+class Counts(BaseModel):
+    chargers: int
+    connected: int
+
+
+class Health(BaseModel):
+    status: str = Field(description='"ok", or "degraded" when the store is unreachable')
+    store: StoreHealth
+    ocpp: OcppHealth
+    counts: Counts
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, Any]
+    charger_id: str | None = None
+
+
+class Problems(BaseModel):
+    problems: dict[str, str] = Field(description="field name -> what is wrong (empty when all is well)")
+
+
+class AcceptUnknown(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ocpp_version: str = "OCPP1.6"
+
+
+class LocationCap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    power_cap_kw: float | None = Field(description="kW above 0, or null to remove the cap")
+
+
+class ConsoleCommand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    parameters: dict[str, Any] | None = None
+    execution: str | None = None
+    start: str | None = None
+    end: str | None = None
+    on_conflict: str | None = None
+
+
+class ResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hard: bool = False
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connector_id: int = Field(ge=0, le=1000)
+
+
+class AvailabilityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connector_id: int = Field(ge=0, le=1000, description="0 is the whole charger")
+    operative: bool

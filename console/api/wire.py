@@ -1,0 +1,109 @@
+"""The core's views and events on the wire, both ways: the server encodes, the attach client decodes.
+
+Views travel as `View.to_dict()` (ISO 8601 times with `Z`); decoding rebuilds the
+same frozen dataclasses, so a front end cannot tell a remote view from a local one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from datetime import datetime
+from typing import Any, TypeVar
+
+from console.core.events import (
+    ActionChanged,
+    ChargerRemoved,
+    ChargerUpdated,
+    LogAppended,
+    Notice,
+    UnknownChargerSeen,
+)
+from console.core.views import ActionSummary, ChargerView, ConnectorView, LogView, UnknownChargerView
+
+V = TypeVar("V")
+
+# SSE event names, one per event type.
+CHARGER = "charger"
+CHARGER_REMOVED = "charger_removed"
+LOG = "log"
+ACTION = "action"
+NOTICE = "notice"
+UNKNOWN = "unknown"
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _is_time(annotation: Any) -> bool:
+    return "datetime" in str(annotation)
+
+
+def from_dict(cls: type[V], data: dict[str, Any]) -> V:
+    """Rebuild a view dataclass from its `to_dict()`; unknown keys are ignored (a newer server)."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        if _is_time(hints[field.name]):
+            value = parse_time(value)
+        values[field.name] = value
+    return cls(**values)
+
+
+def charger_from_dict(data: dict[str, Any]) -> ChargerView:
+    data = dict(data)
+    data["connectors"] = tuple(from_dict(ConnectorView, item) for item in data.get("connectors") or ())
+    if data.get("last_action") is not None:
+        data["last_action"] = from_dict(ActionSummary, data["last_action"])
+    schedule = data.get("current_schedule")
+    if isinstance(schedule, dict):
+        # In process the schedule's times are datetimes; keep them so.
+        data["current_schedule"] = {
+            key: parse_time(value) if key in ("start", "end") else value for key, value in schedule.items()
+        }
+    return from_dict(ChargerView, data)
+
+
+def encode_event(event: Any) -> tuple[str, dict[str, Any]] | None:
+    """(SSE event name, JSON data) of a core event; None for an event that does not travel."""
+    if isinstance(event, ChargerUpdated):
+        return CHARGER, event.charger.to_dict()
+    if isinstance(event, ChargerRemoved):
+        return CHARGER_REMOVED, {"charger_id": event.charger_id, "identity": event.identity}
+    if isinstance(event, LogAppended):
+        return LOG, event.entry.to_dict()
+    if isinstance(event, ActionChanged):
+        return ACTION, {"charger_id": event.charger_id, "action": event.action.to_dict()}
+    if isinstance(event, Notice):
+        return NOTICE, {"message": event.message, "severity": event.severity, "charger_id": event.charger_id}
+    if isinstance(event, UnknownChargerSeen):
+        return UNKNOWN, event.charger.to_dict()
+    return None
+
+
+def decode_event(name: str, data: dict[str, Any]) -> Any:
+    """The core event an SSE event carries; None for a name this client does not know."""
+    if name == CHARGER:
+        return ChargerUpdated(charger_from_dict(data))
+    if name == CHARGER_REMOVED:
+        return ChargerRemoved(charger_id=data["charger_id"], identity=data["identity"])
+    if name == LOG:
+        return LogAppended(from_dict(LogView, data))
+    if name == ACTION:
+        return ActionChanged(charger_id=data["charger_id"], action=from_dict(ActionSummary, data["action"]))
+    if name == NOTICE:
+        return Notice(data["message"], data.get("severity", "information"), data.get("charger_id"))
+    if name == UNKNOWN:
+        return UnknownChargerSeen(from_dict(UnknownChargerView, data))
+    return None
+
+
+def sse_message(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
