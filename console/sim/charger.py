@@ -1,72 +1,74 @@
-"""One simulated OCPP 1.6J charge point: boot, heartbeat, connectors, EV sessions.
+"""A simulated charge point, version-neutral: connectors, EV sessions, energy, profiles.
 
 The charger outlives its connections: energy registers, configuration,
-availability and sessions cut off by a lost connection (whose StopTransaction
-is sent after the next boot) carry over from one connection to the next.
-All simulated time passes through the injected clock and all chance through
-the injected `random.Random`, so a seed and a `ManualClock` replay exactly.
+availability, profiles and sessions cut off by a lost connection (whose end
+is reported after the next boot) carry over from one connection to the next.
+What goes on the wire is left to one thin adapter per OCPP version
+(`console.sim.v16`, `console.sim.v201`), which implements the `_send_*` hooks
+and answers the central system's CALLs by asking this class.
+
+Statuses are kept in OCPP 1.6 words (Available, Preparing, Charging,
+SuspendedEV, SuspendedEVSE, Finishing, Reserved, Unavailable, Faulted); the
+2.0.1 adapter maps them onto connector statuses and charging states. All
+simulated time passes through the injected clock and all chance through the
+injected `random.Random`, so a seed and a `ManualClock` replay exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ocpp.routing import after, on
-from ocpp.v16 import ChargePoint, call, call_result
-from ocpp.v16.datatypes import KeyValue
-from ocpp.v16.enums import (
-    Action,
-    AvailabilityStatus,
-    AvailabilityType,
-    ChargePointErrorCode,
-    ChargePointStatus,
-    ClearCacheStatus,
-    ConfigurationStatus,
-    DataTransferStatus,
-    Measurand,
-    MessageTrigger,
-    Reason,
-    RegistrationStatus,
-    RemoteStartStopStatus,
-    ResetStatus,
-    TriggerMessageStatus,
-    UnlockStatus,
-)
 from websockets.exceptions import ConnectionClosed
 
 from console.core.clock import Clock
 from console.core.models import Charger
 from console.core.views import iso
 from console.sim.ev import EV, VOLTAGE, phase_current
+from console.sim.profiles import ChargingProfile, ProfileRejected, ProfileStore
 
-SUBPROTOCOL = "ocpp1.6"
-FIRMWARE_VERSION = "sim-0.1.0"
-
-DEFAULT_MEASURANDS = (
-    Measurand.energy_active_import_register,
-    Measurand.power_active_import,
-    Measurand.current_import,
-    Measurand.voltage,
-    Measurand.soc,
-)
-INTEGER_KEYS = ("HeartbeatInterval", "MeterValueSampleInterval")
-BOOLEAN_KEYS = ("AuthorizeRemoteTxRequests",)
-READ_ONLY_KEYS = ("NumberOfConnectors",)
-
-# How the automatic driver behaves (seconds of simulated time).
-FIRST_ARRIVAL = (5.0, 60.0)
-SESSION_LENGTH = (180.0, 900.0)
-IDLE_GAP = (60.0, 600.0)
-UNPLUG_DELAY = (3.0, 15.0)
+FIRMWARE_VERSION = "sim-0.2.0"
 # How long a boot that was not accepted waits when the answer gives no interval.
 BOOT_RETRY = 30
-RESET_REASONS = {"Soft": Reason.soft_reset, "Hard": Reason.hard_reset}
+
+AVAILABLE = "Available"
+PREPARING = "Preparing"
+CHARGING = "Charging"
+SUSPENDED_EV = "SuspendedEV"
+SUSPENDED_EVSE = "SuspendedEVSE"
+FINISHING = "Finishing"
+RESERVED = "Reserved"
+UNAVAILABLE = "Unavailable"
+FAULTED = "Faulted"
+
+# Why a session ends, in 1.6 words; the 2.0.1 adapter translates.
+LOCAL, REMOTE, EV_DISCONNECTED, DE_AUTHORIZED = "Local", "Remote", "EVDisconnected", "DeAuthorized"
+POWER_LOSS, UNLOCK, OTHER, REBOOT = "PowerLoss", "UnlockCommand", "Other", "Reboot"
+SOFT_RESET, HARD_RESET = "SoftReset", "HardReset"
+
+# Measurands in both versions' words.
+ENERGY = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+CURRENT = "Current.Import"
+VOLTAGE_M = "Voltage"
+SOC = "SoC"
+DEFAULT_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE_M, SOC)
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """How the automatic session generator behaves; seconds are simulated time."""
+
+    first_arrival: tuple[float, float] = (5.0, 60.0)
+    session_length: tuple[float, float] = (180.0, 900.0)
+    idle_gap: tuple[float, float] = (60.0, 600.0)
+    unplug_delay: tuple[float, float] = (3.0, 15.0)
+    battery_kwh: tuple[float, float] = (40.0, 100.0)
+    soc: tuple[float, float] = (10.0, 60.0)
 
 
 class ConnectionLost(Exception):
@@ -77,16 +79,31 @@ class CsmsTimeout(Exception):
     """The central system did not answer a CALL in time."""
 
 
+class NotAccepted(Exception):
+    """An operator control that the charger cannot honour now."""
+
+
 @dataclass
 class ChargingSession:
     ev: EV
-    id_tag: str
+    id_tag: str | None
     planned_end: datetime | None
     authorize: bool = True
-    transaction_id: int | None = None
+    # Driven by an operator: no planned end, the driver unplugs when told.
+    manual: bool = False
+    transaction_id: int | str | None = None
+    started_at: datetime | None = None
     power_w: float = 0.0
+    last_at: datetime | None = None
+    charging_state: str = PREPARING
     stop_reason: str | None = None
+    seq_no: int = 0
+    remote_start_id: int | None = None
+    unplugged: bool = False
+    running: bool = False
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    # Woken when something changes what the session may draw (a profile, a fault, a tag).
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Set once the transaction is closed (or never opened).
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -94,6 +111,19 @@ class ChargingSession:
         if self.stop_reason is None:
             self.stop_reason = reason
         self.stop_requested.set()
+        self.wake.set()
+
+    def next_seq(self) -> int:
+        seq = self.seq_no
+        self.seq_no += 1
+        return seq
+
+
+@dataclass
+class Reservation:
+    reservation_id: int
+    id_tag: str
+    expires: datetime
 
 
 @dataclass
@@ -103,27 +133,46 @@ class ConnectorSim:
     connector_id: int
     energy_wh: float
     rng: random.Random
-    status: str = ChargePointStatus.available
+    status: str = AVAILABLE
     operative: bool = True
+    fault: str | None = None
+    reservation: Reservation | None = None
     session: ChargingSession | None = None
 
     @property
     def free(self) -> bool:
-        return self.operative and self.session is None
+        return self.operative and self.fault is None and self.session is None
+
+    def resting_status(self) -> str:
+        """The status with no session on it."""
+        if self.fault is not None:
+            return FAULTED
+        if not self.operative:
+            return UNAVAILABLE
+        if self.reservation is not None:
+            return RESERVED
+        return AVAILABLE
 
 
 @dataclass
 class UnsentStop:
     """A transaction cut off by a lost connection, to close after the next boot."""
 
-    transaction_id: int
+    connector_id: int
+    transaction_id: int | str
     meter_stop: int
     timestamp: str
     id_tag: str
     reason: str
+    seq_no: int
 
 
 class SimulatedCharger:
+    """The behaviour every simulated charger shares; subclasses speak one OCPP version."""
+
+    ocpp_version = ""
+    subprotocol = ""
+
     def __init__(
         self,
         record: Charger,
@@ -132,31 +181,82 @@ class SimulatedCharger:
         *,
         auto_sessions: bool = True,
         response_timeout: float = 30.0,
+        plan: SessionPlan | None = None,
     ) -> None:
         self.record = record
         self.clock = clock
         self.rng = rng
         self.auto_sessions = auto_sessions
         self.response_timeout = response_timeout
-        self.config: dict[str, str] = {
-            "HeartbeatInterval": "60",
-            "MeterValueSampleInterval": "10",
-            "MeterValuesSampledData": ",".join(DEFAULT_MEASURANDS),
-            "AuthorizeRemoteTxRequests": "false",
-        }
+        self.plan = plan or SessionPlan()
         self.connectors: dict[int, ConnectorSim] = {}
+        self.profiles = ProfileStore()
+        self.local_list_version = 0
+        self.local_list: dict[str, str] = {}
         self._message_ids = random.Random(rng.random())
         self._unsent_stops: list[UnsentStop] = []
         self._ensure_connectors()
+        self.boot_reason = "PowerUp"
         # One connection's worth of state, reset by `serve`.
-        self._link: _Link16 | None = None
+        self._link: Any = None
+        self._connection: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ended = asyncio.Event()
         self._failure: BaseException | None = None
         self._closed: ConnectionClosed | None = None
         self._reset_type: str | None = None
-        self._pending_starts: dict[str, ConnectorSim] = {}
+        self.online = False
         self.in_flight = 0
+        # Told of every BootNotification answer (the runtime shows boot_pending / boot_rejected).
+        self.on_boot: Callable[[str, int], None] = lambda status, interval: None
+
+    # -- what each version provides ------------------------------------------------------
+
+    def _make_link(self, connection: Any) -> Any:
+        raise NotImplementedError
+
+    def setting(self, name: str) -> str:
+        """A neutral setting: heartbeat, sample_interval, authorize_remote, measurands."""
+        raise NotImplementedError
+
+    def _set_heartbeat(self, seconds: int) -> None:
+        raise NotImplementedError
+
+    async def _send_boot(self) -> tuple[str, int]:
+        """(status, interval) of one BootNotification; status "CallError" when it was answered so."""
+        raise NotImplementedError
+
+    async def _send_heartbeat(self) -> None:
+        raise NotImplementedError
+
+    async def _send_status(self, connector: ConnectorSim, previous: str) -> None:
+        raise NotImplementedError
+
+    async def _send_authorize(self, id_tag: str) -> bool:
+        raise NotImplementedError
+
+    async def _send_start(self, connector: ConnectorSim, session: ChargingSession) -> bool:
+        """Open the transaction (sets `session.transaction_id`); whether the id tag was accepted."""
+        raise NotImplementedError
+
+    async def _send_charging_state(self, connector: ConnectorSim, session: ChargingSession, previous: str) -> None:
+        raise NotImplementedError
+
+    async def _send_meter_values(
+        self, connector: ConnectorSim, samples: list[dict[str, Any]], context: str
+    ) -> None:
+        raise NotImplementedError
+
+    async def _send_stop(self, connector: ConnectorSim, session: ChargingSession, reason: str) -> None:
+        raise NotImplementedError
+
+    async def _send_unsent(self, stop: UnsentStop) -> None:
+        raise NotImplementedError
+
+    async def _send_fault_event(self, connector: ConnectorSim, error_code: str | None) -> None:
+        """2.0.1 reports faults as events too; 1.6 has only the status."""
+
+    # -- identity and settings -------------------------------------------------------------
 
     @property
     def identity(self) -> str:
@@ -186,13 +286,15 @@ class SimulatedCharger:
                 )
         for number in [n for n in self.connectors if n > wanted]:
             del self.connectors[number]
-        self.config["NumberOfConnectors"] = str(wanted)
 
-    def _config_int(self, key: str) -> int:
+    def setting_int(self, name: str) -> int:
         try:
-            return max(1, int(self.config[key]))
+            return max(1, int(self.setting(name)))
         except ValueError:
             return 1
+
+    def measurands(self) -> set[str]:
+        return {m.strip() for m in self.setting("measurands").split(",") if m.strip()}
 
     def _now(self) -> str:
         return iso(self.clock.now()) or ""
@@ -206,12 +308,11 @@ class SimulatedCharger:
         caller reconnects at once. Raises when the connection was lost or the
         central system misbehaved.
         """
-        link = _Link16(self, connection)
-        self._link = link
+        link = self._make_link(connection)
+        self._link, self._connection = link, connection
         self._ended = asyncio.Event()
         self._failure = self._closed = None
         self._reset_type = None
-        self._pending_starts.clear()
         self._spawn(self._read(link))
         self._spawn(self._lifecycle(on_online))
         try:
@@ -220,10 +321,20 @@ class SimulatedCharger:
         finally:
             await self._shutdown()
         if reset is not None:
+            self.boot_reason = "RemoteReset"
             return f"{reset} reset"
+        self.boot_reason = "PowerUp"
         if failure is not None:
             raise failure
         raise ConnectionLost(describe_close(closed))
+
+    def drop(self) -> bool:
+        """Cut the connection without a close frame, as a pulled cable would."""
+        transport = getattr(self._connection, "transport", None)
+        if transport is None:
+            return False
+        transport.abort()
+        return True
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -243,7 +354,7 @@ class SimulatedCharger:
             self._failure = error
         self._ended.set()
 
-    async def _read(self, link: _Link16) -> None:
+    async def _read(self, link: Any) -> None:
         try:
             await link.start()
         except ConnectionClosed as closed:
@@ -251,23 +362,32 @@ class SimulatedCharger:
         self._ended.set()
 
     async def _shutdown(self) -> None:
+        self.online = False
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        self._link = None
+        self._link = self._connection = None
         self.in_flight = 0
+        self._integrate_all()
         at = self._now()
         for connector in self.outlets:
             session = connector.session
             if session is not None and session.transaction_id is not None:
                 self._unsent_stops.append(
                     UnsentStop(
-                        session.transaction_id, int(connector.energy_wh), at, session.id_tag, Reason.power_loss
+                        connector.connector_id,
+                        session.transaction_id,
+                        int(connector.energy_wh),
+                        at,
+                        session.id_tag or "",
+                        POWER_LOSS,
+                        session.next_seq(),
                     )
                 )
             if session is not None:
+                session.power_w = 0.0
                 session.done.set()
             connector.session = None
 
@@ -288,67 +408,47 @@ class SimulatedCharger:
     async def _lifecycle(self, on_online: Callable[[], None]) -> None:
         await self._boot()
         while self._unsent_stops:
-            stop = self._unsent_stops[0]
-            await self._call(
-                call.StopTransaction(
-                    meter_stop=stop.meter_stop,
-                    timestamp=stop.timestamp,
-                    transaction_id=stop.transaction_id,
-                    reason=stop.reason,
-                    id_tag=stop.id_tag,
-                )
-            )
+            await self._send_unsent(self._unsent_stops[0])
             self._unsent_stops.pop(0)
         for connector in self.connectors.values():
-            status = ChargePointStatus.available if connector.operative else ChargePointStatus.unavailable
-            await self._status(connector, status)
+            await self._status(connector, connector.resting_status())
+        self.online = True
         on_online()
         if self.auto_sessions:
             for connector in self.outlets:
                 self._spawn(self._arrivals(connector))
         while True:
-            await self.clock.sleep(self._config_int("HeartbeatInterval"))
-            await self._call(call.Heartbeat())
+            await self.clock.sleep(self.setting_int("heartbeat"))
+            await self._send_heartbeat()
 
     async def _boot(self) -> None:
         while True:
-            answer = await self._send_boot()
-            if answer is not None and answer.status == RegistrationStatus.accepted:
+            status, interval = await self._send_boot()
+            self.on_boot(status, interval)
+            if status == "Accepted":
+                if interval > 0:
+                    self._set_heartbeat(interval)
                 return
-            wait = answer.interval if answer is not None and answer.interval > 0 else BOOT_RETRY
-            await self.clock.sleep(wait)
-
-    async def _send_boot(self) -> call_result.BootNotification | None:
-        # OCPP 1.6 caps vendor and model at 20 characters.
-        answer = await self._call(
-            call.BootNotification(
-                charge_point_vendor=(self.record.vendor_name or "Simulated")[:20],
-                charge_point_model=(self.record.model or "Simulated charger")[:20],
-                charge_point_serial_number=self.identity[:25],
-                firmware_version=FIRMWARE_VERSION,
-            )
-        )
-        if answer is not None and answer.status == RegistrationStatus.accepted and answer.interval > 0:
-            self.config["HeartbeatInterval"] = str(answer.interval)
-        return answer
+            await self.clock.sleep(interval if interval > 0 else BOOT_RETRY)
 
     async def _status(self, connector: ConnectorSim, status: str) -> None:
-        connector.status = status
-        await self._call(
-            call.StatusNotification(
-                connector_id=connector.connector_id,
-                error_code=ChargePointErrorCode.no_error,
-                status=status,
-                timestamp=self._now(),
-            )
-        )
+        previous, connector.status = connector.status, status
+        await self._send_status(connector, previous)
 
     # -- EV sessions -------------------------------------------------------------------------
 
-    def _new_session(self, connector: ConnectorSim, id_tag: str, authorize: bool) -> ChargingSession:
+    def _arriving_ev(self, rng: random.Random, soc: float | None = None, battery_kwh: float | None = None) -> EV:
+        ev = EV.arriving(rng, battery_kwh=self.plan.battery_kwh, soc=self.plan.soc)
+        if soc is not None:
+            ev.soc = float(soc)
+        if battery_kwh is not None:
+            ev.battery_kwh = float(battery_kwh)
+        return ev
+
+    def _new_session(self, connector: ConnectorSim, id_tag: str | None, authorize: bool) -> ChargingSession:
         rng = connector.rng
-        ev = EV.arriving(rng)
-        length = rng.uniform(*SESSION_LENGTH)
+        ev = self._arriving_ev(rng)
+        length = rng.uniform(*self.plan.session_length)
         session = ChargingSession(
             ev=ev,
             id_tag=id_tag,
@@ -361,289 +461,551 @@ class SimulatedCharger:
     async def _arrivals(self, connector: ConnectorSim) -> None:
         """The automatic driver: EVs come and go on this connector."""
         rng = connector.rng
-        await self.clock.sleep(rng.uniform(*FIRST_ARRIVAL))
+        await self.clock.sleep(rng.uniform(*self.plan.first_arrival))
         while True:
-            if connector.free:
+            if connector.free and connector.reservation is None:
                 id_tag = f"{rng.getrandbits(32):08X}"
                 session = self._new_session(connector, id_tag, authorize=True)
                 await self._run_session(connector, session)
-            await self.clock.sleep(rng.uniform(*IDLE_GAP))
+            await self.clock.sleep(rng.uniform(*self.plan.idle_gap))
 
     async def _run_session(self, connector: ConnectorSim, session: ChargingSession) -> None:
         try:
-            await self._status(connector, ChargePointStatus.preparing)
-            if session.authorize:
-                answer = await self._call(call.Authorize(id_tag=session.id_tag))
-                if answer is None or answer.id_tag_info.get("status") != "Accepted":
-                    session.request_stop(Reason.de_authorized)
-            if session.stop_reason is not None:
-                await self._unplug(connector)
+            if connector.status != PREPARING and connector.fault is None:
+                await self._status(connector, PREPARING)
+            while True:
+                if session.unplugged or (session.stop_requested.is_set() and not session.manual):
+                    await self._unplug(connector)
+                    return
+                # An operator's car stays plugged in, whatever happens, until the operator unplugs it.
+                session.stop_requested.clear()
+                session.stop_reason = None
+                if session.id_tag is None or connector.fault is not None or not connector.operative:
+                    # Waiting for a tag, a remote start, a cleared fault or an unplug.
+                    await self._wait(session, None)
+                    continue
+                if not session.authorize or await self._authorized(session.id_tag):
+                    break
+                if not session.manual:
+                    session.request_stop(DE_AUTHORIZED)
+                    continue
+                session.id_tag = None  # a rejected card; the driver may try another
+            if connector.reservation is not None and connector.reservation.id_tag == session.id_tag:
+                connector.reservation = None
+            session.started_at = session.last_at = self.clock.now()
+            accepted = await self._send_start(connector, session)
+            if session.transaction_id is None:
+                await self._end_without_transaction(connector, session)
                 return
-            answer = await self._call(
-                call.StartTransaction(
-                    connector_id=connector.connector_id,
-                    id_tag=session.id_tag,
-                    meter_start=int(connector.energy_wh),
-                    timestamp=self._now(),
-                )
-            )
-            if answer is None:
-                await self._unplug(connector)
-                return
-            session.transaction_id = answer.transaction_id
-            if answer.id_tag_info.get("status") != "Accepted":
-                session.request_stop(Reason.de_authorized)
+            if not accepted:
+                session.request_stop(DE_AUTHORIZED)
             else:
-                await self._status(connector, ChargePointStatus.charging)
                 await self._charge(connector, session)
             await self._finish(connector, session)
         finally:
             session.done.set()
 
+    async def _authorized(self, id_tag: str) -> bool:
+        if self.local_list.get(id_tag) == "Accepted":
+            return True
+        return await self._send_authorize(id_tag)
+
+    async def _end_without_transaction(self, connector: ConnectorSim, session: ChargingSession) -> None:
+        if session.manual and not session.unplugged:
+            await self._wait_for_unplug(session)
+        await self._unplug(connector)
+
     async def _charge(self, connector: ConnectorSim, session: ChargingSession) -> None:
-        """Charge until the car is full, the driver leaves, or someone stops the session."""
-        last = self.clock.now()
-        power = session.ev.power_w(self._available_power(connector))
-        session.power_w = power
+        """Charge until the driver leaves or someone stops the session."""
+        self._reallocate()
+        await self._charging_state(connector, session)
         await self._meter_values(connector, "Transaction.Begin")
+        next_sample = self.clock.now() + timedelta(seconds=self.setting_int("sample_interval"))
         while True:
-            interval = self._config_int("MeterValueSampleInterval")
-            wait = float(interval)
-            if session.planned_end is not None:
-                wait = min(wait, max(0.0, (session.planned_end - last).total_seconds()))
-            stopped = await self._sleep_unless_stopped(session, wait)
             now = self.clock.now()
-            elapsed, last = (now - last).total_seconds(), now
-            connector.energy_wh += session.ev.charge(power, elapsed)
-            session.power_w = power
+            wake_at = next_sample
+            if session.planned_end is not None:
+                wake_at = min(wake_at, session.planned_end)
+            change = self._next_profile_change(now)
+            if change is not None:
+                wake_at = min(wake_at, change)
+            stopped = await self._wait(session, max(0.0, (wake_at - now).total_seconds()))
+            self._reallocate()
             if stopped:
                 return
-            if session.ev.full:
-                session.request_stop(Reason.ev_disconnected)
-                return
+            now = self.clock.now()
             if session.planned_end is not None and now >= session.planned_end:
-                session.request_stop(Reason.local)
+                session.request_stop(EV_DISCONNECTED if session.ev.full else LOCAL)
                 return
-            power = session.ev.power_w(self._available_power(connector))
-            session.power_w = power
-            await self._meter_values(connector, "Sample.Periodic")
+            await self._charging_state(connector, session)
+            if now >= next_sample:
+                await self._meter_values(connector, "Sample.Periodic")
+                next_sample = now + timedelta(seconds=self.setting_int("sample_interval"))
 
-    def _available_power(self, connector: ConnectorSim) -> float:
-        """The charger's max power less what its other connectors draw: they share one supply."""
-        others = sum(
-            other.session.power_w
-            for other in self.connectors.values()
-            if other is not connector and other.session is not None
-        )
-        return max(0.0, float(self.record.max_charging_power) - others)
+    async def _charging_state(self, connector: ConnectorSim, session: ChargingSession) -> None:
+        """Tell the central system when the session goes between charging and suspended."""
+        offered = self._offered_w(connector, session)
+        if offered <= 0:
+            wanted = SUSPENDED_EVSE
+        elif session.ev.full or session.power_w <= 0:
+            wanted = SUSPENDED_EV
+        else:
+            wanted = CHARGING
+        if wanted != session.charging_state:
+            previous, session.charging_state = session.charging_state, wanted
+            await self._send_charging_state(connector, session, previous)
 
-    async def _sleep_unless_stopped(self, session: ChargingSession, seconds: float) -> bool:
-        if session.stop_requested.is_set():
-            return True
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        stopper = asyncio.ensure_future(session.stop_requested.wait())
-        try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            stopper.cancel()
+    async def _wait(self, session: ChargingSession, seconds: float | None) -> bool:
+        """Sleep until `seconds` pass (None: forever) or the session is woken; whether it was stopped."""
+        if not session.stop_requested.is_set() and not session.wake.is_set():
+            waiters = [asyncio.ensure_future(session.wake.wait())]
+            if seconds is not None:
+                waiters.append(asyncio.ensure_future(self.clock.sleep(seconds)))
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        session.wake.clear()
         return session.stop_requested.is_set()
 
+    async def _wait_for_unplug(self, session: ChargingSession) -> None:
+        while not session.unplugged:
+            await self._wait(session, None)
+            session.stop_requested.clear()
+
     async def _finish(self, connector: ConnectorSim, session: ChargingSession) -> None:
-        reason = session.stop_reason or Reason.local
-        await self._call(
-            call.StopTransaction(
-                meter_stop=int(connector.energy_wh),
-                timestamp=self._now(),
-                transaction_id=session.transaction_id,
-                reason=reason,
-                id_tag=session.id_tag,
-            )
-        )
-        session.transaction_id = None
+        reason = session.stop_reason or LOCAL
+        self._integrate_all()
         session.power_w = 0.0
+        session.charging_state = FINISHING
+        await self._send_stop(connector, session, reason)
+        if session.transaction_id is not None:
+            self.profiles.end_transaction(str(session.transaction_id))
+        session.transaction_id = None
+        self._reallocate()
         # The transaction is closed: a Reset need not wait for the driver to unplug.
         session.done.set()
-        if reason in RESET_REASONS.values():
+        if reason in (SOFT_RESET, HARD_RESET, REBOOT):
             # The reboot announces every connector anew.
             connector.session = None
             return
-        await self._status(connector, ChargePointStatus.finishing)
-        await self.clock.sleep(connector.rng.uniform(*UNPLUG_DELAY))
+        if not session.unplugged and connector.fault is None:
+            await self._status(connector, FINISHING)
+            if session.manual:
+                await self._wait_for_unplug(session)
+            else:
+                await self.clock.sleep(connector.rng.uniform(*self.plan.unplug_delay))
         await self._unplug(connector)
 
     async def _unplug(self, connector: ConnectorSim) -> None:
         connector.session = None
-        status = ChargePointStatus.available if connector.operative else ChargePointStatus.unavailable
-        await self._status(connector, status)
+        await self._status(connector, connector.resting_status())
 
-    async def _meter_values(self, connector: ConnectorSim, context: str) -> None:
+    # -- power: profiles, the shared supply, energy ------------------------------------------
+
+    def _limits(self, connector: ConnectorSim, session: ChargingSession | None) -> tuple[float | None, float | None]:
+        transaction_id = None
+        if session is not None and session.transaction_id is not None:
+            transaction_id = str(session.transaction_id)
+        found = self.profiles.limits(
+            connector.connector_id,
+            self.clock.now(),
+            transaction_id,
+            session.started_at if session else None,
+        )
+        return found.tx_w, found.max_w
+
+    def _charger_cap(self) -> float:
+        cap = float(self.record.max_charging_power)
+        _, max_w = self._limits(self.connectors[0], None)
+        return cap if max_w is None else min(cap, max_w)
+
+    def _offered_w(self, connector: ConnectorSim, session: ChargingSession) -> float:
+        """What the charger offers this connector before sharing with the others."""
+        if connector.fault is not None or not connector.operative:
+            return 0.0
+        tx_w, _ = self._limits(connector, session)
+        offered = self._charger_cap()
+        return offered if tx_w is None else min(offered, tx_w)
+
+    def _next_profile_change(self, now: datetime) -> datetime | None:
+        changes = []
+        for connector in self.outlets:
+            session = connector.session
+            transaction_id = str(session.transaction_id) if session and session.transaction_id is not None else None
+            found = self.profiles.limits(
+                connector.connector_id, now, transaction_id, session.started_at if session else None
+            )
+            if found.next_change is not None:
+                changes.append(found.next_change)
+        return min(changes) if changes else None
+
+    def _integrate_all(self) -> None:
+        """Book the energy every session drew since it was last booked, at the power it drew."""
+        now = self.clock.now()
+        for connector in self.outlets:
+            session = connector.session
+            if session is None or session.last_at is None:
+                continue
+            elapsed = (now - session.last_at).total_seconds()
+            if elapsed > 0 and session.power_w > 0:
+                connector.energy_wh += session.ev.charge(session.power_w, elapsed)
+            session.last_at = now
+
+    def _reallocate(self) -> None:
+        """Share the charger's supply among the charging sessions, each within its own limit.
+
+        Energy is booked first, so a change of power never rewrites the past.
+        Water-filling: the smallest demands are served in full and the rest
+        split what is left evenly, so the sum never exceeds the charger's cap.
+        """
+        self._integrate_all()
+        charging = [
+            (connector, connector.session)
+            for connector in self.outlets
+            if connector.session is not None
+            and connector.session.transaction_id is not None
+            and not connector.session.stop_requested.is_set()
+        ]
+        for connector in self.outlets:
+            if connector.session is not None and (connector, connector.session) not in charging:
+                connector.session.power_w = 0.0
+        demands = sorted(
+            ((session.ev.power_w(self._offered_w(connector, session)), connector.connector_id, session)
+             for connector, session in charging),
+            key=lambda item: (item[0], item[1]),
+        )
+        remaining = self._charger_cap()
+        for index, (demand, _, session) in enumerate(demands):
+            share = remaining / (len(demands) - index)
+            # The demand already is what the car accepts: it draws that, or the share when less.
+            session.power_w = min(demand, share)
+            remaining -= session.power_w
+
+    def _wake_sessions(self) -> None:
+        for connector in self.outlets:
+            if connector.session is not None:
+                connector.session.wake.set()
+
+    # -- meter values ------------------------------------------------------------------------
+
+    def _samples(self, connector: ConnectorSim, context: str) -> list[dict[str, Any]]:
+        """One reading of the meter, in neutral form: measurand, value, unit, phase, location."""
         session = connector.session
         charging = session is not None and session.transaction_id is not None
         power = session.power_w if charging and session else 0.0
-        wanted = set(self.config["MeterValuesSampledData"].split(","))
-        sampled: list[dict[str, str]] = []
+        wanted = self.measurands()
+        sampled: list[dict[str, Any]] = []
 
         def add(measurand: str, value: float, unit: str, phase: str | None = None, location: str = "Outlet") -> None:
-            if measurand not in wanted:
-                return
-            entry = {"value": f"{value:.1f}", "context": context, "measurand": measurand, "unit": unit}
-            if phase is not None:
-                entry["phase"] = phase
-            sampled.append({**entry, "location": location})
+            if measurand in wanted:
+                sampled.append(
+                    {"measurand": measurand, "value": round(value, 1), "unit": unit, "phase": phase,
+                     "location": location, "context": context}
+                )
 
-        add(Measurand.energy_active_import_register, connector.energy_wh, "Wh")
-        add(Measurand.power_active_import, power, "W")
+        add(ENERGY, connector.energy_wh, "Wh")
+        add(POWER, power, "W")
         for phase in ("L1", "L2", "L3"):
-            add(Measurand.current_import, phase_current(power), "A", phase)
-        add(Measurand.voltage, VOLTAGE, "V")
+            add(CURRENT, phase_current(power), "A", phase)
+        add(VOLTAGE_M, VOLTAGE, "V")
         if session is not None and charging:
-            add(Measurand.soc, session.ev.soc, "Percent", location="EV")
-        if not sampled:
-            return
-        await self._call(
-            call.MeterValues(
-                connector_id=connector.connector_id,
-                meter_value=[{"timestamp": self._now(), "sampledValue": sampled}],
-                transaction_id=session.transaction_id if charging and session else None,
-            )
-        )
+            add(SOC, session.ev.soc, "Percent", location="EV")
+        return sampled
 
-    # -- what the central system asks --------------------------------------------------------
+    async def _meter_values(self, connector: ConnectorSim, context: str) -> None:
+        samples = self._samples(connector, context)
+        if samples:
+            await self._send_meter_values(connector, samples, context)
 
-    def remote_start(self, id_tag: str, connector_id: int | None, message_id: str) -> str:
+    # -- what the central system asks (decisions shared by both versions) ---------------------
+
+    def find_connector(self, connector_id: int | None) -> ConnectorSim | None:
         if connector_id is None:
-            connector = next((c for c in self.outlets if c.free), None)
-        else:
-            connector = self.connectors.get(connector_id) if connector_id > 0 else None
-        if connector is None or not connector.free:
-            return RemoteStartStopStatus.rejected
-        authorize = self.config["AuthorizeRemoteTxRequests"] == "true"
-        self._new_session(connector, id_tag, authorize=authorize)
-        self._pending_starts[message_id] = connector
-        return RemoteStartStopStatus.accepted
+            return next((c for c in self.outlets if c.free and c.reservation is None), None)
+        return self.connectors.get(connector_id) if connector_id > 0 else None
 
-    def after_remote_start(self, message_id: str) -> None:
-        connector = self._pending_starts.pop(message_id, None)
-        if connector is not None and connector.session is not None:
-            self._spawn(self._run_session(connector, connector.session))
-
-    def _session_of(self, transaction_id: int) -> ChargingSession | None:
+    def session_of(self, transaction_id: int | str) -> tuple[ConnectorSim, ChargingSession] | None:
         for connector in self.outlets:
-            if connector.session is not None and connector.session.transaction_id == transaction_id:
-                return connector.session
+            session = connector.session
+            if session is not None and session.transaction_id is not None and str(session.transaction_id) == str(
+                transaction_id
+            ):
+                return connector, session
         return None
 
-    def remote_stop(self, transaction_id: int) -> str:
-        if self._session_of(transaction_id) is None:
-            return RemoteStartStopStatus.rejected
-        return RemoteStartStopStatus.accepted
-
-    def after_remote_stop(self, transaction_id: int) -> None:
-        session = self._session_of(transaction_id)
+    def remote_start(self, id_tag: str, connector_id: int | None, remote_start_id: int | None = None) -> bool:
+        """Accept a remote start: on a connector with a waiting car, or a free one the driver plugs into now."""
+        connector = None
+        if connector_id is None:
+            # A car already plugged in and waiting is the one the driver means.
+            connector = next(
+                (c for c in self.outlets if c.session is not None and c.session.id_tag is None and c.session.manual),
+                None,
+            )
+        connector = connector or self.find_connector(connector_id)
+        if connector is None or not connector.operative or connector.fault is not None:
+            return False
+        if connector.reservation is not None and connector.reservation.id_tag != id_tag:
+            return False
+        authorize = self.setting("authorize_remote").lower() == "true"
+        session = connector.session
         if session is not None:
-            session.request_stop(Reason.remote)
+            if session.id_tag is not None or session.transaction_id is not None:
+                return False
+            session.id_tag, session.authorize, session.remote_start_id = id_tag, authorize, remote_start_id
+            session.wake.set()
+            return True
+        session = self._new_session(connector, id_tag, authorize=authorize)
+        session.remote_start_id = remote_start_id
+        # Started once the answer is on the wire (`after_remote_start`).
+        return True
 
-    def after_reset(self, reset_type: str) -> None:
-        self._spawn(self._reset(reset_type))
+    def after_remote_start(self) -> None:
+        for connector in self.outlets:
+            session = connector.session
+            if session is not None and not session.running:
+                session.running = True
+                self._spawn(self._run_session(connector, session))
 
-    async def _reset(self, reset_type: str) -> None:
-        sessions = [c.session for c in self.outlets if c.session is not None]
+    def remote_stop(self, transaction_id: int | str) -> bool:
+        return self.session_of(transaction_id) is not None
+
+    def after_remote_stop(self, transaction_id: int | str) -> None:
+        found = self.session_of(transaction_id)
+        if found is not None:
+            found[1].request_stop(REMOTE)
+
+    def reset(self, reset_type: str, stop_reason: str, on_idle: bool = False) -> None:
+        self._spawn(self._reset(reset_type, stop_reason, on_idle))
+
+    @property
+    def busy(self) -> bool:
+        return any(c.session is not None and c.session.transaction_id is not None for c in self.outlets)
+
+    async def _reset(self, reset_type: str, stop_reason: str, on_idle: bool) -> None:
+        sessions = [c.session for c in self.outlets if c.session is not None and c.session.transaction_id is not None]
         for session in sessions:
-            session.request_stop(RESET_REASONS.get(reset_type, Reason.reboot))
+            if not on_idle:
+                session.request_stop(stop_reason)
         await asyncio.gather(*(session.done.wait() for session in sessions))
         self._reset_type = reset_type
         self._ended.set()
 
-    def change_availability(self, connector_id: int, kind: str) -> str:
+    def change_availability(self, connector_id: int, operative: bool) -> str:
+        """Accepted, Scheduled (a session runs: applies when it ends) or Rejected."""
         if connector_id not in self.connectors:
-            return AvailabilityStatus.rejected
-        operative = kind == AvailabilityType.operative
+            return "Rejected"
         targets = list(self.connectors.values()) if connector_id == 0 else [self.connectors[connector_id]]
         for connector in targets:
             connector.operative = operative
         if not operative and any(c.session is not None for c in targets if c.connector_id > 0):
-            return AvailabilityStatus.scheduled
-        return AvailabilityStatus.accepted
+            return "Scheduled"
+        return "Accepted"
 
     def after_change_availability(self, connector_id: int) -> None:
         targets = list(self.connectors.values()) if connector_id == 0 else [self.connectors.get(connector_id)]
-        self._spawn(self._announce_availability([c for c in targets if c is not None]))
+        self._spawn(self._announce([c for c in targets if c is not None]))
 
-    async def _announce_availability(self, targets: list[ConnectorSim]) -> None:
+    async def _announce(self, targets: list[ConnectorSim]) -> None:
         for connector in targets:
-            if connector.session is None:
-                wanted = ChargePointStatus.available if connector.operative else ChargePointStatus.unavailable
-                if connector.status != wanted:
-                    await self._status(connector, wanted)
+            if connector.session is None and connector.status != connector.resting_status():
+                await self._status(connector, connector.resting_status())
 
-    def unlock(self, connector_id: int) -> str:
+    def unlock(self, connector_id: int) -> bool:
         if connector_id < 1 or connector_id not in self.connectors:
-            return UnlockStatus.not_supported
+            return False
         session = self.connectors[connector_id].session
         if session is not None and session.transaction_id is not None:
-            session.request_stop(Reason.unlock_command)
-        return UnlockStatus.unlocked
+            session.request_stop(UNLOCK)
+        return True
 
-    def get_configuration(self, keys: list[str] | None) -> tuple[list[KeyValue], list[str]]:
-        wanted = keys or list(self.config)
-        known = [
-            KeyValue(key=key, readonly=key in READ_ONLY_KEYS, value=self.config[key])
-            for key in wanted
-            if key in self.config
-        ]
-        unknown = [k for k in wanted if k not in self.config]
-        return known, unknown
+    def set_profile(self, connector_id: int, data: dict[str, Any]) -> bool:
+        if connector_id not in self.connectors:
+            return False
+        try:
+            profile = ChargingProfile.from_ocpp(connector_id, data, self.clock.now())
+            if profile.purpose == "tx":
+                found = self.session_of(profile.transaction_id) if profile.transaction_id else None
+                session = self.connectors[connector_id].session
+                if found is None and (session is None or session.transaction_id is None):
+                    raise ProfileRejected("a transaction profile needs a transaction on the connector")
+                if profile.transaction_id is None and session is not None:
+                    profile.transaction_id = str(session.transaction_id)
+            self.profiles.install(profile)
+        except (ProfileRejected, KeyError, TypeError, ValueError):
+            return False
+        self._reallocate()
+        self._wake_sessions()
+        return True
 
-    def change_configuration(self, key: str, value: str) -> str:
-        if key not in self.config:
-            return ConfigurationStatus.not_supported
-        if key in READ_ONLY_KEYS:
-            return ConfigurationStatus.rejected
-        if key in INTEGER_KEYS:
-            if not value.strip().isdigit() or int(value) < 1:
-                return ConfigurationStatus.rejected
-            value = str(int(value))
-        elif key in BOOLEAN_KEYS:
-            if value.lower() not in ("true", "false"):
-                return ConfigurationStatus.rejected
-            value = value.lower()
-        elif key == "MeterValuesSampledData":
-            measurands = [m.strip() for m in value.split(",") if m.strip()]
-            if not measurands or any(m not in set(Measurand) for m in measurands):
-                return ConfigurationStatus.rejected
-            value = ",".join(measurands)
-        self.config[key] = value
-        return ConfigurationStatus.accepted
+    def clear_profiles(self, **criteria: Any) -> bool:
+        removed = self.profiles.clear(**criteria)
+        if removed:
+            self._reallocate()
+            self._wake_sessions()
+        return removed > 0
 
-    def trigger(self, requested: str, connector_id: int | None) -> str:
-        if connector_id is not None and connector_id not in self.connectors:
-            return TriggerMessageStatus.rejected
-        if requested not in (
-            MessageTrigger.boot_notification,
-            MessageTrigger.heartbeat,
-            MessageTrigger.status_notification,
-            MessageTrigger.meter_values,
+    def composite_schedule(self, connector_id: int, duration: int, unit: str | None) -> dict[str, Any] | None:
+        connector = self.connectors.get(connector_id)
+        if connector is None:
+            return None
+        session = connector.session
+        periods = self.profiles.composite(
+            connector_id,
+            self.clock.now(),
+            duration,
+            float(self.record.max_charging_power),
+            unit or "W",
+            str(session.transaction_id) if session and session.transaction_id is not None else None,
+            session.started_at if session else None,
+        )
+        return {"start": self.clock.now(), "duration": duration, "unit": unit or "W", "periods": periods}
+
+    def send_local_list(self, version: int, update_type: str, entries: list[tuple[str, str | None]]) -> str:
+        if update_type == "Differential" and version <= self.local_list_version:
+            return "VersionMismatch"
+        if update_type == "Full":
+            self.local_list = {}
+        for id_tag, status in entries:
+            if status is None:
+                self.local_list.pop(id_tag, None)
+            else:
+                self.local_list[id_tag] = status
+        self.local_list_version = version
+        return "Accepted"
+
+    def reserve(self, connector_id: int, reservation_id: int, id_tag: str, expires: datetime) -> str:
+        """Accepted, Occupied, Faulted, Unavailable or Rejected, as a 1.6 and a 2.0.1 charger answer."""
+        for other in self.outlets:
+            # The same reservation id again replaces the reservation.
+            if other.reservation is not None and other.reservation.reservation_id == reservation_id:
+                other.reservation = None
+        connector = self.find_connector(None) if connector_id == 0 else self.connectors.get(connector_id)
+        if connector is None or connector.connector_id == 0:
+            return "Occupied" if connector_id == 0 else "Rejected"
+        if connector.fault is not None:
+            return "Faulted"
+        if not connector.operative:
+            return "Unavailable"
+        if connector.session is not None or (
+            connector.reservation is not None and connector.reservation.reservation_id != reservation_id
         ):
-            return TriggerMessageStatus.not_implemented
-        return TriggerMessageStatus.accepted
+            return "Occupied"
+        if expires <= self.clock.now():
+            return "Rejected"
+        connector.reservation = Reservation(reservation_id, id_tag, expires)
+        self._spawn(self._reservation(connector, connector.reservation))
+        return "Accepted"
 
-    def after_trigger(self, requested: str, connector_id: int | None) -> None:
-        self._spawn(self._triggered(requested, connector_id))
+    async def _reservation(self, connector: ConnectorSim, reservation: Reservation) -> None:
+        await self._status(connector, RESERVED)
+        await self.clock.sleep((reservation.expires - self.clock.now()).total_seconds())
+        if connector.reservation is reservation:
+            connector.reservation = None
+            await self._reservation_ended(connector, reservation, "Expired")
+            if connector.session is None:
+                await self._status(connector, connector.resting_status())
 
-    async def _triggered(self, requested: str, connector_id: int | None) -> None:
-        if requested == MessageTrigger.boot_notification:
-            await self._send_boot()
-        elif requested == MessageTrigger.heartbeat:
-            await self._call(call.Heartbeat())
-        elif requested == MessageTrigger.status_notification:
-            targets = self.connectors.values() if connector_id is None else [self.connectors[connector_id]]
-            for connector in list(targets):
-                await self._status(connector, connector.status)
-        elif requested == MessageTrigger.meter_values:
-            targets = self.outlets if not connector_id else [self.connectors[connector_id]]
-            for connector in targets:
-                await self._meter_values(connector, "Trigger")
+    async def _reservation_ended(self, connector: ConnectorSim, reservation: Reservation, why: str) -> None:
+        """2.0.1 tells the central system; 1.6 only changes the status."""
+
+    def cancel_reservation(self, reservation_id: int) -> bool:
+        for connector in self.outlets:
+            if connector.reservation is not None and connector.reservation.reservation_id == reservation_id:
+                connector.reservation = None
+                if connector.session is None:
+                    self._spawn(self._status(connector, connector.resting_status()))
+                return True
+        return False
+
+    # -- operator controls ---------------------------------------------------------------------
+
+    def _outlet(self, connector_id: int) -> ConnectorSim:
+        connector = self.connectors.get(connector_id)
+        if connector is None or connector_id < 1:
+            raise NotAccepted(f"{self.identity} has no connector {connector_id}")
+        return connector
+
+    def _require_online(self) -> None:
+        if not self.online:
+            raise NotAccepted(f"{self.identity} is not online")
+
+    def plug_in(self, connector_id: int, soc: float | None = None, battery_kwh: float | None = None) -> str:
+        self._require_online()
+        connector = self._outlet(connector_id)
+        if connector.session is not None:
+            raise NotAccepted(f"connector {connector_id} of {self.identity} already has a car plugged in")
+        if connector.fault is not None or not connector.operative:
+            raise NotAccepted(f"connector {connector_id} of {self.identity} is {connector.resting_status().lower()}")
+        ev = self._arriving_ev(connector.rng, soc, battery_kwh)
+        session = ChargingSession(ev=ev, id_tag=None, planned_end=None, manual=True, running=True)
+        connector.session = session
+        self._spawn(self._run_session(connector, session))
+        return (
+            f"EV plugged into connector {connector_id} of {self.identity} "
+            f"({ev.battery_kwh:g} kWh at {ev.soc:g} %), waiting for authorization"
+        )
+
+    def unplug(self, connector_id: int) -> str:
+        self._require_online()
+        session = self._outlet(connector_id).session
+        if session is None:
+            raise NotAccepted(f"no car on connector {connector_id} of {self.identity}")
+        session.unplugged = True
+        session.request_stop(EV_DISCONNECTED)
+        return f"EV unplugged from connector {connector_id} of {self.identity}"
+
+    def present_id_tag(self, connector_id: int, id_tag: str) -> str:
+        self._require_online()
+        connector = self._outlet(connector_id)
+        session = connector.session
+        if session is None:
+            raise NotAccepted(f"no car on connector {connector_id} of {self.identity}: plug one in first")
+        if session.transaction_id is not None:
+            if id_tag == session.id_tag:
+                session.request_stop(LOCAL)
+                return f"{id_tag} presented on connector {connector_id}: stopping the session"
+            raise NotAccepted(f"connector {connector_id} of {self.identity} is charging for another tag")
+        if session.id_tag is not None:
+            raise NotAccepted(f"connector {connector_id} of {self.identity} is already authorizing {session.id_tag}")
+        session.id_tag, session.authorize = id_tag, True
+        session.wake.set()
+        return f"{id_tag} presented on connector {connector_id} of {self.identity}"
+
+    def inject_fault(self, connector_id: int, error_code: str) -> str:
+        self._require_online()
+        connector = self._outlet(connector_id)
+        connector.fault = error_code
+        session = connector.session
+        if session is not None:
+            session.request_stop(OTHER)
+        self._spawn(self._faulted(connector, error_code))
+        return f"connector {connector_id} of {self.identity} faulted ({error_code})"
+
+    async def _faulted(self, connector: ConnectorSim, error_code: str) -> None:
+        session = connector.session
+        # A session's end announces the fault itself.
+        if session is None or session.transaction_id is None:
+            await self._status(connector, FAULTED)
+        await self._send_fault_event(connector, error_code)
+
+    def clear_fault(self, connector_id: int) -> str:
+        self._require_online()
+        connector = self._outlet(connector_id)
+        if connector.fault is None:
+            raise NotAccepted(f"connector {connector_id} of {self.identity} has no fault")
+        connector.fault = None
+        self._spawn(self._fault_cleared(connector))
+        return f"connector {connector_id} of {self.identity}: fault cleared"
+
+    async def _fault_cleared(self, connector: ConnectorSim) -> None:
+        await self._send_fault_event(connector, None)
+        session = connector.session
+        await self._status(connector, PREPARING if session is not None else connector.resting_status())
+        if session is not None:
+            session.wake.set()
 
 
 def describe_close(closed: ConnectionClosed | None) -> str:
@@ -651,81 +1013,3 @@ def describe_close(closed: ConnectionClosed | None) -> str:
         return "the connection dropped without a close frame"
     reason = f" '{closed.rcvd.reason}'" if closed.rcvd.reason else ""
     return f"closed by the central system (code {closed.rcvd.code}{reason})"
-
-
-class _Link16(ChargePoint):
-    """The OCPP 1.6J wire side of a simulated charger: one handler per CALL, decisions in the charger."""
-
-    def __init__(self, charger: SimulatedCharger, connection: Any) -> None:
-        super().__init__(charger.identity, connection, response_timeout=charger.response_timeout)
-        self.charger = charger
-        ids = charger._message_ids
-        self._unique_id_generator = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
-
-    @on(Action.remote_start_transaction)
-    def on_remote_start(
-        self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
-    ) -> call_result.RemoteStartTransaction:
-        return call_result.RemoteStartTransaction(
-            status=self.charger.remote_start(id_tag, connector_id, call_unique_id)
-        )
-
-    @after(Action.remote_start_transaction)
-    def after_remote_start(self, call_unique_id: str, **_: Any) -> None:
-        self.charger.after_remote_start(call_unique_id)
-
-    @on(Action.remote_stop_transaction)
-    def on_remote_stop(self, transaction_id: int) -> call_result.RemoteStopTransaction:
-        return call_result.RemoteStopTransaction(status=self.charger.remote_stop(transaction_id))
-
-    @after(Action.remote_stop_transaction)
-    def after_remote_stop(self, transaction_id: int) -> None:
-        self.charger.after_remote_stop(transaction_id)
-
-    @on(Action.reset)
-    def on_reset(self, type: str) -> call_result.Reset:
-        return call_result.Reset(status=ResetStatus.accepted)
-
-    @after(Action.reset)
-    def after_reset(self, type: str) -> None:
-        self.charger.after_reset(type)
-
-    @on(Action.change_availability)
-    def on_change_availability(self, connector_id: int, type: str) -> call_result.ChangeAvailability:
-        return call_result.ChangeAvailability(status=self.charger.change_availability(connector_id, type))
-
-    @after(Action.change_availability)
-    def after_change_availability(self, connector_id: int, type: str) -> None:
-        self.charger.after_change_availability(connector_id)
-
-    @on(Action.unlock_connector)
-    def on_unlock_connector(self, connector_id: int) -> call_result.UnlockConnector:
-        return call_result.UnlockConnector(status=self.charger.unlock(connector_id))
-
-    @on(Action.get_configuration)
-    def on_get_configuration(self, key: list[str] | None = None) -> call_result.GetConfiguration:
-        known, unknown = self.charger.get_configuration(key)
-        return call_result.GetConfiguration(configuration_key=known or None, unknown_key=unknown or None)
-
-    @on(Action.change_configuration)
-    def on_change_configuration(self, key: str, value: str) -> call_result.ChangeConfiguration:
-        return call_result.ChangeConfiguration(status=self.charger.change_configuration(key, value))
-
-    @on(Action.trigger_message)
-    def on_trigger_message(
-        self, requested_message: str, connector_id: int | None = None
-    ) -> call_result.TriggerMessage:
-        return call_result.TriggerMessage(status=self.charger.trigger(requested_message, connector_id))
-
-    @after(Action.trigger_message)
-    def after_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
-        if self.charger.trigger(requested_message, connector_id) == TriggerMessageStatus.accepted:
-            self.charger.after_trigger(requested_message, connector_id)
-
-    @on(Action.clear_cache)
-    def on_clear_cache(self) -> call_result.ClearCache:
-        return call_result.ClearCache(status=ClearCacheStatus.accepted)
-
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
-        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)

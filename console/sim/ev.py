@@ -26,11 +26,16 @@ class EV:
     max_power_w: float
 
     @classmethod
-    def arriving(cls, rng: random.Random) -> EV:
-        """A car as it plugs in: 40–100 kWh battery, 10–60 % charged."""
+    def arriving(
+        cls,
+        rng: random.Random,
+        battery_kwh: tuple[float, float] = (40.0, 100.0),
+        soc: tuple[float, float] = (10.0, 60.0),
+    ) -> EV:
+        """A car as it plugs in: by default a 40–100 kWh battery, 10–60 % charged."""
         return cls(
-            battery_kwh=round(rng.uniform(40, 100), 1),
-            soc=round(rng.uniform(10, 60), 1),
+            battery_kwh=round(rng.uniform(*battery_kwh), 1),
+            soc=round(rng.uniform(*soc), 1),
             max_power_w=float(rng.choice(ACCEPTANCE_W)),
         )
 
@@ -51,7 +56,8 @@ class EV:
         """Put `power_w` into the battery for `seconds`; returns the energy taken in Wh."""
         room_wh = (100.0 - self.soc) / 100.0 * self.battery_kwh * 1000.0
         energy_wh = min(room_wh, power_w * seconds / 3600.0)
-        self.soc = min(100.0, self.soc + energy_wh / (self.battery_kwh * 10.0))
+        # Filling the room exactly makes it full, whatever the rounding says.
+        self.soc = 100.0 if energy_wh >= room_wh else min(100.0, self.soc + energy_wh / (self.battery_kwh * 10.0))
         return energy_wh
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -19,64 +16,7 @@ from console.core.store import Store
 from console.csms.server import CentralSystem
 from console.sim.ev import EV, phase_current
 from console.sim.manager import SimManager
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    """Wait in real time (the network is real) until `condition` holds; it may be async."""
-
-    async def poll() -> None:
-        while True:
-            outcome = condition()
-            if isinstance(outcome, Awaitable):
-                outcome = await outcome
-            if outcome:
-                return
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-async def settle(manager: SimManager) -> None:
-    """Let woken tasks run until no simulated charger awaits an answer."""
-    for _ in range(3):
-        await asyncio.sleep(0.002)
-        await eventually(manager.idle)
-
-
-async def run_clock(clock: ManualClock, manager: SimManager, seconds: float, step: float = 1.0) -> None:
-    """Advance simulated time step by step, letting the real network settle after each step."""
-    remaining = seconds
-    while remaining > 0:
-        delta = min(step, remaining)
-        clock.advance(delta)
-        remaining -= delta
-        await settle(manager)
-
-
-async def online_charger(service: ConsoleService, manager: SimManager, connectors: int = 2) -> str:
-    view = await service.create_charger(
-        {"identity": "CP-1", "simulated": True, "max_charging_power": 22000, "number_of_connectors": connectors}
-    )
-    await service.start_charger(view.id)
-    await eventually(lambda: manager.state(view.id)[0] == "online")
-    await settle(manager)
-    return view.id
-
-
-async def rows(service: ConsoleService, query: Any) -> list[Any]:
-    await service.writer.flush()
-    return list(await service.store.run(lambda session: session.exec(query).all()))
-
-
-async def status_of(service: ConsoleService, charger_id: str, connector_id: int) -> str:
-    view = await service.get_charger(charger_id)
-    return next(c.status for c in view.connectors if c.connector_id == connector_id)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from simtools import closed_port, eventually, online_charger, rows, run_clock, settle, status_of
 
 
 async def test_a_simulated_charger_boots_and_reports_its_connectors(
