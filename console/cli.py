@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from console.core.clock import SystemClock
 from console.core.errors import ConsoleError
 from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.store import DB_ENV, Store, default_db_url
+from console.sim.loadrun import add_sim_parser, run_sim
 
 log = logging.getLogger("console")
 
@@ -58,6 +60,12 @@ def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
         help="serve OCPP over TLS (wss://, security profile 2) with this PEM certificate chain; needs --tls-key",
     )
     parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="the PEM private key of --tls-cert")
+    parser.add_argument(
+        "--auto-register", action="store_true",
+        help="accept unknown chargers as Pending (an operator accepts or rejects them) instead of refusing them",
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster (demos)")
+    parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)  # pin the process (benchmarks)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_export.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
     _add_db(fleet_export)
 
+    add_sim_parser(commands)
+
     chargers = commands.add_parser("chargers", help="list chargers as JSON")
     _add_db(chargers)
     return parser
@@ -125,6 +135,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         api_port=getattr(args, "api_port", None),
         api_host=getattr(args, "api_host", None) or args.host,
         environment=getattr(args, "environment", "production"),
+        auto_register=args.auto_register,
+        speed=args.speed,
     )
 
 
@@ -307,10 +319,14 @@ def _log_to_file() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "cpu", None) is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
     _quiet_libraries()
     try:
         if args.command == "fleet":
             return _fleet(args)
+        if args.command == "sim":
+            return run_sim(args)
         if args.command == "chargers":
             return _chargers(args)
         if args.command == "keys":

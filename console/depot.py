@@ -17,6 +17,7 @@ from console.core.service import ConsoleService
 from console.core.store import Store
 from console.csms.server import CentralSystem
 from console.resources import sample_fleet_path
+from console.sim.clock import SpeedClock
 from console.sim.manager import SimManager
 
 log = logging.getLogger("console.depot")
@@ -41,6 +42,10 @@ class DepotSettings:
     api_port: int | None = None
     api_host: str = "127.0.0.1"
     environment: str = "production"
+    # Unknown chargers get a Pending record instead of a 404 at the handshake.
+    auto_register: bool = False
+    # Simulated time runs this many times faster (demos).
+    speed: float = 1.0
 
 
 def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
@@ -72,6 +77,7 @@ class Depot:
             heartbeat_interval=settings.heartbeat_interval,
             call_timeout=settings.call_timeout,
             ssl_context=ssl_context,
+            auto_register=settings.auto_register,
         )
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None
@@ -84,7 +90,13 @@ class Depot:
                 log.info("first run: imported %d chargers from %s", imported, self.settings.first_run_fleet)
         await self.central.start()
         if self.settings.simulate:
-            self.sims = SimManager(self.service.live, self.clock, self.central.local_url, seed=self.settings.seed)
+            self.sims = SimManager(
+                self.service.live,
+                SpeedClock(self.settings.speed) if self.settings.speed != 1 else self.clock,
+                self.central.local_url,
+                seed=self.settings.seed,
+                ssl_context=self._sim_tls(),
+            )
             self.service.attach(runtime=self.sims)
             await self.sims.start_all()
         if self.settings.api_port is not None:
@@ -92,6 +104,14 @@ class Depot:
                 self.service, self.settings.api_host, self.settings.api_port, environment=self.settings.environment
             )
             await self.api.start()
+
+    def _sim_tls(self) -> ssl.SSLContext | None:
+        """Our own simulators reach a wss:// listener on loopback trusting its certificate, whatever its host name."""
+        if self.settings.tls_cert is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.settings.tls_cert))
+        context.check_hostname = False
+        return context
 
     async def stop(self) -> None:
         if self.api is not None:  # first: no new requests while the rest winds down
