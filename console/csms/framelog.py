@@ -1,18 +1,75 @@
 """A WebSocket wrapper that records every OCPP-J frame, in and out, as a log entry.
 
 Results and errors carry only a message id; the wrapper remembers which CALL
-each id belongs to so the log can name the action they answer.
+each id belongs to so the log can name the action they answer. Secrets a frame
+may carry (a charger's Basic auth password set over OCPP, APN or VPN
+passwords) are masked in the log; the frame on the wire is untouched.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from console.core.live import LiveState
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 REMEMBERED_IDS = 1000
+MASK = "********"
+# Configuration keys (1.6) and variables (2.0.1) whose value is the charger's password.
+SECRET_KEYS = frozenset({"AuthorizationKey", "BasicAuthPassword"})
+
+
+def _masked(value: Any) -> tuple[Any, bool]:
+    """The value with every secret masked, and whether there was one."""
+    if isinstance(value, list):
+        items = [_masked(item) for item in value]
+        return [item for item, _ in items], any(found for _, found in items)
+    if not isinstance(value, dict):
+        return value, False
+    found = False
+    masked = {}
+    for name, item in value.items():
+        if "password" in name.lower() and isinstance(item, str):
+            masked[name], found = MASK, True
+        else:
+            masked[name], inner = _masked(item)
+            found = found or inner
+    # 1.6 ChangeConfiguration / GetConfiguration: {"key": "AuthorizationKey", "value": ...}
+    if masked.get("key") in SECRET_KEYS and isinstance(masked.get("value"), str):
+        masked["value"], found = MASK, True
+    # 2.0.1 SetVariables / GetVariables: {"variable": {"name": "BasicAuthPassword"}, "attributeValue": ...}
+    variable = masked.get("variable")
+    if isinstance(variable, dict) and variable.get("name") in SECRET_KEYS and isinstance(masked.get("attributeValue"), str):
+        masked["attributeValue"], found = MASK, True
+    return masked, found
+
+
+class MaskCredentials(logging.Filter):
+    """websockets' debug log lists every handshake header; the Authorization one carries the password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == "authorization":
+            record.args = (args[0], MASK)
+        return True
+
+
+# The server's handshakes log through this logger whatever level it is set to.
+logging.getLogger("websockets.server").addFilter(MaskCredentials())
+
+
+def redact(text: str) -> str:
+    """The frame as it may be logged: secrets masked, anything else verbatim."""
+    if "password" not in text.lower() and not any(key in text for key in SECRET_KEYS):
+        return text
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return text
+    masked, found = _masked(frame)
+    return json.dumps(masked, separators=(",", ":")) if found else text
 
 
 def _head(text: str) -> tuple[int | None, str | None, str | None]:
@@ -45,14 +102,17 @@ class LoggedConnection:
             mine[message_id] = action
         elif kind in (CALLRESULT, CALLERROR) and message_id is not None:
             action = theirs.pop(message_id, None)
-        self._live.log_frame(self._identity, direction, text, action=action)
+        self._live.log_frame(self._identity, direction, redact(text), action=action)
 
-    async def recv(self) -> str:
+    async def recv(self) -> str | bytes:
+        """The next frame as received: a binary frame stays bytes, for the handler to refuse."""
         message = await self._connection.recv()
-        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-        self._note(text, "in")
-        return text
+        self._note(message.decode("utf-8", "replace") if isinstance(message, bytes) else message, "in")
+        return message
 
     async def send(self, message: str) -> None:
         self._note(message, "out")
         await self._connection.send(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._connection.close(code, reason)

@@ -47,6 +47,7 @@ HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {
     "ocpp2.1": ChargePoint21,
 }
 CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201, "ocpp2.1": call21}
+CLOSE_TIMEOUT = 10.0  # websockets' default, seconds
 # Most recent first: an unknown charger offering several gets the newest.
 SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 
@@ -120,6 +121,7 @@ class CentralSystem:
         self.max_frame_bytes = max_frame_bytes
         self._server: Server | None = None
         self._links: dict[str, Link] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         # Good password checks, by (stored hash, sha256 of the password), so a reconnect
         # storm does not pay scrypt again for every charger.
         self._verified: set[tuple[str, str]] = set()
@@ -136,6 +138,8 @@ class CentralSystem:
             process_request=self._check_handshake,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
+            # A peer that missed its pong will not answer a close frame either: give up as soon.
+            close_timeout=min(self.ping_timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT),
             max_size=self.max_frame_bytes,
             ssl=self.ssl_context,
             backlog=1024,
@@ -262,7 +266,10 @@ class CentralSystem:
             # A charger that reconnects replaces its half-dead old socket at once.
             self.live.log(identity, "event", "new connection replaces the previous one")
             del self._links[identity]
-            await previous.connection.close(1000, "replaced by a new connection")
+            # Not awaited: a half-dead socket would hold the new connection up for the close timeout.
+            closing = asyncio.create_task(previous.connection.close(1000, "replaced by a new connection"))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         charge_point = HANDLERS[subprotocol](
             identity,
             charger_id,

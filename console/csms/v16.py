@@ -13,6 +13,7 @@ from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, Regi
 from console.core.clock import Clock
 from console.core.live import LiveState
 from console.core.views import iso
+from console.csms.protocol import ProtocolGuard
 
 SUBPROTOCOL = "ocpp1.6"
 
@@ -42,7 +43,7 @@ def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[da
     return samples
 
 
-class ChargePoint16(ChargePoint):
+class ChargePoint16(ProtocolGuard, ChargePoint):
     """The central system's side of one OCPP 1.6J connection."""
 
     def __init__(

@@ -18,6 +18,7 @@ from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferSta
 from console.core.clock import Clock
 from console.core.live import LiveState
 from console.core.views import iso
+from console.csms.protocol import ProtocolGuard
 from console.csms.v16 import parse_time
 
 SUBPROTOCOL = "ocpp2.0.1"
@@ -49,7 +50,7 @@ def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[An
     return samples
 
 
-class ChargePoint201(ChargePoint):
+class ChargePoint201(ProtocolGuard, ChargePoint):
     """The central system's side of one OCPP 2.0.1 connection."""
 
     def __init__(

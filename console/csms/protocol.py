@@ -1,0 +1,269 @@
+"""OCPP-J framing rules the `ocpp` package leaves open: each bad frame gets what its version prescribes.
+
+The package's `route_message` logs a frame it cannot parse and answers
+nothing, maps unknown actions the wrong way round, and lets an exception
+outside a handler end the connection. `ProtocolGuard` sits in front of the
+package's ChargePoint and answers every case, logs an event line for the
+charger, and keeps the connection open wherever the spec allows:
+
+=========================================  ===============================  ==============================
+bad input                                  OCPP 1.6J                         OCPP 2.0.1 (and 2.1)
+=========================================  ===============================  ==============================
+not JSON, not an array, no readable        CALLERROR FormationViolation,    CALLERROR RpcFrameworkError,
+MessageTypeId/MessageId, CALL with the     MessageId "-1" when it cannot    MessageId "-1" when it cannot
+wrong number of elements                   be read                          be read
+unknown MessageTypeId                      CALLERROR FormationViolation     CALLERROR MessageTypeNotSupported
+action no version knows                    CALLERROR NotImplemented         CALLERROR NotImplemented
+action known but not handled here          CALLERROR NotSupported           CALLERROR NotSupported
+payload breaks the schema                  the package's schema error;      the package's schema error
+                                           FormatViolation sent as
+                                           FormationViolation
+handler fails unexpectedly                 CALLERROR InternalError          CALLERROR InternalError
+CALLRESULT/CALLERROR nobody waits for,     logged and dropped: an answer    logged and dropped
+or malformed                               is never answered
+binary frame                               close 1003 (unsupported data)    close 1003 (unsupported data)
+frame over the size limit                  close 1009 by websockets, logged close 1009, logged
+=========================================  ===============================  ==============================
+
+Why these:
+
+- OCPP-J 1.6 §4.2.3 has no RPC-level codes. Its FormationViolation, "Payload
+  for Action is syntactically incorrect or not conform the PDU structure for
+  Action", is the nearest for a frame that is no OCPP-J message, and the 1.6
+  errata (§5, "will not be fixed") keep that spelling: 1.6 chargers get it
+  where the package emits 2.0.1's FormatViolation.
+- OCPP-J 2.0.1 (Part 4) adds RpcFrameworkError, "Content of the call is not a
+  valid RPC Request, for example: MessageId could not be read", and
+  MessageTypeNotSupported for a Message Type Number it does not support (the
+  extension fallback of §4.4). With no readable MessageId the CALLERROR
+  carries "-1", as other OCPP-J stacks (ocpp-rpc) do.
+- In both, NotImplemented is "Requested Action is not known by receiver" and
+  NotSupported "Requested Action is recognized but not supported by the
+  receiver"; the package answers them the other way round.
+- A CALLERROR answers a CALL only, never a CALLRESULT or CALLERROR.
+- OCPP-J frames are JSON text; RFC 6455 §7.4.1 reserves 1003 for data an
+  endpoint cannot accept, "e.g., an endpoint that understands only text data
+  MAY send this if it receives a binary message". A charger that frames in
+  binary would never be understood, so the close tells it plainly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+import logging
+from typing import Any
+
+from ocpp.exceptions import (
+    FormationViolationError,
+    InternalError,
+    NotImplementedError as NotImplementedCallError,
+    NotSupportedError,
+    OCPPError,
+)
+from ocpp.messages import Call, CallError, CallResult, MessageType
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
+from ocpp.v21.enums import Action as Action21
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+log = logging.getLogger("console.csms")
+
+UNREADABLE_ID = "-1"
+KNOWN_ACTIONS = frozenset(action.value for action in (*Action16, *Action201, *Action21))
+# 1.6 spellings of the codes the package emits in their 2.0.1 form.
+CODES_16 = {"FormatViolation": "FormationViolation", "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}
+
+
+class RpcFrameworkError(OCPPError):
+    code = "RpcFrameworkError"
+    default_description = "Content of the call is not a valid RPC Request, for example: MessageId could not be read."
+
+
+class MessageTypeNotSupportedError(OCPPError):
+    code = "MessageTypeNotSupported"
+    default_description = "A message with a Message Type Number received that is not supported by this implementation."
+
+
+class BadFrame(Exception):
+    """A frame that is not a usable OCPP-J message; `error` is the answer due, if any."""
+
+    def __init__(self, reason: str, message_id: str, error: OCPPError | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message_id = message_id
+        self.error = error
+
+
+class ProtocolGuard:
+    """Mixed in before the `ocpp` ChargePoint of each version (needs `id`, `live`, `_connection`)."""
+
+    _ocpp_version: str
+    _connection: Any
+    _response_queue: asyncio.Queue[Any]
+    route_map: dict[str, dict[str, Any]]
+    id: str
+    live: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The MessageId of our CALL still waiting for its answer (the package sends one at a time).
+        self._awaiting: str | None = None
+        for action, handlers in self.route_map.items():
+            if "_on_action" in handlers:
+                handlers["_on_action"] = self._guarded(action, handlers["_on_action"])
+
+    # -- the receive loop --------------------------------------------------------------
+
+    async def start(self) -> None:
+        # The package's loop also logs every raw frame; ours are logged once, by the connection.
+        try:
+            while True:
+                await self.route_message(await self._connection.recv())
+        except ConnectionClosed as closed:
+            sent = closed.sent
+            if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self._event(f"frame too big: {sent.reason}; connection closed with 1009 (message too big)")
+            elif sent is not None and sent.code == CloseCode.INTERNAL_ERROR and closed.rcvd is None:
+                self._event(f"dead connection: {sent.reason}; dropped")
+            raise
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        if isinstance(raw_msg, bytes):
+            self._event(f"binary frame ({len(raw_msg)} bytes): OCPP-J frames are text; closing with 1003 (unsupported data)")
+            await self._connection.close(CloseCode.UNSUPPORTED_DATA, "OCPP-J frames are JSON text")
+            return
+        try:
+            message = self._parse(raw_msg)
+        except BadFrame as bad:
+            if bad.error is None:
+                self._event(f"{bad.reason}: ignored")
+            else:
+                await self._answer_error(bad.message_id, bad.error, bad.reason)
+            return
+        if isinstance(message, Call):
+            await self._answer(message)
+        elif message.unique_id == self._awaiting:
+            self._awaiting = None
+            self._response_queue.put_nowait(message)
+        else:
+            kind = "CALLRESULT" if isinstance(message, CallResult) else "CALLERROR"
+            self._event(f"{kind} for unknown message id {message.unique_id!r}: no CALL of ours waits for it; ignored")
+
+    # -- parsing -------------------------------------------------------------------------
+
+    def _framing_error(self, description: str) -> OCPPError:
+        if self._ocpp_version == "1.6":
+            return FormationViolationError(description=description)
+        return RpcFrameworkError(description=description)
+
+    def _parse(self, raw: str) -> Call | CallResult | CallError:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            raise BadFrame("frame is not JSON", UNREADABLE_ID, self._framing_error("Message is not valid JSON")) from None
+        if not isinstance(frame, list) or not frame:
+            shape = "an OCPP-J message is a JSON array [MessageTypeId, MessageId, ...]"
+            raise BadFrame("frame is not an OCPP-J message", UNREADABLE_ID, self._framing_error(shape))
+        kind = frame[0]
+        message_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
+        if kind in (MessageType.CallResult, MessageType.CallError):
+            return self._parse_answer(frame, message_id)
+        if message_id is None:
+            raise BadFrame(
+                "frame has no readable MessageId", UNREADABLE_ID,
+                self._framing_error("MessageId (the second element) must be a string"),
+            )
+        if kind != MessageType.Call:
+            reason = f"unknown MessageTypeId {kind!r}"
+            if self._ocpp_version == "1.6":
+                error: OCPPError = FormationViolationError(description=f"{reason}: OCPP-J 1.6 knows 2, 3 and 4")
+            else:
+                error = MessageTypeNotSupportedError(description=f"{reason}: this implementation supports 2, 3 and 4")
+            raise BadFrame(reason, message_id, error)
+        if len(frame) != 4 or not isinstance(frame[2], str):
+            raise BadFrame(
+                "malformed CALL", message_id,
+                self._framing_error("a CALL is [2, MessageId, Action, {Payload}]"),
+            )
+        return Call(message_id, frame[2], frame[3])
+
+    def _parse_answer(self, frame: list[Any], message_id: str | None) -> CallResult | CallError:
+        kind = frame[0]
+        if kind == MessageType.CallResult and message_id is not None and len(frame) == 3:
+            return CallResult(message_id, frame[2])
+        if kind == MessageType.CallError and message_id is not None and len(frame) == 5 and isinstance(frame[2], str):
+            return CallError(message_id, frame[2], frame[3], frame[4])
+        name = "CALLRESULT" if kind == MessageType.CallResult else "CALLERROR"
+        raise BadFrame(f"malformed {name} (an answer is never answered)", message_id or UNREADABLE_ID, None)
+
+    # -- answering ---------------------------------------------------------------------
+
+    async def _answer(self, message: Call) -> None:
+        try:
+            if "_on_action" not in self.route_map.get(message.action, {}):
+                if message.action in KNOWN_ACTIONS:
+                    raise NotSupportedError(
+                        description="Requested Action is recognized but not supported by the receiver",
+                        details={"cause": f"this central system does not take {message.action} over OCPP {self._ocpp_version}"},
+                    )
+                raise NotImplementedCallError(
+                    description="Requested Action is not known by receiver",
+                    details={"cause": f"{message.action!r} is not an OCPP action"},
+                )
+            await self._handle_call(message)  # type: ignore[attr-defined]
+        except ConnectionClosed:
+            raise
+        except OCPPError as error:
+            await self._answer_error(message.unique_id, error, f"{message.action} refused")
+        except Exception:
+            log.exception("%s: failed to answer %s", self.id, message)
+            await self._answer_error(message.unique_id, InternalError(), f"{message.action} failed on the central system")
+
+    async def _answer_error(self, message_id: str, error: OCPPError, reason: str) -> None:
+        code = CODES_16.get(error.code, error.code) if self._ocpp_version == "1.6" else error.code
+        # Only the cause goes back: the package's details also echo the whole offending message.
+        details = {"cause": str(error.details["cause"])} if "cause" in error.details else {}
+        self._event(f"{reason}: answered CALLERROR {code} ({details.get('cause') or error.description})")
+        await self._send(CallError(message_id, code, error.description, details).to_json())
+
+    def _guarded(self, action: str, handler: Any) -> Any:
+        """A handler whose unexpected failure becomes an InternalError answer, not a dead connection."""
+
+        @functools.wraps(handler)
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                response = handler(*args, **kwargs)
+                return await response if inspect.isawaitable(response) else response
+            except (OCPPError, ConnectionClosed):
+                raise
+            except Exception as error:
+                log.exception("%s: %s handler failed", self.id, action)
+                self._event(f"{action} failed on the central system ({type(error).__name__}): answered CALLERROR InternalError")
+                raise InternalError() from error
+
+        return guarded
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send(self, message: str) -> None:
+        if message.startswith(f"[{MessageType.Call},"):
+            # Set before sending: a quick answer may arrive before `call` starts waiting for it.
+            self._awaiting = json.loads(message)[1]
+        await self._connection.send(message)
+
+    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
+        try:
+            return await super()._get_specific_response(unique_id, timeout)  # type: ignore[misc]
+        except asyncio.TimeoutError:
+            # An answer after the timeout is one nobody waits for any more.
+            if self._awaiting == unique_id:
+                self._awaiting = None
+            raise
+
+    def _event(self, text: str) -> None:
+        log.warning("%s: %s", self.id, text)
+        self.live.log(self.id, "event", text)
