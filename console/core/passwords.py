@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 # scrypt cost: ~30 ms a check; the central system caches good checks so reconnect storms stay cheap.
 N, R, P = 2**13, 8, 1
@@ -42,3 +43,35 @@ def password_problem(password: object) -> str | None:
     if not all(33 <= ord(char) <= 126 for char in password):
         return "only printable ASCII without spaces"
     return None
+
+
+MASK = "********"
+# Configuration keys (1.6) and variables (2.0.1) whose value is the charger's password.
+SECRET_KEYS = frozenset({"AuthorizationKey", "BasicAuthPassword"})
+
+
+def mask_secrets(value: Any) -> tuple[Any, bool]:
+    """The value with every secret masked, and whether there was one."""
+    if isinstance(value, list):
+        items = [mask_secrets(item) for item in value]
+        return [item for item, _ in items], any(found for _, found in items)
+    if not isinstance(value, dict):
+        return value, False
+    found = False
+    masked = {}
+    for name, item in value.items():
+        if "password" in name.lower() and isinstance(item, str):
+            masked[name], found = MASK, True
+        else:
+            masked[name], inner = mask_secrets(item)
+            found = found or inner
+    # 1.6 ChangeConfiguration / GetConfiguration: {"key": "AuthorizationKey", "value": ...}
+    key = masked.get("key")
+    if isinstance(key, str) and key in SECRET_KEYS and isinstance(masked.get("value"), str):
+        masked["value"], found = MASK, True
+    # 2.0.1 SetVariables / GetVariables: {"variable": {"name": "BasicAuthPassword"}, "attributeValue": ...}
+    variable = masked.get("variable")
+    name = variable.get("name") if isinstance(variable, dict) else None
+    if isinstance(name, str) and name in SECRET_KEYS and isinstance(masked.get("attributeValue"), str):
+        masked["attributeValue"], found = MASK, True
+    return masked, found

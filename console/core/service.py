@@ -24,6 +24,7 @@ from console.core.live import LiveState, log_view, summarize_action
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
 from console.core.powercap import PowerCap
+from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
@@ -334,6 +335,54 @@ class ConsoleService:
         await self._finish_action(action, "completed", outcome)
         return outcome
 
+    # -- simulator controls (lab) ---------------------------------------------------------
+
+    def _simulator(self, charger_id: str) -> RuntimeControl:
+        record = self._charger(charger_id)
+        if not record.simulated:
+            raise Unavailable(f"{record.identity} is a real charger: only simulated chargers take operator controls")
+        if self.runtime is None:
+            raise Unavailable("simulated chargers are not running in this process")
+        return self.runtime
+
+    async def plug_in(
+        self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None
+    ) -> str:
+        """Plug an EV into a simulated charger (it waits in Preparing for a tag or a remote start)."""
+        self._writable()
+        return await self._simulator(charger_id).plug_in(charger_id, connector_id, soc=soc, battery_kwh=battery_kwh)
+
+    async def unplug(self, charger_id: str, connector_id: int) -> str:
+        self._writable()
+        return await self._simulator(charger_id).unplug(charger_id, connector_id)
+
+    async def present_id_tag(self, charger_id: str, connector_id: int, id_tag: str) -> str:
+        self._writable()
+        return await self._simulator(charger_id).present_id_tag(charger_id, connector_id, id_tag)
+
+    async def inject_fault(self, charger_id: str, connector_id: int, error_code: str = "OtherError") -> str:
+        self._writable()
+        return await self._simulator(charger_id).inject_fault(charger_id, connector_id, error_code)
+
+    async def clear_fault(self, charger_id: str, connector_id: int) -> str:
+        self._writable()
+        return await self._simulator(charger_id).clear_fault(charger_id, connector_id)
+
+    async def drop_connection(self, charger_id: str) -> str:
+        self._writable()
+        return await self._simulator(charger_id).drop_connection(charger_id)
+
+    async def location_runtime(self, location_id: str, command: str) -> list[str]:
+        """start, stop or restart every simulated charger at a location."""
+        self._writable()
+        if command not in ("start", "stop", "restart"):
+            raise ValidationFailed({"command": "one of start, stop, restart"})
+        if location_id not in {location.id for location in self.live.locations()}:
+            raise NotFound(f"no location {location_id!r}")
+        if self.runtime is None:
+            raise Unavailable("simulated chargers are not running in this process")
+        return await getattr(self.runtime, f"{command}_location")(location_id)
+
     async def ocpp_call(
         self, charger_id: str, operation: str, payload: dict[str, Any], command: str | None = None
     ) -> str:
@@ -370,7 +419,10 @@ class ConsoleService:
         ops.check_operation(record.ocpp_version, operation, subject)
         request = dict(payload or {})
         problem = ops.request_problem(record.ocpp_version, operation, request)
-        action = await self._new_action(charger_id, command or operation, ops.plain(request), operation=operation)
+        # What is kept of the request and the answer never holds a charger's password.
+        action = await self._new_action(
+            charger_id, command or operation, mask_secrets(ops.plain(request))[0], operation=operation
+        )
         if problem is not None:
             await self._finish_action(action, "failed", f"invalid request: {problem}", reason=ops.INVALID_REQUEST)
             raise OperationRefused({"payload": problem}, subject, self._result(action, record))
@@ -409,7 +461,7 @@ class ConsoleService:
             action,
             state,
             f"{operation}: {status or 'answered'}",
-            result=answer,
+            result=mask_secrets(answer)[0],
             answered_at=self.clock.now(),
             duration_ms=_elapsed_ms(started),
         )

@@ -13,39 +13,10 @@ import logging
 from typing import Any
 
 from console.core.live import LiveState
+from console.core.passwords import MASK, SECRET_KEYS, mask_secrets
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 REMEMBERED_IDS = 1000
-MASK = "********"
-# Configuration keys (1.6) and variables (2.0.1) whose value is the charger's password.
-SECRET_KEYS = frozenset({"AuthorizationKey", "BasicAuthPassword"})
-
-
-def _masked(value: Any) -> tuple[Any, bool]:
-    """The value with every secret masked, and whether there was one."""
-    if isinstance(value, list):
-        items = [_masked(item) for item in value]
-        return [item for item, _ in items], any(found for _, found in items)
-    if not isinstance(value, dict):
-        return value, False
-    found = False
-    masked = {}
-    for name, item in value.items():
-        if "password" in name.lower() and isinstance(item, str):
-            masked[name], found = MASK, True
-        else:
-            masked[name], inner = _masked(item)
-            found = found or inner
-    # 1.6 ChangeConfiguration / GetConfiguration: {"key": "AuthorizationKey", "value": ...}
-    if masked.get("key") in SECRET_KEYS and isinstance(masked.get("value"), str):
-        masked["value"], found = MASK, True
-    # 2.0.1 SetVariables / GetVariables: {"variable": {"name": "BasicAuthPassword"}, "attributeValue": ...}
-    variable = masked.get("variable")
-    if isinstance(variable, dict) and variable.get("name") in SECRET_KEYS and isinstance(masked.get("attributeValue"), str):
-        masked["attributeValue"], found = MASK, True
-    return masked, found
-
-
 class MaskCredentials(logging.Filter):
     """websockets' debug log lists every handshake header; the Authorization one carries the password."""
 
@@ -68,7 +39,7 @@ def redact(text: str) -> str:
         frame = json.loads(text)
     except ValueError:
         return text
-    masked, found = _masked(frame)
+    masked, found = mask_secrets(frame)
     return json.dumps(masked, separators=(",", ":")) if found else text
 
 

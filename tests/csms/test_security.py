@@ -257,3 +257,24 @@ async def test_the_authorization_header_is_masked_even_in_websockets_debug_log(
     assert "< Authorization: ********" in caplog.text
     secrets = (PASSWORD, WRONG, basic("P1", PASSWORD)["Authorization"], basic("P1", WRONG)["Authorization"])
     assert not any(secret in caplog.text for secret in secrets)
+
+
+async def test_a_password_set_over_ocpp_is_not_kept_in_the_action(service, central_system) -> None:  # type: ignore[no-untyped-def]
+    from ocpp.routing import on
+    from ocpp.v16 import ChargePoint as Client16
+    from ocpp.v16 import call_result as result16
+
+    from ocpp_clients import charge_point, eventually
+
+    class Configurable(Client16):
+        @on("ChangeConfiguration")
+        def change(self, key: str, value: str):  # type: ignore[no-untyped-def]
+            return result16.ChangeConfiguration(status="Accepted")
+
+    charger = await service.create_charger({"identity": "SECRET-1"})
+    async with charge_point(central_system.url, "SECRET-1", client=Configurable):
+        await eventually(lambda: central_system.is_connected("SECRET-1"))
+        result = await service.set_configuration(charger.id, "AuthorizationKey", "s3cret-passw0rd-16")
+    assert result.state == "acknowledged"
+    (action,) = [a for a in await service.list_actions(charger.id) if a.operation == "ChangeConfiguration"]
+    assert "s3cret-passw0rd-16" not in str(action.parameters) and action.parameters["value"] == "********"
