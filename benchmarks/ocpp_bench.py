@@ -1,0 +1,230 @@
+"""OCPP server benchmarks, side by side with their baselines in one run.
+
+    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10]
+    uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60]
+    uv run python -m benchmarks.ocpp_bench startup [--chargers 10000]
+
+Each server runs in its own process pinned to CPU 0 and the load generator
+(benchmarks.loadgen) in another pinned to CPU 1, on loopback. `ocpp-console
+serve` runs with persistence on (a SQLite file in a temporary directory, every
+frame and meter value written). Prints one JSON line of figures at the end.
+Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def fleet_file(directory: Path, count: int, prefix: str) -> Path:
+    chargers = [
+        {
+            "identity": f"{prefix}{number:05d}",
+            "name": f"Load {number}",
+            "vendor_name": "Load",
+            "model": "Gen",
+            "ocpp_version": "OCPP1.6",
+            "number_of_connectors": 1,
+            "max_charging_power": 22000,
+            "simulated": False,
+        }
+        for number in range(1, count + 1)
+    ]
+    path = directory / f"fleet-{count}.json"
+    path.write_text(json.dumps({"locations": [], "chargers": chargers}))
+    return path
+
+
+def store_with(directory: Path, count: int, prefix: str) -> str:
+    url = f"sqlite:///{directory / f'bench-{count}.db'}"
+    subprocess.run(
+        [PYTHON, "-m", "console", "fleet", "import", str(fleet_file(directory, count, prefix)), "--db", url],
+        check=True, capture_output=True,
+    )
+    return url
+
+
+class Server:
+    """A server process; waits for its 'listening on ws://…' line."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+        )
+        self.url = ""
+        deadline = time.monotonic() + 120
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"server exited: {command}")
+            found = re.search(r"listening on (ws://\S+)", line)
+            if found:
+                self.url = found.group(1)
+                self.ready_after = time.perf_counter() - self.started
+                break
+        else:
+            raise RuntimeError("server did not start")
+        # Keep draining its output so it never blocks on a full pipe.
+        import threading
+
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for _ in self.process.stdout:
+            pass
+
+    def rss_mb(self) -> float | None:
+        return rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def loadgen(mode: str, url: str, connections: int, seconds: float, prefix: str, extra: list[str] | None = None) -> dict:
+    result = subprocess.run(
+        [PYTHON, "-m", "benchmarks.loadgen", mode, "--url", url, "--connections", str(connections),
+         "--seconds", str(seconds), "--prefix", prefix, "--cpu", "1", *(extra or [])],
+        capture_output=True, text=True, timeout=seconds + 900,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"load generator failed: {result.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def console_server(db_url: str) -> Server:
+    return Server(
+        [PYTHON, "-m", "console", "serve", "--no-sim", "--ocpp-port", str(free_port()), "--db", db_url, "--cpu", "0"],
+    )
+
+
+def baseline_server(kind: str) -> Server:
+    return Server([PYTHON, "-m", "benchmarks.baselines", kind, "--port", str(free_port()), "--cpu", "0"])
+
+
+def rows_written(db_url: str) -> dict[str, int]:
+    import sqlite3
+
+    path = db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return {
+            table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in ("metersample", "logentry")
+        }
+
+
+def throughput(args: argparse.Namespace) -> dict:
+    prefix = "LOAD-"
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        db_url = store_with(Path(directory), args.connections, prefix)
+        for name in ("raw", "bare-ocpp", "console"):
+            server = console_server(db_url) if name == "console" else baseline_server(name)
+            try:
+                figures = loadgen("throughput", server.url, args.connections, args.seconds, prefix)
+                figures["server_rss_mb"] = server.rss_mb()
+            finally:
+                server.stop()
+            if name == "console":
+                figures["rows"] = rows_written(db_url)
+            results[name] = figures
+            print(f"# {name}: {figures}", file=sys.stderr, flush=True)
+    bare = results["bare-ocpp"]["calls_per_s"] or 1
+    raw = results["raw"]["calls_per_s"] or 1
+    return {
+        "benchmark": "throughput",
+        "connections": args.connections,
+        "results": results,
+        "console_vs_bare_ocpp": round(results["console"]["calls_per_s"] / bare, 2),
+        "console_vs_raw": round(results["console"]["calls_per_s"] / raw, 2),
+        "target_4x_bare_met": results["console"]["calls_per_s"] >= 4 * bare,
+    }
+
+
+def fleet(args: argparse.Namespace) -> dict:
+    prefix = "FLEET-"
+    results = {}
+    with tempfile.TemporaryDirectory() as directory:
+        for count in args.chargers:
+            db_url = store_with(Path(directory), count, prefix)
+            server = console_server(db_url)
+            try:
+                before = rows_written(db_url)
+                figures = loadgen("fleet", server.url, count, args.seconds, prefix, ["--period", str(args.period)])
+                rss = server.rss_mb()
+                figures["server_rss_mb"] = rss
+                figures["rss_kb_per_connection"] = round(rss * 1024 / count, 1) if rss else None
+            finally:
+                server.stop()
+            after = rows_written(db_url)
+            written = sum(after.values()) - sum(before.values())
+            figures["rows_written"] = written
+            figures["rows_per_s"] = round(written / figures["seconds"], 1)
+            # Every answered CALL is two frames in the log; every MeterValues two samples.
+            figures["frames_logged_per_call"] = round((after["logentry"] - before["logentry"]) / max(1, figures["answered"]), 2)
+            results[str(count)] = figures
+            print(f"# {count}: {figures}", file=sys.stderr, flush=True)
+    return {"benchmark": "fleet", "period_s": args.period, "results": results}
+
+
+def startup(args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as directory:
+        db_url = store_with(Path(directory), args.chargers[0], "BOOT-")
+        server = console_server(db_url)
+        ready = server.ready_after
+        rss = server.rss_mb()
+        server.stop()
+    return {"benchmark": "startup", "chargers": args.chargers[0], "ready_s": round(ready, 2), "server_rss_mb": rss}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.ocpp_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmark", choices=["throughput", "fleet", "startup"])
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--chargers", type=int, nargs="+", default=None)
+    parser.add_argument("--period", type=float, default=10.0)
+    args = parser.parse_args()
+    if args.chargers is None:
+        args.chargers = [10_000] if args.benchmark == "startup" else [1_000, 5_000, 10_000]
+    run = {"throughput": throughput, "fleet": fleet, "startup": startup}[args.benchmark]
+    print(json.dumps(run(args)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
