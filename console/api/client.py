@@ -351,5 +351,32 @@ class RemoteBackend:
         )
         return from_dict(OperationResult, answer)
 
+    # -- simulated chargers (lab controls) ----------------------------------------------------
+
+    async def _control(self, charger_id: str, control: str, **fields: Any) -> str:
+        body = {"control": control, **{name: value for name, value in fields.items() if value is not None}}
+        answer = await self._post(f"/console/chargers/{self._path(charger_id)}/simulator", body)
+        return str(answer["message"])
+
+    async def plug_in(
+        self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None
+    ) -> str:
+        return await self._control(charger_id, "plug_in", connector_id=connector_id, soc=soc, battery_kwh=battery_kwh)
+
+    async def unplug(self, charger_id: str, connector_id: int) -> str:
+        return await self._control(charger_id, "unplug", connector_id=connector_id)
+
+    async def present_id_tag(self, charger_id: str, connector_id: int, id_tag: str) -> str:
+        return await self._control(charger_id, "present_id_tag", connector_id=connector_id, id_tag=id_tag)
+
+    async def inject_fault(self, charger_id: str, connector_id: int, error_code: str = "OtherError") -> str:
+        return await self._control(charger_id, "inject_fault", connector_id=connector_id, error_code=error_code)
+
+    async def clear_fault(self, charger_id: str, connector_id: int) -> str:
+        return await self._control(charger_id, "clear_fault", connector_id=connector_id)
+
+    async def drop_connection(self, charger_id: str) -> str:
+        return await self._control(charger_id, "drop_connection")
+
     def subscribe(self) -> Subscription:
         return RemoteSubscription(self)

@@ -17,13 +17,15 @@ from console.api.schemas import (
     CheckRequest,
     CommandSpec,
     ConsoleCommand,
+    ControlOutcome,
     LocationCap,
     Problems,
     ResetRequest,
+    SimulatorControl,
     UnlockRequest,
     errors,
 )
-from console.core.errors import NotFound
+from console.core.errors import NotFound, ValidationFailed
 from console.core.fleet import DEFAULT_ORG
 from console.core.keys import Principal
 from console.core.operations import OperationResult
@@ -240,3 +242,29 @@ async def change_availability(
     service = service_of(request)
     service.org_charger(who.organization_id, charger_id)
     return (await service.change_availability(charger_id, body.connector_id, body.operative)).to_dict()
+
+
+@router.post(
+    "/chargers/{charger_id}/simulator",
+    response_model=ControlOutcome,
+    responses=WRITE,
+    summary="Operator control on a simulated charger: plug in/unplug an EV, present a tag, inject/clear a fault, drop the connection",
+)
+async def simulator_control(
+    request: Request, charger_id: str, body: SimulatorControl = Body(...), who: Principal = Depends(principal)
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    if body.control == "plug_in":
+        message = await service.plug_in(charger_id, body.connector_id, soc=body.soc, battery_kwh=body.battery_kwh)
+    elif body.control == "present_id_tag":
+        if body.id_tag is None:
+            raise ValidationFailed({"id_tag": "required to present a tag"})
+        message = await service.present_id_tag(charger_id, body.connector_id, body.id_tag)
+    elif body.control == "inject_fault":
+        message = await service.inject_fault(charger_id, body.connector_id, body.error_code)
+    elif body.control == "drop_connection":
+        message = await service.drop_connection(charger_id)
+    else:
+        message = await getattr(service, body.control)(charger_id, body.connector_id)
+    return {"charger_id": charger_id, "control": body.control, "message": message}

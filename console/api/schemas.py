@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -316,3 +316,22 @@ class AvailabilityRequest(BaseModel):
 
     connector_id: int = Field(ge=0, le=1000, description="0 is the whole charger")
     operative: bool
+
+
+class SimulatorControl(BaseModel):
+    """An operator control on a simulated charger (lab)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    control: Literal["plug_in", "unplug", "present_id_tag", "inject_fault", "clear_fault", "drop_connection"]
+    connector_id: int = Field(1, ge=1, le=8)
+    soc: float | None = Field(None, ge=0, le=100, description="plug_in: the EV's state of charge, %")
+    battery_kwh: float | None = Field(None, gt=0, le=300, description="plug_in: the EV's battery size")
+    id_tag: str | None = Field(None, min_length=1, max_length=20, description="present_id_tag: the tag")
+    error_code: str = Field("OtherError", max_length=50, description="inject_fault: the OCPP error code")
+
+
+class ControlOutcome(BaseModel):
+    charger_id: str
+    control: str
+    message: str = Field(description="what happened, in words")
