@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--key", required=True, help="an API key (ocpp-console keys create)")
     attach.add_argument("--theme", default=None, help="theme name (a file in themes/)")
 
+    runtime = commands.add_parser(
+        "runtime", help="start, stop or restart simulated chargers on a running server (through its REST API)"
+    )
+    runtime.add_argument("runtime_command", choices=["start", "stop", "restart"], metavar="start|stop|restart")
+    runtime.add_argument("chargers", nargs="*", metavar="CHARGER", help="charger ids or identities")
+    runtime.add_argument("--location", default=None, help="every simulated charger at this location (id or name)")
+    runtime.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
+    runtime.add_argument("--key", default=os.environ.get("OCPP_CONSOLE_KEY"), help="an API key (default $OCPP_CONSOLE_KEY)")
+
     fleet = commands.add_parser("fleet", help="import or export the fleet as JSON")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
     fleet_import = fleet_commands.add_parser("import", help="import a fleet file (all or nothing)")
@@ -307,6 +316,43 @@ async def _attach(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _runtime(args: argparse.Namespace) -> int:
+    """Runtime control from a shell: one line per charger, exit 1 if any failed."""
+    from console.api.client import RemoteBackend
+
+    if not args.key:
+        print("ocpp-console: an API key is needed (--key or $OCPP_CONSOLE_KEY)", file=sys.stderr)
+        return 2
+    if not args.chargers and not args.location:
+        print("ocpp-console: name chargers or a --location", file=sys.stderr)
+        return 2
+    backend = RemoteBackend(args.url, args.key)
+    failed = 0
+    try:
+        await backend.connect()
+        if args.location:
+            locations = await backend.list_locations()
+            match = [loc for loc in locations if args.location in (loc.id, loc.name)]
+            if not match:
+                print(f"ocpp-console: no location {args.location!r}", file=sys.stderr)
+                return 1
+            for message in await backend.location_runtime(match[0].id, args.runtime_command):
+                print(message)
+        if args.chargers:
+            by_identity = {charger.identity: charger.id for charger in await backend.list_chargers()}
+            for name in args.chargers:
+                try:
+                    outcome = await getattr(backend, f"{args.runtime_command}_charger")(by_identity.get(name, name))
+                except ConsoleError as error:
+                    failed += 1
+                    print(f"{name}: {error}", file=sys.stderr)
+                else:
+                    print(outcome)
+    finally:
+        await backend.aclose()
+    return 1 if failed else 0
+
+
 def _log_to_file() -> Path:
     log_dir = Path(platformdirs.user_log_dir("ocpp-console"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -325,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "fleet":
             return _fleet(args)
+        if args.command == "runtime":
+            return asyncio.run(_runtime(args))
         if args.command == "sim":
             return run_sim(args)
         if args.command == "chargers":

@@ -351,6 +351,10 @@ class RemoteBackend:
         )
         return from_dict(OperationResult, answer)
 
+    async def location_runtime(self, location_id: str, command: str) -> list[str]:
+        answer = await self._post(f"/console/locations/{self._path(location_id)}/runtime", {"command": command})
+        return [str(message) for message in answer["messages"]]
+
     # -- simulated chargers (lab controls) ----------------------------------------------------
 
     async def _control(self, charger_id: str, control: str, **fields: Any) -> str:

@@ -19,6 +19,8 @@ from console.api.schemas import (
     ConsoleCommand,
     ControlOutcome,
     LocationCap,
+    LocationRuntime,
+    LocationRuntimeOutcome,
     Problems,
     ResetRequest,
     SimulatorControl,
@@ -268,3 +270,19 @@ async def simulator_control(
     else:
         message = await getattr(service, body.control)(charger_id, body.connector_id)
     return {"charger_id": charger_id, "control": body.control, "message": message}
+
+
+@router.post(
+    "/locations/{location_id}/runtime",
+    response_model=LocationRuntimeOutcome,
+    responses=WRITE,
+    summary="Start, stop or restart every simulated charger at a location",
+)
+async def location_runtime(
+    request: Request, location_id: str, body: LocationRuntime = Body(...), who: Principal = Depends(principal)
+) -> Any:
+    service = service_of(request)
+    if location_id not in await service.org_location_ids(who.organization_id):
+        raise NotFound(f"no location {location_id!r}")
+    messages = await service.location_runtime(location_id, body.command)
+    return {"location_id": location_id, "command": body.command, "messages": messages}

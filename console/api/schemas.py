@@ -335,3 +335,15 @@ class ControlOutcome(BaseModel):
     charger_id: str
     control: str
     message: str = Field(description="what happened, in words")
+
+
+class LocationRuntime(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: Literal["start", "stop", "restart"]
+
+
+class LocationRuntimeOutcome(BaseModel):
+    location_id: str
+    command: str
+    messages: list[str] = Field(description="what happened to each simulated charger, in words")

@@ -111,6 +111,10 @@ class Backend(Protocol):
 
     # -- simulated chargers (lab controls) ----------------------------------------------------
 
+    async def location_runtime(self, location_id: str, command: str) -> list[str]:
+        """start, stop or restart every simulated charger at a location."""
+        ...
+
     async def plug_in(
         self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None
     ) -> str: ...

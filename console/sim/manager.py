@@ -286,7 +286,8 @@ class SimManager:
     async def restart_location(self, location_id: str) -> list[str]:
         chargers = self._simulated(location_id)
         await asyncio.gather(*(self.stop(c) for c in chargers))
-        return [await self.start(charger_id) for charger_id in chargers]
+        started = [await self.start(charger_id) for charger_id in chargers]
+        return [message.removesuffix(" started") + " restarted" if message.endswith(" started") else message for message in started]
 
     async def close(self) -> None:
         """Stop every runtime, concurrently, so shutting down takes about a second."""

@@ -102,3 +102,27 @@ async def _online(backend: RemoteBackend, charger_id: str) -> bool:
 async def _online_after(backend: RemoteBackend, charger_id: str, clock) -> bool:  # type: ignore[no-untyped-def]
     clock.advance(1)
     return await _online(backend, charger_id)
+
+
+async def test_a_whole_location_stops_and_starts(service: ConsoleService, lab: tuple[RemoteBackend, str, str]) -> None:
+    backend, charger_id, _ = lab
+    location = await service.store.run(lambda session: _add_location(service, session))
+    await service.update_charger(charger_id, {"location_id": location})
+    stopped = await backend.location_runtime(location, "stop")
+    assert stopped == ["LAB-1 stopped"]
+    await until(lambda: _offline(backend, charger_id))
+    assert await backend.location_runtime(location, "start") == ["LAB-1 started"]
+    await until(lambda: _online(backend, charger_id))
+    with pytest.raises(NotFound):
+        await backend.location_runtime("nowhere", "start")
+
+
+def _add_location(service: ConsoleService, session) -> str:  # type: ignore[no-untyped-def]
+    from console.core.models import Location
+
+    org = service.fleet.ensure_org(session)
+    location = Location(organization_id=org.id, name="Lab", created_at=service.clock.now(), updated_at=service.clock.now())
+    session.add(location)
+    session.commit()
+    service.live.locations_changed(service.fleet.locations(session))
+    return location.id
