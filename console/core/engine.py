@@ -106,6 +106,7 @@ class ActionEngine:
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
+        self._action_tasks: set[asyncio.Task[None]] = set()
         # The power limit (W) of each charger's last acknowledged charge command, if it set one.
         self._power_limits: dict[str, float] = {}
         # (charger, connector) -> transaction already held idle before its window.
@@ -146,13 +147,22 @@ class ActionEngine:
         for charger_id in {action.charger_id for action in self._open.values()}:
             self._publish_schedule(charger_id)
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Stop scheduling; let actions already on their way finish, and mark the ones that cannot."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        in_flight = [task for task in self._action_tasks if not task.done()]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=drain_seconds)
+        for task in self._action_tasks:
+            task.cancel()
+        for action in list(self._open.values()):
+            if action.state == "sent":
+                await self._transition(action, "failed", "interrupted: the console stopped before the charger answered")
 
     # -- commands --------------------------------------------------------------------
 
@@ -342,7 +352,9 @@ class ActionEngine:
             for action in list(self._open.values()):
                 if action.id not in self._running and self._due(action, now):
                     self._running.add(action.id)
-                    asyncio.create_task(self._run(action), name=f"action {action.id}")
+                    task = asyncio.create_task(self._run(action), name=f"action {action.id}")
+                    self._action_tasks.add(task)
+                    task.add_done_callback(self._action_tasks.discard)
             due = self._next_due(now)
             sleeper = asyncio.ensure_future(self.clock.sleep((due - now).total_seconds()) if due else asyncio.Event().wait())
             waker = asyncio.ensure_future(self._wakeup.wait())
