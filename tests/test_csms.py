@@ -37,7 +37,7 @@ async def charge_point(url: str, identity: str) -> AsyncIterator[ChargePoint]:
             task.cancel()
 
 
-async def eventually(condition, timeout: float = 3.0) -> None:
+async def eventually(condition, timeout: float = 10.0) -> None:
     async def poll() -> None:
         while not await condition():
             await asyncio.sleep(0.01)

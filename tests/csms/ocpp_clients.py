@@ -30,7 +30,7 @@ async def charge_point(
                 await task
 
 
-async def eventually(condition: Any, timeout: float = 3.0) -> None:
+async def eventually(condition: Any, timeout: float = 10.0) -> None:
     """Wait until `await condition()` (or `condition()`) is true."""
 
     async def poll() -> None:
