@@ -12,7 +12,7 @@ from console.core.service import ConsoleService
 from console.sim.manager import SimManager
 
 
-async def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> None:
+async def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> None:
     """Wait in real time (the network is real) until `condition` holds; it may be async."""
 
     async def poll() -> None:
