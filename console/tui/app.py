@@ -9,6 +9,7 @@ from textual.binding import Binding
 
 from console.core.backend import Backend
 from console.core.clock import Clock
+from console.tui.commands import ChargerCommands
 from console.tui.screens.main import MainScreen
 from console.tui.themes import DEFAULT_THEME, DEFAULT_THEMES_DIR, STATUS_DEFAULTS, load_themes
 
@@ -16,6 +17,7 @@ from console.tui.themes import DEFAULT_THEME, DEFAULT_THEMES_DIR, STATUS_DEFAULT
 class ConsoleApp(App[None]):
     CSS_PATH = "console.tcss"
     TITLE = "ocpp-console"
+    COMMANDS = App.COMMANDS | {ChargerCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="console.quit", priority=True, tooltip="Quit the console"),
     ]

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from collections.abc import Iterable
+from typing import Any
 
-from console.core.views import ChargerView, LogView
+from console.core.views import ActionSummary, ActionView, ChargerView, LogView, TransactionView
 
 DIRECTION_ARROWS = {"in": "→", "out": "←", "event": "·"}
 MESSAGE_ID_LENGTH = 8
+# Filter prefixes: `status:charging location:south vendor:abb` narrow by one field each.
+FILTER_FIELDS = ("status", "location", "vendor")
+# Action states that are over; anything else may still change.
+FINAL_STATES = frozenset({"completed", "acknowledged", "rejected", "failed", "cancelled", "expired"})
+CANCELLABLE_STATES = frozenset({"pending", "scheduled"})
+GAUGE_WIDTH = 20
 
 
 def utc(moment: datetime) -> datetime:
@@ -36,8 +44,24 @@ def age(moment: datetime | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
+def duration(seconds: float) -> str:
+    """A span in its two largest units: 45s, 3m20s, 2h05m, 1d04h."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3_600:
+        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60}m"
+    if seconds < 86_400:
+        return f"{seconds // 3_600}h{seconds % 3_600 // 60:02d}m"
+    return f"{seconds // 86_400}d{seconds % 86_400 // 3_600:02d}h"
+
+
 def kilowatts(value: float) -> str:
     return f"{value:.1f}"
+
+
+def short_version(ocpp_version: str) -> str:
+    return ocpp_version.removeprefix("OCPP")
 
 
 def connected_cell(charger: ChargerView, now: datetime) -> str:
@@ -50,39 +74,76 @@ def power_cell(charger: ChargerView) -> str:
     return f"{kilowatts(charger.current_power_kw)}/{charger.max_charging_power / 1000:g}"
 
 
+def energy_cell(charger: ChargerView) -> str:
+    return f"{charger.session_energy_kwh:.2f}" if charger.session_energy_kwh else "—"
+
+
 def last_action_cell(charger: ChargerView) -> str:
     action = charger.last_action
     return f"{action.command} {action.state}" if action else ""
 
 
+def parse_filter(text: str) -> tuple[dict[str, str], list[str]]:
+    """`status:charging south` -> ({"status": "charging"}, ["south"])."""
+    fields: dict[str, str] = {}
+    words: list[str] = []
+    for token in text.lower().split():
+        name, colon, value = token.partition(":")
+        if colon and name in FILTER_FIELDS:
+            if value:
+                fields[name] = value
+        else:
+            words.append(token)
+    return fields, words
+
+
 def matches(charger: ChargerView, text: str) -> bool:
-    """Whether the filter text appears in the charger's identity, name, location, status or vendor."""
+    """Whether the charger passes the filter: every prefixed field and every word must match."""
+    fields, words = parse_filter(text)
+    if not fields and not words:
+        return True
+    by_field = {
+        "status": (charger.status,),
+        "location": (charger.location_name, charger.location_id),
+        "vendor": (charger.vendor_name,),
+    }
+    for name, needle in fields.items():
+        if not any(needle in value.lower() for value in by_field[name] if value):
+            return False
+    haystack = [
+        value.lower()
+        for value in (charger.identity, charger.name, charger.location_name, charger.status, charger.vendor_name)
+        if value
+    ]
+    return all(any(word in value for value in haystack) for word in words)
+
+
+def log_matches(entry: LogView, text: str) -> bool:
     needle = text.strip().lower()
     if not needle:
         return True
-    haystack = (
-        charger.identity,
-        charger.name,
-        charger.location_name,
-        charger.status,
-        charger.vendor_name,
-    )
-    return any(needle in value.lower() for value in haystack if value)
+    return any(needle in value.lower() for value in (entry.identity, entry.action or "", entry.message) if value)
 
 
 def short_id(message_id: str | None) -> str:
     return (message_id or "")[:MESSAGE_ID_LENGTH]
 
 
-def compact_payload(entry: LogView) -> str:
-    """The interesting part of an OCPP-J frame on one line; an event's message as it is."""
+def frame_parts(entry: LogView) -> list[Any] | None:
+    """The OCPP-J frame as a list, or None for an event or a message that is not one."""
     if entry.direction == "event":
-        return entry.message
+        return None
     try:
         frame = json.loads(entry.message)
     except ValueError:
-        return entry.message
-    if not isinstance(frame, list) or len(frame) < 3:
+        return None
+    return frame if isinstance(frame, list) and len(frame) >= 3 else None
+
+
+def compact_payload(entry: LogView) -> str:
+    """The interesting part of an OCPP-J frame on one line; an event's message as it is."""
+    frame = frame_parts(entry)
+    if frame is None:
         return entry.message
     if frame[0] == 2 and len(frame) >= 4:
         payload = frame[3]
@@ -93,3 +154,78 @@ def compact_payload(entry: LogView) -> str:
     else:
         return entry.message
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def pretty_message(entry: LogView) -> str:
+    """The whole message, indented when it is JSON."""
+    try:
+        return json.dumps(json.loads(entry.message), indent=2, ensure_ascii=False)
+    except ValueError:
+        return entry.message
+
+
+def action_timing(action: ActionView | ActionSummary, now: datetime) -> str:
+    """How long an action has been in its state, or took to reach its final one."""
+    if action.state in FINAL_STATES:
+        return f"took {duration((utc(action.updated_at) - utc(action.created_at)).total_seconds())}"
+    return f"{age(action.created_at, now)} ago"
+
+
+def parameters_cell(action: ActionView) -> str:
+    return " ".join(f"{key}={value}" for key, value in (action.parameters or {}).items())
+
+
+def transaction_energy(transaction: TransactionView, charger: ChargerView | None) -> str:
+    if transaction.energy_kwh is not None:
+        return f"{transaction.energy_kwh:.2f}"
+    if transaction.stopped_at is None and charger is not None:
+        return f"{charger.session_energy_kwh:.2f}"
+    return "—"
+
+
+def gauge(value: float, limit: float | None, width: int = GAUGE_WIDTH) -> tuple[str, str]:
+    """A bar of `width` cells: (filled, empty) parts of `value` out of `limit`."""
+    if not limit or limit <= 0:
+        return "", "─" * width
+    filled = max(0, min(width, round(width * value / limit)))
+    return "━" * filled, "━" * (width - filled)
+
+
+def resample(samples: Iterable[tuple[datetime, float]], now: datetime, minutes: int, buckets: int) -> list[float]:
+    """Power over the last `minutes` in `buckets` equal slices, each the last value known by its end."""
+    span = minutes * 60
+    step = span / buckets
+    start = utc(now).timestamp() - span
+    points = sorted((utc(at).timestamp(), kw) for at, kw in samples)
+    values: list[float] = []
+    index = 0
+    current = 0.0
+    for bucket in range(buckets):
+        end = start + step * (bucket + 1)
+        while index < len(points) and points[index][0] <= end:
+            current = points[index][1]
+            index += 1
+        values.append(current)
+    return values
+
+
+def connector_status_variable(status: str) -> str:
+    """The `$status-…` variable for an OCPP connector status (Charging, SuspendedEV, Occupied, …)."""
+    lowered = status.lower()
+    if lowered.startswith("suspended"):
+        return "status-suspended"
+    if lowered == "occupied":
+        return "status-preparing"
+    return f"status-{lowered}"
+
+
+def active_limit_kw(actions: Iterable[ActionView]) -> float | None:
+    """The power limit of the newest acknowledged charge command, unless an idle came after it."""
+    for action in actions:
+        if action.command not in ("charge", "idle") or action.state != "acknowledged":
+            continue
+        if action.command == "idle":
+            return None
+        limit = (action.parameters or {}).get("powerLimit")
+        return float(limit) if isinstance(limit, int | float) else None
+    return None

@@ -101,6 +101,8 @@ async def drive(service: ConsoleService, clock: ManualClock) -> None:
     live.log_frame("CP-A01", "in", '[2,"stat-0002-bbbb","StatusNotification",{"connectorId":1,"status":"Charging","errorCode":"NoError"}]')
     live.log_frame("CP-A01", "out", '[3,"stat-0002-bbbb",{}]', action="StatusNotification")
     live.log("CP-A01", "event", "transaction 1 started on connector 1")
+    await service.registrations.note_attempt("CP-STRANGER", "10.0.0.77", "ocpp1.6")
+    await service.send_command("dep-0002", "charge", {"powerLimit": 11}, "scheduled", start="2h")
     clock.advance(3)
 
 
@@ -140,5 +142,10 @@ async def settle(pilot: Any) -> None:
         for worker in [worker for worker in app.workers if worker.group != "events"]:
             with contextlib.suppress(WorkerCancelled):
                 await worker.wait()
+    app.screen_stack[0].flush()
+    await pilot.pause()
+    for worker in [worker for worker in app.workers if worker.group != "events"]:
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
     app.screen_stack[0].flush()
     await pilot.pause()

@@ -1,49 +1,75 @@
-"""The fleet at a glance: header, charger table, detail of the selected charger and its frames.
+"""The depot: header, then one view at a time — chargers (table and detail tabs), actions, logs,
+locations, unknown chargers — and a `:` line to jump between them.
 
 Data in motion: one long-lived worker reads the backend's event stream into a
-pending map keyed by charger id; a timer flushes that map into the widgets a
-few times a second, in one batch, and only while this screen is on top.
+pending map keyed by charger id (and into each view's own buffer); a timer
+flushes them a few times a second, in one batch, into the view on show only,
+and only while this screen is on top.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.suggester import SuggestFromList
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
 
 from console.core.backend import Backend
 from console.core.errors import ConsoleError
-from console.core.events import ChargerRemoved, ChargerUpdated, LogAppended, Notice, Subscription
-from console.core.views import ChargerView, LogView
+from console.core.events import (
+    ActionChanged,
+    ChargerRemoved,
+    ChargerUpdated,
+    LogAppended,
+    Notice,
+    Subscription,
+    UnknownChargerSeen,
+)
+from console.core.views import ChargerView, LocationView
+from console.tui.format import FINAL_STATES
+from console.tui.messages import LocationsChanged
 from console.tui.modals.charger_form import ChargerForm
+from console.tui.modals.command_form import CommandForm
 from console.tui.modals.confirm import ConfirmDialog
+from console.tui.modals.connector_picker import ConnectorPicker
 from console.tui.modals.help import HelpScreen
 from console.tui.widgets.charger_table import ChargerTable
-from console.tui.widgets.detail import ChargerDetail
-from console.tui.widgets.frame_log import FrameLog
+from console.tui.widgets.detail import TABS, ChargerDetail
+from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.header import FleetHeader
+from console.tui.widgets.views import VIEWS, ActionsView, FleetView, LocationsView, LogsView, UnknownView
 
 if TYPE_CHECKING:
+    from textual.screen import ActiveBinding
+
     from console.tui.app import ConsoleApp
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 1 / 3
-LOG_HISTORY = 200
+# Below this width the table drops columns and the detail opens over it (enter).
+NARROW_WIDTH = 110
+NARROW_HEIGHT = 32
 # Actions that change the fleet: hidden in read-only mode.
-WRITES = {"create", "update", "delete", "start", "stop", "restart"}
-# Actions on the selected charger: dimmed while none is selected.
-ON_SELECTED = {"update", "delete", "start", "stop", "restart"}
+WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability"}
+# Actions on chargers: only in the chargers view.
+ON_CHARGERS = WRITES | {"mark", "sort", "filter"}
+# Actions on the selected charger (or the marked ones): dimmed while there is none.
+ON_SELECTED = {"update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark"}
+# Actions that need the charger connected.
+ONLINE = {"charge", "idle", "unlock", "availability"}
+BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
 NOTICE_SEVERITIES = {"information", "warning", "error"}
+VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
+                "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown"}
 
 
 class MainScreen(Screen[None]):
@@ -51,12 +77,26 @@ class MainScreen(Screen[None]):
         Binding("n", "create", "New", id="console.create", tooltip="Create a charger"),
         Binding("e", "update", "Edit", id="console.update", tooltip="Edit the selected charger"),
         Binding("ctrl+d", "delete", "Delete", id="console.delete", tooltip="Delete the selected charger"),
-        Binding("s", "start", "Start", id="console.start", tooltip="Start the simulated charger"),
-        Binding("x", "stop", "Stop", id="console.stop", tooltip="Stop the simulated charger"),
+        Binding("s", "start", "Start", id="console.start", tooltip="Start the simulated charger(s)"),
+        Binding("x", "stop", "Stop", id="console.stop", tooltip="Stop the simulated charger(s)"),
         Binding("r", "restart", "Restart", id="console.restart", tooltip="Restart (simulated) or Reset (real)"),
-        Binding("slash", "filter", "Filter", id="console.filter", tooltip="Filter the chargers by text"),
+        Binding("c", "charge", "Charge", id="console.charge", tooltip="Charge: now, scheduled or in a window"),
+        Binding("i", "idle", "Idle", id="console.idle", tooltip="Idle: now or scheduled"),
+        Binding("u", "unlock", "Unlock", id="console.unlock", tooltip="Unlock a connector"),
+        Binding("a", "availability", "Avail.", id="console.availability", tooltip="Toggle operative/inoperative"),
+        Binding("space", "mark", "Mark", id="console.mark", tooltip="Mark the row for bulk actions"),
+        Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
+        Binding("slash", "filter", "Filter", id="console.filter", tooltip="Filter: text, status:, location:, vendor:"),
         Binding("escape", "clear_filter", "Clear filter", id="console.clear_filter"),
-        Binding("question_mark", "help", "Help", id="console.help", tooltip="List every key"),
+        Binding("escape", "back", "Back", id="console.back"),
+        Binding("colon", "command_line", "View", id="console.view", tooltip="Jump to a view: chargers, actions, logs, locations, unknown"),
+        Binding("question_mark", "help", "Help", id="console.help", tooltip="List every key of this view"),
+        Binding("1", "tab('overview')", "Overview", show=False, id="console.tab_overview"),
+        Binding("2", "tab('live')", "Live", show=False, id="console.tab_live"),
+        Binding("3", "tab('actions')", "Actions", show=False, id="console.tab_actions"),
+        Binding("4", "tab('logs')", "Logs", show=False, id="console.tab_logs"),
+        Binding("5", "tab('transactions')", "Transactions", show=False, id="console.tab_transactions"),
+        Binding("l", "tab('logs')", "Logs", show=False, id="console.logs"),
     ]
 
     app: ConsoleApp
@@ -66,13 +106,16 @@ class MainScreen(Screen[None]):
         self._chargers: dict[str, ChargerView] = {}
         # None marks a charger removed since the last flush.
         self._pending: dict[str, ChargerView | None] = {}
-        self._pending_logs: deque[LogView] = deque(maxlen=LOG_HISTORY * 5)
+        self._locations: list[LocationView] = []
         self._selected: str | None = None
-        self._logs_loading = False
         self._filter = ""
         self._dirty = False
         self._rendered_second: Any = None
         self._subscription: Subscription | None = None
+        # Actions this console asked for, told about when they are over: id -> identity.
+        self._watched: dict[str, str] = {}
+        self._unknown_told: set[str] = set()
+        self.view = "chargers"
 
     @property
     def backend(self) -> Backend:
@@ -82,32 +125,56 @@ class MainScreen(Screen[None]):
     def selected(self) -> ChargerView | None:
         return self._chargers.get(self._selected or "")
 
+    @property
+    def table(self) -> ChargerTable:
+        return self.query_one(ChargerTable)
+
+    @property
+    def detail(self) -> ChargerDetail:
+        return self.query_one(ChargerDetail)
+
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header")
-        yield Input(placeholder="filter: identity, name, location, status or vendor", id="filter")
-        yield ChargerTable(id="chargers")
-        with Horizontal(id="lower"):
-            with VerticalScroll(id="detail-pane"):
+        yield Input(placeholder="filter: text, status:charging, location:north, vendor:abb", id="filter")
+        with ContentSwitcher(id="views", initial="view-chargers"):
+            with Vertical(id="view-chargers"):
+                yield ChargerTable(id="chargers")
+                yield Static("", id="reason")
                 yield ChargerDetail(id="detail")
-            yield FrameLog(id="frames")
+            yield ActionsView(id="view-actions")
+            yield LogsView(id="view-logs")
+            yield LocationsView(id="view-locations")
+            yield UnknownView(id="view-unknown")
+        yield Input(
+            placeholder=f"view: {', '.join(VIEWS)}",
+            suggester=SuggestFromList(VIEWS, case_sensitive=False),
+            id="command-line",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#chargers").border_title = "Chargers"
-        self.query_one("#detail-pane").border_title = "Charger"
-        self.query_one("#frames").border_title = "Frames"
+        self.detail.border_title = "Charger"
+        for view in VIEWS[1:]:
+            self.query_one(f"#view-{view}").border_title = view.capitalize()
         # Subscribe before the first read, so nothing between the two is lost.
         self._subscription = self.backend.subscribe()
         self.run_worker(self._follow_events(self._subscription), name="events", group="events")
         self.run_worker(self._load_fleet(), name="load fleet", group="load")
         self.set_interval(FLUSH_INTERVAL, self.flush, name="flush")
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
-        self.query_one(ChargerTable).focus()
+        self.table.focus()
 
     def on_unmount(self) -> None:
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < NARROW_WIDTH or self.size.height < NARROW_HEIGHT
+        self.set_class(narrow, "-narrow")
+        self.table.set_compact(self.size.width < NARROW_WIDTH)
+        self._dirty = True
 
     def _theme_changed(self, _theme: object) -> None:
         self._dirty = True
@@ -118,6 +185,7 @@ class MainScreen(Screen[None]):
     async def _load_fleet(self) -> None:
         try:
             chargers = await self.backend.list_chargers()
+            self._locations = await self.backend.list_locations()
         except ConsoleError as error:
             self.notify(str(error), title="Could not load the fleet", severity="error")
             return
@@ -127,6 +195,10 @@ class MainScreen(Screen[None]):
         self.flush()
 
     async def _follow_events(self, subscription: Subscription) -> None:
+        detail = self.detail
+        actions = self.query_one(ActionsView)
+        logs = self.query_one(LogsView)
+        unknown = self.query_one(UnknownView)
         while True:
             try:
                 events = await subscription.next_batch()
@@ -135,22 +207,48 @@ class MainScreen(Screen[None]):
             for event in events:
                 if isinstance(event, ChargerUpdated):
                     self._pending[event.charger.id] = event.charger
+                    detail.take_charger(event.charger)
+                elif isinstance(event, LogAppended):
+                    detail.take_log(event.entry)
+                    logs.take(event.entry)
+                elif isinstance(event, ActionChanged):
+                    detail.take_action(event)
+                    actions.take(event)
+                    self._tell_outcome(event)
                 elif isinstance(event, ChargerRemoved):
                     self._pending[event.charger_id] = None
-                elif isinstance(event, LogAppended):
-                    if event.entry.charger_id is not None and event.entry.charger_id == self._selected:
-                        self._pending_logs.append(event.entry)
+                elif isinstance(event, UnknownChargerSeen):
+                    unknown.take(event.charger)
+                    self._tell_unknown(event)
                 elif isinstance(event, Notice):
                     severity = event.severity if event.severity in NOTICE_SEVERITIES else "information"
                     self.notify(event.message, severity=severity)  # type: ignore[arg-type]
 
+    def _tell_outcome(self, event: ActionChanged) -> None:
+        action = event.action
+        identity = self._watched.get(action.id)
+        if identity is None or action.state not in FINAL_STATES:
+            return
+        del self._watched[action.id]
+        severity = "error" if action.state in ("failed", "rejected", "expired") else "information"
+        detail = f": {action.detail}" if action.detail else ""
+        self.notify(f"{action.state}{detail}", title=f"{action.command.capitalize()} {identity}", severity=severity)  # type: ignore[arg-type]
+
+    def _tell_unknown(self, event: UnknownChargerSeen) -> None:
+        charger = event.charger
+        if charger.decision != "pending" or charger.identity in self._unknown_told:
+            return
+        self._unknown_told.add(charger.identity)
+        self.notify(f"{charger.identity} tried to connect; :unknown to accept or reject it", title="Unknown charger", severity="warning")
+
     def flush(self) -> None:
-        """Render what changed since the last flush, in one batch."""
+        """Render what changed since the last flush, in one batch, into the view on show."""
         if self.app.screen is not self:
             return  # a dialog is on top: keep the pending changes for later
         now = self.app.clock.now()
         second = now.replace(microsecond=0)
-        if not (self._pending or self._pending_logs or self._dirty or second != self._rendered_second):
+        quiet = not (self._pending or self._dirty or second != self._rendered_second or self.table.resorted)
+        if quiet and self.view == "chargers" and not self.detail.has_pending:
             return
         self._rendered_second = second
         self._dirty = False
@@ -158,64 +256,113 @@ class MainScreen(Screen[None]):
         for charger_id, charger in pending.items():
             if charger is None:
                 self._chargers.pop(charger_id, None)
+                self.table.marked.discard(charger_id)
             else:
                 self._chargers[charger_id] = charger
-        table = self.query_one(ChargerTable)
         with self.app.batch_update():
-            table.show(self._chargers, now, self._filter)
-            self.query_one(FleetHeader).show(self.backend.info, self._chargers.values(), now)
-            self._select(table.selected_id)
-            self.query_one(ChargerDetail).show(self.selected, now)
-            if not self._logs_loading and self._pending_logs:
-                self.query_one(FrameLog).append(self._pending_logs)
-                self._pending_logs.clear()
+            self.query_one(FleetHeader).show(
+                self.backend.info, self._chargers.values(), self._locations, now, narrow=self.has_class("-narrow")
+            )
+            if self.view == "chargers":
+                table = self.table
+                table.show(self._chargers, now, self._filter)
+                self._select(table.selected_id)
+                self.detail.flush(now)
+                self._show_reason()
+            else:
+                self.query_one(f"#view-{self.view}", FleetView).flush(now, self._chargers)
 
-    # -- selection and its frames -----------------------------------------------------
+    # -- selection --------------------------------------------------------------------
 
     @on(DataTable.RowHighlighted, "#chargers")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._select(event.row_key.value)
-        self.query_one(ChargerDetail).show(self.selected, self.app.clock.now())
+        self.detail.flush(self.app.clock.now())
+
+    @on(DataTable.RowSelected, "#chargers")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter: open the detail (over the table when the terminal is narrow)."""
+        if self.has_class("-narrow"):
+            self.add_class("-detail-open")
+            self.detail.flush(self.app.clock.now())
+        self.query_one("#detail-tabs").query_one("Tabs").focus()
 
     def _select(self, charger_id: str | None) -> None:
         if charger_id == self._selected:
+            charger = self.selected
+            if charger is not None and self.detail.charger is not charger:
+                self.detail.take_charger(charger)
             return
         self._selected = charger_id
-        self._pending_logs.clear()
-        frames = self.query_one(FrameLog)
-        frames.reset()
         charger = self.selected
-        frames.border_title = f"Frames · {charger.identity}" if charger else "Frames"
+        self.detail.select(charger)
+        self.detail.border_title = f"Charger · {charger.identity}" if charger else "Charger"
         self.refresh_bindings()
-        if charger_id is not None:
-            self._logs_loading = True
-            self.run_worker(self._load_logs(charger_id), name="load logs", group="logs", exclusive=True)
+        self._show_reason()
 
-    async def _load_logs(self, charger_id: str) -> None:
-        try:
-            entries = await self.backend.charger_logs(charger_id, limit=LOG_HISTORY)
-        except ConsoleError as error:
-            entries = []
-            self.notify(str(error), title="Could not load the frames", severity="error")
-        if charger_id != self._selected:
-            return
-        frames = self.query_one(FrameLog)
-        frames.show_history(entries)
-        frames.append(self._pending_logs)
-        self._pending_logs.clear()
-        self._logs_loading = False
+    def targets(self) -> list[ChargerView]:
+        """The marked chargers, or else the selected one: what a bulk key acts on."""
+        marked = [self._chargers[charger_id] for charger_id in sorted(self.table.marked) if charger_id in self._chargers]
+        if marked:
+            return marked
+        return [self.selected] if self.selected else []
+
+    def why_not(self, action: str, chargers: list[ChargerView] | None = None) -> tuple[bool | None, str]:
+        """Whether a charger key can run now (True, None dimmed, False hidden) and why not."""
+        if action in WRITES and self.backend.info.read_only:
+            return False, "the console is read-only"
+        if action not in ON_SELECTED:
+            return True, ""
+        if chargers is None:
+            chargers = self.targets() if action in BULK else ([self.selected] if self.selected else [])
+        if not chargers:
+            return None, "no charger selected"
+        if action in ONLINE and not any(charger.is_connected for charger in chargers):
+            names = ", ".join(charger.identity for charger in chargers[:3])
+            return None, f"{names} {'is' if len(chargers) == 1 else 'are'} offline"
+        if action in ("start", "stop") and not any(charger.simulated for charger in chargers):
+            return None, "a real charger has no simulated runtime"
+        return True, ""
+
+    def _show_reason(self) -> None:
+        parts: list[str] = []
+        marked = len(self.table.marked)
+        if marked:
+            parts.append(f"[b]{marked} marked[/b]: s x r c i u a act on all of them (space unmarks, escape clears)")
+        state, reason = self.why_not("charge")
+        if state is None and reason != "no charger selected":
+            parts.append(f"{escape(reason)}: charge, idle, unlock and availability wait for it to connect")
+        if self.backend.info.read_only:
+            parts.append("read-only: watching only")
+        text = " · ".join(parts)
+        line = self.query_one("#reason", Static)
+        line.update(text)
+        line.display = bool(text)
 
     # -- keys -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Textual: False hides the key, None shows it dimmed.
-        if action in WRITES and self.backend.info.read_only:
+        if action in ON_CHARGERS and self.view != "chargers":
             return False
-        if action in ON_SELECTED and self.selected is None:
-            return None
         if action == "clear_filter":
             return self.query_one("#filter", Input).display
-        return True
+        if action == "back":
+            return self._can_go_back()
+        if action == "tab":
+            return True
+        return self.why_not(action)[0]
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """A dimmed key's tooltip says why it cannot run now."""
+        bindings = super().active_bindings
+        for key, active in bindings.items():
+            if not active.enabled and active.node is self:
+                reason = self.why_not(active.binding.action)[1]
+                if reason:
+                    bindings[key] = active._replace(tooltip=f"{active.binding.description}: not now, {reason}")
+        return bindings
 
     def action_create(self) -> None:
         self.run_worker(self._open_form(None), name="open form", group="form", exclusive=True)
@@ -262,31 +409,122 @@ class MainScreen(Screen[None]):
         self.notify(f"Deleted {charger.identity}", title="Charger deleted")
 
     def action_start(self) -> None:
-        self._command("start", self.backend.start_charger)
+        self._each("start", lambda charger: self.backend.start_charger(charger.id))
 
     def action_stop(self) -> None:
-        self._command("stop", self.backend.stop_charger)
+        self._each("stop", lambda charger: self.backend.stop_charger(charger.id))
 
     def action_restart(self) -> None:
-        self._command("restart", self.backend.restart_charger)
+        self.run_worker(self._restart(self.targets()), name="restart", group="commands")
 
-    def _command(self, verb: str, call: Any) -> None:
-        charger = self.selected
-        if charger is None:
-            return
-        self.run_worker(self._run_command(verb, charger, call(charger.id)), name=verb, group="commands")
+    async def _restart(self, chargers: list[ChargerView]) -> None:
+        real = [charger.identity for charger in chargers if not charger.simulated]
+        if real:
+            names = ", ".join(real)
+            question = (
+                f"Reset {names}?\n{'It is a real charger' if len(real) == 1 else 'They are real chargers'}: "
+                "restart sends an OCPP Reset, which ends any session."
+            )
+            if not await self.app.push_screen_wait(ConfirmDialog(question, yes_label="Reset")):
+                return
+        await self._run_each("restart", chargers, lambda charger: self.backend.restart_charger(charger.id))
 
-    async def _run_command(self, verb: str, charger: ChargerView, outcome: Awaitable[str]) -> None:
-        try:
-            message = await outcome
-        except ConsoleError as error:
-            self.notify(str(error), title=f"{verb.capitalize()} {charger.identity} failed", severity="error")
+    def _each(self, verb: str, call: Callable[[ChargerView], Awaitable[Any]]) -> None:
+        chargers = self.targets()
+        if chargers:
+            self.run_worker(self._run_each(verb, chargers, call), name=verb, group="commands")
+
+    async def _run_each(self, verb: str, chargers: list[ChargerView], call: Callable[[ChargerView], Awaitable[Any]]) -> None:
+        for charger in chargers:
+            title = f"{verb.capitalize()} {charger.identity}"
+            try:
+                outcome = await call(charger)
+            except ConsoleError as error:
+                self.notify(str(error), title=f"{title} failed", severity="error")
+                continue
+            except Exception as error:  # a front end must outlive a failing backend call
+                log.exception("%s %s", verb, charger.identity)
+                self.notify(f"{type(error).__name__}: {error}", title=f"{title} failed", severity="error")
+                continue
+            if isinstance(outcome, str):
+                self.notify(outcome, title=title)
+            else:
+                # An OperationResult: the action is over by now.
+                failed = outcome.state in ("failed", "rejected")
+                text = outcome.detail or f"{outcome.operation} {outcome.state}"
+                self.notify(f"{outcome.state}: {text}" if outcome.detail else text, title=title, severity="error" if failed else "information")
+
+    def action_charge(self) -> None:
+        self._command_form("charge")
+
+    def action_idle(self) -> None:
+        self._command_form("idle")
+
+    def _command_form(self, command: str) -> None:
+        chargers = self.targets()
+        if not chargers:
             return
-        except Exception as error:  # a front end must outlive a failing backend call
-            log.exception("%s %s", verb, charger.identity)
-            self.notify(f"{type(error).__name__}: {error}", title=f"{verb.capitalize()} {charger.identity} failed", severity="error")
+        executions = self.backend.charger_commands().get(command, {}).get("execution", ["immediate"])
+
+        def sent(actions: list[Any] | None) -> None:
+            if not actions:
+                return
+            for action in actions:
+                self._watched[action.id] = action.identity
+            names = ", ".join(action.identity for action in actions[:3]) + ("…" if len(actions) > 3 else "")
+            self.notify(f"{actions[0].execution} {command} for {names}: {actions[0].state}", title=f"{command.capitalize()} sent")
+
+        self.app.push_screen(CommandForm(command, chargers, list(executions)), sent)
+
+    def action_unlock(self) -> None:
+        chargers = [charger for charger in self.targets() if charger.is_connected] or self.targets()
+        if chargers:
+            self.run_worker(self._unlock(chargers), name="unlock", group="commands")
+
+    async def _unlock(self, chargers: list[ChargerView]) -> None:
+        most = max(charger.number_of_connectors for charger in chargers)
+        connector = 1
+        if most > 1:
+            statuses = {connector.connector_id: connector.status for connector in chargers[0].connectors}
+            choices = [(number, statuses.get(number, "")) for number in range(1, most + 1)]
+            who = chargers[0].identity if len(chargers) == 1 else f"{len(chargers)} chargers"
+            picked = await self.app.push_screen_wait(ConnectorPicker(f"Unlock which connector of {who}?", choices))
+            if picked is None:
+                return
+            connector = picked
+        await self._run_each("unlock", chargers, lambda charger: self.backend.unlock(charger.id, connector))
+
+    def action_availability(self) -> None:
+        def toggle(charger: ChargerView) -> Awaitable[Any]:
+            # Connector 0 is the whole charger; an unavailable one is made operative again.
+            return self.backend.change_availability(charger.id, 0, charger.status == "unavailable")
+
+        self._each("availability", toggle)
+
+    def action_mark(self) -> None:
+        charger_id = self.table.selected_id
+        if charger_id is None:
             return
-        self.notify(message, title=f"{verb.capitalize()} {charger.identity}")
+        self.table.toggle_mark(charger_id)
+        self.table.action_cursor_down()
+        self.refresh_bindings()
+        self._show_reason()
+
+    def action_sort(self) -> None:
+        column = self.table.cycle_sort()
+        self._dirty = True
+        self.flush()
+        self.notify(f"sorted by {column}", timeout=1.5)
+
+    def action_tab(self, tab: str) -> None:
+        if self.view != "chargers":
+            self.show_view("chargers")
+        if tab in TABS:
+            if self.has_class("-narrow"):
+                self.add_class("-detail-open")
+            self.detail.show_tab(tab)
+
+    # -- filter, views, help ----------------------------------------------------------
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -302,7 +540,7 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(ChargerTable).focus()
+        self.table.focus()
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -311,17 +549,116 @@ class MainScreen(Screen[None]):
         self._filter = ""
         self._dirty = True
         self.flush()
-        self.query_one(ChargerTable).focus()
+        self.table.focus()
         self.refresh_bindings()
+
+    def _can_go_back(self) -> bool:
+        focused = self.focused
+        panel = next((node for node in (focused.ancestors_with_self if focused else []) if isinstance(node, LogPanel)), None)
+        return bool(
+            self.query_one("#command-line", Input).display
+            or (panel is not None and panel.query_one(".log-filter", Input).display)
+            or self.table.marked
+            or self.has_class("-detail-open")
+            or (focused is not None and self.detail in focused.ancestors)
+            or self.view != "chargers"
+        )
+
+    def action_back(self) -> None:
+        """Escape: close the innermost thing open — the `:` line, a log filter, marks, the detail, a view."""
+        command_line = self.query_one("#command-line", Input)
+        focused = self.focused
+        panel = next((node for node in (focused.ancestors_with_self if focused else []) if isinstance(node, LogPanel)), None)
+        if command_line.display:
+            command_line.value = ""
+            command_line.display = False
+            self._focus_view()
+        elif panel is not None and panel.clear_filter():
+            pass
+        elif self.view != "chargers":
+            self.show_view("chargers")
+        elif self.table.marked:
+            self.table.clear_marks()
+            self._show_reason()
+        elif self.has_class("-detail-open"):
+            self.remove_class("-detail-open")
+            self.table.focus()
+        else:
+            self.table.focus()
+        self.refresh_bindings()
+
+    def action_command_line(self) -> None:
+        field = self.query_one("#command-line", Input)
+        field.display = True
+        field.value = ""
+        field.focus()
+        self.refresh_bindings()
+
+    @on(Input.Submitted, "#command-line")
+    def _command_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        name = event.value.strip().lower().lstrip(":")
+        view = VIEW_ALIASES.get(name, name)
+        matches = [candidate for candidate in VIEWS if candidate.startswith(view)] if view else []
+        event.input.display = False
+        event.input.value = ""
+        if view in VIEWS or len(matches) == 1:
+            self.show_view(view if view in VIEWS else matches[0])
+        else:
+            self.notify(f"no view {name!r}: one of {', '.join(VIEWS)}", title="Views", severity="warning")
+            self._focus_view()
+        self.refresh_bindings()
+
+    def show_view(self, view: str) -> None:
+        self.view = view
+        self.query_one(ContentSwitcher).current = f"view-{view}"
+        self._dirty = True
+        self.flush()
+        self._focus_view()
+        self.refresh_bindings()
+
+    def _focus_view(self) -> None:
+        if self.view == "chargers":
+            self.table.focus()
+            return
+        container = self.query_one(f"#view-{self.view}")
+        target = container.query(DataTable).first()
+        target.focus()
 
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
+        dimmed: set[str] = set()
         seen: set[str] = set()
-        for node in (self, self.app):
-            for _, binding in node._bindings:
-                # The console's own keys (each has an id), not Textual's focus/copy defaults.
-                if binding.id is None or not binding.description or binding.key in seen:
-                    continue
-                seen.add(binding.key)
-                keys.append((escape(self.app.get_key_display(binding)), escape(binding.description)))
-        self.app.push_screen(HelpScreen(keys))
+        for key, active in self.active_bindings.items():
+            binding = active.binding
+            # The console's own keys (each has an id), not Textual's focus/copy defaults.
+            if binding.id is None or not binding.description or key in seen:
+                continue
+            seen.add(key)
+            shown = escape(self.app.get_key_display(binding))
+            keys.append((shown, escape(binding.description)))
+            if not active.enabled:
+                dimmed.add(shown)
+        keys.append(("ctrl+p", "Palette: find a charger, act on it"))
+        self.app.push_screen(HelpScreen(self.view, keys, dimmed))
+
+    @on(LocationsChanged)
+    def _locations_changed(self, message: LocationsChanged) -> None:
+        self._locations = message.locations
+        self._dirty = True
+
+    # -- the palette's way in ---------------------------------------------------------
+
+    def run_on(self, charger_id: str, action: str) -> None:
+        """Select a charger in the table and run a key's action on it (from the command palette)."""
+        if self.view != "chargers":
+            self.show_view("chargers")
+        if self._filter:
+            self.action_clear_filter()
+        self.table.clear_marks()
+        self.table.show(self._chargers, self.app.clock.now(), self._filter)
+        if charger_id in self.table.shown_ids:
+            self.table.move_cursor(row=self.table.get_row_index(charger_id), animate=False)
+            self._select(charger_id)
+        if action != "select":
+            self.call_later(self.run_action, action)

@@ -1,23 +1,57 @@
-"""Everything about the selected charger: its record (the seed's fields) and its live state."""
+"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions.
+
+Events for the selected charger are buffered here as they arrive; `flush`
+renders only the tab on show, and a tab reads its history from the backend
+the first time it is shown for a charger.
+"""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Static
+from textual.widgets import DataTable, Digits, Sparkline, Static, TabbedContent, TabPane
 
-from console.core.views import ChargerView
-from console.tui.format import age, kilowatts, stamp
+from console.core.errors import ConsoleError
+from console.core.events import ActionChanged
+from console.core.views import ActionView, ChargerView, LogView, PowerSample, TransactionView
+from console.tui.format import (
+    active_limit_kw,
+    age,
+    connector_status_variable,
+    duration,
+    gauge,
+    kilowatts,
+    resample,
+    stamp,
+    transaction_energy,
+)
 from console.tui.themes import STATUSES
+from console.tui.widgets.action_table import ActionTable
+from console.tui.widgets.frame_log import LogPanel
 
-LABEL_WIDTH = 21
+if TYPE_CHECKING:
+    from console.tui.app import ConsoleApp
+
+LABEL_WIDTH = 22
+HISTORY_MINUTES = 15
+SPARK_BUCKETS = 90
+LOG_HISTORY = 200
+TABS = ("overview", "live", "actions", "logs", "transactions")
 
 
 def _value(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, datetime):
         return stamp(value)
     return str(value)
@@ -27,36 +61,340 @@ def _line(label: str, value: Any, style: str = "") -> Content:
     return Content.assemble((f"{label:<{LABEL_WIDTH}}", "$text-muted"), (_value(value), style), "\n")
 
 
-class ChargerDetail(Static):
-    def show(self, charger: ChargerView | None, now: datetime) -> None:
-        if charger is None:
-            self.update(Content.styled("No charger selected", "$text-muted"))
+def _heading(text: str) -> Content:
+    return Content.styled(f"{text}\n", "bold $primary")
+
+
+def _ago(moment: datetime | None, now: datetime) -> str | None:
+    return f"{stamp(moment)} ({age(moment, now)} ago)" if moment else None
+
+
+def record_lines(charger: ChargerView) -> Content:
+    lines = [_heading("Record")]
+    lines += [_line(name, getattr(charger, name)) for name in ChargerView.SEED_FIELDS]
+    lines.append(_line("location", charger.location_name))
+    lines.append(_line("organization", charger.organization_id))
+    lines.append(_line("owner", charger.user_id))
+    lines.append(_line("simulated", charger.simulated))
+    return Content.assemble(*lines).rstrip()
+
+
+def state_lines(charger: ChargerView, now: datetime) -> Content:
+    status_style = f"bold $status-{charger.status}" if charger.status in STATUSES else "bold"
+    lines = [_heading("Provisioning")]
+    lines.append(_line("status", charger.provisioning))
+    lines.append(_line("registration", charger.registration))
+    lines.append(_line("last failure", charger.last_failure, "$error" if charger.last_failure else ""))
+    lines.append(_line("offline since", _ago(charger.offline_since, now)))
+    lines.append(_heading("\nRuntime"))
+    lines.append(_line("state", charger.status, status_style))
+    runtime = charger.runtime
+    if runtime and charger.runtime_detail:
+        runtime = f"{runtime}: {charger.runtime_detail}"
+    lines.append(_line("runtime", runtime))
+    firmware = charger.firmware_version
+    if firmware and charger.firmware_status:
+        firmware = f"{firmware} ({charger.firmware_status})"
+    lines.append(_line("firmware", firmware))
+    if charger.current_schedule:
+        schedule = charger.current_schedule
+        lines.append(_line("schedule", f"{schedule.get('command')} {schedule.get('execution')} {schedule.get('state')}"))
+    if charger.last_action:
+        action = charger.last_action
+        text = f"{action.command} {action.state}" + (f" — {action.detail}" if action.detail else "")
+        lines.append(_line("last action", text))
+    lines.append(_heading("\nConnection"))
+    lines.append(_line("connected", charger.is_connected, "$success" if charger.is_connected else "$text-muted"))
+    lines.append(_line("connected since", _ago(charger.connected_since, now)))
+    lines.append(_line("last seen", _ago(charger.last_seen, now)))
+    lines.append(_line("reconnects", charger.reconnects))
+    lines.append(_line("ping rtt", f"{charger.ping_rtt_ms:.0f} ms" if charger.ping_rtt_ms is not None else None))
+    lines.append(_line("security profile", charger.security_profile))
+    return Content.assemble(*lines).rstrip()
+
+
+def gauge_line(label: str, value: float, limit: float | None, unit: str, note: str) -> Content:
+    filled, empty = gauge(value, limit)
+    amount = f"{kilowatts(value)} / {limit:g} {unit} {note}" if limit else f"{kilowatts(value)} {unit} · {note}"
+    return Content.assemble(
+        (f"{label:<12}", "$text-muted"), (filled, "$accent"), (empty, "$text-disabled"), "  ", (amount, "bold"), "\n"
+    )
+
+
+def live_lines(charger: ChargerView, limit_kw: float | None) -> Content:
+    max_kw = charger.max_charging_power / 1000
+    lines = [
+        gauge_line("Power", charger.current_power_kw, max_kw, "kW", "max"),
+        gauge_line("vs limit", charger.current_power_kw, limit_kw, "kW", "limit" if limit_kw else "no active limit"),
+        Content.assemble(
+            (f"{'Current':<12}", "$text-muted"),
+            (f"max {charger.max_current_a:g} A" if charger.max_current_a is not None else "—", "bold"),
+            "\n",
+        ),
+        Content.assemble((f"{'SoC':<12}", "$text-muted"), ("not reported", "$text-muted"), "\n"),
+    ]
+    return Content.assemble(*lines).rstrip()
+
+
+def lamp_lines(charger: ChargerView) -> Content:
+    if not charger.connectors:
+        return Content.styled("no connector has reported yet", "$text-muted")
+    parts: list[Any] = []
+    for connector in charger.connectors:
+        variable = connector_status_variable(connector.status)
+        colour = f"${variable}" if variable.removeprefix("status-") in STATUSES else "$text-muted"
+        error = f" ({connector.error_code})" if connector.error_code else ""
+        parts += [("●", colour), f" {connector.connector_id} ", (f"{connector.status}{error}", colour), "   "]
+    return Content.assemble(*parts).rstrip()
+
+
+class TransactionTable(DataTable[str]):
+    COLUMNS = (
+        ("id", "Session", 10),
+        ("connector", "Conn", 4),
+        ("id_tag", "Id tag", 12),
+        ("started", "Started", 19),
+        ("stopped", "Stopped", 19),
+        ("duration", "Duration", 8),
+        ("energy", "kWh", 8),
+        ("reason", "Stop reason", 16),
+    )
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+
+    def on_mount(self) -> None:
+        for key, label, width in self.COLUMNS:
+            self.add_column(label, width=width, key=key)
+
+    def show(self, transactions: Iterable[TransactionView], charger: ChargerView | None, now: datetime) -> None:
+        self.clear()
+        for transaction in transactions:
+            self.add_row(
+                escape(transaction.reference or str(transaction.id)),
+                str(transaction.connector_id),
+                escape(transaction.id_tag),
+                stamp(transaction.started_at),
+                stamp(transaction.stopped_at) if transaction.stopped_at else "ongoing",
+                duration(transaction.duration_s(now)),
+                transaction_energy(transaction, charger),
+                escape(transaction.stop_reason or ""),
+                key=str(transaction.id),
+            )
+
+
+class ChargerDetail(Vertical):
+    app: ConsoleApp
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.charger: ChargerView | None = None
+        # Which charger each tab last read its history for.
+        self._loaded: dict[str, str | None] = {}
+        self._loading: set[str] = set()
+        self._pending_logs: deque[LogView] = deque(maxlen=1000)
+        self._pending_actions: list[ActionChanged] = []
+        self._actions_stale = False
+        self._samples: deque[tuple[datetime, float]] = deque(maxlen=2000)
+        self._limit_kw: float | None = None
+        self._transactions_key: Any = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="detail-tabs", initial="tab-overview"):
+            with TabPane("Overview", id="tab-overview"):
+                with VerticalScroll(id="overview"):
+                    with Horizontal(id="overview-columns"):
+                        yield Static(id="overview-record")
+                        yield Static(id="overview-state")
+            with TabPane("Live", id="tab-live"):
+                with Vertical(id="live"):
+                    with Horizontal(id="live-top"):
+                        yield Static(id="live-gauges")
+                        with Vertical(id="live-energy"):
+                            yield Digits("0.00", id="energy-digits")
+                            yield Static("kWh this session", id="energy-label")
+                    yield Static("Power, last 15 minutes", id="spark-label")
+                    yield Sparkline([0.0], id="power-spark")
+                    yield Static(id="lamps")
+            with TabPane("Actions", id="tab-actions"):
+                yield ActionTable(id="charger-actions")
+            with TabPane("Logs", id="tab-logs"):
+                yield LogPanel(id="charger-logs")
+            with TabPane("Transactions", id="tab-transactions"):
+                yield TransactionTable(id="charger-transactions")
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending_logs or self._pending_actions)
+
+    @property
+    def charger_id(self) -> str | None:
+        return self.charger.id if self.charger else None
+
+    @property
+    def active_tab(self) -> str:
+        return (self.query_one(TabbedContent).active or "tab-overview").removeprefix("tab-")
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+
+    # -- what arrives ----------------------------------------------------------------
+
+    def select(self, charger: ChargerView | None) -> None:
+        """A new charger: drop what was buffered for the old one; every tab reads again when shown."""
+        if charger is not None and charger.id == self.charger_id:
+            self.take_charger(charger)
             return
-        lines: list[Content] = [Content.styled("Record\n", "bold $primary")]
-        lines += [_line(name, getattr(charger, name)) for name in ChargerView.SEED_FIELDS]
-        lines.append(_line("location", charger.location_name))
-        lines.append(_line("simulated", "yes" if charger.simulated else "no"))
-        lines.append(Content.styled("\nLive\n", "bold $primary"))
-        status_style = f"bold $status-{charger.status}" if charger.status in STATUSES else "bold"
-        lines.append(_line("status", charger.status, status_style))
-        since = f"{stamp(charger.connected_since)} ({age(charger.connected_since, now)} ago)" if charger.connected_since else None
-        seen = f"{stamp(charger.last_seen)} ({age(charger.last_seen, now)} ago)" if charger.last_seen else None
-        lines.append(_line("connected", "yes" if charger.is_connected else "no"))
-        lines.append(_line("connected since", since))
-        lines.append(_line("last seen", seen))
-        lines.append(_line("provisioning", charger.provisioning))
-        runtime = charger.runtime
-        if runtime and charger.runtime_detail:
-            runtime = f"{runtime}: {charger.runtime_detail}"
-        lines.append(_line("runtime", runtime))
-        lines.append(_line("firmware", charger.firmware_version))
-        lines.append(_line("power now", f"{kilowatts(charger.current_power_kw)} kW"))
-        lines.append(_line("session energy", f"{charger.session_energy_kwh:.3f} kWh"))
-        if charger.last_action:
-            action = charger.last_action
-            text = f"{action.command} {action.state}" + (f" — {action.detail}" if action.detail else "")
-            lines.append(_line("last action", text))
-        for connector in charger.connectors:
-            text = connector.status + (f" ({connector.error_code})" if connector.error_code else "")
-            lines.append(_line(f"connector {connector.connector_id}", text))
-        self.update(Content.assemble(*lines).rstrip())
+        self.charger = charger
+        self._loaded.clear()
+        self._pending_logs.clear()
+        self._pending_actions.clear()
+        self._samples.clear()
+        self._limit_kw = None
+        self._transactions_key = None
+        self.workers.cancel_node(self)
+        self._loading.clear()
+        self.query_one("#charger-logs", LogPanel).log.reset()
+        self.query_one(ActionTable).show([], datetime.now())
+        self.query_one(TransactionTable).clear()
+
+    def take_charger(self, charger: ChargerView) -> None:
+        if charger.id != self.charger_id:
+            return
+        self.charger = charger
+        self._samples.append((self.app.clock.now(), charger.current_power_kw))
+
+    def take_log(self, entry: LogView) -> None:
+        if entry.charger_id is not None and entry.charger_id == self.charger_id:
+            self._pending_logs.append(entry)
+
+    def take_action(self, change: ActionChanged) -> None:
+        if change.charger_id != self.charger_id:
+            return
+        if len(self._pending_actions) < 200:
+            self._pending_actions.append(change)
+        else:
+            self._actions_stale = True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.flush(self.app.clock.now())
+
+    # -- rendering -------------------------------------------------------------------
+
+    def flush(self, now: datetime) -> None:
+        """Render the tab on show; the others keep their buffers until they are shown."""
+        if not self.display:
+            return
+        charger = self.charger
+        tab = self.active_tab
+        if charger is None:
+            self.query_one("#overview-record", Static).update(Content.styled("No charger selected", "$text-muted"))
+            self.query_one("#overview-state", Static).update("")
+            return
+        getattr(self, f"_flush_{tab}")(charger, now)
+
+    def _needs(self, tab: str, charger: ChargerView) -> bool:
+        """Start reading a tab's history when it has none for this charger; True once it has."""
+        if self._loaded.get(tab) == charger.id:
+            return True
+        if tab not in self._loading:
+            self._loading.add(tab)
+            self.run_worker(getattr(self, f"_load_{tab}")(charger.id), group=f"detail-{tab}", exclusive=True)
+        return False
+
+    def _flush_overview(self, charger: ChargerView, now: datetime) -> None:
+        self.query_one("#overview-record", Static).update(record_lines(charger))
+        self.query_one("#overview-state", Static).update(state_lines(charger, now))
+
+    def _flush_live(self, charger: ChargerView, now: datetime) -> None:
+        self.query_one("#live-gauges", Static).update(live_lines(charger, self._limit_kw))
+        self.query_one("#energy-digits", Digits).update(f"{charger.session_energy_kwh:.2f}")
+        self.query_one("#lamps", Static).update(lamp_lines(charger))
+        if self._needs("live", charger):
+            spark = self.query_one("#power-spark", Sparkline)
+            spark.data = resample(self._samples, now, HISTORY_MINUTES, SPARK_BUCKETS)
+
+    def _flush_actions(self, charger: ChargerView, now: datetime) -> None:
+        if not self._needs("actions", charger):
+            return
+        table = self.query_one(ActionTable)
+        pending, self._pending_actions = self._pending_actions, []
+        if self._actions_stale or table.apply(pending, now):
+            self._actions_stale = False
+            self._loaded.pop("actions", None)
+            self._needs("actions", charger)
+        else:
+            table.tick(now)
+
+    def _flush_logs(self, charger: ChargerView, now: datetime) -> None:
+        if not self._needs("logs", charger):
+            return
+        if self._pending_logs:
+            self.query_one("#charger-logs", LogPanel).log.append(self._pending_logs)
+            self._pending_logs.clear()
+
+    def _flush_transactions(self, charger: ChargerView, now: datetime) -> None:
+        # A session starts or stops with the charger's status; its energy moves with the meter.
+        key = (charger.id, charger.status, charger.is_charging)
+        if self._transactions_key != key:
+            self._transactions_key = key
+            self._loaded.pop("transactions", None)
+        self._needs("transactions", charger)
+
+    # -- reading history -------------------------------------------------------------
+
+    async def _read(self, tab: str, charger_id: str, call: Any) -> Any:
+        try:
+            result = await call
+        except ConsoleError as error:
+            self.notify(str(error), title=f"Could not read {tab}", severity="error")
+            result = None
+        finally:
+            self._loading.discard(tab)
+        if charger_id != self.charger_id:
+            return None
+        self._loaded[tab] = charger_id
+        return result
+
+    async def _load_live(self, charger_id: str) -> None:
+        backend = self.app.backend
+
+        async def read() -> tuple[list[PowerSample], list[ActionView]]:
+            return await backend.power_history(charger_id, HISTORY_MINUTES), await backend.list_actions(charger_id, 50)
+
+        result = await self._read("live", charger_id, read())
+        if result is None:
+            return
+        history, actions = result
+        live = list(self._samples)
+        self._samples.clear()
+        self._samples.extend([(sample.at, sample.kw) for sample in history] + live)
+        self._limit_kw = active_limit_kw(actions)
+        self.flush(self.app.clock.now())
+
+    async def _load_actions(self, charger_id: str) -> None:
+        backend = self.app.backend
+        actions = await self._read("actions", charger_id, backend.list_actions(charger_id))
+        if actions is None:
+            return
+        self._pending_actions.clear()
+        self._limit_kw = active_limit_kw(actions)
+        self.query_one(ActionTable).show(actions, self.app.clock.now())
+
+    async def _load_logs(self, charger_id: str) -> None:
+        backend = self.app.backend
+        entries = await self._read("logs", charger_id, backend.charger_logs(charger_id, limit=LOG_HISTORY))
+        if entries is None:
+            return
+        log = self.query_one("#charger-logs", LogPanel).log
+        log.show_history(entries)
+        log.append(self._pending_logs)
+        self._pending_logs.clear()
+
+    async def _load_transactions(self, charger_id: str) -> None:
+        backend = self.app.backend
+        transactions = await self._read("transactions", charger_id, backend.list_transactions(charger_id))
+        if transactions is None:
+            return
+        self.query_one(TransactionTable).show(transactions, self.charger, self.app.clock.now())

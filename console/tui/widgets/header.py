@@ -1,4 +1,4 @@
-"""The top line: where chargers connect, how many are, what they do, and the time."""
+"""The depot at a glance: where chargers connect, how many are, what they do, each cap's headroom, the time."""
 
 from __future__ import annotations
 
@@ -7,45 +7,86 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from console.core.views import BackendInfo, ChargerView
-from console.tui.format import clock_time, kilowatts
+from console.core.views import BackendInfo, ChargerView, LocationView
+from console.tui.format import clock_time, gauge, kilowatts
 from console.tui.themes import STATUSES
 
+HEADROOM_GAUGE = 8
 
-def summary(info: BackendInfo, fleet: list[ChargerView]) -> Content:
+
+def summary(info: BackendInfo, fleet: list[ChargerView], narrow: bool = False) -> Content:
     connected = sum(1 for charger in fleet if charger.is_connected)
-    statuses = Counter(charger.status for charger in fleet)
     power = sum(charger.current_power_kw for charger in fleet)
-    parts: list[str | tuple[str, str]] = [
-        (" ocpp-console ", "bold reverse $primary"),
-        " ",
-        (info.ocpp_url or "no OCPP server", "bold"),
-        "  ",
-        (info.mode, "$secondary"),
-    ]
+    # A narrow terminal keeps the figures and drops the name.
+    parts: list[str | tuple[str, str]] = [] if narrow else [(" ocpp-console ", "bold reverse $primary"), " "]
+    parts += [(info.ocpp_url or "no OCPP server", "bold"), "  ", (info.mode, "$secondary")]
     if info.read_only:
         parts += ["  ", ("read-only", "bold $warning")]
-    parts += ["  │  ", (f"connected {connected}/{len(fleet)}", "bold"), "  │  "]
-    # Known statuses in a fixed order first, then anything new the core reports.
-    ordered = [status for status in STATUSES if statuses[status]]
-    ordered += sorted(status for status in statuses if status not in STATUSES)
-    for index, status in enumerate(ordered):
-        if index:
-            parts.append(" · ")
-        parts.append((f"{status} {statuses[status]}", f"$status-{status}" if status in STATUSES else ""))
-    parts += ["  │  ", (f"{kilowatts(power)} kW", "bold")]
+    parts += ["  │  ", (f"connected {connected}/{len(fleet)}", "bold"), "  │  ", (f"{kilowatts(power)} kW", "bold")]
     return Content.assemble(*parts)
 
 
-class FleetHeader(Horizontal):
-    def compose(self) -> ComposeResult:
-        yield Static(id="header-summary")
-        yield Static(id="header-clock")
+def statuses(fleet: list[ChargerView]) -> Content:
+    counts = Counter(charger.status for charger in fleet)
+    # Known statuses in a fixed order first, then anything new the core reports.
+    ordered = [status for status in STATUSES if counts[status]]
+    ordered += sorted(status for status in counts if status not in STATUSES)
+    parts: list[str | tuple[str, str]] = [" "]
+    for index, status in enumerate(ordered):
+        if index:
+            parts.append(" · ")
+        parts.append((f"{status} {counts[status]}", f"$status-{status}" if status in STATUSES else ""))
+    return Content.assemble(*parts)
 
-    def show(self, info: BackendInfo, chargers: Iterable[ChargerView], now: datetime) -> None:
-        self.query_one("#header-summary", Static).update(summary(info, list(chargers)))
+
+def headroom(locations: Iterable[LocationView], fleet: list[ChargerView], bars: bool = True) -> Content:
+    """Each capped location: "South Yard 62/90 kW ▮▮▮▯" in the colour of what is left."""
+    load: dict[str, float] = {}
+    for charger in fleet:
+        if charger.location_id:
+            load[charger.location_id] = load.get(charger.location_id, 0.0) + charger.current_power_kw
+    parts: list[str | tuple[str, str]] = []
+    for location in locations:
+        cap = location.power_cap_kw
+        if cap is None:
+            continue
+        drawn = load.get(location.id, 0.0)
+        ratio = drawn / cap if cap else 1.0
+        style = "$error" if ratio >= 1 else "$warning" if ratio >= 0.8 else "$success"
+        filled, empty = gauge(drawn, cap, HEADROOM_GAUGE) if bars else ("", "")
+        parts += [
+            " │ " if parts else "",
+            (f"{location.name} ", "bold"),
+            f"{drawn:.0f}/{cap:g} kW ",
+            (filled, style),
+            (empty, "$text-disabled"),
+        ]
+    return Content.assemble(*parts)
+
+
+class FleetHeader(Vertical):
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="header-line"):
+            yield Static(id="header-summary")
+            yield Static(id="header-clock")
+        with Horizontal(classes="header-line"):
+            yield Static(id="header-statuses")
+            yield Static(id="header-headroom")
+
+    def show(
+        self,
+        info: BackendInfo,
+        chargers: Iterable[ChargerView],
+        locations: Iterable[LocationView],
+        now: datetime,
+        narrow: bool = False,
+    ) -> None:
+        fleet = list(chargers)
+        self.query_one("#header-summary", Static).update(summary(info, fleet, narrow))
         self.query_one("#header-clock", Static).update(Content.styled(f"{clock_time(now)} UTC ", "bold"))
+        self.query_one("#header-statuses", Static).update(statuses(fleet))
+        self.query_one("#header-headroom", Static).update(headroom(locations, fleet, bars=not narrow))

@@ -1,0 +1,240 @@
+"""Frame time and key-press-to-frame latency of the console with N live chargers.
+
+Run: `uv run python -m benchmarks.console_bench --chargers 100 1000 5000`
+(not part of the test run). Each size gets a fresh store and a real
+`ConsoleService`; live state is driven through `service.live` as the central
+system would: every charger connected and charging, each sending a meter value
+(and its frame) every 10 s, spread evenly. The app runs headless
+(`App.run_test`), so a "frame" is the flush of pending updates into the
+widgets plus the compositor's render of the screen — everything but the write
+to a terminal. A key press is `down`/`up` on the charger table; its latency
+runs from the press until the screen has processed it and repainted. The
+figures are printed as one JSON line at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from textual import events
+
+import console.tui.app
+from console.core.clock import SystemClock
+from console.core.service import ConsoleService
+from console.core.store import Store
+from console.tui.app import ConsoleApp
+from console.tui.screens.main import MainScreen
+
+METER_INTERVAL = 10.0
+FEED_TICK = 0.1
+KEY_TIMEOUT = 10.0
+CREATED = "2026-04-01T08:00:00Z"
+LOCATIONS = ("loc-north", "loc-south", "loc-east", "loc-west")
+
+
+def fleet(size: int) -> dict[str, Any]:
+    return {
+        "locations": [
+            {"id": location, "name": location.removeprefix("loc-").capitalize(), "power_cap_kw": 50.0 * size}
+            for location in LOCATIONS
+        ],
+        "chargers": [
+            {
+                "id": f"dep-{index:05d}",
+                "identity": f"CP-{index:05d}",
+                "name": f"Bay {index:05d}",
+                "vendor_name": "Wallbox",
+                "model": "Pulsar Plus",
+                "image_url": None,
+                "ocpp_version": "OCPP1.6" if index % 3 else "OCPP2.0.1",
+                "number_of_connectors": 1,
+                "max_charging_power": 22000,
+                "connector_type": "Type2",
+                "location_id": LOCATIONS[index % len(LOCATIONS)],
+                "created_at": CREATED,
+                "updated_at": CREATED,
+                "simulated": True,
+            }
+            for index in range(size)
+        ],
+    }
+
+
+async def live_service(directory: Path, size: int) -> ConsoleService:
+    service = ConsoleService(Store(f"sqlite:///{directory / 'bench.db'}"), clock=SystemClock())
+    await service.open()
+
+    def work(session: Any) -> None:
+        service.fleet.import_fleet(session, fleet(size))
+        service.live.load(session)
+
+    service.store.run_sync(work)
+    service.set_ocpp_url("ws://127.0.0.1:9000")
+    ids = service.live.ids()
+    for start in range(0, len(ids), 200):
+        chunk = ids[start : start + 200]
+        await asyncio.gather(*(service.live.connected(charger_id) for charger_id in chunk))
+        await asyncio.gather(*(service.live.connector_status(charger_id, 1, "Charging", None) for charger_id in chunk))
+    return service
+
+
+async def feed(service: ConsoleService, stop: asyncio.Event, sent: list[int]) -> None:
+    """Each charger a meter value (and its frame) every METER_INTERVAL seconds, spread evenly."""
+    live = service.live
+    ids = live.ids()
+    per_tick = max(1, round(len(ids) * FEED_TICK / METER_INTERVAL))
+    cursor = 0
+    message = 0
+    while not stop.is_set():
+        started = time.perf_counter()
+        now = datetime.now(timezone.utc)
+        for _ in range(per_tick):
+            charger_id = ids[cursor % len(ids)]
+            cursor += 1
+            message += 1
+            watts = 3_000.0 + (message * 37) % 19_000
+            live.meter_values(charger_id, 1, None, [(now, "Power.Active.Import", None, "W", watts)])
+            live.log_frame(
+                f"CP-{int(charger_id[4:]):05d}",
+                "in",
+                f'[2,"mv-{message}","MeterValues",{{"connectorId":1,"meterValue":[{{"sampledValue":[{{"value":"{watts}"}}]}}]}}]',
+            )
+            sent[0] += 1
+        await asyncio.sleep(max(0.0, FEED_TICK - (time.perf_counter() - started)))
+
+
+class TimedScreen(MainScreen):
+    """The main screen with each flush (pending updates into widgets) and each render timed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes: list[float] = []
+        self.renders: list[float] = []
+        self.render_ends: list[float] = []
+
+    def flush(self) -> None:
+        started = time.perf_counter()
+        super().flush()
+        self.flushes.append((time.perf_counter() - started) * 1000)
+
+    def _on_timer_update(self) -> None:
+        started = time.perf_counter()
+        super()._on_timer_update()
+        finished = time.perf_counter()
+        self.renders.append((finished - started) * 1000)
+        self.render_ends.append(finished)
+
+
+class TimedApp(ConsoleApp):
+    CSS_PATH = Path(console.tui.app.__file__).with_name("console.tcss")
+
+    def get_default_screen(self) -> MainScreen:
+        return TimedScreen()
+
+
+async def key_to_frame(pilot: Any, screen: MainScreen, key: str, render_ends: list[float]) -> float:
+    """From posting a key until the first screen render after the cursor moved, in ms."""
+    table = screen.table
+    row = table.cursor_row
+    event = events.Key(key, None)
+    event.set_sender(pilot.app)
+    pressed = time.perf_counter()
+    # The way a terminal's key reaches the app: through the driver's message queue.
+    pilot.app._driver.send_message(event)
+    while table.cursor_row == row:
+        if time.perf_counter() - pressed > KEY_TIMEOUT:
+            raise TimeoutError(f"{key} did not move the cursor within {KEY_TIMEOUT} s")
+        await asyncio.sleep(0.0005)
+    moved = time.perf_counter()
+    while not render_ends or render_ends[-1] < moved:
+        await asyncio.sleep(0.0005)
+    return (render_ends[-1] - pressed) * 1000
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+    return {
+        "n": len(ordered),
+        "p50": round(statistics.median(ordered), 1),
+        "p95": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+async def measure(size: int, seconds: float, presses: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        setup_started = time.perf_counter()
+        service = await live_service(Path(directory), size)
+        setup_s = time.perf_counter() - setup_started
+        app = TimedApp(service, service.clock)
+        app.animation_level = "none"
+        keys: list[float] = []
+        sent = [0]
+        stop = asyncio.Event()
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, TimedScreen)
+            # Let the first read of the fleet land before measuring.
+            while len(screen._chargers) < size:
+                await pilot.pause(0.1)
+            screen.flushes.clear()
+            screen.renders.clear()
+            feeder = asyncio.create_task(feed(service, stop, sent))
+            started = time.perf_counter()
+            await pilot.pause(seconds / 2)
+            gap = (seconds / 2) / presses
+            for index in range(presses):
+                key = "down" if index % 2 == 0 else "up"
+                keys.append(await key_to_frame(pilot, screen, key, screen.render_ends))
+                await pilot.pause(gap)
+            elapsed = time.perf_counter() - started
+            stop.set()
+            await feeder
+        await service.close()
+        service.store.close()
+    return {
+        "chargers": size,
+        "setup_s": round(setup_s, 1),
+        "meter_values_per_s": round(sent[0] / elapsed, 1),
+        "flush_ms": summary(screen.flushes),
+        "render_ms": summary(screen.renders),
+        "key_to_frame_ms": summary(keys),
+    }
+
+
+async def run(sizes: list[int], seconds: float, presses: int) -> list[dict[str, Any]]:
+    results = []
+    for size in sizes:
+        result = await measure(size, seconds, presses)
+        results.append(result)
+        print(
+            f"{size:>6} chargers: flush p50 {result['flush_ms'].get('p50')} ms p95 {result['flush_ms'].get('p95')} ms · "
+            f"render p50 {result['render_ms'].get('p50')} ms p95 {result['render_ms'].get('p95')} ms · "
+            f"key→frame p50 {result['key_to_frame_ms'].get('p50')} ms p95 {result['key_to_frame_ms'].get('p95')} ms",
+            flush=True,
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chargers", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured time per fleet size")
+    parser.add_argument("--presses", type=int, default=20, help="key presses per fleet size")
+    arguments = parser.parse_args()
+    results = asyncio.run(run(arguments.chargers, arguments.seconds, arguments.presses))
+    print(json.dumps({"benchmark": "console", "terminal": "160x48", "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Charge or idle one charger or the marked set: execution, times, power limit, connector, conflicts.
+
+Fields are checked as typed; the backend's refusal (`CommandRefused.code`)
+lands under the field it is about. The form stays open until at least one
+charger took the command.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from console.core.engine import CommandRefused
+from console.core.errors import ConsoleError
+from console.core.views import ActionView, ChargerView
+
+if TYPE_CHECKING:
+    from console.tui.app import ConsoleApp
+
+FIELDS = ("execution", "start", "end", "power_limit", "connector", "on_conflict", "stop_session")
+CONFLICT_CHOICES = (
+    ("none: refuse if one is open", "none"),
+    ("cancel_and_replace", "cancel_and_replace"),
+    ("queue_after", "queue_after"),
+)
+# Which field each refusal is about.
+CODE_FIELDS = {
+    "INVALID_EXECUTION": "execution",
+    "EXECUTION_NOT_SUPPORTED": "execution",
+    "START_REQUIRED": "start",
+    "START_OUT_OF_RANGE": "start",
+    "END_REQUIRED": "end",
+    "END_BEFORE_START": "end",
+    "END_OUT_OF_RANGE": "end",
+    "CONFLICT": "on_conflict",
+    "INVALID_CONFLICT_STRATEGY": "on_conflict",
+}
+
+
+def refusal_field(error: CommandRefused) -> str | None:
+    message = str(error)
+    if error.code == "INVALID_TIME":
+        return "end" if message.startswith("end") else "start"
+    if error.code == "INVALID_PARAMETERS":
+        if "powerLimit" in message:
+            return "power_limit"
+        if "connectorId" in message:
+            return "connector"
+        return None
+    return CODE_FIELDS.get(error.code)
+
+
+class CommandForm(ModalScreen[list[ActionView] | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="command.cancel"),
+        Binding("ctrl+s", "send", "Send", id="command.send"),
+    ]
+    app: ConsoleApp
+
+    def __init__(self, command: str, chargers: list[ChargerView], executions: list[str]) -> None:
+        super().__init__()
+        self.command = command
+        self.chargers = chargers
+        self.executions = executions or ["immediate"]
+        self._touched: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        if len(self.chargers) == 1:
+            target = self.chargers[0].identity
+        else:
+            target = f"{len(self.chargers)} marked chargers"
+        with Vertical(id="command-form", classes="dialog"):
+            yield Static(f"{self.command.capitalize()} · {target}", classes="dialog-title", markup=False)
+            yield from self._field(
+                "execution",
+                "Execution",
+                Select([(name, name) for name in self.executions], value=self.executions[0], allow_blank=False, compact=True, id="field-execution"),
+            )
+            yield from self._field("start", "Start", Input(placeholder="ISO 8601 or relative: 30m, 2h", compact=True, id="field-start"))
+            yield from self._field("end", "End", Input(placeholder="ISO 8601 or relative: 3h", compact=True, id="field-end"))
+            if self.command == "charge":
+                most = min(charger.max_charging_power for charger in self.chargers) / 1000
+                yield from self._field(
+                    "power_limit", "Power limit (kW)", Input(placeholder=f"empty: no limit (max {most:g})", compact=True, id="field-power_limit")
+                )
+            else:
+                yield from self._field(
+                    "stop_session", "Stop session", Checkbox("end the running session", False, compact=True, id="field-stop_session")
+                )
+            connectors = max(charger.number_of_connectors for charger in self.chargers)
+            yield from self._field(
+                "connector", "Connector", Input(placeholder=f"empty: every connector (1–{connectors})", compact=True, id="field-connector")
+            )
+            yield from self._field(
+                "on_conflict",
+                "On conflict",
+                Select(CONFLICT_CHOICES, value="none", allow_blank=False, compact=True, id="field-on_conflict"),
+            )
+            yield Static("", id="form-error", classes="field-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Send", id="send", variant="primary")
+
+    @staticmethod
+    def _field(name: str, label: str, widget: Widget) -> ComposeResult:
+        with Horizontal(classes="field-row", id=f"row-{name}"):
+            yield Label(label, classes="field-label")
+            yield widget
+        yield Static("", id=f"error-{name}", classes="field-error", markup=False)
+
+    def on_mount(self) -> None:
+        self._execution_changed()
+        self.query_one("#field-execution", Select).focus()
+
+    @property
+    def execution(self) -> str:
+        return str(self.query_one("#field-execution", Select).value)
+
+    def _execution_changed(self) -> None:
+        execution = self.execution
+        self.query_one("#field-start", Input).disabled = execution == "immediate"
+        self.query_one("#field-end", Input).disabled = execution != "windowed"
+
+    # -- values and problems ----------------------------------------------------------
+
+    def _text(self, name: str) -> str:
+        return self.query_one(f"#field-{name}", Input).value.strip()
+
+    def request(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The command's arguments, and the problems found before asking the backend."""
+        problems: dict[str, str] = {}
+        execution = self.execution
+        parameters: dict[str, Any] = {}
+        start = self._text("start") if execution != "immediate" else ""
+        end = self._text("end") if execution == "windowed" else ""
+        if execution != "immediate" and not start:
+            problems["start"] = f"a {execution} command needs a start (e.g. 30m or 2026-04-02T18:00Z)"
+        if execution == "windowed" and not end:
+            problems["end"] = "a windowed command needs an end (e.g. 3h)"
+        if self.command == "charge" and (limit := self._text("power_limit")):
+            try:
+                value = float(limit)
+            except ValueError:
+                problems["power_limit"] = "a number of kW, e.g. 7.4"
+            else:
+                most = min(charger.max_charging_power for charger in self.chargers) / 1000
+                if not value > 0:
+                    problems["power_limit"] = "must be more than 0 kW (empty: no limit)"
+                elif value > most:
+                    problems["power_limit"] = f"at most {most:g} kW, the charger's maximum"
+                else:
+                    parameters["powerLimit"] = value
+        if self.command == "idle" and self.query_one("#field-stop_session", Checkbox).value:
+            parameters["stopSession"] = True
+        if connector := self._text("connector"):
+            most = min(charger.number_of_connectors for charger in self.chargers)
+            if not connector.isdigit() or not 1 <= int(connector) <= most:
+                problems["connector"] = f"a connector number from 1 to {most}"
+            else:
+                parameters["connectorId"] = int(connector)
+        conflict = str(self.query_one("#field-on_conflict", Select).value)
+        arguments = {
+            "parameters": parameters,
+            "execution": execution,
+            "start": start or None,
+            "end": end or None,
+            "on_conflict": None if conflict == "none" else conflict,
+        }
+        return arguments, problems
+
+    def show_problems(self, problems: dict[str, str], general: str = "") -> None:
+        self._touched.update(name for name in FIELDS if self.query(f"#error-{name}"))
+        for name in FIELDS:
+            if not self.query(f"#error-{name}"):
+                continue
+            message = problems.get(name, "")
+            self.query_one(f"#error-{name}", Static).update(message)
+            self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
+        self.query_one("#form-error", Static).update(general)
+
+    @on(Select.Changed, "#field-execution")
+    def _execution_selected(self, event: Select.Changed) -> None:
+        self._execution_changed()
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        self._touched.add((event.input.id or "").removeprefix("field-"))
+        problems = self.request()[1]
+        for name in self._touched:
+            message = problems.get(name, "")
+            self.query_one(f"#error-{name}", Static).update(message)
+            self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
+
+    # -- sending ----------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_send()
+
+    @on(Button.Pressed, "#send")
+    def _send_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_send()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    def action_send(self) -> None:
+        arguments, problems = self.request()
+        self.show_problems(problems)
+        if problems:
+            return
+        self.run_worker(self._send(arguments), group="send", exclusive=True)
+
+    async def _send(self, arguments: dict[str, Any]) -> None:
+        backend = self.app.backend
+        sent: list[ActionView] = []
+        refused: list[tuple[ChargerView, ConsoleError]] = []
+        for charger in self.chargers:
+            try:
+                sent.append(await backend.send_command(charger.id, self.command, **arguments))
+            except ConsoleError as error:
+                refused.append((charger, error))
+        if not refused:
+            self.dismiss(sent)
+            return
+        problems: dict[str, str] = {}
+        general: list[str] = []
+        for charger, error in refused:
+            prefix = f"{charger.identity}: " if len(self.chargers) > 1 else ""
+            field = refusal_field(error) if isinstance(error, CommandRefused) else None
+            if field is not None and field in FIELDS:
+                problems.setdefault(field, f"{prefix}{error}")
+            else:
+                general.append(f"{prefix}{error}")
+        if sent:
+            # Some chargers took it: sending again would repeat it on them, so close and tell.
+            for charger, error in refused:
+                self.notify(str(error), title=f"{self.command} refused by {charger.identity}", severity="error")
+            self.dismiss(sent)
+            return
+        self.show_problems(problems, "; ".join(general))
+        for name in FIELDS:
+            if name in problems:
+                self.query_one(f"#field-{name}").focus()
+                break
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,144 @@
+"""Action history, newest first: one charger's (in the detail) or the fleet's (the actions view)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets._data_table import CellDoesNotExist, RowDoesNotExist
+
+from console.core.errors import ConsoleError
+from console.core.events import ActionChanged
+from console.core.views import ActionView
+from console.tui.format import CANCELLABLE_STATES, action_timing, parameters_cell, stamp
+from console.tui.widgets.paint import state_cell
+
+if TYPE_CHECKING:
+    from console.tui.app import ConsoleApp
+
+COLUMNS = (
+    ("identity", "Charger", 14),
+    ("created", "Created", 19),
+    ("command", "Command", 19),
+    ("execution", "Execution", 9),
+    ("state", "State", 12),
+    ("timing", "Timing", 11),
+    ("parameters", "Parameters", 24),
+    ("detail", "Detail", 40),
+)
+
+
+class ActionTable(DataTable[str]):
+    BINDINGS = [
+        Binding("k", "cancel_action", "Cancel action", id="actions.cancel", tooltip="Cancel the selected pending or scheduled action"),
+    ]
+    app: ConsoleApp
+
+    def __init__(self, fleet: bool = False, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        self.fleet = fleet
+        self.actions: dict[str, ActionView] = {}
+        self._columns = tuple(key for key, _, _ in COLUMNS if fleet or key != "identity")
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            if key in self._columns:
+                self.add_column(label, width=width, key=key)
+
+    @property
+    def selected(self) -> ActionView | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+        return self.actions.get(row_key or "")
+
+    def _cells(self, action: ActionView, now: datetime) -> tuple[str, ...]:
+        every = {
+            "identity": escape(action.identity),
+            "created": stamp(action.created_at),
+            "command": escape(action.command),
+            "execution": action.execution,
+            "state": state_cell(self.app, action.state),
+            "timing": action_timing(action, now),
+            "parameters": escape(parameters_cell(action)),
+            "detail": escape(action.detail or ""),
+        }
+        return tuple(every[key] for key in self._columns)
+
+    def show(self, actions: Iterable[ActionView], now: datetime) -> None:
+        """Replace the rows with `actions` (newest first), keeping the cursor on the same action."""
+        selected = self.selected
+        self.clear()
+        self.actions = {}
+        for action in actions:
+            self.actions[action.id] = action
+            self.add_row(*self._cells(action, now), key=action.id)
+        if selected is not None and selected.id in self.actions:
+            self.move_cursor(row=self.get_row_index(selected.id), animate=False)
+
+    def apply(self, changes: Iterable[ActionChanged], now: datetime) -> bool:
+        """Update the rows of known actions in place; True when one is new (the list must be read again)."""
+        unknown = False
+        for change in changes:
+            summary = change.action
+            before = self.actions.get(summary.id)
+            if before is None:
+                unknown = True
+                continue
+            action = ActionView(
+                id=before.id,
+                charger_id=before.charger_id,
+                identity=before.identity,
+                command=before.command,
+                parameters=before.parameters,
+                execution=before.execution,
+                state=summary.state,
+                detail=summary.detail,
+                created_at=before.created_at,
+                updated_at=summary.updated_at,
+            )
+            self.actions[action.id] = action
+            try:
+                for column, value in zip(self._columns, self._cells(action, now)):
+                    if column in ("state", "timing", "detail"):
+                        self.update_cell(action.id, column, value)
+            except (CellDoesNotExist, RowDoesNotExist):
+                unknown = True
+        return unknown
+
+    def tick(self, now: datetime) -> None:
+        """Ages of actions still moving."""
+        for action in self.actions.values():
+            if action.state in ("pending", "sent", "scheduled"):
+                self.update_cell(action.id, "timing", action_timing(action, now))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_action":
+            if self.app.backend.info.read_only:
+                return False
+            selected = self.selected
+            return True if selected is not None and selected.state in CANCELLABLE_STATES else None
+        return True
+
+    def action_cancel_action(self) -> None:
+        action = self.selected
+        if action is not None:
+            self.run_worker(self._cancel(action), group="cancel action")
+
+    async def _cancel(self, action: ActionView) -> None:
+        try:
+            cancelled = await self.app.backend.cancel_action(action.id)
+        except ConsoleError as error:
+            self.notify(str(error), title=f"{action.command} on {action.identity} not cancelled", severity="error")
+            return
+        self.notify(f"{cancelled.command} on {cancelled.identity}: {cancelled.state}", title="Action cancelled")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
