@@ -251,6 +251,8 @@ class MainScreen(Screen[None]):
         if quiet and self.view == "chargers" and not self.detail.has_pending:
             return
         self._rendered_second = second
+        # Only what changed is redrawn, unless something changed how every row looks.
+        changed: set[str] | None = None if self._dirty or self.table.resorted else set(self._pending)
         self._dirty = False
         pending, self._pending = self._pending, {}
         for charger_id, charger in pending.items():
@@ -265,7 +267,7 @@ class MainScreen(Screen[None]):
             )
             if self.view == "chargers":
                 table = self.table
-                table.show(self._chargers, now, self._filter)
+                table.show(self._chargers, now, self._filter, changed)
                 self._select(table.selected_id)
                 self.detail.flush(now)
                 self._show_reason()
