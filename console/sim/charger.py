@@ -94,6 +94,8 @@ class ChargingSession:
     transaction_id: int | str | None = None
     started_at: datetime | None = None
     power_w: float = 0.0
+    # The power the last meter reading showed: a change is reported at once, not at the next sample.
+    reported_w: float = 0.0
     last_at: datetime | None = None
     charging_state: str = PREPARING
     stop_reason: str | None = None
@@ -541,6 +543,9 @@ class SimulatedCharger:
             if now >= next_sample:
                 await self._meter_values(connector, "Sample.Periodic")
                 next_sample = now + timedelta(seconds=self.setting_int("sample_interval"))
+            elif abs(session.power_w - session.reported_w) >= 1.0:
+                # Another connector started or stopped, or a limit changed: a real meter shows it now.
+                await self._meter_values(connector, "Other")
 
     async def _charging_state(self, connector: ConnectorSim, session: ChargingSession) -> None:
         """Tell the central system when the session goes between charging and suspended."""
@@ -715,6 +720,8 @@ class SimulatedCharger:
         return sampled
 
     async def _meter_values(self, connector: ConnectorSim, context: str) -> None:
+        if connector.session is not None:
+            connector.session.reported_w = connector.session.power_w
         samples = self._samples(connector, context)
         if samples:
             await self._send_meter_values(connector, samples, context)
