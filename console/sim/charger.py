@@ -522,6 +522,7 @@ class SimulatedCharger:
         self._reallocate()
         await self._charging_state(connector, session)
         await self._meter_values(connector, "Transaction.Begin")
+        self._wake_sessions()  # the others now share the supply with this one, and say so
         next_sample = self.clock.now() + timedelta(seconds=self.setting_int("sample_interval"))
         while True:
             now = self.clock.now()
@@ -589,6 +590,7 @@ class SimulatedCharger:
             self.profiles.end_transaction(str(session.transaction_id))
         session.transaction_id = None
         self._reallocate()
+        self._wake_sessions()  # the others may draw more now, and say so
         # The transaction is closed: a Reset need not wait for the driver to unplug.
         session.done.set()
         if reason in (SOFT_RESET, HARD_RESET, REBOOT):
