@@ -287,3 +287,23 @@ async def test_live_events_reach_the_table_after_a_flush(live_service: ConsoleSe
         clock.advance(60)
         await pilot.pause(0.5)
         assert table(app).get_cell("dep-0001", "connected") == "● 1m"
+
+
+async def test_lab_controls_on_a_simulated_charger(live_service: ConsoleService, clock: Any, runtime: FakeRuntime) -> None:
+    from console.tui.modals.lab_controls import LabControls
+
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-A01")
+        await pilot.press("v")
+        for _ in range(3):
+            await pilot.pause()  # the lab worker waits on the dialog: do not wait for it
+        assert isinstance(app.screen, LabControls)
+        await pilot.press("enter")  # the first control: plug in an EV
+        await settle(pilot)
+        assert runtime.calls == [("plug_in", "dep-0001")]
+        await select(pilot, "CP-DC1")  # a real charger: dimmed, with the reason
+        main = app.screen_stack[0]
+        assert main.check_action("lab", ()) is None
+        assert "simulated" in main.active_bindings["v"].tooltip

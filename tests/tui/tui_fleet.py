@@ -127,6 +127,14 @@ class FakeRuntime:
     def state(self, charger_id: str) -> tuple[str, str | None]:
         return "running", None
 
+    async def plug_in(self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None) -> str:
+        self.calls.append(("plug_in", charger_id))
+        return f"EV plugged into connector {connector_id} of {charger_id}"
+
+    async def drop_connection(self, charger_id: str) -> str:
+        self.calls.append(("drop_connection", charger_id))
+        return f"{charger_id} dropped its connection"
+
 
 def make_app(service: ConsoleService, clock: ManualClock, theme_name: str | None = None) -> ConsoleApp:
     app = ConsoleApp(service, clock, theme_name=theme_name, themes_dir=THEMES)

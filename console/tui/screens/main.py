@@ -41,6 +41,7 @@ from console.tui.modals.command_form import CommandForm
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.connector_picker import ConnectorPicker
 from console.tui.modals.help import HelpScreen
+from console.tui.modals.lab_controls import LabControls
 from console.tui.widgets.charger_table import ChargerTable
 from console.tui.widgets.detail import TABS, ChargerDetail
 from console.tui.widgets.frame_log import LogPanel
@@ -59,11 +60,11 @@ FLUSH_INTERVAL = 1 / 3
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 32
 # Actions that change the fleet: hidden in read-only mode.
-WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability"}
+WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "lab"}
 # Actions on chargers: only in the chargers view.
 ON_CHARGERS = WRITES | {"mark", "sort", "filter"}
 # Actions on the selected charger (or the marked ones): dimmed while there is none.
-ON_SELECTED = {"update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark"}
+ON_SELECTED = {"update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab"}
 # Actions that need the charger connected.
 ONLINE = {"charge", "idle", "unlock", "availability"}
 BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
@@ -84,6 +85,7 @@ class MainScreen(Screen[None]):
         Binding("i", "idle", "Idle", id="console.idle", tooltip="Idle: now or scheduled"),
         Binding("u", "unlock", "Unlock", id="console.unlock", tooltip="Unlock a connector"),
         Binding("a", "availability", "Avail.", id="console.availability", tooltip="Toggle operative/inoperative"),
+        Binding("v", "lab", "EV/lab", id="console.lab", tooltip="Simulated charger: plug in an EV, present a tag, fault, drop"),
         Binding("space", "mark", "Mark", id="console.mark", tooltip="Mark the row for bulk actions"),
         Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
         Binding("slash", "filter", "Filter", id="console.filter", tooltip="Filter: text, status:, location:, vendor:"),
@@ -324,6 +326,11 @@ class MainScreen(Screen[None]):
             return None, f"{names} {'is' if len(chargers) == 1 else 'are'} offline"
         if action in ("start", "stop") and not any(charger.simulated for charger in chargers):
             return None, "a real charger has no simulated runtime"
+        if action == "lab":
+            if not chargers[0].simulated:
+                return None, "only a simulated charger takes lab controls"
+            if not chargers[0].is_connected:
+                return None, f"{chargers[0].identity} is offline"
         return True, ""
 
     def _show_reason(self) -> None:
@@ -495,6 +502,33 @@ class MainScreen(Screen[None]):
                 return
             connector = picked
         await self._run_each("unlock", chargers, lambda charger: self.backend.unlock(charger.id, connector))
+
+    def action_lab(self) -> None:
+        charger = self.selected
+        if charger is not None:
+            self.run_worker(self._lab(charger), name="lab", group="commands")
+
+    async def _lab(self, charger: ChargerView) -> None:
+        control = await self.app.push_screen_wait(LabControls(charger.identity))
+        if control is None:
+            return
+        connector = 1
+        if control != "drop_connection" and charger.number_of_connectors > 1:
+            statuses = {c.connector_id: c.status for c in charger.connectors}
+            choices = [(number, statuses.get(number, "")) for number in range(1, charger.number_of_connectors + 1)]
+            picked = await self.app.push_screen_wait(ConnectorPicker(f"Which connector of {charger.identity}?", choices))
+            if picked is None:
+                return
+            connector = picked
+        calls = {
+            "plug_in": lambda c: self.backend.plug_in(c.id, connector),
+            "present_id_tag": lambda c: self.backend.present_id_tag(c.id, connector, "OPERATOR"),
+            "unplug": lambda c: self.backend.unplug(c.id, connector),
+            "inject_fault": lambda c: self.backend.inject_fault(c.id, connector, "OtherError"),
+            "clear_fault": lambda c: self.backend.clear_fault(c.id, connector),
+            "drop_connection": lambda c: self.backend.drop_connection(c.id),
+        }
+        await self._run_each(control.replace("_", " "), [charger], calls[control])
 
     def action_availability(self) -> None:
         def toggle(charger: ChargerView) -> Awaitable[Any]:
