@@ -344,3 +344,31 @@ async def test_narrow_terminal_keeps_the_table_and_enter_opens_the_detail(live_s
         await settle(pilot)
         assert table(app).display and not screen.query_one(ChargerDetail).display
         assert screen.query_one(TabbedContent)
+
+
+def test_provisioning_stages_follow_the_runtime() -> None:
+    from dataclasses import replace
+
+    from console.tui.widgets.detail import stage_line
+
+    from datetime import datetime, timezone
+
+    from console.core.views import ChargerView
+
+    moment = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    base = ChargerView(
+        id="dep-1", identity="SIM-1", name=None, vendor_name=None, model=None, image_url=None, ocpp_version="OCPP1.6",
+        number_of_connectors=1, max_charging_power=22000, connector_type=None, location_id=None,
+        created_at=moment, updated_at=moment, simulated=True,
+    )
+
+    def marks(runtime: str, detail: str | None = None) -> str:
+        line = stage_line(replace(base, runtime=runtime, runtime_detail=detail))
+        return line.plain.split(maxsplit=1)[1] if line is not None else ""
+
+    assert marks("connecting").split() == ["✓", "queued", "✓", "starting", "●", "connecting", "·", "registering", "·", "online"]
+    assert marks("online").count("✓") == 5
+    assert "✗ connecting" in marks("crashed", "csms_unreachable: connection refused")
+    assert "… registering" in marks("crashed", "boot_pending: the central system answered Pending")
+    assert "✗ registering" in marks("crashed", "boot_rejected: Rejected")
+    assert stage_line(replace(base, simulated=False, runtime="online")) is None

@@ -79,6 +79,44 @@ def record_lines(charger: ChargerView) -> Content:
     return Content.assemble(*lines).rstrip()
 
 
+STAGES = ("queued", "starting", "connecting", "registering", "online")
+# Where a runtime that went wrong stopped, by the verdict its detail starts with.
+FAILED_AT = {"boot_rejected": "registering", "boot_pending": "registering", "csms_timeout": "registering"}
+
+
+def stage_line(charger: ChargerView) -> Content | None:
+    """A simulated charger's provisioning stages: done ✓, now ●, failed ✗, stuck …, to come ·."""
+    if not charger.simulated or not charger.runtime:
+        return None
+    state, detail = charger.runtime, charger.runtime_detail or ""
+    verdict = detail.split(":", 1)[0].strip()
+    marks: dict[str, tuple[str, str]] = {}
+    if state in ("stopped", "stopping"):
+        current, failed = None, None
+    elif state == "crashed" or (state == "connecting" and detail.startswith("retry")):
+        current, failed = FAILED_AT.get(verdict, "connecting"), verdict
+    else:
+        current, failed = state if state in STAGES else None, None
+    reached = STAGES.index(current) if current in STAGES else -1
+    for index, stage in enumerate(STAGES):
+        if current is None:
+            marks[stage] = ("·", "$text-muted")
+        elif index < reached:
+            marks[stage] = ("✓", "$success")
+        elif index == reached and failed:
+            marks[stage] = ("…", "$warning") if verdict == "boot_pending" else ("✗", "$error")
+        elif index == reached:
+            marks[stage] = ("✓" if stage == "online" else "●", "$success" if stage == "online" else "$accent")
+        else:
+            marks[stage] = ("·", "$text-muted")
+    parts: list[str | tuple[str, str]] = [(f"{'stages':<{LABEL_WIDTH}}", "$text-muted")]
+    for stage in STAGES:
+        mark, style = marks[stage]
+        parts += [(mark, style), f" {stage}  "]
+    parts.append("\n")
+    return Content.assemble(*parts)
+
+
 def state_lines(charger: ChargerView, now: datetime) -> Content:
     status_style = f"bold $status-{charger.status}" if charger.status in STATUSES else "bold"
     lines = [_heading("Provisioning")]
@@ -92,6 +130,9 @@ def state_lines(charger: ChargerView, now: datetime) -> Content:
     if runtime and charger.runtime_detail:
         runtime = f"{runtime}: {charger.runtime_detail}"
     lines.append(_line("runtime", runtime))
+    stages = stage_line(charger)
+    if stages is not None:
+        lines.append(stages)
     firmware = charger.firmware_version
     if firmware and charger.firmware_status:
         firmware = f"{firmware} ({charger.firmware_status})"
