@@ -2,13 +2,16 @@
 
 The central system writes through here; this keeps an in-memory picture of
 every charger (so views are cheap), persists what matters, batches what comes
-often, and publishes a fresh snapshot on every change.
+often, and publishes a fresh snapshot on every change: at once for a change
+of state, within PUBLISH_DELAY (once, however many came) for heartbeats, meter
+values and ping times, which come far more often than anyone renders them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +38,7 @@ from console.core.views import (
     LocationView,
     LogView,
 )
-from console.core.writer import BatchWriter
+from console.core.writer import BatchWriter, upsert_rows
 
 # Connector statuses of both OCPP versions, as the domain's lower-case words.
 STATUS_WORDS = {
@@ -63,6 +66,15 @@ STATUS_PRIORITY = (
 )
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+# Seconds a high-rate change (heartbeat, meter values, ping time) waits to be published.
+PUBLISH_DELAY = 0.1
+# High-rate rows go to the writer as column values, not ORM objects.
+LOG_TABLE = LogEntry.__table__  # type: ignore[attr-defined]
+SAMPLE_TABLE = MeterSample.__table__  # type: ignore[attr-defined]
+STATE_TABLE = ChargerState.__table__  # type: ignore[attr-defined]
+CONNECTOR_TABLE = Connector.__table__  # type: ignore[attr-defined]
+CONNECTOR_KEY = ("charger_id", "connector_id")
+STATE_COLUMNS = tuple(column.name for column in STATE_TABLE.columns)
 
 
 @dataclass
@@ -75,10 +87,35 @@ class Session_:
     reference: str | None = None
 
 
+def _state_row_type() -> type:
+    """A plain slotted class with ChargerState's fields and defaults.
+
+    The live state changes on every message; setting an attribute of a table
+    model goes through pydantic and SQLAlchemy's instrumentation each time.
+    Made from the model, so a column added there is kept here too.
+    """
+    required, optional = [], []
+    for name, info in ChargerState.model_fields.items():
+        if info.is_required():
+            required.append((name, Any))
+        elif info.default_factory is not None:
+            optional.append((name, Any, field(default_factory=info.default_factory)))  # type: ignore[arg-type]
+        else:
+            optional.append((name, Any, field(default=info.default)))
+    return make_dataclass("StateRow", [*required, *optional], slots=True)
+
+
+StateRow: Any = _state_row_type()
+
+
+def state_row(state: ChargerState) -> Any:
+    return StateRow(**{name: getattr(state, name) for name in STATE_COLUMNS})
+
+
 @dataclass
 class LiveCharger:
     record: Charger
-    state: ChargerState
+    state: Any  # a StateRow: ChargerState's values
     connectors: dict[int, ConnectorView] = field(default_factory=dict)
     sessions: dict[int, Session_] = field(default_factory=dict)
     power_w: dict[int, float] = field(default_factory=dict)
@@ -101,6 +138,8 @@ class LiveState:
         self._by_identity: dict[str, str] = {}
         self._locations: dict[str, LocationView] = {}
         self._next_log_id = 1
+        self._unpublished: set[str] = set()
+        self._publish_timer: asyncio.TimerHandle | None = None
         # Whether the central system serves wss:// (for the security profile shown).
         self.tls = False
 
@@ -144,18 +183,24 @@ class LiveState:
                 live.sessions[open_tx.connector_id] = Session_(
                     open_tx.id or 0, open_tx.meter_start_wh, reference=open_tx.transaction_ref
                 )
-        for charger_id, live in self._chargers.items():
-            latest = session.exec(
-                select(Action).where(Action.charger_id == charger_id).order_by(Action.created_at.desc())  # type: ignore[attr-defined]
-            ).first()
-            if latest is not None:
+        # Each charger's latest action, in one query rather than one per charger.
+        newest_first = (
+            func.row_number()
+            .over(partition_by=Action.charger_id, order_by=Action.created_at.desc())  # type: ignore[attr-defined]
+            .label("newest_first")
+        )
+        ranked = select(Action.id, newest_first).subquery()
+        latest_actions = select(Action).join(ranked, ranked.c.id == Action.id).where(ranked.c.newest_first == 1)
+        for latest in session.exec(latest_actions).all():
+            live = self._chargers.get(latest.charger_id)
+            if live is not None:
                 live.last_action = summarize_action(latest)
         highest = session.exec(select(func.max(LogEntry.id))).one()
         self._next_log_id = (highest or 0) + 1
         session.commit()
 
     def _add(self, charger: Charger, state: ChargerState, connectors: dict[int, ConnectorView]) -> LiveCharger:
-        live = LiveCharger(record=charger, state=state, connectors=dict(connectors))
+        live = LiveCharger(record=charger, state=state_row(state), connectors=dict(connectors))
         for number in range(1, charger.number_of_connectors + 1):
             live.connectors.setdefault(number, ConnectorView(connector_id=number, status="Unavailable"))
         self._chargers[charger.id] = live
@@ -269,28 +314,62 @@ class LiveState:
         return self.clock.now()
 
     def _publish(self, charger_id: str) -> None:
+        self._unpublished.discard(charger_id)
         if charger_id in self._chargers:
             self.bus.publish(ChargerUpdated(self.view(charger_id)))
+
+    def _publish_soon(self, charger_id: str) -> None:
+        """Publish within PUBLISH_DELAY, once for however many high-rate changes come meanwhile.
+
+        Heartbeats, meter values and ping times arrive far more often than any
+        front end renders; each snapshot published still carries the newest state.
+        """
+        if self._publish_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a synchronous caller): at once
+                self._publish(charger_id)
+                return
+            self._publish_timer = loop.call_later(PUBLISH_DELAY, self._publish_pending)
+        self._unpublished.add(charger_id)
+
+    def _publish_pending(self) -> None:
+        self._publish_timer = None
+        pending, self._unpublished = self._unpublished, set()
+        for charger_id in pending:
+            if charger_id in self._chargers:
+                self.bus.publish(ChargerUpdated(self.view(charger_id)))
 
     async def _persist(self, live: LiveCharger) -> None:
         """Write the live state now (for changes that must survive a crash)."""
         state = self._snapshot(live)
 
         def write(session: Session) -> None:
-            session.merge(state)
+            upsert_rows(session, STATE_TABLE, [state])
             session.commit()
 
         await self.store.run(write)
 
-    def _snapshot(self, live: LiveCharger) -> ChargerState:
-        """A copy of the state to write; it also replaces any older copy still batched."""
-        state = ChargerState(**live.state.model_dump())
-        self.writer.merge(("state", live.record.id), state)
-        return state
+    def _snapshot(self, live: LiveCharger) -> dict[str, Any]:
+        """The state's values to write now.
+
+        A batched write of the same row reads the state when its batch is cut,
+        and the store runs writes in order, so it never undoes this one.
+        """
+        state = live.state
+        return {name: getattr(state, name) for name in STATE_COLUMNS}
 
     def _touch(self, live: LiveCharger) -> None:
         live.state.last_seen = self._now()
-        self._snapshot(live)
+        charger_id = live.record.id
+        self.writer.upsert(("state", charger_id), STATE_TABLE, lambda: self._state_values(charger_id))
+
+    def _state_values(self, charger_id: str) -> dict[str, Any] | None:
+        live = self._chargers.get(charger_id)
+        if live is None:  # removed since: nothing to keep
+            return None
+        state = live.state
+        return {name: getattr(state, name) for name in STATE_COLUMNS}
 
     async def connected(self, charger_id: str) -> None:
         live = self._chargers[charger_id]
@@ -359,12 +438,12 @@ class LiveState:
         live = self._chargers.get(charger_id)
         if live is not None and live.ping_rtt_ms != ping_rtt_ms:
             live.ping_rtt_ms = ping_rtt_ms
-            self._publish(charger_id)
+            self._publish_soon(charger_id)
 
     def heartbeat(self, charger_id: str) -> None:
         live = self._chargers[charger_id]
         self._touch(live)
-        self._publish(charger_id)
+        self._publish_soon(charger_id)
 
     async def connector_status(
         self, charger_id: str, connector_id: int, status: str, error_code: str | None
@@ -378,23 +457,16 @@ class LiveState:
         if status != "Charging":
             live.power_w.pop(connector_id, None)
             live.state.current_power_kw = sum(live.power_w.values()) / 1000
-        live.state.last_seen = now
-        row = Connector(charger_id=charger_id, connector_id=connector_id, status=status, error_code=error, updated_at=now)
-        state = self._snapshot(live)
-
-        def write(session: Session) -> None:
-            existing = session.exec(
-                select(Connector).where(Connector.charger_id == charger_id, Connector.connector_id == connector_id)
-            ).first()
-            if existing is None:
-                session.add(row)
-            else:
-                existing.status, existing.error_code, existing.updated_at = status, error, now
-                session.add(existing)
-            session.merge(state)
-            session.commit()
-
-        await self.store.run(write)
+        row = {"charger_id": charger_id, "connector_id": connector_id, "status": status, "error_code": error, "updated_at": now}
+        # Live state, like a meter value: written with the next batch (what must be committed
+        # before the charger is answered is a charger, an action, a transaction).
+        self.writer.upsert(
+            ("connector", f"{charger_id}\x00{connector_id}"),
+            CONNECTOR_TABLE,
+            lambda: row if charger_id in self._chargers else None,  # removed since: nothing to keep
+            CONNECTOR_KEY,
+        )
+        self._touch(live)
         self._publish(charger_id)
 
     def _aggregate(self, live: LiveCharger) -> str:
@@ -596,18 +668,20 @@ class LiveState:
     ) -> None:
         """Meter samples: (time, measurand, phase, unit, value). Batched, not committed one by one."""
         live = self._chargers[charger_id]
+        insert = self.writer.insert
         for at, measurand, phase, unit, value in samples:
-            self.writer.add(
-                MeterSample(
-                    charger_id=charger_id,
-                    transaction_id=transaction_id,
-                    connector_id=connector_id,
-                    at=at,
-                    measurand=measurand,
-                    phase=phase,
-                    unit=unit,
-                    value=value,
-                )
+            insert(
+                SAMPLE_TABLE,
+                {
+                    "charger_id": charger_id,
+                    "transaction_id": transaction_id,
+                    "connector_id": connector_id,
+                    "at": at,
+                    "measurand": measurand,
+                    "phase": phase,
+                    "unit": unit,
+                    "value": value,
+                },
             )
             scale = 1000.0 if unit in ("kW", "kWh") else 1.0
             if measurand == POWER and phase is None:
@@ -619,7 +693,7 @@ class LiveState:
                     open_session.energy_wh = max(0.0, value * scale - open_session.meter_start_wh)
         live.state.current_power_kw = sum(live.power_w.values()) / 1000
         self._touch(live)
-        self._publish(charger_id)
+        self._publish_soon(charger_id)
 
     def connector_of(self, charger_id: str, transaction_id: int) -> int:
         """The connector an open transaction runs on (0 when unknown)."""
@@ -678,19 +752,23 @@ class LiveState:
         """Record one frame or event; written with the next batch, published now."""
         if charger_id is None:
             charger_id = self._by_identity.get(identity)
-        entry = LogEntry(
-            id=self._next_log_id,
-            charger_id=charger_id,
-            identity=identity,
-            at=self._now(),
-            direction=direction,
-            action=action,
-            message_id=message_id,
-            message=message,
-        )
+        entry_id = self._next_log_id
         self._next_log_id += 1
-        self.writer.add(entry)
-        view = log_view(entry)
+        at = self._now()
+        self.writer.insert(
+            LOG_TABLE,
+            {
+                "id": entry_id,
+                "charger_id": charger_id,
+                "identity": identity,
+                "at": at,
+                "direction": direction,
+                "action": action,
+                "message_id": message_id,
+                "message": message,
+            },
+        )
+        view = LogView(entry_id, charger_id, identity, at, direction, action, message_id, message)
         self.bus.publish(LogAppended(view))
         return view
 

@@ -2,7 +2,14 @@
 
 Rows gather in memory and go to the store in one transaction per interval, so
 a crash loses at most the last batch. The queue is bounded: past `max_pending`
-an early flush is forced rather than growing without end.
+an early flush is forced rather than growing without end, and past
+`max_pending` times `BACKLOG_FACTOR` the writer reports itself backlogged so
+the central system can stop reading frames until the store has caught up.
+
+High-rate rows are plain column dicts written with one executemany insert per
+table: building an ORM object per frame cost more than the frame itself.
+Live-state rows are not copied per message either: a touch marks the row, and
+its values are read once per flush, on the event loop, when the batch is cut.
 """
 
 from __future__ import annotations
@@ -11,12 +18,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from console.core.store import Store
 
 log = logging.getLogger(__name__)
+
+# Backlogged (stop reading new frames) past this many times max_pending.
+BACKLOG_FACTOR = 2
+# Rows inserted per transaction of a flush.
+CHUNK_ROWS = 500
 
 
 class BatchWriter:
@@ -30,17 +46,51 @@ class BatchWriter:
         self.interval = interval
         self.max_pending = max_pending
         self._rows: list[SQLModel] = []
+        self._inserts: dict[Table, list[dict[str, Any]]] = {}
+        self._pending = 0
         self._merges: dict[tuple[str, str], SQLModel] = {}
+        self._upserts: dict[tuple[str, str], tuple[Table, Callable[[], dict[str, Any] | None], tuple[str, ...] | None]] = {}
         self._calls: list[Callable[[Session], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._kick = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
         self.rows_written = 0
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting for the next flush."""
+        return self._pending
+
+    @property
+    def backlogged(self) -> bool:
+        """More is waiting than the store keeps up with: producers should wait for `drained()`."""
+        return self._pending >= self.max_pending * BACKLOG_FACTOR
+
+    async def drained(self) -> None:
+        """Wait until the writer is no longer backlogged."""
+        while self.backlogged:
+            self._drained.clear()
+            self._kick.set()
+            await self._drained.wait()
+
+    def _grew(self) -> None:
+        self._pending += 1
+        if self._pending >= self.max_pending:
+            self._kick.set()
 
     def add(self, row: SQLModel) -> None:
         self._rows.append(row)
-        if len(self._rows) >= self.max_pending:
-            self._kick.set()
+        self._grew()
+
+    def insert(self, table: Table, values: dict[str, Any]) -> None:
+        """Insert a row of `table` (its column values) with the next batch."""
+        rows = self._inserts.get(table)
+        if rows is None:
+            rows = self._inserts[table] = []
+        rows.append(values)
+        self._grew()
 
     def call(self, work: Callable[[Session], None]) -> None:
         """Run a small write with the next batch (e.g. a sequence number to keep)."""
@@ -49,6 +99,23 @@ class BatchWriter:
     def merge(self, key: tuple[str, str], row: SQLModel) -> None:
         """Keep only the latest version of a row (live state) until the next flush."""
         self._merges[key] = row
+        self._upserts.pop(key, None)
+
+    def upsert(
+        self,
+        key: tuple[str, str],
+        table: Table,
+        values: Callable[[], dict[str, Any] | None],
+        keys: tuple[str, ...] | None = None,
+    ) -> None:
+        """Insert or update a row of `table` with the next batch, with what `values()` returns then.
+
+        `values` runs on the event loop when the batch is cut, so a row touched
+        many times between flushes is read and written once; None skips it.
+        `keys` is the unique key that names the row (the primary key by default).
+        """
+        self._upserts[key] = (table, values, keys)
+        self._merges.pop(key, None)
 
     def start(self) -> None:
         if self._task is None:
@@ -67,21 +134,40 @@ class BatchWriter:
     async def flush(self) -> None:
         async with self._flush_lock:
             rows, self._rows = self._rows, []
+            inserts, self._inserts = self._inserts, {}
             merges, self._merges = list(self._merges.values()), {}
+            upserts, self._upserts = self._upserts, {}
             calls, self._calls = self._calls, []
-            if not rows and not merges and not calls:
-                return
+            count, self._pending = self._pending, 0
+            try:
+                if not rows and not inserts and not merges and not upserts and not calls:
+                    return
+                upserted: dict[tuple[Table, tuple[str, ...] | None], list[dict[str, Any]]] = {}
+                for table, values, keys in upserts.values():
+                    current = values()
+                    if current is not None:
+                        upserted.setdefault((table, keys), []).append(current)
 
-            def write(session: Session) -> None:
-                session.add_all(rows)
-                for row in merges:
-                    session.merge(row)
-                session.commit()
-                for work in calls:
-                    work(session)
+                # High-rate rows go in slices of CHUNK_ROWS, one transaction each, so a write that
+                # must be committed before a charger is answered waits for one slice, not a whole batch.
+                for table, batch in inserts.items():
+                    for start in range(0, len(batch), CHUNK_ROWS):
+                        await self.store.run(_inserting(table, batch[start : start + CHUNK_ROWS]))
 
-            await self.store.run(write)
-            self.rows_written += len(rows)
+                def write(session: Session) -> None:
+                    for (table, keys), batch in upserted.items():
+                        upsert_rows(session, table, batch, keys)
+                    session.add_all(rows)
+                    for row in merges:
+                        session.merge(row)
+                    session.commit()
+                    for work in calls:
+                        work(session)
+
+                await self.store.run(write)
+                self.rows_written += count
+            finally:
+                self._drained.set()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -90,3 +176,121 @@ class BatchWriter:
                 await self._task
             self._task = None
         await self.flush()
+
+
+_compiled: dict[tuple[Any, ...], tuple[str, list[tuple[int, str, Any]], list[str]]] = {}
+
+
+def _insert(session: Session, table: Table, batch: list[dict[str, Any]]) -> None:
+    _execute_many(session, table, table.insert(), ("insert", table), batch)
+
+
+def _inserting(table: Table, batch: list[dict[str, Any]]) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
+        _insert(session, table, batch)
+        session.commit()
+
+    return write
+
+
+def _execute_many(session: Session, table: Table, statement: Any, key: tuple[Any, ...], batch: list[dict[str, Any]]) -> None:
+    """`session.execute(statement, batch)`, for SQLite straight to the driver's executemany.
+
+    The statement is compiled once and its values bound as SQLAlchemy binds
+    them; what SQLAlchemy adds per row on top of that is most of the cost of
+    writing a frame.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.paramstyle != "qmark":
+        session.execute(statement, batch)
+        return
+    names = list(batch[0])
+    cache_key = (*key, dialect.name, tuple(names))
+    compiled = _compiled.get(cache_key)
+    if compiled is None:
+        sql = statement.compile(dialect=dialect, column_keys=names)
+        order = list(sql.positiontup)
+        # Bound as Core binds them (every value, None too); most columns need nothing done.
+        bound = [
+            (index, name, processor)
+            for index, name in enumerate(order)
+            if (processor := _bind_processor(table.c[name].type, dialect)) is not None
+        ]
+        compiled = _compiled[cache_key] = (sql.string, bound, order)
+    text, bound, order = compiled
+    rows = []
+    for values in batch:
+        row = [values[name] for name in order]
+        for index, name, process in bound:
+            row[index] = process(values[name])
+        rows.append(tuple(row))
+    connection.exec_driver_sql(text, rows)  # type: ignore[arg-type]
+
+
+ZERO = timedelta(0)
+# Times to check a quicker binding against SQLAlchemy's before using it.
+PROBES = (
+    datetime(2026, 4, 2, 9, 15, tzinfo=timezone.utc),
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc),
+    datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=2))),
+    datetime(2026, 6, 1, 0, 0, 0, 1, tzinfo=timezone(ZERO, "Z")),
+)
+_processors: dict[tuple[Any, str], Any] = {}
+
+
+def _bind_processor(kind: Any, dialect: Any) -> Any:
+    """The column type's bind processor; for UTC times in SQLite a quicker one that writes the same text."""
+    key = (kind, dialect.name)
+    if key in _processors:
+        return _processors[key]
+    generic = kind._cached_bind_processor(dialect)
+    processor = generic
+    if generic is not None and dialect.name == "sqlite":
+        quick = _quick_utc_text(generic)
+        try:
+            if all(quick(probe) == generic(probe) for probe in PROBES):
+                processor = quick
+        except (TypeError, ValueError):
+            pass
+    _processors[key] = processor
+    return processor
+
+
+def _quick_utc_text(generic: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A UTC time as SQLite's DATETIME text ("2026-04-02 09:15:00.000000"): what the type makes of it, faster."""
+
+    def process(value: Any) -> Any:
+        if type(value) is datetime and (value.tzinfo is timezone.utc or value.tzinfo is not None and value.utcoffset() == ZERO):
+            return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
+                value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
+            )
+        return generic(value)
+
+    return process
+
+
+_upserts: dict[tuple[Any, ...], Any] = {}
+
+
+def upsert_rows(session: Session, table: Table, batch: list[dict[str, Any]], keys: tuple[str, ...] | None = None) -> None:
+    """Insert rows of `table`, or update those whose `keys` (a unique key; the primary key by default) exist.
+
+    One statement for many rows where the dialect has INSERT … ON CONFLICT; row by row elsewhere.
+    """
+    dialect = session.get_bind().dialect.name
+    if keys is None:
+        keys = tuple(column.name for column in table.primary_key.columns)
+    if dialect in ("sqlite", "postgresql"):
+        names = tuple(batch[0])
+        statement = _upserts.get((table, dialect, keys, names))
+        if statement is None:
+            insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+            changed = {name: insert.excluded[name] for name in names if name not in keys}
+            statement = _upserts[(table, dialect, keys, names)] = insert.on_conflict_do_update(index_elements=keys, set_=changed)
+        _execute_many(session, table, statement, ("upsert", table, keys), batch)
+        return
+    for values in batch:
+        where = [table.c[name] == values[name] for name in keys]
+        if session.execute(table.update().where(*where).values(values)).rowcount == 0:  # type: ignore[attr-defined]
+            session.execute(table.insert().values(values))

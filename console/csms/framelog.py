@@ -17,6 +17,8 @@ from console.core.passwords import MASK, SECRET_KEYS, mask_secrets
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 REMEMBERED_IDS = 1000
+
+
 class MaskCredentials(logging.Filter):
     """websockets' debug log lists every handshake header; the Authorization one carries the password."""
 
@@ -43,18 +45,23 @@ def redact(text: str) -> str:
     return json.dumps(masked, separators=(",", ":")) if found else text
 
 
-def _head(text: str) -> tuple[int | None, str | None, str | None]:
+UNPARSED: Any = object()
+
+
+def _parse(text: str) -> Any:
     try:
-        frame = json.loads(text)
+        return json.loads(text)
     except ValueError:
-        return None, None, None
-    if not isinstance(frame, list) or len(frame) < 2 or not isinstance(frame[1], str):
-        return None, None, None
-    action = frame[2] if frame[0] == CALL and len(frame) > 2 and isinstance(frame[2], str) else None
-    return frame[0] if isinstance(frame[0], int) else None, frame[1], action
+        return None
 
 
 class LoggedConnection:
+    """Sends and receives frames; every frame, in and out, is logged once.
+
+    Incoming frames are logged by whoever parses them (`note_in`), so a frame
+    is parsed once for both the protocol and the log.
+    """
+
     def __init__(self, connection: Any, live: LiveState, identity: str) -> None:
         self._connection = connection
         self._live = live
@@ -62,8 +69,19 @@ class LoggedConnection:
         self._calls_in: dict[str, str] = {}
         self._calls_out: dict[str, str] = {}
 
-    def _note(self, text: str, direction: str) -> None:
-        kind, message_id, action = _head(text)
+    def _note(self, text: str, direction: str, frame: Any) -> None:
+        if frame is UNPARSED:
+            frame = _parse(text)
+        kind = message_id = action = logged_id = None
+        if isinstance(frame, list) and len(frame) >= 2 and isinstance(frame[1], str):
+            message_id = frame[1]
+            if isinstance(frame[0], int):
+                kind = frame[0]
+            if frame[0] == CALL and len(frame) > 2 and isinstance(frame[2], str):
+                action = frame[2]
+            # The log row keeps a MessageId from three elements up, as frame_summary reads it.
+            if len(frame) >= 3:
+                logged_id = message_id
         mine, theirs = (
             (self._calls_in, self._calls_out) if direction == "in" else (self._calls_out, self._calls_in)
         )
@@ -73,16 +91,20 @@ class LoggedConnection:
             mine[message_id] = action
         elif kind in (CALLRESULT, CALLERROR) and message_id is not None:
             action = theirs.pop(message_id, None)
-        self._live.log_frame(self._identity, direction, redact(text), action=action)
+        self._live.log(self._identity, direction, redact(text), action=action, message_id=logged_id)
+
+    def note_in(self, message: str | bytes, frame: Any = UNPARSED) -> None:
+        """Log a received frame; `frame` is its parsed JSON (None when it is not JSON)."""
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        self._note(text, "in", frame)
 
     async def recv(self) -> str | bytes:
-        """The next frame as received: a binary frame stays bytes, for the handler to refuse."""
-        message = await self._connection.recv()
-        self._note(message.decode("utf-8", "replace") if isinstance(message, bytes) else message, "in")
-        return message
+        """The next frame as received (a binary frame stays bytes, for the handler to refuse); not yet logged."""
+        return await self._connection.recv()
 
-    async def send(self, message: str) -> None:
-        self._note(message, "out")
+    async def send(self, message: str, frame: Any = UNPARSED) -> None:
+        """Log and send a frame; `frame` is the object `message` encodes, when the caller has it."""
+        self._note(message, "out", frame)
         await self._connection.send(message)
 
     async def close(self, code: int, reason: str) -> None:

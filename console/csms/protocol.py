@@ -45,17 +45,25 @@ Why these:
   endpoint cannot accept, "e.g., an endpoint that understands only text data
   MAY send this if it receives a binary message". A charger that frames in
   binary would never be understood, so the close tells it plainly.
+
+The message path itself is the package's, made cheaper where it costs most
+(each step keeps the package's outcome): every frame is parsed once, for the
+protocol and the frame log; payloads are validated by validators compiled
+once from the package's schemas (console.csms.validation); keys are converted
+with cached conversions and answers encoded with orjson (console.csms.codec);
+the route map is built once per handler class, not once per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import json
 import logging
+import uuid
 from typing import Any
 
+from ocpp.charge_point import LOGGER
 from ocpp.exceptions import (
     FormationViolationError,
     InternalError,
@@ -64,11 +72,15 @@ from ocpp.exceptions import (
     OCPPError,
 )
 from ocpp.messages import Call, CallError, CallResult, MessageType
+from ocpp.routing import create_route_map
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
 from ocpp.v21.enums import Action as Action21
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+
+from console.csms.codec import answer_payload, encode, to_snake
+from console.csms.validation import validate
 
 log = logging.getLogger("console.csms")
 
@@ -76,6 +88,26 @@ UNREADABLE_ID = "-1"
 KNOWN_ACTIONS = frozenset(action.value for action in (*Action16, *Action201, *Action21))
 # 1.6 spellings of the codes the package emits in their 2.0.1 form.
 CODES_16 = {"FormatViolation": "FormationViolation", "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}
+
+
+_unique_id_takers: dict[Any, bool] = {}
+_route_maps: dict[type, dict[str, dict[str, Any]]] = {}
+
+
+def _takes_unique_id(handler: Any) -> bool:
+    """A handler that names `call_unique_id` gets the CALL's MessageId too (the package's rule)."""
+    takes = _unique_id_takers.get(handler)
+    if takes is None:
+        takes = _unique_id_takers[handler] = "call_unique_id" in inspect.signature(handler).parameters
+    return takes
+
+
+def _route_map(cls: type) -> dict[str, dict[str, Any]]:
+    """The package's route map of a handler class, of its functions (called with the connection's `self`)."""
+    routes = _route_maps.get(cls)
+    if routes is None:
+        routes = _route_maps[cls] = create_route_map(cls)
+    return routes
 
 
 class RpcFrameworkError(OCPPError):
@@ -108,20 +140,29 @@ class ProtocolGuard:
     id: str
     live: Any
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, id: str, connection: Any, response_timeout: float = 30, logger: logging.Logger = LOGGER) -> None:  # noqa: A002 - the package's name
+        # The package's ChargePoint.__init__ (ocpp 2.1.0), except that the route map is the
+        # class's, built once: the package builds one per connection, of bound methods.
+        self.id = id
+        self._response_timeout = response_timeout
+        self._connection = connection
+        self.route_map = _route_map(type(self))
+        self._call_lock = asyncio.Lock()
+        self._response_queue = asyncio.Queue()
+        self._unique_id_generator = uuid.uuid4
+        self.logger = logger
         # The MessageId of our CALL still waiting for its answer (the package sends one at a time).
         self._awaiting: str | None = None
-        for action, handlers in self.route_map.items():
-            if "_on_action" in handlers:
-                handlers["_on_action"] = self._guarded(action, handlers["_on_action"])
 
     # -- the receive loop --------------------------------------------------------------
 
     async def start(self) -> None:
         # The package's loop also logs every raw frame; ours are logged once, by the connection.
+        writer = self.live.writer
         try:
             while True:
+                if writer.backlogged:  # the store is behind: read nothing more until it catches up
+                    await writer.drained()
                 await self.route_message(await self._connection.recv())
         except ConnectionClosed as closed:
             sent = closed.sent
@@ -133,11 +174,18 @@ class ProtocolGuard:
 
     async def route_message(self, raw_msg: str | bytes) -> None:
         if isinstance(raw_msg, bytes):
+            self._connection.note_in(raw_msg, None)
             self._event(f"binary frame ({len(raw_msg)} bytes): OCPP-J frames are text; closing with 1003 (unsupported data)")
             await self._connection.close(CloseCode.UNSUPPORTED_DATA, "OCPP-J frames are JSON text")
             return
         try:
-            message = self._parse(raw_msg)
+            frame = json.loads(raw_msg)
+        except ValueError:
+            frame = None
+        # Logged first, whatever it holds, before anything answers it.
+        self._connection.note_in(raw_msg, frame)
+        try:
+            message = self._parse(frame)
         except BadFrame as bad:
             if bad.error is None:
                 self._event(f"{bad.reason}: ignored")
@@ -160,11 +208,10 @@ class ProtocolGuard:
             return FormationViolationError(description=description)
         return RpcFrameworkError(description=description)
 
-    def _parse(self, raw: str) -> Call | CallResult | CallError:
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            raise BadFrame("frame is not JSON", UNREADABLE_ID, self._framing_error("Message is not valid JSON")) from None
+    def _parse(self, frame: Any) -> Call | CallResult | CallError:
+        """The message a parsed frame holds (None: the frame was not JSON)."""
+        if frame is None:
+            raise BadFrame("frame is not JSON", UNREADABLE_ID, self._framing_error("Message is not valid JSON"))
         if not isinstance(frame, list) or not frame:
             shape = "an OCPP-J message is a JSON array [MessageTypeId, MessageId, ...]"
             raise BadFrame("frame is not an OCPP-J message", UNREADABLE_ID, self._framing_error(shape))
@@ -230,22 +277,50 @@ class ProtocolGuard:
         self._event(f"{reason}: answered CALLERROR {code} ({details.get('cause') or error.description})")
         await self._send(CallError(message_id, code, error.description, details).to_json())
 
-    def _guarded(self, action: str, handler: Any) -> Any:
-        """A handler whose unexpected failure becomes an InternalError answer, not a dead connection."""
+    async def _handle_call(self, msg: Call) -> None:
+        """The package's `_handle_call`, with compiled schema validation and cached key conversions.
 
-        @functools.wraps(handler)
-        async def guarded(*args: Any, **kwargs: Any) -> Any:
-            try:
-                response = handler(*args, **kwargs)
-                return await response if inspect.isawaitable(response) else response
-            except (OCPPError, ConnectionClosed):
-                raise
-            except Exception as error:
-                log.exception("%s: %s handler failed", self.id, action)
-                self._event(f"{action} failed on the central system ({type(error).__name__}): answered CALLERROR InternalError")
-                raise InternalError() from error
-
-        return guarded
+        The same steps in the same order, with the same outcomes: a payload its
+        schema refuses raises the package's error; a handler's failure is
+        answered with the package's CALLERROR for it; the answer is validated
+        before it is sent; an `after` hook runs once the answer is out.
+        """
+        handlers = self.route_map[msg.action]
+        validating = not handlers.get("_skip_schema_validation", False)
+        if validating:
+            validate(msg, self._ocpp_version)
+        snake_case_payload = to_snake(msg.payload)
+        handler = handlers["_on_action"]
+        try:
+            if _takes_unique_id(handler):
+                response = handler(self, **snake_case_payload, call_unique_id=msg.unique_id)
+            else:
+                response = handler(self, **snake_case_payload)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as error:
+            if not isinstance(error, (OCPPError, ConnectionClosed)):
+                # An unexpected failure is an InternalError answer, not a dead connection.
+                log.exception("%s: %s handler failed", self.id, msg.action)
+                self._event(f"{msg.action} failed on the central system ({type(error).__name__}): answered CALLERROR InternalError")
+                error = InternalError()
+            self.logger.exception("Error while handling request '%s'", msg)
+            await self._send(msg.create_call_error(error).to_json())
+            return
+        result = msg.create_call_result(answer_payload(response))
+        if validating:
+            validate(result, self._ocpp_version)
+        frame = [MessageType.CallResult, result.unique_id, result.payload]
+        await self._connection.send(encode(frame), frame)
+        after = handlers.get("_after_action")
+        if after is not None:
+            if _takes_unique_id(after):
+                outcome = after(self, **snake_case_payload, call_unique_id=msg.unique_id)
+            else:
+                outcome = after(self, **snake_case_payload)
+            # A task, so a CALL made from the hook does not hold up this connection.
+            if inspect.isawaitable(outcome):
+                asyncio.ensure_future(outcome)
 
     # -- sending -------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 
 from console.core.passwords import verify_password
 from console.core.service import ConsoleService
+from console.csms.collector import CollectorTuning
 from console.csms.framelog import LoggedConnection
 from console.csms.v16 import ChargePoint16
 from console.csms.v201 import ChargePoint21, ChargePoint201
@@ -107,6 +108,7 @@ class CentralSystem:
         auto_register: bool = False,
         ssl_context: ssl.SSLContext | None = None,
         max_frame_bytes: int = 1 << 20,
+        tune_collector: bool = True,
     ) -> None:
         self.service = service
         self.live = service.live
@@ -119,6 +121,8 @@ class CentralSystem:
         self.auto_register = auto_register
         self.ssl_context = ssl_context
         self.max_frame_bytes = max_frame_bytes
+        # Keep Python's cyclic collector from pausing thousands of connections (console.csms.collector).
+        self.collector = CollectorTuning(self.connected_count) if tune_collector else None
         self._server: Server | None = None
         self._links: dict[str, Link] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -150,6 +154,8 @@ class CentralSystem:
         self.live.tls = self.ssl_context is not None
         self.service.set_ocpp_url(self.url)
         self.service.attach(gateway=self)
+        if self.collector is not None:
+            self.collector.start()
         log.info("OCPP central system listening on %s (%s)", self.url, ", ".join(reversed(SUBPROTOCOLS)))
 
     @property
@@ -181,6 +187,8 @@ class CentralSystem:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 5)
         self._server = None
+        if self.collector is not None:
+            await self.collector.stop()
 
     # -- handshake -------------------------------------------------------------------
 
@@ -281,6 +289,8 @@ class CentralSystem:
         )
         link = Link(identity, charger_id, subprotocol, connection, charge_point)
         self._links[identity] = link
+        if self.collector is not None:
+            self.collector.opened()
         remote = connection.remote_address[0] if connection.remote_address else "?"
         self.live.log(identity, "event", f"connected from {remote} ({subprotocol})")
         await self.live.connected(charger_id)
@@ -292,6 +302,8 @@ class CentralSystem:
             self.live.log(identity, "event", f"disconnected ({reason})")
         finally:
             quality.cancel()
+            if self.collector is not None:
+                self.collector.closed()
             if self._links.get(identity) is link:
                 del self._links[identity]
                 await self.live.disconnected(charger_id)

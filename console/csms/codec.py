@@ -1,0 +1,110 @@
+"""Payload conversions and JSON encoding of the message path, as the `ocpp` package does them, faster.
+
+The package turns every payload's keys from camelCase to snake_case with two
+regular expressions per key, and every answer back through `dataclasses.asdict`,
+`remove_nones` and `snake_to_camel_case`. The keys of OCPP payloads are few, so
+each key's conversion is done once and kept; the results are the package's own.
+Frames are encoded with orjson (the package's encoder for anything orjson
+cannot take, such as integers past 64 bits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+from enum import Enum
+from typing import Any
+
+import orjson
+from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.messages import _DecimalEncoder
+
+# Keys are cached up to this many (payloads may carry free-form objects, e.g. customData).
+MAX_CACHED_KEYS = 10_000
+
+_snake_keys: dict[str, str] = {}
+_camel_keys: dict[str, str] = {}
+_field_names: dict[type, tuple[tuple[str, str], ...]] = {}
+_DECIMAL_ENCODER = _DecimalEncoder(separators=(",", ":"))
+
+
+def _snake_key(key: str) -> str:
+    converted = _snake_keys.get(key)
+    if converted is None:
+        converted = next(iter(camel_to_snake_case({key: None})))
+        if len(_snake_keys) < MAX_CACHED_KEYS:
+            _snake_keys[key] = converted
+    return converted
+
+
+def _camel_key(key: str) -> str:
+    converted = _camel_keys.get(key)
+    if converted is None:
+        converted = next(iter(snake_to_camel_case({key: None})))
+        if len(_camel_keys) < MAX_CACHED_KEYS:
+            _camel_keys[key] = converted
+    return converted
+
+
+def to_snake(data: Any) -> Any:
+    """`camel_to_snake_case` of the package."""
+    if isinstance(data, dict):
+        return {_snake_key(key): to_snake(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [to_snake(value) for value in data]
+    return data
+
+
+class _Unusual(Exception):
+    """A value the fast path does not convert exactly as the package would (a tuple, a set, …)."""
+
+
+SCALARS = (str, int, float, bool, Enum, decimal.Decimal)
+
+
+def _answer_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel_key(key): _answer_value(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_answer_value(item) for item in value if item is not None]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _answer_fields(value)
+    if isinstance(value, SCALARS):
+        return value
+    raise _Unusual
+
+
+def _answer_fields(instance: Any) -> dict[str, Any]:
+    names = _field_names.get(type(instance))
+    if names is None:
+        names = _field_names[type(instance)] = tuple(
+            (field.name, _camel_key(field.name)) for field in dataclasses.fields(instance)
+        )
+    payload = {}
+    for name, camel in names:
+        value = getattr(instance, name)
+        if value is not None:
+            payload[camel] = _answer_value(value)
+    return payload
+
+
+def answer_payload(response: Any) -> Any:
+    """`snake_to_camel_case(remove_nones(serialize_as_dict(response)))`: the payload of a handler's answer."""
+    try:
+        return _answer_fields(response)
+    except (_Unusual, TypeError):
+        return snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+
+
+def encode(frame: list[Any]) -> str:
+    """A frame as JSON text, compact, as the package's `to_json` writes it."""
+    try:
+        return orjson.dumps(frame, default=_orjson_default).decode()
+    except TypeError:  # orjson.JSONEncodeError is one: the package's encoder decides
+        return _DECIMAL_ENCODER.encode(frame)
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float("%.1f" % value)
+    raise TypeError
