@@ -200,16 +200,20 @@ class LocationsView(FleetView):
         for charger in chargers.values():
             if charger.location_id:
                 counts[charger.location_id] = counts.get(charger.location_id, 0) + 1
+        added = False
         for location in self.locations.values():
             cells = self._cells_of(location, counts.get(location.id, 0), load.get(location.id, 0.0))
             before = self._cells.get(location.id)
             if before is None:
                 table.add_row(*cells, key=location.id)
+                added = True
             else:
                 for (column, _, _), new, old in zip(LocationTable.COLUMNS, cells, before):
                     if new != old:
                         table.update_cell(location.id, column, new)
             self._cells[location.id] = cells
+        if added:
+            self.screen.refresh_bindings()  # "Set cap" can run now that a location is selected
 
     @property
     def selected(self) -> LocationView | None:
