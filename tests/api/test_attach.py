@@ -92,6 +92,9 @@ async def test_losing_the_server_shows_a_notice_and_the_console_lives_on(api: Ap
         await api.server.stop()
         messages = lambda: [notification.message for notification in app._notifications]  # noqa: E731
         await until(pilot, lambda: any("lost the server" in message for message in messages()))
+        # A banner stays under the table while the server is away.
+        banner = app.screen_stack[0].query_one("#reason")
+        await until(pilot, lambda: banner.display and "lost the server" in str(banner.render()))
         await pilot.press("x")  # goes nowhere, says so, and the console carries on
         await settle(pilot)
         assert len(identities(app)) == 3

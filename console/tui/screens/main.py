@@ -118,6 +118,8 @@ class MainScreen(Screen[None]):
         self._watched: dict[str, str] = {}
         self._unknown_told: set[str] = set()
         self.view = "chargers"
+        # Attach mode: why the server cannot be reached, while it cannot.
+        self._lost: str | None = None
 
     @property
     def backend(self) -> Backend:
@@ -225,6 +227,13 @@ class MainScreen(Screen[None]):
                 elif isinstance(event, Notice):
                     severity = event.severity if event.severity in NOTICE_SEVERITIES else "information"
                     self.notify(event.message, severity=severity)  # type: ignore[arg-type]
+                    # Attach mode: a lost server stays on screen until the backend is back.
+                    if event.message.startswith("lost the server"):
+                        self._lost = event.message
+                        self._show_reason()
+                    elif event.message.startswith("reconnected") and self._lost:
+                        self._lost = None
+                        self._show_reason()
 
     def _tell_outcome(self, event: ActionChanged) -> None:
         action = event.action
@@ -335,6 +344,8 @@ class MainScreen(Screen[None]):
 
     def _show_reason(self) -> None:
         parts: list[str] = []
+        if self._lost:
+            parts.append(f"[b]{escape(self._lost)}[/b]: what you see may be out of date")
         marked = len(self.table.marked)
         if marked:
             parts.append(f"[b]{marked} marked[/b]: s x r c i u a act on all of them (space unmarks, escape clears)")
