@@ -43,8 +43,8 @@ def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[da
     return samples
 
 
-class ChargePoint16(ProtocolGuard, ChargePoint):
-    """The central system's side of one OCPP 1.6J connection."""
+class ConsoleHandler(ProtocolGuard):
+    """What every version's handler shares: which charger it serves and where it writes."""
 
     def __init__(
         self,
@@ -64,6 +64,10 @@ class ChargePoint16(ProtocolGuard, ChargePoint):
 
     def _now(self) -> str:
         return iso(self.clock.now()) or ""
+
+
+class ChargePoint16(ConsoleHandler, ChargePoint):
+    """The central system's side of one OCPP 1.6J connection."""
 
     @on(Action.boot_notification)
     async def on_boot_notification(

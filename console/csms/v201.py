@@ -16,10 +16,7 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
 
 from console.core.clock import Clock
-from console.core.live import LiveState
-from console.core.views import iso
-from console.csms.protocol import ProtocolGuard
-from console.csms.v16 import parse_time
+from console.csms.v16 import ConsoleHandler, parse_time
 
 SUBPROTOCOL = "ocpp2.0.1"
 SUBPROTOCOL_21 = "ocpp2.1"
@@ -50,27 +47,8 @@ def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[An
     return samples
 
 
-class ChargePoint201(ProtocolGuard, ChargePoint):
+class ChargePoint201(ConsoleHandler, ChargePoint):
     """The central system's side of one OCPP 2.0.1 connection."""
-
-    def __init__(
-        self,
-        identity: str,
-        charger_id: str,
-        connection: Any,
-        live: LiveState,
-        clock: Clock,
-        heartbeat_interval: int,
-        response_timeout: float,
-    ) -> None:
-        super().__init__(identity, connection, response_timeout=response_timeout)
-        self.charger_id = charger_id
-        self.live = live
-        self.clock = clock
-        self.heartbeat_interval = heartbeat_interval
-
-    def _now(self) -> str:
-        return iso(self.clock.now()) or ""
 
     @on(Action.boot_notification)
     async def on_boot_notification(
