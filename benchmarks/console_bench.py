@@ -171,7 +171,7 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def measure(size: int, seconds: float, presses: int) -> dict[str, Any]:
+async def measure(size: int, seconds: float, presses: int, profile: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         setup_started = time.perf_counter()
         service = await live_service(Path(directory), size)
@@ -190,6 +190,12 @@ async def measure(size: int, seconds: float, presses: int) -> dict[str, Any]:
             screen.flushes.clear()
             screen.renders.clear()
             feeder = asyncio.create_task(feed(service, stop, sent))
+            profiler = None
+            if profile is not None:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(async_mode="disabled")
+                profiler.start()
             started = time.perf_counter()
             await pilot.pause(seconds / 2)
             gap = (seconds / 2) / presses
@@ -198,6 +204,10 @@ async def measure(size: int, seconds: float, presses: int) -> dict[str, Any]:
                 keys.append(await key_to_frame(pilot, screen, key, screen.render_ends))
                 await pilot.pause(gap)
             elapsed = time.perf_counter() - started
+            if profiler is not None and profile is not None:
+                profiler.stop()
+                profile.mkdir(parents=True, exist_ok=True)
+                (profile / f"console-{size}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
             stop.set()
             await feeder
         await service.close()
@@ -212,10 +222,10 @@ async def measure(size: int, seconds: float, presses: int) -> dict[str, Any]:
     }
 
 
-async def run(sizes: list[int], seconds: float, presses: int) -> list[dict[str, Any]]:
+async def run(sizes: list[int], seconds: float, presses: int, profile: Path | None = None) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
-        result = await measure(size, seconds, presses)
+        result = await measure(size, seconds, presses, profile)
         results.append(result)
         print(
             f"{size:>6} chargers: flush p50 {result['flush_ms'].get('p50')} ms p95 {result['flush_ms'].get('p95')} ms · "
@@ -231,8 +241,9 @@ def main() -> None:
     parser.add_argument("--chargers", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time per fleet size")
     parser.add_argument("--presses", type=int, default=20, help="key presses per fleet size")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of each measured phase here")
     arguments = parser.parse_args()
-    results = asyncio.run(run(arguments.chargers, arguments.seconds, arguments.presses))
+    results = asyncio.run(run(arguments.chargers, arguments.seconds, arguments.presses, arguments.profile))
     print(json.dumps({"benchmark": "console", "terminal": "160x48", "results": results}))
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from console.core.clock import Clock
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus
 from console.core.live import LiveState
-from console.core.views import iso
+from console.core.views import ChargerView, iso
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ class PowerCap:
         self.command_limit_w = command_limit_w
         # The limit each charger last acknowledged (W); unknown means its own max.
         self._in_force: dict[str, float] = {}
-        self._signatures: dict[str, tuple[Any, ...]] = {}
+        # Each charger's share inputs as last seen (see `_item`).
+        self._items: dict[str, tuple[Any, ...]] = {}
         self._dirty: set[str] = set()
         self._kick = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -172,30 +173,41 @@ class PowerCap:
 
     # -- balancing ---------------------------------------------------------------------
 
-    def _signature(self, location_id: str) -> tuple[Any, ...]:
-        """What the shares depend on: who is connected, who has a session, their bounds."""
-        items = []
-        for charger_id in sorted(self._members(location_id)):
-            view = self.live.view(charger_id)
-            has_session = any(self.live.open_transaction(charger_id, c.connector_id) for c in view.connectors)
-            items.append((charger_id, view.is_connected, has_session, view.max_charging_power, self.command_limit_w(charger_id)))
-        cap = next((item.power_cap_kw for item in self.live.locations() if item.id == location_id), None)
-        return (cap, tuple(items))
+    def _item(self, charger: ChargerView) -> tuple[Any, ...]:
+        """What a charger's share depends on: where it is, connected, in a session, its bounds."""
+        has_session = any(self.live.open_transaction(charger.id, c.connector_id) for c in charger.connectors)
+        return (charger.location_id, charger.is_connected, has_session, charger.max_charging_power, self.command_limit_w(charger.id))
 
     async def _watch(self, subscription: Any) -> None:
+        """Mark a location for balancing when one of its chargers changed in a way its share depends on.
+
+        Each update is compared with that charger's last item only, so a busy fleet
+        (meter values from thousands of chargers) costs a tuple per update, not a
+        walk over the location.
+        """
         while True:
             events = await subscription.next_batch()
-            locations: set[str] = set()
             for event in events:
-                if isinstance(event, ChargerUpdated) and event.charger.location_id:
-                    locations.add(event.charger.location_id)
+                if isinstance(event, ChargerUpdated):
+                    charger = event.charger
+                    item = self._item(charger)
+                    before = self._items.get(charger.id)
+                    if before == item:
+                        continue
+                    self._items[charger.id] = item
+                    self._mark(item[0])
+                    if before is not None and before[0] != item[0]:
+                        self._mark(before[0])  # it left: the others there may get more
                 elif isinstance(event, ChargerRemoved):
                     self._in_force.pop(event.charger_id, None)
-            for location_id in locations:
-                signature = self._signature(location_id)
-                if self._signatures.get(location_id) != signature:
-                    self._dirty.add(location_id)
-                    self._kick.set()
+                    before = self._items.pop(event.charger_id, None)
+                    if before is not None:
+                        self._mark(before[0])
+
+    def _mark(self, location_id: str | None) -> None:
+        if location_id is not None:
+            self._dirty.add(location_id)
+            self._kick.set()
 
     async def _balance_loop(self) -> None:
         while True:
@@ -234,7 +246,6 @@ class PowerCap:
 
     async def balance(self, location_id: str) -> None:
         """Bring every charger at the location to its target, decreases first."""
-        self._signatures[location_id] = self._signature(location_id)
         targets = self.targets(location_id)
         for charger_id in self._members(location_id):
             if charger_id not in targets:
