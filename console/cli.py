@@ -21,6 +21,25 @@ from console.sim.loadrun import add_sim_parser, run_sim
 
 log = logging.getLogger("console")
 
+LOOP_ENV = "OCPP_CONSOLE_LOOP"
+
+
+def _loop_factory():  # type: ignore[no-untyped-def]
+    """uvloop's event loop where it is installed (`$OCPP_CONSOLE_LOOP=asyncio` keeps the standard one)."""
+    if os.environ.get(LOOP_ENV, "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _run(main):  # type: ignore[no-untyped-def]
+    """`asyncio.run(main)`, on uvloop when it is there: the central system and uvicorn share that loop."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(main)
+
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -386,12 +405,12 @@ def main(argv: list[str] | None = None) -> int:
 
                 for handler in logging.getLogger().handlers:
                     handler.setFormatter(JsonFormatter())
-            return asyncio.run(_serve(args))
+            return _run(_serve(args))
         if args.command == "attach":
             _log_to_file()
             return asyncio.run(_attach(args))
         _log_to_file()
-        return asyncio.run(_run_console(args))
+        return _run(_run_console(args))
     except ConsoleError as error:
         print(f"ocpp-console: {error}", file=sys.stderr)
         return 1
