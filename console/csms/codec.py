@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import json
+import re
 from enum import Enum
 from typing import Any
 
@@ -49,10 +51,32 @@ def _camel_key(key: str) -> str:
 def to_snake(data: Any) -> Any:
     """`camel_to_snake_case` of the package."""
     if isinstance(data, dict):
-        return {_snake_key(key): to_snake(value) for key, value in data.items()}
+        keys = _snake_keys
+        return {
+            (keys.get(key) or _snake_key(key)): to_snake(value) if isinstance(value, (dict, list)) else value
+            for key, value in data.items()
+        }
     if isinstance(data, list):
-        return [to_snake(value) for value in data]
+        return [to_snake(value) if isinstance(value, (dict, list)) else value for value in data]
     return data
+
+
+# orjson reads an integer past 64 bits as a float where json keeps it exact: such text goes to json.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def decode(text: str) -> Any:
+    """`json.loads(text)`, the same value or the same error, with orjson wherever it reads the text as json does.
+
+    Text orjson refuses (NaN, Infinity, lone surrogates, …) goes to json, which
+    accepts what it always accepted and raises what it always raised.
+    """
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 class _Unusual(Exception):

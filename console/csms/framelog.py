@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from console.core.live import LiveState
@@ -33,9 +34,14 @@ class MaskCredentials(logging.Filter):
 logging.getLogger("websockets.server").addFilter(MaskCredentials())
 
 
+# Frames that may carry a secret: "password" in any case, or a secret key. A wider net than
+# `mask_secrets` needs (keys matched in any case too); what it catches is looked at closely.
+_MAY_HOLD_SECRET = re.compile("|".join(["password", *map(re.escape, sorted(SECRET_KEYS))]), re.IGNORECASE)
+
+
 def redact(text: str) -> str:
     """The frame as it may be logged: secrets masked, anything else verbatim."""
-    if "password" not in text.lower() and not any(key in text for key in SECRET_KEYS):
+    if _MAY_HOLD_SECRET.search(text) is None:
         return text
     try:
         frame = json.loads(text)

@@ -79,7 +79,7 @@ from ocpp.v21.enums import Action as Action21
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from console.csms.codec import answer_payload, encode, to_snake
+from console.csms.codec import answer_payload, decode, encode, to_snake
 from console.csms.validation import validate
 
 log = logging.getLogger("console.csms")
@@ -179,7 +179,7 @@ class ProtocolGuard:
             await self._connection.close(CloseCode.UNSUPPORTED_DATA, "OCPP-J frames are JSON text")
             return
         try:
-            frame = json.loads(raw_msg)
+            frame = decode(raw_msg)
         except ValueError:
             frame = None
         # Logged first, whatever it holds, before anything answers it.
