@@ -207,7 +207,7 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
             if profiler is not None and profile is not None:
                 profiler.stop()
                 profile.mkdir(parents=True, exist_ok=True)
-                (profile / f"console-{size}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+                (profile / f"console-{size}.txt").write_text(profiler.output_text(unicode=True, show_all=True))
             stop.set()
             await feeder
         await service.close()

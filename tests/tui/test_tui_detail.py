@@ -29,7 +29,7 @@ def table(app: Any) -> ChargerTable:
 
 
 def row_ids(app: Any) -> list[str]:
-    return [row.key.value for row in table(app).ordered_rows]
+    return table(app).shown_ids
 
 
 def messages(app: Any) -> list[str]:
@@ -38,7 +38,7 @@ def messages(app: Any) -> list[str]:
 
 async def select(pilot: Any, identity: str) -> None:
     chargers = table(pilot.app)
-    index = [chargers.get_cell(row.key, "identity") for row in chargers.ordered_rows].index(identity)
+    index = [chargers.get_cell(charger_id, "identity") for charger_id in chargers.shown_ids].index(identity)
     chargers.move_cursor(row=index)
     await settle(pilot)
 
@@ -61,7 +61,7 @@ async def test_tabs_switch_with_number_keys_and_show_the_live_state(live_service
         assert detail.active_tab == "live"
         assert detail.query_one("#energy-digits", Digits).value == "12.35"
         gauges = text_of(detail.query_one("#live-gauges", Static))
-        assert "7.4 / 22 kW max" in gauges and "no active limit" in gauges
+        assert "7.4 / 22 kW max" in gauges and "no limit" in gauges
         assert "Charging" in text_of(detail.query_one("#lamps", Static))
         spark = detail.query_one("#power-spark")
         assert max(spark.data) == 7.4

@@ -21,7 +21,7 @@ def table(app: Any) -> ChargerTable:
 
 
 def row_ids(app: Any) -> list[str]:
-    return [row.key.value for row in table(app).ordered_rows]
+    return table(app).shown_ids
 
 
 def messages(app: Any) -> list[str]:
@@ -30,7 +30,7 @@ def messages(app: Any) -> list[str]:
 
 async def select(pilot: Any, identity: str) -> None:
     chargers = table(pilot.app)
-    index = [chargers.get_cell(row.key, "identity") for row in chargers.ordered_rows].index(identity)
+    index = [chargers.get_cell(charger_id, "identity") for charger_id in chargers.shown_ids].index(identity)
     chargers.move_cursor(row=index)
     await settle(pilot)
 

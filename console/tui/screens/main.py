@@ -74,7 +74,10 @@ VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action
 
 
 class MainScreen(Screen[None]):
+    # Help and views first: in a narrow terminal the footer keeps only what fits.
     BINDINGS = [
+        Binding("question_mark", "help", "Help", id="console.help", tooltip="List every key of this view"),
+        Binding("colon", "command_line", "View", id="console.view", tooltip="Jump to a view: chargers, actions, logs, locations, unknown"),
         Binding("n", "create", "New", id="console.create", tooltip="Create a charger"),
         Binding("e", "update", "Edit", id="console.update", tooltip="Edit the selected charger"),
         Binding("ctrl+d", "delete", "Delete", id="console.delete", tooltip="Delete the selected charger"),
@@ -91,8 +94,6 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="console.filter", tooltip="Filter: text, status:, location:, vendor:"),
         Binding("escape", "clear_filter", "Clear filter", id="console.clear_filter"),
         Binding("escape", "back", "Back", id="console.back"),
-        Binding("colon", "command_line", "View", id="console.view", tooltip="Jump to a view: chargers, actions, logs, locations, unknown"),
-        Binding("question_mark", "help", "Help", id="console.help", tooltip="List every key of this view"),
         Binding("1", "tab('overview')", "Overview", show=False, id="console.tab_overview"),
         Binding("2", "tab('live')", "Live", show=False, id="console.tab_live"),
         Binding("3", "tab('actions')", "Actions", show=False, id="console.tab_actions"),
@@ -120,6 +121,8 @@ class MainScreen(Screen[None]):
         self.view = "chargers"
         # Attach mode: why the server cannot be reached, while it cannot.
         self._lost: str | None = None
+        # What the charger keys looked like when the footer was last drawn (see `_refresh_keys`).
+        self._keys_shown: tuple[tuple[bool | None, str], ...] = ()
 
     @property
     def backend(self) -> Backend:
@@ -178,6 +181,10 @@ class MainScreen(Screen[None]):
         narrow = self.size.width < NARROW_WIDTH or self.size.height < NARROW_HEIGHT
         self.set_class(narrow, "-narrow")
         self.table.set_compact(self.size.width < NARROW_WIDTH)
+        # An 80-column footer fits help, views and the main keys only when packed; the palette is in help.
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
         self._dirty = True
 
     def _theme_changed(self, _theme: object) -> None:
@@ -280,6 +287,7 @@ class MainScreen(Screen[None]):
                 table = self.table
                 table.show(self._chargers, now, self._filter, changed)
                 self._select(table.selected_id)
+                self._refresh_keys()  # the selected charger may have gone offline or come back
                 self.detail.flush(now)
                 self._show_reason()
             else:
@@ -287,13 +295,13 @@ class MainScreen(Screen[None]):
 
     # -- selection --------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#chargers")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._select(event.row_key.value)
+    @on(ChargerTable.Highlighted)
+    def _row_highlighted(self, event: ChargerTable.Highlighted) -> None:
+        self._select(event.charger_id)
         self.detail.flush(self.app.clock.now())
 
-    @on(DataTable.RowSelected, "#chargers")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(ChargerTable.Selected)
+    def _row_selected(self, event: ChargerTable.Selected) -> None:
         """Enter: open the detail (over the table when the terminal is narrow)."""
         if self.has_class("-narrow"):
             self.add_class("-detail-open")
@@ -310,8 +318,19 @@ class MainScreen(Screen[None]):
         charger = self.selected
         self.detail.select(charger)
         self.detail.border_title = f"Charger · {charger.identity}" if charger else "Charger"
-        self.refresh_bindings()
+        self._refresh_keys()
         self._show_reason()
+
+    def _refresh_keys(self) -> None:
+        """Redraw the footer when a charger key's state (or why it is dimmed) changed, and only then.
+
+        Moving the cursor between chargers that allow the same keys costs nothing;
+        a footer recompose is the most expensive thing a key press could trigger.
+        """
+        keys = tuple(self.why_not(action) for action in sorted(ON_SELECTED | WRITES))
+        if keys != self._keys_shown:
+            self._keys_shown = keys
+            self.refresh_bindings()
 
     def targets(self) -> list[ChargerView]:
         """The marked chargers, or else the selected one: what a bulk key acts on."""

@@ -1,16 +1,28 @@
-"""The fleet as a table: one row per charger, keyed by charger id, diffed on each flush."""
+"""The fleet as a table: one row per charger, keyed by charger id, diffed on each flush.
+
+A line-API widget rather than Textual's DataTable: DataTable drops every
+cached cell render whenever one cell changes or the cursor moves, so with
+thousands of chargers sending meter values each frame re-rendered every
+visible cell through Rich. Here each row keeps its rendered strip until its
+own cells (or whether it holds the cursor) change, and a key press redraws
+two lines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.markup import escape
-from textual import on
-from textual.widgets import DataTable
+from rich.style import Style
 from rich.text import Text
-from textual.widgets._data_table import CellDoesNotExist, ColumnKey
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from console.core.views import ChargerView
 from console.tui.format import (
@@ -24,6 +36,8 @@ from console.tui.format import (
 )
 
 MARK = "✓"
+# Spaces on each side of a cell.
+PADDING = 1
 # (key, label, width): fixed widths, so an update never re-measures the table.
 COLUMNS = (
     ("mark", " ", 1),
@@ -37,8 +51,11 @@ COLUMNS = (
     ("energy", "kWh", 7),
     ("action", "Last action", 24),
 )
+WIDTHS = {key: width for key, _, width in COLUMNS}
+LABELS = {key: label for key, label, _ in COLUMNS}
 # What a narrow terminal keeps.
 COMPACT = ("mark", "identity", "name", "status", "connected", "power")
+
 
 def _action_key(charger: ChargerView) -> float:
     return utc(charger.last_action.updated_at).timestamp() if charger.last_action else 0.0
@@ -59,30 +76,98 @@ SORT_KEYS: dict[str, Callable[[ChargerView], Any]] = {
 SORTABLE = tuple(key for key, _, _ in COLUMNS if key in SORT_KEYS)
 
 
-class ChargerTable(DataTable[str]):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+class ChargerTable(ScrollView, can_focus=True):
+    """Chargers in rows; the cursor row is the selected charger."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", show=False, id="chargers.open"),
+        Binding("up", "cursor_up", "Up", show=False, id="chargers.up"),
+        Binding("down", "cursor_down", "Down", show=False, id="chargers.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="chargers.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="chargers.page_down"),
+        Binding("home", "first", "First", show=False, id="chargers.first"),
+        Binding("end", "last", "Last", show=False, id="chargers.last"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"charger-table--header", "charger-table--cursor"}
+    DEFAULT_CSS = """
+    ChargerTable {
+        background: $surface;
+        color: $foreground;
+        & > .charger-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .charger-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .charger-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved onto another charger."""
+
+        def __init__(self, table: ChargerTable, charger_id: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.charger_id = charger_id
+
+        @property
+        def control(self) -> ChargerTable:
+            return self.table
+
+    class Selected(Message):
+        """Enter (or a click on the cursor row): open the charger."""
+
+        def __init__(self, table: ChargerTable, charger_id: str) -> None:
+            super().__init__()
+            self.table = table
+            self.charger_id = charger_id
+
+        @property
+        def control(self) -> ChargerTable:
+            return self.table
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._cells: dict[str, tuple[str, ...]] = {}
         self._sort_values: dict[str, Any] = {}
+        # The rows in display order, and each charger's place in it.
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        # charger id -> (what it was drawn from, the drawn line).
+        self._strips: dict[str, tuple[Any, Strip]] = {}
+        self._header: tuple[Any, Strip] | None = None
+        self.cursor_row = 0
+        self._highlighted: str | None = None
         self.marked: set[str] = set()
         self.sort_column = "identity"
         self.sort_reverse = False
         self.compact = False
         self._columns: tuple[str, ...] = ()
+        self._width = 0
         # The order changed since the last `show`: the next flush must not be skipped.
         self.resorted = False
         self._shown_filter = ""
+        self._set_columns()
 
-    def on_mount(self) -> None:
-        self._add_columns()
+    # -- columns -----------------------------------------------------------------------
 
-    def _add_columns(self) -> None:
+    def _set_columns(self) -> None:
         self._columns = tuple(key for key, _, _ in COLUMNS if not self.compact or key in COMPACT)
-        for key, label, width in COLUMNS:
-            if key in self._columns:
-                self.add_column(self._label(key, label), width=width, key=key)
+        self._width = sum(WIDTHS[key] + 2 * PADDING for key in self._columns)
+        self._header = None
+        self._resize()
 
-    def _label(self, key: str, label: str) -> str:
+    def _label(self, key: str) -> str:
+        label = LABELS[key]
         if key != self.sort_column:
             return label
         return f"{label}{'▲' if not self.sort_reverse else '▼'}"
@@ -92,23 +177,41 @@ class ChargerTable(DataTable[str]):
         if compact == self.compact:
             return
         self.compact = compact
-        self.clear(columns=True)
         self._cells.clear()
         self._sort_values.clear()
-        self._add_columns()
+        self._order.clear()
+        self._index.clear()
+        self._strips.clear()
+        self._set_columns()
+        self.refresh()
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self._width, len(self._order) + 1)
+
+    # -- reads -------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
 
     @property
     def selected_id(self) -> str | None:
-        if not self.row_count:
+        if not self._order:
             return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except CellDoesNotExist:
-            return None
+        return self._order[min(self.cursor_row, len(self._order) - 1)]
 
     @property
     def shown_ids(self) -> list[str]:
-        return [row.key.value for row in self.ordered_rows if row.key.value is not None]
+        return list(self._order)
+
+    def get_row_index(self, charger_id: str) -> int:
+        return self._index[charger_id]
+
+    def get_cell(self, charger_id: str, column: str) -> str:
+        """The cell as drawn (Rich markup)."""
+        return self._cells[charger_id][self._columns.index(column)]
+
+    # -- rows --------------------------------------------------------------------------
 
     def cells(self, charger: ChargerView, now: datetime) -> tuple[str, ...]:
         colour = self.app.theme_variables.get(f"status-{charger.status}")
@@ -140,50 +243,68 @@ class ChargerTable(DataTable[str]):
         on screen are brought up to date: a flush then costs the same with 10 or
         10,000 chargers. Without it (or when the filter changed) every row is checked.
         """
+        selected = self.selected_id
         if changed is None or filter_text != self._shown_filter or (chargers and not self._cells):
-            self._show_all(chargers, now, filter_text)
+            reorder = self._show_all(chargers, now, filter_text)
         else:
-            self._show_changed(chargers, now, filter_text, changed)
+            reorder = self._show_changed(chargers, now, filter_text, changed)
         self._shown_filter = filter_text
+        self.resorted = False
+        if reorder:
+            self._sort()
+        self._resize()
+        if selected in self._index:
+            self.move_cursor(row=self._index[selected])
+        else:
+            self.move_cursor(row=self.cursor_row)
+        self.refresh()
 
     def _show_changed(
         self, chargers: Mapping[str, ChargerView], now: datetime, filter_text: str, changed: set[str]
-    ) -> None:
-        selected = self.selected_id
+    ) -> bool:
         reorder = False
         sort_key = SORT_KEYS[self.sort_column]
         for charger_id in changed:
             charger = chargers.get(charger_id)
             if charger is None or not matches(charger, filter_text):
-                if charger_id in self._cells:
-                    self.remove_row(charger_id)
-                    del self._cells[charger_id]
-                    self._sort_values.pop(charger_id, None)
+                reorder |= self._drop(charger_id)
                 continue
             reorder |= self._put(charger_id, self.cells(charger, now), (sort_key(charger), charger.identity))
         self._refresh_ages(chargers, now, changed)
-        self.resorted = False
-        if reorder:
-            self._sort()
-        if selected in self._cells:
-            self.move_cursor(row=self.get_row_index(selected), animate=False)
+        return reorder
+
+    def _show_all(self, chargers: Mapping[str, ChargerView], now: datetime, filter_text: str) -> bool:
+        wanted = {charger_id: charger for charger_id, charger in chargers.items() if matches(charger, filter_text)}
+        reorder = False
+        for charger_id in [charger_id for charger_id in self._cells if charger_id not in wanted]:
+            reorder |= self._drop(charger_id)
+        sort_key = SORT_KEYS[self.sort_column]
+        for charger_id, charger in wanted.items():
+            reorder |= self._put(charger_id, self.cells(charger, now), (sort_key(charger), charger.identity))
+        return reorder
 
     def _put(self, charger_id: str, cells: tuple[str, ...], sort_value: Any) -> bool:
         """Add or update one row; True when the order may have changed."""
-        before = self._cells.get(charger_id)
         reorder = False
-        if before is None:
-            self.add_row(*cells, key=charger_id)
+        if charger_id not in self._cells:
+            self._order.append(charger_id)
+            self._index[charger_id] = len(self._order) - 1
             reorder = True
-        elif cells != before:
-            for column, new, old in zip(self._columns, cells, before):
-                if new != old:
-                    self.update_cell(charger_id, column, new)
         self._cells[charger_id] = cells
         if self._sort_values.get(charger_id) != sort_value:
             self._sort_values[charger_id] = sort_value
             reorder = True
         return reorder
+
+    def _drop(self, charger_id: str) -> bool:
+        if charger_id not in self._cells:
+            return False
+        del self._cells[charger_id]
+        self._sort_values.pop(charger_id, None)
+        self._strips.pop(charger_id, None)
+        self._order.remove(charger_id)
+        self._index = {key: index for index, key in enumerate(self._order)}
+        return True
 
     def _refresh_ages(self, chargers: Mapping[str, ChargerView], now: datetime, done: set[str]) -> None:
         """The connection column ages every second: refresh it for the rows on screen only."""
@@ -191,54 +312,19 @@ class ChargerTable(DataTable[str]):
             return
         index = self._columns.index("connected")
         top = max(0, int(self.scroll_y))
-        for row in self.ordered_rows[top : top + self.size.height + 1]:
-            charger_id = row.key.value
-            if charger_id is None or charger_id in done or charger_id not in chargers:
+        for charger_id in self._order[top : top + self.size.height + 1]:
+            if charger_id in done or charger_id not in chargers:
                 continue
-            before = self._cells.get(charger_id)
+            before = self._cells[charger_id]
             cell = connected_cell(chargers[charger_id], now)
-            if before is not None and before[index] != cell:
-                self.update_cell(charger_id, "connected", cell)
+            if before[index] != cell:
                 self._cells[charger_id] = before[:index] + (cell,) + before[index + 1 :]
-
-    def _show_all(self, chargers: Mapping[str, ChargerView], now: datetime, filter_text: str) -> None:
-        selected = self.selected_id
-        wanted = {charger_id: charger for charger_id, charger in chargers.items() if matches(charger, filter_text)}
-        for charger_id in [charger_id for charger_id in self._cells if charger_id not in wanted]:
-            self.remove_row(charger_id)
-            del self._cells[charger_id]
-            self._sort_values.pop(charger_id, None)
-        reorder = False
-        sort_key = SORT_KEYS[self.sort_column]
-        for charger_id, charger in wanted.items():
-            cells = self.cells(charger, now)
-            before = self._cells.get(charger_id)
-            if before is None:
-                self.add_row(*cells, key=charger_id)
-                reorder = True
-            elif cells != before:
-                for column, new, old in zip(self._columns, cells, before):
-                    if new != old:
-                        self.update_cell(charger_id, column, new)
-            self._cells[charger_id] = cells
-            value = (sort_key(charger), charger.identity)
-            if self._sort_values.get(charger_id) != value:
-                self._sort_values[charger_id] = value
-                reorder = True
-        self.resorted = False
-        if reorder:
-            self._sort()
-        if selected in self._cells:
-            self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def _sort(self) -> None:
         order = sorted(self._cells, key=self._sort_values.__getitem__, reverse=self.sort_reverse)
-        if self.shown_ids == order:
-            return
-        # DataTable sorts on cell values: identities are unique, so each one stands for its row.
-        identity = self._columns.index("identity")
-        rank = {self._cells[charger_id][identity]: index for index, charger_id in enumerate(order)}
-        self.sort("identity", key=rank.__getitem__)
+        if order != self._order:
+            self._order = order
+            self._index = {charger_id: index for index, charger_id in enumerate(order)}
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Order the rows by `column`; the same column again flips the order."""
@@ -247,9 +333,7 @@ class ChargerTable(DataTable[str]):
         if reverse is None:
             reverse = not self.sort_reverse if column == self.sort_column else False
         self.sort_column, self.sort_reverse = column, reverse
-        for key, label, _ in COLUMNS:
-            if key in self._columns:
-                self.columns[ColumnKey(key)].label = Text(self._label(key, label))
+        self._header = None
         self._sort_values.clear()
         self.resorted = True
         self.refresh()
@@ -268,18 +352,139 @@ class ChargerTable(DataTable[str]):
         else:
             self.marked.add(charger_id)
         if charger_id in self._cells and "mark" in self._columns:
-            mark = MARK if charger_id in self.marked else " "
-            self.update_cell(charger_id, "mark", mark)
             cells = list(self._cells[charger_id])
-            cells[self._columns.index("mark")] = mark
+            cells[self._columns.index("mark")] = MARK if charger_id in self.marked else " "
             self._cells[charger_id] = tuple(cells)
+            self._refresh_row(self._index[charger_id])
 
     def clear_marks(self) -> None:
         for charger_id in list(self.marked):
             self.toggle_mark(charger_id)
 
-    @on(DataTable.HeaderSelected)
-    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        if event.column_key.value is not None:
-            self.sort_by(event.column_key.value)
+    # -- cursor ------------------------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        """Rows that fit under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Put the cursor on `row` (clamped), scroll it into view and tell who is highlighted now."""
+        before = self.cursor_row
+        self.cursor_row = max(0, min(row, len(self._order) - 1))
+        if before != self.cursor_row:
+            self._refresh_row(before)
+            self._refresh_row(self.cursor_row)
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + self._page:
+            self.scroll_to(y=self.cursor_row - self._page + 1, animate=False, immediate=True)
+        highlighted = self.selected_id
+        if highlighted != self._highlighted:
+            self._highlighted = highlighted
+            self.post_message(self.Highlighted(self, highlighted))
+
+    def _refresh_row(self, row: int) -> None:
+        line = row - int(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - self._page)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + self._page)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        charger_id = self.selected_id
+        if charger_id is not None:
+            self.post_message(self.Selected(self, charger_id))
+
+    def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self._column_at(offset.x + int(self.scroll_x))
+            if column is not None:
+                self.sort_by(column)
+            return
+        row = int(self.scroll_y) + offset.y - 1
+        if row >= len(self._order):
+            return
+        if row == self.cursor_row:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row=row)
+
+    def _column_at(self, x: int) -> str | None:
+        for key in self._columns:
+            x -= WIDTHS[key] + 2 * PADDING
+            if x < 0:
+                return key
+        return None
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = int(self.scroll_x), int(self.scroll_y)
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            strip = self._header_strip()
+        else:
+            row = scroll_y + y - 1
+            if row >= len(self._order):
+                return Strip.blank(width, base)
+            strip = self._row_strip(self._order[row], row == self.cursor_row)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _header_strip(self) -> Strip:
+        style = self.get_component_rich_style("charger-table--header")
+        key = (self._columns, self.sort_column, self.sort_reverse, style)
+        if self._header is None or self._header[0] != key:
+            line = Text(no_wrap=True, end="")
+            for column in self._columns:
+                line.append_text(self._cell(Text(self._label(column)), WIDTHS[column]))
+            self._header = (key, self._strip(line, style))
+        return self._header[1]
+
+    def _row_strip(self, charger_id: str, cursor: bool) -> Strip:
+        cells = self._cells[charger_id]
+        style = self.get_component_rich_style("charger-table--cursor") if cursor else self.rich_style
+        key = (cells, cursor, style)
+        cached = self._strips.get(charger_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        line = Text(no_wrap=True, end="")
+        for column, cell in zip(self._columns, cells):
+            text = Text.from_markup(cell)
+            if cursor:
+                # The cursor's colours win, as a highlighted row reads best in one colour.
+                text = Text(text.plain)
+            line.append_text(self._cell(text, WIDTHS[column]))
+        strip = self._strip(line, style)
+        self._strips[charger_id] = (key, strip)
+        return strip
+
+    @staticmethod
+    def _cell(text: Text, width: int) -> Text:
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return Text.assemble(" " * PADDING, text, " " * PADDING)
+
+    def _strip(self, line: Text, style: Style) -> Strip:
+        segments = list(line.render(self.app.console))
+        return Strip(segments, self._width).apply_style(style).simplify()

@@ -166,7 +166,7 @@ def live_lines(charger: ChargerView, limit_kw: float | None) -> Content:
     max_kw = charger.max_charging_power / 1000
     lines = [
         gauge_line("Power", charger.current_power_kw, max_kw, "kW", "max"),
-        gauge_line("vs limit", charger.current_power_kw, limit_kw, "kW", "limit" if limit_kw else "no active limit"),
+        gauge_line("vs limit", charger.current_power_kw, limit_kw, "kW", "limit" if limit_kw else "no limit"),
         Content.assemble(
             (f"{'Current':<12}", "$text-muted"),
             (f"max {charger.max_current_a:g} A" if charger.max_current_a is not None else "—", "bold"),
@@ -354,7 +354,9 @@ class ChargerDetail(Vertical):
         self.query_one("#lamps", Static).update(lamp_lines(charger))
         if self._needs("live", charger):
             spark = self.query_one("#power-spark", Sparkline)
-            spark.data = resample(self._samples, now, HISTORY_MINUTES, SPARK_BUCKETS)
+            # The power now ends the line, even when no sample came since the last one stored.
+            samples = [*self._samples, (now, charger.current_power_kw)]
+            spark.data = resample(samples, now, HISTORY_MINUTES, SPARK_BUCKETS)
 
     def _flush_actions(self, charger: ChargerView, now: datetime) -> None:
         if not self._needs("actions", charger):

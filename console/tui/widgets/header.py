@@ -73,7 +73,7 @@ class FleetHeader(Vertical):
         with Horizontal(classes="header-line"):
             yield Static(id="header-summary")
             yield Static(id="header-clock")
-        with Horizontal(classes="header-line"):
+        with Horizontal(classes="header-line -second"):
             yield Static(id="header-statuses")
             yield Static(id="header-headroom")
 
