@@ -51,6 +51,8 @@ class BatchWriter:
         self._merges: dict[tuple[str, str], SQLModel] = {}
         self._upserts: dict[tuple[str, str], tuple[Table, Callable[[], dict[str, Any] | None], tuple[str, ...] | None]] = {}
         self._calls: list[Callable[[Session], None]] = []
+        # Callers of `commit` waiting for the next batch's transaction.
+        self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._kick = asyncio.Event()
@@ -117,6 +119,29 @@ class BatchWriter:
         self._upserts[key] = (table, values, keys)
         self._merges.pop(key, None)
 
+    async def commit(
+        self,
+        key: tuple[str, str],
+        table: Table,
+        values: Callable[[], dict[str, Any] | None],
+        keys: tuple[str, ...] | None = None,
+    ) -> None:
+        """`upsert`, and return once the batch that carries it is committed (a group commit).
+
+        For writes that must be on disk before the charger is answered: the
+        batch is cut at once, and every such write that comes meanwhile joins
+        the same transaction, so a connect storm costs a few commits, not one
+        per charger. A failed transaction raises here, as a write of one's own would.
+        """
+        self.upsert(key, table, values, keys)
+        if self._task is None:  # no writer running (start-up, shutdown): write now
+            await self.flush()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._kick.set()
+        await waiter
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="batch-writer")
@@ -138,21 +163,17 @@ class BatchWriter:
             merges, self._merges = list(self._merges.values()), {}
             upserts, self._upserts = self._upserts, {}
             calls, self._calls = self._calls, []
+            waiters, self._waiters = self._waiters, []
             count, self._pending = self._pending, 0
             try:
                 if not rows and not inserts and not merges and not upserts and not calls:
+                    _settle(waiters)
                     return
                 upserted: dict[tuple[Table, tuple[str, ...] | None], list[dict[str, Any]]] = {}
                 for table, values, keys in upserts.values():
                     current = values()
                     if current is not None:
                         upserted.setdefault((table, keys), []).append(current)
-
-                # High-rate rows go in slices of CHUNK_ROWS, one transaction each, so a write that
-                # must be committed before a charger is answered waits for one slice, not a whole batch.
-                for table, batch in inserts.items():
-                    for start in range(0, len(batch), CHUNK_ROWS):
-                        await self.store.run(_inserting(table, batch[start : start + CHUNK_ROWS]))
 
                 def write(session: Session) -> None:
                     for (table, keys), batch in upserted.items():
@@ -164,9 +185,20 @@ class BatchWriter:
                     for work in calls:
                         work(session)
 
-                await self.store.run(write)
+                # The few rows someone may be waiting for first; then the high-rate rows in slices
+                # of CHUNK_ROWS, one transaction each, so a later durable write waits for one slice.
+                try:
+                    await self.store.run(write)
+                except Exception as error:
+                    _settle(waiters, error)
+                    raise
+                _settle(waiters)
+                for table, batch in inserts.items():
+                    for start in range(0, len(batch), CHUNK_ROWS):
+                        await self.store.run(_inserting(table, batch[start : start + CHUNK_ROWS]))
                 self.rows_written += count
             finally:
+                _settle(waiters, ConnectionAbortedError("the batch writer stopped"))
                 self._drained.set()
 
     async def stop(self) -> None:
@@ -176,6 +208,16 @@ class BatchWriter:
                 await self._task
             self._task = None
         await self.flush()
+
+
+def _settle(waiters: list[asyncio.Future[None]], error: Exception | None = None) -> None:
+    """Tell the callers of `commit` their batch's outcome (once; later calls find them done)."""
+    for waiter in waiters:
+        if not waiter.done():
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
 
 
 _compiled: dict[tuple[Any, ...], tuple[str, list[tuple[int, str, Any]], list[str]]] = {}
