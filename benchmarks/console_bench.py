@@ -10,6 +10,12 @@ widgets plus the compositor's render of the screen — everything but the write
 to a terminal. A key press is `down`/`up` on the charger table; its latency
 runs from the press until the screen has processed it and repainted. The
 figures are printed as one JSON line at the end.
+
+With `--attached` the console runs as `ocpp-console attach` does, against
+`ocpp-console serve` in its own process (pinned to CPU 0) with N real
+chargers: a load generator process (benchmarks.loadgen fleet, pinned to CPU 1)
+connects them and each sends a Heartbeat and a MeterValues every 10 s plus
+status changes. The console reads the fleet and follows it over HTTP and SSE.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -40,7 +48,7 @@ CREATED = "2026-04-01T08:00:00Z"
 LOCATIONS = ("loc-north", "loc-south", "loc-east", "loc-west")
 
 
-def fleet(size: int) -> dict[str, Any]:
+def fleet(size: int, prefix: str = "CP-", simulated: bool = True) -> dict[str, Any]:
     return {
         "locations": [
             {"id": location, "name": location.removeprefix("loc-").capitalize(), "power_cap_kw": 50.0 * size}
@@ -49,19 +57,19 @@ def fleet(size: int) -> dict[str, Any]:
         "chargers": [
             {
                 "id": f"dep-{index:05d}",
-                "identity": f"CP-{index:05d}",
+                "identity": f"{prefix}{index:05d}",
                 "name": f"Bay {index:05d}",
                 "vendor_name": "Wallbox",
                 "model": "Pulsar Plus",
                 "image_url": None,
-                "ocpp_version": "OCPP1.6" if index % 3 else "OCPP2.0.1",
+                "ocpp_version": "OCPP1.6" if index % 3 or not simulated else "OCPP2.0.1",
                 "number_of_connectors": 1,
                 "max_charging_power": 22000,
                 "connector_type": "Type2",
                 "location_id": LOCATIONS[index % len(LOCATIONS)],
                 "created_at": CREATED,
                 "updated_at": CREATED,
-                "simulated": True,
+                "simulated": simulated,
             }
             for index in range(size)
         ],
@@ -119,8 +127,11 @@ class TimedScreen(MainScreen):
         self.flushes: list[float] = []
         self.renders: list[float] = []
         self.render_ends: list[float] = []
+        # Charger updates taken from the backend's events.
+        self.updates = 0
 
     def flush(self) -> None:
+        self.updates += len(self._pending)
         started = time.perf_counter()
         super().flush()
         self.flushes.append((time.perf_counter() - started) * 1000)
@@ -171,6 +182,36 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _start_profiler(profile: Path | None) -> Any:
+    if profile is None:
+        return None
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="disabled")
+    profiler.start()
+    return profiler
+
+
+def _stop_profiler(profiler: Any, profile: Path | None, name: str) -> None:
+    if profiler is None or profile is None:
+        return
+    profiler.stop()
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / f"console-{name}.txt").write_text(profiler.output_text(unicode=True, show_all=True))
+
+
+async def _press_keys(pilot: Any, screen: TimedScreen, seconds: float, presses: int) -> list[float]:
+    """Half the time watching, then `presses` key presses spread over the other half."""
+    await pilot.pause(seconds / 2)
+    gap = (seconds / 2) / presses
+    keys = []
+    for index in range(presses):
+        key = "down" if index % 2 == 0 else "up"
+        keys.append(await key_to_frame(pilot, screen, key, screen.render_ends))
+        await pilot.pause(gap)
+    return keys
+
+
 async def measure(size: int, seconds: float, presses: int, profile: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         setup_started = time.perf_counter()
@@ -178,7 +219,6 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
         setup_s = time.perf_counter() - setup_started
         app = TimedApp(service, service.clock)
         app.animation_level = "none"
-        keys: list[float] = []
         sent = [0]
         stop = asyncio.Event()
         async with app.run_test(size=(160, 48)) as pilot:
@@ -190,24 +230,11 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
             screen.flushes.clear()
             screen.renders.clear()
             feeder = asyncio.create_task(feed(service, stop, sent))
-            profiler = None
-            if profile is not None:
-                from pyinstrument import Profiler
-
-                profiler = Profiler(async_mode="disabled")
-                profiler.start()
+            profiler = _start_profiler(profile)
             started = time.perf_counter()
-            await pilot.pause(seconds / 2)
-            gap = (seconds / 2) / presses
-            for index in range(presses):
-                key = "down" if index % 2 == 0 else "up"
-                keys.append(await key_to_frame(pilot, screen, key, screen.render_ends))
-                await pilot.pause(gap)
+            keys = await _press_keys(pilot, screen, seconds, presses)
             elapsed = time.perf_counter() - started
-            if profiler is not None and profile is not None:
-                profiler.stop()
-                profile.mkdir(parents=True, exist_ok=True)
-                (profile / f"console-{size}.txt").write_text(profiler.output_text(unicode=True, show_all=True))
+            _stop_profiler(profiler, profile, f"embedded-{size}")
             stop.set()
             await feeder
         await service.close()
@@ -222,10 +249,92 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
     }
 
 
-async def run(sizes: list[int], seconds: float, presses: int, profile: Path | None = None) -> list[dict[str, Any]]:
+def _attached_server(directory: Path, size: int) -> tuple[Any, str, str]:
+    """`ocpp-console serve` on a store of `size` chargers named LOAD-00000…: (server, API URL, key)."""
+    from benchmarks.ocpp_bench import Server, free_port
+
+    db_url = f"sqlite:///{directory / 'attached.db'}"
+    fleet_path = directory / "fleet.json"
+    # The load generator names its chargers from 1: LOAD-00001 … LOAD-N.
+    document = fleet(size + 1, prefix="LOAD-", simulated=False)
+    document["chargers"] = document["chargers"][1:]
+    fleet_path.write_text(json.dumps(document))
+    python = sys.executable
+    subprocess.run([python, "-m", "console", "fleet", "import", str(fleet_path), "--db", db_url], check=True, capture_output=True)
+    created = subprocess.run(
+        [python, "-m", "console", "keys", "create", "--label", "console bench", "--db", db_url],
+        check=True, capture_output=True, text=True,
+    )
+    key = created.stdout.split()[0]
+    api_port = free_port()
+    server = Server(
+        [python, "-m", "console", "serve", "--no-sim", "--ocpp-port", str(free_port()), "--api-port", str(api_port),
+         "--db", db_url, "--cpu", "0"]
+    )
+    return server, f"http://127.0.0.1:{api_port}", key
+
+
+async def measure_attached(size: int, seconds: float, presses: int, profile: Path | None = None) -> dict[str, Any]:
+    from console.api.client import RemoteBackend
+
+    with tempfile.TemporaryDirectory() as directory:
+        setup_started = time.perf_counter()
+        server, api_url, key = _attached_server(Path(directory), size)
+        load = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.loadgen", "fleet", "--url", server.url, "--connections", str(size),
+             "--seconds", str(seconds + 120), "--prefix", "LOAD-", "--cpu", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        backend = RemoteBackend(api_url, key)
+        try:
+            await backend.connect()
+            app = TimedApp(backend, SystemClock())
+            app.animation_level = "none"
+            async with app.run_test(size=(160, 48)) as pilot:
+                screen = app.screen
+                assert isinstance(screen, TimedScreen)
+                deadline = time.perf_counter() + 120
+                while time.perf_counter() < deadline:
+                    connected = sum(1 for charger in screen._chargers.values() if charger.is_connected)
+                    if len(screen._chargers) >= size and connected >= size:
+                        break
+                    await pilot.pause(0.5)
+                setup_s = time.perf_counter() - setup_started
+                screen.flushes.clear()
+                screen.renders.clear()
+                events_before = screen.updates
+                profiler = _start_profiler(profile)
+                started = time.perf_counter()
+                keys = await _press_keys(pilot, screen, seconds, presses)
+                elapsed = time.perf_counter() - started
+                _stop_profiler(profiler, profile, f"attached-{size}")
+                events = screen.updates - events_before
+                connected = sum(1 for charger in screen._chargers.values() if charger.is_connected)
+                server_rss = server.rss_mb()
+        finally:
+            await backend.aclose()
+            load.terminate()
+            load.wait(30)
+            server.stop()
+    return {
+        "chargers": size,
+        "mode": "attached",
+        "connected": connected,
+        "setup_s": round(setup_s, 1),
+        "charger_updates_per_s": round(events / elapsed, 1),
+        "server_rss_mb": server_rss,
+        "flush_ms": summary(screen.flushes),
+        "render_ms": summary(screen.renders),
+        "key_to_frame_ms": summary(keys),
+    }
+
+
+async def run(
+    sizes: list[int], seconds: float, presses: int, profile: Path | None = None, attached: bool = False
+) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
-        result = await measure(size, seconds, presses, profile)
+        result = await (measure_attached if attached else measure)(size, seconds, presses, profile)
         results.append(result)
         print(
             f"{size:>6} chargers: flush p50 {result['flush_ms'].get('p50')} ms p95 {result['flush_ms'].get('p95')} ms · "
@@ -242,9 +351,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time per fleet size")
     parser.add_argument("--presses", type=int, default=20, help="key presses per fleet size")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of each measured phase here")
+    parser.add_argument(
+        "--attached", action="store_true",
+        help="attach to `ocpp-console serve` in its own process, loaded by N real chargers from a load generator",
+    )
     arguments = parser.parse_args()
-    results = asyncio.run(run(arguments.chargers, arguments.seconds, arguments.presses, arguments.profile))
-    print(json.dumps({"benchmark": "console", "terminal": "160x48", "results": results}))
+    results = asyncio.run(run(arguments.chargers, arguments.seconds, arguments.presses, arguments.profile, arguments.attached))
+    mode = "attached" if arguments.attached else "embedded"
+    print(json.dumps({"benchmark": "console", "mode": mode, "terminal": "160x48", "results": results}))
 
 
 if __name__ == "__main__":

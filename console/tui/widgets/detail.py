@@ -36,6 +36,7 @@ from console.tui.format import (
 from console.tui.themes import STATUSES
 from console.tui.widgets.action_table import ActionTable
 from console.tui.widgets.frame_log import LogPanel
+from console.tui.widgets.paint import Readout
 
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
@@ -245,18 +246,18 @@ class ChargerDetail(Vertical):
             with TabPane("Overview", id="tab-overview"):
                 with VerticalScroll(id="overview"):
                     with Horizontal(id="overview-columns"):
-                        yield Static(id="overview-record")
-                        yield Static(id="overview-state")
+                        yield Readout(id="overview-record")
+                        yield Readout(id="overview-state")
             with TabPane("Live", id="tab-live"):
                 with Vertical(id="live"):
                     with Horizontal(id="live-top"):
-                        yield Static(id="live-gauges")
+                        yield Readout(id="live-gauges")
                         with Vertical(id="live-energy"):
                             yield Digits("0.00", id="energy-digits")
                             yield Static("kWh this session", id="energy-label")
                     yield Static("Power, last 15 minutes", id="spark-label")
                     yield Sparkline([0.0], id="power-spark")
-                    yield Static(id="lamps")
+                    yield Readout(id="lamps")
             with TabPane("Actions", id="tab-actions"):
                 yield ActionTable(id="charger-actions")
             with TabPane("Logs", id="tab-logs"):
@@ -330,8 +331,8 @@ class ChargerDetail(Vertical):
         charger = self.charger
         tab = self.active_tab
         if charger is None:
-            self.query_one("#overview-record", Static).update(Content.styled("No charger selected", "$text-muted"))
-            self.query_one("#overview-state", Static).update("")
+            self.query_one("#overview-record", Readout).show(Content.styled("No charger selected", "$text-muted"))
+            self.query_one("#overview-state", Readout).show("")
             return
         getattr(self, f"_flush_{tab}")(charger, now)
 
@@ -345,13 +346,16 @@ class ChargerDetail(Vertical):
         return False
 
     def _flush_overview(self, charger: ChargerView, now: datetime) -> None:
-        self.query_one("#overview-record", Static).update(record_lines(charger))
-        self.query_one("#overview-state", Static).update(state_lines(charger, now))
+        self.query_one("#overview-record", Readout).show(record_lines(charger))
+        self.query_one("#overview-state", Readout).show(state_lines(charger, now))
 
     def _flush_live(self, charger: ChargerView, now: datetime) -> None:
-        self.query_one("#live-gauges", Static).update(live_lines(charger, self._limit_kw))
-        self.query_one("#energy-digits", Digits).update(f"{charger.session_energy_kwh:.2f}")
-        self.query_one("#lamps", Static).update(lamp_lines(charger))
+        self.query_one("#live-gauges", Readout).show(live_lines(charger, self._limit_kw))
+        digits = self.query_one("#energy-digits", Digits)
+        energy = f"{charger.session_energy_kwh:.2f}"
+        if digits.value != energy:
+            digits.update(energy)
+        self.query_one("#lamps", Readout).show(lamp_lines(charger))
         if self._needs("live", charger):
             spark = self.query_one("#power-spark", Sparkline)
             # The power now ends the line, even when no sample came since the last one stored.

@@ -9,11 +9,11 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Static
 
 from console.core.views import BackendInfo, ChargerView, LocationView
 from console.tui.format import clock_time, gauge, kilowatts
 from console.tui.themes import STATUSES
+from console.tui.widgets.paint import Readout
 
 HEADROOM_GAUGE = 8
 
@@ -71,11 +71,11 @@ def headroom(locations: Iterable[LocationView], fleet: list[ChargerView], bars: 
 class FleetHeader(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="header-line"):
-            yield Static(id="header-summary")
-            yield Static(id="header-clock")
+            yield Readout(id="header-summary")
+            yield Readout(id="header-clock")
         with Horizontal(classes="header-line -second"):
-            yield Static(id="header-statuses")
-            yield Static(id="header-headroom")
+            yield Readout(id="header-statuses")
+            yield Readout(id="header-headroom")
 
     def show(
         self,
@@ -86,7 +86,7 @@ class FleetHeader(Vertical):
         narrow: bool = False,
     ) -> None:
         fleet = list(chargers)
-        self.query_one("#header-summary", Static).update(summary(info, fleet, narrow))
-        self.query_one("#header-clock", Static).update(Content.styled(f"{clock_time(now)} UTC ", "bold"))
-        self.query_one("#header-statuses", Static).update(statuses(fleet))
-        self.query_one("#header-headroom", Static).update(headroom(locations, fleet, bars=not narrow))
+        self.query_one("#header-summary", Readout).show(summary(info, fleet, narrow))
+        self.query_one("#header-clock", Readout).show(Content.styled(f"{clock_time(now)} UTC ", "bold"))
+        self.query_one("#header-statuses", Readout).show(statuses(fleet))
+        self.query_one("#header-headroom", Readout).show(headroom(locations, fleet, bars=not narrow))
