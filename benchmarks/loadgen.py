@@ -44,6 +44,7 @@ from websockets.asyncio.client import connect
 LOOPBACK = ("ws://127.0.0.1", "ws://localhost", "ws://[::1]")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 ZERO_MASK = bytes(4)
+TIMESTAMP = "2026-04-02T09:15:00Z"
 
 
 @dataclass
@@ -259,10 +260,12 @@ class LeanConnection(asyncio.Protocol):
 class Client:
     """One charger: sends CALLs and waits for the answer to each (OCPP-J allows one at a time)."""
 
-    def __init__(self, identity: str, figures: Figures, transport: str = "lean") -> None:
+    def __init__(self, identity: str, figures: Figures, transport: str = "lean", ocpp: str = "1.6", compression: bool = False) -> None:
         self.identity = identity
         self.figures = figures
         self.transport = transport
+        self.ocpp = ocpp
+        self.compression = compression
         self.ids = itertools.count(1)
         self.ws: LeanConnection | None = None
         self.energy = 0.0
@@ -270,9 +273,12 @@ class Client:
     async def open(self, url: str) -> None:
         started = time.perf_counter()
         if self.transport == "lean":
-            self.ws = await LeanConnection.open(f"{url}/{self.identity}", "ocpp1.6", timeout=60)
+            self.ws = await LeanConnection.open(f"{url}/{self.identity}", f"ocpp{self.ocpp}", timeout=60)
         else:
-            self.ws = await connect(f"{url}/{self.identity}", subprotocols=["ocpp1.6"], compression=None, open_timeout=60, max_queue=None)  # type: ignore[arg-type,assignment]
+            self.ws = await connect(  # type: ignore[assignment]
+                f"{url}/{self.identity}", subprotocols=[f"ocpp{self.ocpp}"],  # type: ignore[list-item]
+                compression="deflate" if self.compression else None, open_timeout=60, max_queue=None,
+            )
         self.figures.connect_times.append(time.perf_counter() - started)
 
     async def call(self, action: str, payload: dict) -> None:
@@ -294,16 +300,42 @@ class Client:
             self.figures.error(f"{action}:{answer[2]}")
 
     async def boot(self) -> None:
-        await self.call("BootNotification", {"chargePointVendor": "Load", "chargePointModel": "Gen"})
-        await self.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
+        if self.ocpp == "1.6":
+            await self.call("BootNotification", {"chargePointVendor": "Load", "chargePointModel": "Gen"})
+        else:
+            await self.call("BootNotification", {"chargingStation": {"vendorName": "Load", "model": "Gen"}, "reason": "PowerUp"})
+        await self.status("Available")
+
+    async def status(self, status: str) -> None:
+        """A connector status change (2.0.1 has fewer statuses: charging or suspended is Occupied)."""
+        if self.ocpp == "1.6":
+            await self.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": status})
+        else:
+            await self.call(
+                "StatusNotification",
+                {"timestamp": TIMESTAMP, "connectorStatus": "Available" if status == "Available" else "Occupied", "evseId": 1, "connectorId": 1},
+            )
 
     def meter_values(self) -> dict:
         self.energy += 30.5
+        if self.ocpp != "1.6":
+            return {
+                "evseId": 1,
+                "meterValue": [
+                    {
+                        "timestamp": TIMESTAMP,
+                        "sampledValue": [
+                            {"value": round(self.energy, 1), "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}},
+                            {"value": 11000, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
+                        ],
+                    }
+                ],
+            }
         return {
             "connectorId": 1,
             "meterValue": [
                 {
-                    "timestamp": "2026-04-02T09:15:00Z",
+                    "timestamp": TIMESTAMP,
                     "sampledValue": [
                         {"value": f"{self.energy:.1f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
                         {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
@@ -318,7 +350,7 @@ class Client:
 
 
 async def throughput(args: argparse.Namespace, figures: Figures) -> dict:
-    clients = [Client(f"{args.prefix}{number:05d}", figures, args.transport) for number in range(1, args.connections + 1)]
+    clients = [Client(f"{args.prefix}{number:05d}", figures, args.transport, args.ocpp, args.compression == "deflate") for number in range(1, args.connections + 1)]
     await asyncio.gather(*(client.open(args.url) for client in clients))
     await asyncio.gather(*(client.boot() for client in clients))
     figures.latencies.clear()
@@ -344,7 +376,7 @@ async def throughput(args: argparse.Namespace, figures: Figures) -> dict:
 
 async def fleet(args: argparse.Namespace, figures: Figures) -> dict:
     rng = random.Random(1)
-    clients = [Client(f"{args.prefix}{number:05d}", figures, args.transport) for number in range(1, args.connections + 1)]
+    clients = [Client(f"{args.prefix}{number:05d}", figures, args.transport, args.ocpp, args.compression == "deflate") for number in range(1, args.connections + 1)]
     connect_started = time.perf_counter()
     semaphore = asyncio.Semaphore(args.connect_concurrency)
 
@@ -375,7 +407,7 @@ async def fleet(args: argparse.Namespace, figures: Figures) -> dict:
                 await client.call("MeterValues", client.meter_values())
                 if cycle % 6 == 5:
                     status = rng.choice(["Charging", "SuspendedEV", "Available"])
-                    await client.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": status})
+                    await client.status(status)
             except Exception as error:
                 figures.error(f"call:{type(error).__name__}")
                 return
@@ -432,8 +464,15 @@ def main() -> int:
         "--transport", choices=["lean", "websockets"], default="lean",
         help="lean: a minimal asyncio.Protocol WebSocket client (default); websockets: the websockets library's client",
     )
+    parser.add_argument("--ocpp", choices=["1.6", "2.0.1"], default="1.6", help="the OCPP version the chargers speak")
+    parser.add_argument(
+        "--compression", choices=["none", "deflate"], default="none",
+        help="offer permessage-deflate (with --transport websockets; the lean client offers no extension)",
+    )
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="the event loop (uvloop when installed)")
     args = parser.parse_args()
+    if args.compression == "deflate" and args.transport == "lean":
+        parser.error("--compression deflate needs --transport websockets")
     if not args.url.startswith(LOOPBACK):
         parser.error("the load generator only targets loopback addresses")
     args.seconds = min(args.seconds, 600.0)
@@ -454,6 +493,8 @@ def main() -> int:
         {
             "mode": args.mode,
             "transport": args.transport,
+            "ocpp": args.ocpp,
+            "compression_offered": args.compression,
             "loop": "uvloop" if factory is not None else "asyncio",
             "connections": args.connections,
             "answered": figures.answered,

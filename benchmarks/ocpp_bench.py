@@ -3,6 +3,7 @@
     uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10]
     uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60]
     uv run python -m benchmarks.ocpp_bench startup [--chargers 10000]
+    uv run python -m benchmarks.ocpp_bench compression [--chargers 2000] [--seconds 10]
 
 Each server runs in its own process pinned to CPU 0 and the load generator
 (benchmarks.loadgen) in another pinned to CPU 1, on loopback. `ocpp-console
@@ -45,29 +46,29 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def fleet_file(directory: Path, count: int, prefix: str) -> Path:
+def fleet_file(directory: Path, count: int, prefix: str, ocpp_version: str = "OCPP1.6") -> Path:
     chargers = [
         {
             "identity": f"{prefix}{number:05d}",
             "name": f"Load {number}",
             "vendor_name": "Load",
             "model": "Gen",
-            "ocpp_version": "OCPP1.6",
+            "ocpp_version": ocpp_version,
             "number_of_connectors": 1,
             "max_charging_power": 22000,
             "simulated": False,
         }
         for number in range(1, count + 1)
     ]
-    path = directory / f"fleet-{count}.json"
+    path = directory / f"fleet-{count}-{ocpp_version}.json"
     path.write_text(json.dumps({"locations": [], "chargers": chargers}))
     return path
 
 
-def store_with(directory: Path, count: int, prefix: str) -> str:
-    url = f"sqlite:///{directory / f'bench-{count}.db'}"
+def store_with(directory: Path, count: int, prefix: str, ocpp_version: str = "OCPP1.6") -> str:
+    url = f"sqlite:///{directory / f'bench-{count}-{ocpp_version}.db'}"
     subprocess.run(
-        [PYTHON, "-m", "console", "fleet", "import", str(fleet_file(directory, count, prefix)), "--db", url],
+        [PYTHON, "-m", "console", "fleet", "import", str(fleet_file(directory, count, prefix, ocpp_version)), "--db", url],
         check=True, capture_output=True,
     )
     return url
@@ -238,6 +239,45 @@ def fleet(args: argparse.Namespace) -> dict:
     return {"benchmark": "fleet", "period_s": args.period, "results": results}
 
 
+def compression(args: argparse.Namespace) -> dict:
+    """permessage-deflate on and off, per OCPP version: what it costs the server in CPU and memory.
+
+    Clients (the websockets library's, the one that can offer the extension)
+    offer it or not; the server is started with compression allowed for every
+    version, so an offer is taken. Throughput (`--connections` back to back)
+    gives the CPU per CALL; a fleet of `--chargers` (the first) idling on a
+    10 s period gives the memory per connection.
+    """
+    results: dict[str, dict] = {}
+    count = args.chargers[0]
+    allow_all = {"OCPP_CONSOLE_COMPRESSION": "ocpp1.6=on,ocpp2.0.1=on,ocpp2.1=on"}
+    keys = ("calls_per_s", "calls_per_server_cpu_s", "server_cpu_share", "p50_ms", "p99_ms", "errors", "server_rss_mb", "loadgen_is_bottleneck")
+    with tempfile.TemporaryDirectory() as directory:
+        for version, flag in (("OCPP1.6", "1.6"), ("OCPP2.0.1", "2.0.1")):
+            db_url = store_with(Path(directory), max(count, args.connections), "ZIP-", version)
+            for offered in ("none", "deflate"):
+                extra = ["--transport", "websockets", "--ocpp", flag, "--compression", offered]
+                server = console_server(db_url, allow_all)
+                try:
+                    speed = measured(server, "throughput", args.connections, args.seconds, "ZIP-", extra)
+                finally:
+                    server.stop()
+                server = console_server(db_url, allow_all)
+                try:
+                    idle = measured(server, "fleet", count, args.seconds, "ZIP-", [*extra, "--period", str(args.period)])
+                finally:
+                    server.stop()
+                figures = {
+                    "throughput": {key: speed.get(key) for key in keys},
+                    "fleet": {key: idle.get(key) for key in (*keys, "connect_all_s")},
+                }
+                rss = idle.get("server_rss_mb")
+                figures["fleet"]["rss_kb_per_connection"] = round(rss * 1024 / count, 1) if rss else None
+                results[f"{version}/{'deflate' if offered == 'deflate' else 'off'}"] = figures
+                print(f"# {version} {offered}: {figures}", file=sys.stderr, flush=True)
+    return {"benchmark": "compression", "connections": args.connections, "chargers": count, "results": results}
+
+
 def startup(args: argparse.Namespace) -> dict:
     """Time to listening, twice: the first start may compile every module (no bytecode cache yet,
     or PYTHONDONTWRITEBYTECODE set), the second is what a depot box sees on every restart."""
@@ -259,15 +299,15 @@ def startup(args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.ocpp_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=["throughput", "fleet", "startup"])
+    parser.add_argument("benchmark", choices=["throughput", "fleet", "startup", "compression"])
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chargers", type=int, nargs="+", default=None)
     parser.add_argument("--period", type=float, default=10.0)
     args = parser.parse_args()
     if args.chargers is None:
-        args.chargers = [10_000] if args.benchmark == "startup" else [1_000, 5_000, 10_000]
-    run = {"throughput": throughput, "fleet": fleet, "startup": startup}[args.benchmark]
+        args.chargers = {"startup": [10_000], "compression": [2_000]}.get(args.benchmark, [1_000, 5_000, 10_000])
+    run = {"throughput": throughput, "fleet": fleet, "startup": startup, "compression": compression}[args.benchmark]
     print(json.dumps(run(args)), flush=True)
     return 0
 
