@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import subprocess
@@ -170,6 +171,30 @@ async def key_to_frame(pilot: Any, screen: MainScreen, key: str, render_ends: li
     return (render_ends[-1] - pressed) * 1000
 
 
+class CollectorPauses:
+    """Python's cyclic collector pauses (ms) while measuring, by generation."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> CollectorPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    def figures(self) -> dict[str, Any]:
+        return {f"gen{generation}": summary(pauses) for generation, pauses in self.pauses.items() if pauses}
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {}
@@ -232,7 +257,8 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
             feeder = asyncio.create_task(feed(service, stop, sent))
             profiler = _start_profiler(profile)
             started = time.perf_counter()
-            keys = await _press_keys(pilot, screen, seconds, presses)
+            with CollectorPauses() as collector:
+                keys = await _press_keys(pilot, screen, seconds, presses)
             elapsed = time.perf_counter() - started
             _stop_profiler(profiler, profile, f"embedded-{size}")
             stop.set()
@@ -246,6 +272,7 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
         "flush_ms": summary(screen.flushes),
         "render_ms": summary(screen.renders),
         "key_to_frame_ms": summary(keys),
+        "gc_pause_ms": collector.figures(),
     }
 
 
@@ -305,7 +332,8 @@ async def measure_attached(size: int, seconds: float, presses: int, profile: Pat
                 events_before = screen.updates
                 profiler = _start_profiler(profile)
                 started = time.perf_counter()
-                keys = await _press_keys(pilot, screen, seconds, presses)
+                with CollectorPauses() as collector:
+                    keys = await _press_keys(pilot, screen, seconds, presses)
                 elapsed = time.perf_counter() - started
                 _stop_profiler(profiler, profile, f"attached-{size}")
                 events = screen.updates - events_before
@@ -326,6 +354,7 @@ async def measure_attached(size: int, seconds: float, presses: int, profile: Pat
         "flush_ms": summary(screen.flushes),
         "render_ms": summary(screen.renders),
         "key_to_frame_ms": summary(keys),
+        "gc_pause_ms": collector.figures(),
     }
 
 
