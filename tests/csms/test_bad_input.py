@@ -266,7 +266,7 @@ async def test_an_oversized_frame_closes_with_1009_and_others_are_unaffected(ser
                     await asyncio.wait_for(bad.recv(), 2)
                 assert bad.close_code == 1009
             # The server notes it once its side of the connection has ended.
-            await eventually(lambda: _said(service, "BAD", "frame too big: frame exceeds limit of 4096 bytes"))
+            await eventually(lambda: _said(service, "BAD", "exceeds limit of 4096 bytes; connection closed with 1009"))
             await served(good)
     finally:
         await central.stop()
