@@ -137,12 +137,13 @@ class LogsView(FleetView):
 class LocationTable(DataTable[str]):
     COLUMNS = (
         ("name", "Location", 18),
-        ("address", "Address", 22),
         ("chargers", "Chargers", 8),
         ("delivered", "kW now", 8),
         ("cap", "Cap kW", 8),
         ("headroom", "Headroom kW", 12),
         ("gauge", "Load", 22),
+        # Last: an 80-column terminal cuts the address, not the figures.
+        ("address", "Address", 22),
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -185,12 +186,12 @@ class LocationsView(FleetView):
             bar = paint(self.app, "accent", filled) + paint(self.app, "panel-lighten-2", empty)
         return (
             escape(location.name),
-            escape(location.address or ""),
             str(count),
             kilowatts(delivered),
             cap_text,
             headroom,
             bar,
+            escape(location.address or ""),
         )
 
     def render_pending(self, now: datetime, chargers: Mapping[str, ChargerView]) -> None:
