@@ -36,7 +36,7 @@ def table(app: Any) -> ChargerTable:
 
 def identities(app: Any) -> list[str]:
     chargers = table(app)
-    return [chargers.get_cell(row.key, "identity") for row in chargers.ordered_rows]
+    return [chargers.get_cell(charger_id, "identity") for charger_id in chargers.shown_ids]
 
 
 async def settle(pilot: Any, rounds: int = 3) -> None:
