@@ -189,7 +189,10 @@ async def _serve(args: argparse.Namespace) -> int:
         await depot.stop()
         return 1
     log.info("serving: OCPP at %s, store %s", depot.central.url, depot.store.display_url)
-    subscription = depot.service.subscribe()
+    from console.core.events import LogAppended, Notice
+
+    # Connection events and notices only: under load, frames are nearly every event.
+    subscription = depot.service.subscribe(kinds=(LogAppended, Notice), frames=False)
     printer = asyncio.create_task(_log_events(subscription))
     await stop.wait()
     log.info("stopping")

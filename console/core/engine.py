@@ -138,7 +138,7 @@ class ActionEngine:
                 )
             else:
                 self._open[action.id] = action
-        subscription = self.bus.subscribe()
+        subscription = self.bus.subscribe(kinds=(ChargerUpdated,))
         self._tasks = [
             asyncio.create_task(self._schedule(), name="action scheduler"),
             asyncio.create_task(self._watch(subscription), name="action watcher"),

@@ -61,8 +61,13 @@ Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownC
 class Subscription:
     """An async iterator of events; `close()` ends it."""
 
-    def __init__(self, bus: EventBus, max_pending: int) -> None:
+    def __init__(
+        self, bus: EventBus, max_pending: int, kinds: tuple[type, ...] | None = None, frames: bool = True
+    ) -> None:
         self._bus = bus
+        # Which events this subscriber takes: every kind (None) or these; OCPP frames or not.
+        self.kinds = kinds
+        self.frames = frames
         self._pending: deque[Any] = deque()
         self._max_pending = max_pending
         self._wakeup = asyncio.Event()
@@ -120,19 +125,43 @@ class Subscription:
         self._bus._unsubscribe(self)
 
 
+def is_frame(event: object) -> bool:
+    """An OCPP frame in or out (not a connection event): the bulk of all events under load."""
+    return isinstance(event, LogAppended) and event.entry.direction != "event"
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscription] = []
+        self.wants_frames = False
 
-    def subscribe(self, max_pending: int = 50_000) -> Subscription:
-        subscription = Subscription(self, max_pending)
+    def subscribe(
+        self, max_pending: int = 50_000, *, kinds: tuple[type, ...] | None = None, frames: bool = True
+    ) -> Subscription:
+        """A queue of the events published from now on: all of them, or only `kinds`, with or without frames.
+
+        A subscriber that has no use for frames says so: under load they are most
+        events, and with nobody taking them the core does not build them at all.
+        """
+        subscription = Subscription(self, max_pending, kinds, frames)
         self._subscribers.append(subscription)
+        self._changed()
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.wants_frames = any(
+            subscription.frames and (subscription.kinds is None or LogAppended in subscription.kinds)
+            for subscription in self._subscribers
+        )
 
     def publish(self, event: Event) -> None:
+        kind = type(event)
+        frame = is_frame(event)
         for subscription in self._subscribers:
-            subscription._put(event)
+            if (subscription.kinds is None or kind in subscription.kinds) and (subscription.frames or not frame):
+                subscription._put(event)

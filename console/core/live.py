@@ -739,8 +739,11 @@ class LiveState:
         action: str | None = None,
         message_id: str | None = None,
         charger_id: str | None = None,
-    ) -> LogView:
-        """Record one frame or event; written with the next batch, published now."""
+    ) -> LogView | None:
+        """Record one frame or event; written with the next batch, published now.
+
+        Returns what was published: None for a frame nobody subscribed to (the row is written all the same).
+        """
         if charger_id is None:
             charger_id = self._by_identity.get(identity)
         entry_id = self._next_log_id
@@ -759,13 +762,15 @@ class LiveState:
                 "message": message,
             },
         )
+        if direction != "event" and not self.bus.wants_frames:
+            return None
         view = LogView(entry_id, charger_id, identity, at, direction, action, message_id, message)
         self.bus.publish(LogAppended(view))
         return view
 
     def log_frame(
         self, identity: str, direction: str, raw: str | bytes, action: str | None = None
-    ) -> LogView:
+    ) -> LogView | None:
         """Log an OCPP-J frame; `action` names the CALL a result or error answers."""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         found_action, message_id = frame_summary(text)

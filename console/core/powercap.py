@@ -128,7 +128,7 @@ class PowerCap:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        subscription = self.bus.subscribe()
+        subscription = self.bus.subscribe(kinds=(ChargerUpdated, ChargerRemoved))
         self._dirty.update(location.id for location in self.live.locations() if location.power_cap_kw)
         self._kick.set()
         self._tasks = [

@@ -200,8 +200,8 @@ class ConsoleService:
         await self.writer.flush()
         return await self.queries.power_history(charger_id, self.clock.now() - timedelta(minutes=minutes))
 
-    def subscribe(self) -> Subscription:
-        return self.bus.subscribe()
+    def subscribe(self, *, kinds: tuple[type, ...] | None = None, frames: bool = True) -> Subscription:
+        return self.bus.subscribe(kinds=kinds, frames=frames)
 
     # -- fleet writes ----------------------------------------------------------------
 
