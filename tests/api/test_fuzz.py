@@ -39,7 +39,9 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
             [
                 sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
                 "--checks", "not_a_server_error", "--max-examples", "3", "--phases", "examples,fuzzing",
-                "--workers", "4", "--seed", "1",
+                # One worker: schemathesis' threads race in CPython 3.11's ast module ("AST constructor
+                # recursion depth mismatch"), an error of the tool, not of the API.
+                "--workers", "1", "--seed", "1",
                 "-H", f"x-api-key: {key}", "-H", f"Authorization: Bearer {key}",
             ],
             capture_output=True, text=True, timeout=240,
