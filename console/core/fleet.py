@@ -185,11 +185,12 @@ def clean_charger_fields(
         # Write-only: a new password replaces the stored hash; an empty one removes it.
         password = fields["password"]
         if password is None or password == "":
-            clean["password_hash"] = None
+            clean["password_hash"] = clean["sim_password"] = None
         elif (problem := password_problem(password)) is not None:
             problems["password"] = problem
         else:
             clean["password_hash"] = hash_password(password)
+            clean["sim_password"] = password  # dropped again unless the charger is simulated
 
     if present("simulated") or not partial:
         try:
@@ -246,6 +247,7 @@ class FleetService:
             updated_at=now,
             **clean,
         )
+        _keep_sim_password(charger)
         session.add(charger)
         session.add(ChargerState(charger_id=charger.id))
         session.commit()
@@ -258,6 +260,7 @@ class FleetService:
             raise ValidationFailed(problems)
         for name, value in clean.items():
             setattr(charger, name, value)
+        _keep_sim_password(charger)
         charger.updated_at = self._now()
         session.add(charger)
         session.commit()
@@ -388,6 +391,7 @@ class FleetService:
                 updated_at=row.pop("updated_at", now),
                 **row,
             )
+            _keep_sim_password(charger)
             session.add(charger)
             session.add(ChargerState(charger_id=charger.id))
         session.commit()
@@ -424,6 +428,12 @@ class FleetService:
                 for charger in self.chargers(session)
             ],
         }
+
+
+def _keep_sim_password(charger: Charger) -> None:
+    """Only a simulated charger keeps its own password in the store (to connect with); a real one does not."""
+    if not charger.simulated:
+        charger.sim_password = None
 
 
 def _parse_time(value: Any) -> datetime:

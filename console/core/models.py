@@ -60,6 +60,9 @@ class Charger(SQLModel, table=True):
     user_id: str | None = None
     # OCPP security profile 1/2: HTTP Basic auth on the handshake. Only a salted hash is kept.
     password_hash: str | None = None
+    # A simulated charger's own copy of its password, what it sends when it connects (a real
+    # charger keeps its copy on the charger). Kept for simulated chargers only; never served.
+    sim_password: str | None = None
     # "accepted", or "pending"/"rejected" for a charger that registered itself.
     registration: str = "accepted"
     created_at: datetime

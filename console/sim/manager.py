@@ -47,7 +47,10 @@ STAGES = ("queued", "starting", "connecting", "registering", "online")
 HINTS = {
     "csms_unreachable": "Start the central system, or fix the URL (host, port, ws:// or wss://).",
     "handshake_refused_404": "Register this identity in the central system, or fix the identity in the URL.",
-    "handshake_refused_401": "Give the simulated charger the password the central system expects for it.",
+    "handshake_refused_401": (
+        "The central system wants a password this simulated charger does not have: set the charger's password "
+        "again (e, Edit) and it keeps its own copy to connect with."
+    ),
     "handshake_refused_subprotocol": "Set the charger's OCPP version to one the central system speaks for it.",
     "handshake_refused": "The central system refused the WebSocket handshake: see its log for why.",
     "tls_failed": "Trust the central system's certificate (CA file) or use the right wss:// host name.",
@@ -450,9 +453,12 @@ class SimManager:
 
     async def _connect_and_serve(self, runtime: Runtime, url: str) -> str:
         target = self.target_of(runtime.charger_id)
+        record = self.live.record(runtime.charger_id)
+        # A password given with the target wins; else the charger's own, as set in its record.
+        password = target.password if target.password is not None else (record.sim_password if record else None)
         headers = {}
-        if target.password is not None:
-            headers["Authorization"] = basic_auth(runtime.charger.identity, target.password)
+        if password is not None:
+            headers["Authorization"] = basic_auth(runtime.charger.identity, password)
         wanted = runtime.charger.subprotocol
         async with connect(
             url,

@@ -88,10 +88,30 @@ async def test_an_unknown_identity_is_handshake_refused(service: ConsoleService,
         other.store.close()
 
 
-async def test_a_password_protected_charger_needs_its_password(
+async def test_a_simulated_charger_connects_with_its_own_password(
     service: ConsoleService, central_system: CentralSystem, clock: ManualClock
 ) -> None:
     view = await service.create_charger({"identity": "CP-1", "simulated": True, "password": "s3cret-passw0rd!"})
+    manager = SimManager(service.live, clock, central_system.url, seed=1, auto_sessions=False, reconnect=False)
+    try:
+        await manager.start(view.id)
+        await eventually(lambda: manager.state(view.id)[0] == "online")
+        # Neither the view nor the export shows it.
+        assert "s3cret" not in repr(await service.get_charger(view.id))
+        exported = await service.store.run(service.fleet.export_fleet)
+        assert "s3cret" not in repr(exported)
+    finally:
+        await manager.close()
+
+
+async def test_a_charger_made_simulated_has_no_password_to_send(
+    service: ConsoleService, central_system: CentralSystem, clock: ManualClock
+) -> None:
+    # Set while it was real, the password was hashed and not kept: the simulated charger cannot know it.
+    view = await service.create_charger({"identity": "CP-1", "simulated": False, "password": "s3cret-passw0rd!"})
+    record = await service.store.run(lambda session: service.fleet.get(session, view.id))
+    assert record.sim_password is None and record.password_hash is not None
+    view = await service.update_charger(view.id, {"simulated": True})
     manager = SimManager(service.live, clock, central_system.url, seed=1, auto_sessions=False, reconnect=False)
     try:
         await manager.start(view.id)
