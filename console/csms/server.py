@@ -17,7 +17,7 @@ import http
 import logging
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -84,6 +84,8 @@ class Link:
     subprotocol: str
     connection: ServerConnection
     charge_point: ChargePoint16 | ChargePoint201
+    # Set when the connection has ended: a call still waiting for its answer gives up at once.
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def identity_from_path(path: str) -> str:
@@ -324,6 +326,7 @@ class CentralSystem:
             reason = f"code {closed.rcvd.code}" if closed.rcvd else "no close frame"
             self.live.log(identity, "event", f"disconnected ({reason})")
         finally:
+            link.closed.set()
             quality.cancel()
             if self.collector is not None:
                 self.collector.closed()
@@ -360,8 +363,19 @@ class CentralSystem:
         if request_type is None:
             raise ValueError(f"{action!r} is not an OCPP {VERSION_OF[link.subprotocol]} operation")
         request = request_type(**camel_to_snake_case(payload))
+        answer = asyncio.ensure_future(link.charge_point.call(request, suppress=False))
+        closed = asyncio.ensure_future(link.closed.wait())
         try:
-            result = await link.charge_point.call(request, suppress=False)
+            await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            if not answer.done():
+                answer.cancel()
+        if answer.cancelled() or not answer.done():
+            # The charger went away with the call outstanding: no answer is coming.
+            raise ConnectionError(f"the connection closed before {identity} answered")
+        try:
+            result = answer.result()
         except OCPPError as error:
             raise CallFailed(f"{type(error).__name__}: {error.description}") from error
         except asyncio.TimeoutError as error:

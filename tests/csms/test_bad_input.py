@@ -227,6 +227,24 @@ async def test_an_answer_to_an_unknown_id_is_logged_and_ignored(
     await served(good)
 
 
+async def test_a_charger_that_drops_with_a_call_outstanding_fails_the_call_at_once(service: ConsoleService) -> None:
+    # A long call timeout: the call must end because the charger went, not because time ran out.
+    central = CentralSystem(service, port=0, heartbeat_interval=30, call_timeout=30)
+    await central.start()
+    try:
+        async with raw(service, central.url, "ocpp1.6") as bad:
+            outbound = asyncio.create_task(central.call("BAD", "Reset", {"type": "Soft"}))
+            request = json.loads(await asyncio.wait_for(bad.recv(), 2))
+            assert request[2] == "Reset"
+            started = asyncio.get_running_loop().time()
+        # The client is gone without answering.
+        with pytest.raises(ConnectionError, match="the connection closed before BAD answered"):
+            await asyncio.wait_for(outbound, 5)
+        assert asyncio.get_running_loop().time() - started < 5
+    finally:
+        await central.stop()
+
+
 async def test_a_malformed_answer_is_logged_and_not_answered(
     service: ConsoleService, central_system: CentralSystem, good: Any
 ) -> None:
