@@ -159,3 +159,24 @@ async def test_operation_to_charger_is_recorded_as_action(
 
 async def _connected(service: ConsoleService, charger_id: str) -> bool:
     return (await service.get_charger(charger_id)).is_connected
+
+
+async def test_current_and_state_of_charge_come_from_meter_values(service: ConsoleService) -> None:
+    view = await service.create_charger({"identity": "CP-SOC", "number_of_connectors": 2})
+    live = service.live
+    now = service.clock.now()
+    await live.connected(view.id)
+    await live.connector_status(view.id, 1, "Charging", None)
+    await live.connector_status(view.id, 2, "Charging", None)
+    live.meter_values(view.id, 1, None, [(now, "Current.Import", "L1", "A", 15.9), (now, "Current.Import", "L2", "A", 16.1), (now, "SoC", None, "Percent", 62.0)])
+    live.meter_values(view.id, 2, None, [(now, "Current.Import", None, "A", 8.0)])
+    charger = live.view(view.id)
+    assert charger.current_a == 24.1  # connector 1's busiest phase and connector 2 together
+    assert [(c.connector_id, c.current_a, c.soc_percent) for c in charger.connectors] == [(1, 16.1, 62.0), (2, 8.0, None)]
+    # Suspended: no current, the EV still there; gone: no state of charge either.
+    await live.connector_status(view.id, 1, "SuspendedEV", None)
+    assert live.view(view.id).connectors[0].current_a is None and live.view(view.id).connectors[0].soc_percent == 62.0
+    await live.connector_status(view.id, 1, "Available", None)
+    assert live.view(view.id).connectors[0].soc_percent is None
+    await live.disconnected(view.id)
+    assert live.view(view.id).current_a is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +66,8 @@ STATUS_PRIORITY = (
 )
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+CURRENT = "Current.Import"
+SOC = "SoC"
 # Seconds a high-rate change (heartbeat, meter values, ping time) waits to be published.
 PUBLISH_DELAY = 0.1
 # High-rate rows go to the writer as column values, not ORM objects.
@@ -279,6 +281,7 @@ class LiveState:
             is_connected=state.is_connected,
             is_charging=state.is_charging,
             current_power_kw=round(state.current_power_kw, 2),
+            current_a=_total_current(live.connectors.values()),
             max_current_a=state.max_current_a or round(record.max_charging_power / (3 * 230), 1),
             session_energy_kwh=round(energy_kwh, 3),
             connected_since=state.connected_since,
@@ -384,6 +387,9 @@ class LiveState:
         live.state.is_charging = False
         live.state.current_power_kw = 0.0
         live.power_w.clear()
+        live.connectors = {
+            number: replace(connector, current_a=None, soc_percent=None) for number, connector in live.connectors.items()
+        }
         live.state.status = "offline"
         live.state.provisioning = "offline"
         live.state.offline_since = self._now()
@@ -442,7 +448,15 @@ class LiveState:
         live = self._chargers[charger_id]
         now = self._now()
         error = None if error_code in (None, "NoError") else error_code
-        live.connectors[connector_id] = ConnectorView(connector_id=connector_id, status=status, error_code=error)
+        before = live.connectors.get(connector_id)
+        live.connectors[connector_id] = ConnectorView(
+            connector_id=connector_id,
+            status=status,
+            error_code=error,
+            # Current flows while charging; the EV's state of charge is known until it leaves.
+            current_a=before.current_a if before is not None and status == "Charging" else None,
+            soc_percent=before.soc_percent if before is not None and status not in ("Available", "Unavailable", "Faulted") else None,
+        )
         live.state.status = self._aggregate(live)
         live.state.is_charging = any(c.status == "Charging" for c in live.connectors.values())
         if status != "Charging":
@@ -660,6 +674,8 @@ class LiveState:
         """Meter samples: (time, measurand, phase, unit, value). Batched, not committed one by one."""
         live = self._chargers[charger_id]
         insert = self.writer.insert
+        current: float | None = None
+        soc: float | None = None
         for at, measurand, phase, unit, value in samples:
             insert(
                 SAMPLE_TABLE,
@@ -682,6 +698,17 @@ class LiveState:
                 open_session = live.sessions.get(connector_id)
                 if open_session is not None:
                     open_session.energy_wh = max(0.0, value * scale - open_session.meter_start_wh)
+            elif measurand == CURRENT and (phase is None or phase.startswith("L")):
+                current = value if current is None else max(current, value)  # the busiest phase
+            elif measurand == SOC:
+                soc = value
+        connector = live.connectors.get(connector_id)
+        if connector is not None and connector_id > 0 and (current is not None or soc is not None):
+            live.connectors[connector_id] = replace(
+                connector,
+                current_a=current if current is not None else connector.current_a,
+                soc_percent=soc if soc is not None else connector.soc_percent,
+            )
         live.state.current_power_kw = sum(live.power_w.values()) / 1000
         self._touch(live)
         self._publish_soon(charger_id)
@@ -775,6 +802,11 @@ class LiveState:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         found_action, message_id = frame_summary(text)
         return self.log(identity, direction, text, action=action or found_action, message_id=message_id)
+
+
+def _total_current(connectors: Any) -> float | None:
+    currents = [connector.current_a for connector in connectors if connector.current_a is not None]
+    return round(sum(currents), 1) if currents else None
 
 
 def _register_of(samples: list[tuple[datetime, str, str | None, str | None, float]]) -> float | None:

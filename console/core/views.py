@@ -55,6 +55,9 @@ class ConnectorView(View):
     connector_id: int
     status: str
     error_code: str | None = None
+    # From its meter values: the current drawn now (A, highest phase) and the EV's state of charge.
+    current_a: float | None = None
+    soc_percent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,8 @@ class ChargerView(View):
     is_connected: bool = False
     is_charging: bool = False
     current_power_kw: float = 0.0
+    # The current drawn now (A, its connectors together), when its meter values report it.
+    current_a: float | None = None
     max_current_a: float | None = None
     session_energy_kwh: float = 0.0
     connected_since: datetime | None = None

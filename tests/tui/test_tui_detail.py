@@ -62,6 +62,8 @@ async def test_tabs_switch_with_number_keys_and_show_the_live_state(live_service
         assert detail.query_one("#energy-digits", Digits).value == "12.35"
         gauges = text_of(detail.query_one("#live-gauges", Static))
         assert "7.4 / 22 kW max" in gauges and "no limit" in gauges
+        # The busiest phase's current against the charger's maximum, and the EV's state of charge.
+        assert "10.8 / 31.9 A max" in gauges and "47 %" in gauges
         assert "Charging" in text_of(detail.query_one("#lamps", Static))
         spark = detail.query_one("#power-spark")
         assert max(spark.data) == 7.4

@@ -93,6 +93,10 @@ async def drive(service: ConsoleService, clock: ManualClock) -> None:
         [
             (clock.now(), "Power.Active.Import", None, "W", 7400.0),
             (clock.now(), "Energy.Active.Import.Register", None, "Wh", 22_345.0),
+            (clock.now(), "Current.Import", "L1", "A", 10.7),
+            (clock.now(), "Current.Import", "L2", "A", 10.8),
+            (clock.now(), "Current.Import", "L3", "A", 10.6),
+            (clock.now(), "SoC", None, "Percent", 47.0),
         ],
     )
     await live.connector_status("dep-0003", 1, "Faulted", "GroundFailure")

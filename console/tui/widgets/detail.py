@@ -168,14 +168,35 @@ def live_lines(charger: ChargerView, limit_kw: float | None) -> Content:
     lines = [
         gauge_line("Power", charger.current_power_kw, max_kw, "kW", "max"),
         gauge_line("vs limit", charger.current_power_kw, limit_kw, "kW", "limit" if limit_kw else "no limit"),
-        Content.assemble(
-            (f"{'Current':<12}", "$text-muted"),
-            (f"max {charger.max_current_a:g} A" if charger.max_current_a is not None else "—", "bold"),
-            "\n",
-        ),
-        Content.assemble((f"{'SoC':<12}", "$text-muted"), ("not reported", "$text-muted"), "\n"),
+        current_line(charger),
+        soc_line(charger),
     ]
     return Content.assemble(*lines).rstrip()
+
+
+def current_line(charger: ChargerView) -> Content:
+    label = (f"{'Current':<12}", "$text-muted")
+    maximum = charger.max_current_a
+    if charger.current_a is None:
+        known = f"not reported · max {maximum:g} A" if maximum is not None else "not reported"
+        return Content.assemble(label, (known, "$text-muted"), "\n")
+    filled, empty = gauge(charger.current_a, maximum)
+    amount = f"{charger.current_a:.1f} / {maximum:g} A max" if maximum is not None else f"{charger.current_a:.1f} A"
+    return Content.assemble(label, (filled, "$accent"), (empty, "$text-disabled"), "  ", (amount, "bold"), "\n")
+
+
+def soc_line(charger: ChargerView) -> Content:
+    """The EV's state of charge per connector that reports one."""
+    label = (f"{'SoC':<12}", "$text-muted")
+    reported = [connector for connector in charger.connectors if connector.soc_percent is not None]
+    if not reported:
+        return Content.assemble(label, ("not reported", "$text-muted"), "\n")
+    if len(reported) == 1:
+        soc = reported[0].soc_percent or 0.0
+        filled, empty = gauge(soc, 100)
+        return Content.assemble(label, (filled, "$success"), (empty, "$text-disabled"), "  ", (f"{soc:.0f} %", "bold"), "\n")
+    each = "  ".join(f"{connector.connector_id}: {connector.soc_percent:.0f} %" for connector in reported)
+    return Content.assemble(label, (each, "bold"), "\n")
 
 
 def lamp_lines(charger: ChargerView) -> Content:
