@@ -207,7 +207,12 @@ def lamp_lines(charger: ChargerView) -> Content:
         variable = connector_status_variable(connector.status)
         colour = f"${variable}" if variable.removeprefix("status-") in STATUSES else "$text-muted"
         error = f" ({connector.error_code})" if connector.error_code else ""
-        parts += [("●", colour), f" {connector.connector_id} ", (f"{connector.status}{error}", colour), "   "]
+        parts += [("●", colour), f" {connector.connector_id} ", (f"{connector.status}{error}", colour)]
+        if connector.current_a is not None:
+            parts.append(f" · {connector.current_a:.1f} A")
+        if connector.soc_percent is not None:
+            parts.append(f" · SoC {connector.soc_percent:.0f} %")
+        parts.append("   ")
     return Content.assemble(*parts).rstrip()
 
 
