@@ -476,6 +476,13 @@ def main() -> int:
     if not args.url.startswith(LOOPBACK):
         parser.error("the load generator only targets loopback addresses")
     args.seconds = min(args.seconds, 600.0)
+    try:  # one socket per connection: as many open files as the system lets this process have
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, OSError, ValueError):
+        pass
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     figures = Figures()

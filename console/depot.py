@@ -22,6 +22,35 @@ from console.sim.manager import SimManager
 
 log = logging.getLogger("console.depot")
 
+# Each charger connection is an open file; many systems start processes with a soft limit of 1,024.
+OPEN_FILES_WANTED = 1_048_576
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise this process's open-files limit to what it may have (at most OPEN_FILES_WANTED); the limit now.
+
+    A depot of thousands of chargers needs thousands of sockets; a soft limit of
+    1,024 would refuse the rest with "too many open files". The hard limit is the
+    system's to set: when it is low, say so once at start.
+    """
+    try:
+        import resource
+    except ImportError:  # not on this platform (Windows): nothing to raise
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError) as error:
+            log.warning("could not raise the open-files limit from %d: %s", soft, error)
+    if soft != resource.RLIM_INFINITY and soft < 12_000:
+        log.warning(
+            "open-files limit %d: at most about %d chargers can connect (raise the hard limit: ulimit -Hn)", soft, soft - 100
+        )
+    return soft
+
 
 @dataclass
 class DepotSettings:
@@ -83,6 +112,7 @@ class Depot:
         self.api: ApiServer | None = None
 
     async def start(self) -> None:
+        raise_open_files_limit()
         await self.service.open()
         if self.settings.first_run_fleet is not None:
             imported = await self.service.import_if_empty(self.settings.first_run_fleet)

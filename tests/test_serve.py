@@ -52,3 +52,19 @@ async def test_serve_accepts_a_charger_from_another_process(tmp_path: Path) -> N
     assert await asyncio.wait_for(process.wait(), 10) == 0
     rest = (await process.stdout.read()).decode()
     assert "stopped" in rest
+
+
+def test_the_open_files_limit_is_raised_for_thousands_of_chargers() -> None:
+    import resource
+
+    from console.depot import OPEN_FILES_WANTED, raise_open_files_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        # Start as many systems start a process: a soft limit of 1,024.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, soft), hard))
+        limit = raise_open_files_limit()
+        expected = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+        assert limit == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
