@@ -111,9 +111,7 @@ class ChargerTable(ScrollView, can_focus=True):
     }
     """
 
-    class Highlighted(Message):
-        """The cursor moved onto another charger."""
-
+    class _RowMessage(Message):
         def __init__(self, table: ChargerTable, charger_id: str | None) -> None:
             super().__init__()
             self.table = table
@@ -123,17 +121,11 @@ class ChargerTable(ScrollView, can_focus=True):
         def control(self) -> ChargerTable:
             return self.table
 
-    class Selected(Message):
+    class Highlighted(_RowMessage):
+        """The cursor moved onto another charger (None: the table is empty)."""
+
+    class Selected(_RowMessage):
         """Enter (or a click on the cursor row): open the charger."""
-
-        def __init__(self, table: ChargerTable, charger_id: str) -> None:
-            super().__init__()
-            self.table = table
-            self.charger_id = charger_id
-
-        @property
-        def control(self) -> ChargerTable:
-            return self.table
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
