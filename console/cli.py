@@ -129,15 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     runtime.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
     runtime.add_argument("--key", default=os.environ.get("OCPP_CONSOLE_KEY"), help="an API key (default $OCPP_CONSOLE_KEY)")
 
-    fleet = commands.add_parser("fleet", help="import or export the fleet as JSON")
+    fleet = commands.add_parser("fleet", help="import, export or generate the fleet as JSON")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
-    fleet_import = fleet_commands.add_parser("import", help="import a fleet file (all or nothing)")
+    fleet_import = fleet_commands.add_parser("import", help="import a fleet file (all or nothing; - reads stdin)")
     fleet_import.add_argument("file", type=Path)
     fleet_import.add_argument("--org", default=DEFAULT_ORG, help="organization the chargers belong to")
     _add_db(fleet_import)
     fleet_export = fleet_commands.add_parser("export", help="print the fleet as JSON")
     fleet_export.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
     _add_db(fleet_export)
+    fleet_generate = fleet_commands.add_parser(
+        "generate", help="print a fleet of N like chargers (PREFIX00001, …) to import: a lab or a load test"
+    )
+    fleet_generate.add_argument("--count", type=int, required=True, help="how many chargers (1 to 100,000)")
+    fleet_generate.add_argument("--prefix", default="CP-", help="identities are PREFIX00001, PREFIX00002, … (default CP-)")
+    fleet_generate.add_argument("--version", choices=["1.6", "2.0.1", "2.1"], default="1.6", help="OCPP version (default 1.6)")
+    fleet_generate.add_argument("--simulated", action="store_true", help="simulated chargers (the console runs them)")
+    fleet_generate.add_argument("--location", default=None, help="put them all at a new location of this name")
+    fleet_generate.add_argument("--connectors", type=int, default=1, help="connectors each (default 1)")
+    fleet_generate.add_argument("--max-power", type=int, default=22000, help="max charging power each, W (default 22000)")
+    fleet_generate.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
 
     add_sim_parser(commands)
 
@@ -259,12 +270,14 @@ def _save_settings(settings: dict) -> None:
 
 
 def _fleet(args: argparse.Namespace) -> int:
+    if args.fleet_command == "generate":
+        return _fleet_generate(args)
     store = Store(args.db or default_db_url())
     fleet = FleetService(store, SystemClock())
     try:
         if args.fleet_command == "import":
             try:
-                data = json.loads(args.file.read_text())
+                data = json.loads(sys.stdin.read() if str(args.file) == "-" else args.file.read_text())
             except FileNotFoundError:
                 print(f"ocpp-console: no such file: {args.file}", file=sys.stderr)
                 return 2
@@ -281,6 +294,29 @@ def _fleet(args: argparse.Namespace) -> int:
                 sys.stdout.write(document)
     finally:
         store.close()
+    return 0
+
+
+def _fleet_generate(args: argparse.Namespace) -> int:
+    from console.core.fleet import generated_fleet
+
+    if not 1 <= args.count <= 100_000:
+        print(f"ocpp-console: --count must be 1 to 100,000, not {args.count}", file=sys.stderr)
+        return 2
+    document = generated_fleet(
+        args.count,
+        prefix=args.prefix,
+        ocpp_version=f"OCPP{args.version}",
+        simulated=args.simulated,
+        location=args.location,
+        connectors=args.connectors,
+        max_charging_power=args.max_power,
+    )
+    text = json.dumps(document, indent=1) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 
@@ -122,6 +123,25 @@ def test_cli_import_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str
     # Importing again is refused whole: every identity is taken.
     assert main(["fleet", "import", str(ROOT / "sample_fleet.json"), "--db", url]) == 1
     assert "nothing imported" in capsys.readouterr().err
+
+
+def test_cli_generates_a_fleet_to_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["fleet", "generate", "--count", "3", "--prefix", "LAB-", "--version", "2.0.1", "--simulated", "--location", "Test Bay"]) == 0
+    document = capsys.readouterr().out
+    # Straight into an import, as `fleet generate … | fleet import -` does.
+    monkeypatch.setattr("sys.stdin", io.StringIO(document))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["fleet", "import", "-", "--db", url]) == 0
+    assert "1 locations and 3 chargers" in capsys.readouterr().out
+    assert main(["chargers", "--db", url]) == 0
+    chargers = json.loads(capsys.readouterr().out)
+    assert [(c["identity"], c["ocpp_version"], c["simulated"], c["location_id"]) for c in chargers] == [
+        (f"LAB-0000{n}", "OCPP2.0.1", True, "loc-test-bay") for n in (1, 2, 3)
+    ]
+    assert main(["fleet", "generate", "--count", "0"]) == 2
+    assert "--count must be 1 to 100,000" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_bad_file_with_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

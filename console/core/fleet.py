@@ -430,6 +430,37 @@ class FleetService:
         }
 
 
+def generated_fleet(
+    count: int,
+    prefix: str = "CP-",
+    ocpp_version: str = "OCPP1.6",
+    simulated: bool = False,
+    location: str | None = None,
+    connectors: int = 1,
+    max_charging_power: int = 22000,
+) -> dict[str, Any]:
+    """A fleet document of `count` like chargers, PREFIX00001 on: a lab, or a load test's fleet, in one command."""
+    width = max(5, len(str(count)))
+    locations = []
+    location_id = None
+    if location:
+        location_id = "loc-" + "-".join(location.lower().split())
+        locations.append({"id": location_id, "name": location})
+    chargers = [
+        {
+            "identity": f"{prefix}{number:0{width}d}",
+            "name": f"{prefix}{number:0{width}d}",
+            "ocpp_version": ocpp_version,
+            "number_of_connectors": connectors,
+            "max_charging_power": max_charging_power,
+            "location_id": location_id,
+            "simulated": simulated,
+        }
+        for number in range(1, count + 1)
+    ]
+    return {"locations": locations, "chargers": chargers}
+
+
 def _keep_sim_password(charger: Charger) -> None:
     """Only a simulated charger keeps its own password in the store (to connect with); a real one does not."""
     if not charger.simulated:
