@@ -139,10 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_export.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
     _add_db(fleet_export)
     fleet_generate = fleet_commands.add_parser(
-        "generate", help="print a fleet of N like chargers (PREFIX00001, …) to import: a lab or a load test"
+        "generate", help="print a fleet of N like chargers (PREFIX0001, … as `sim` names them) to import: a lab or a load test"
     )
     fleet_generate.add_argument("--count", type=int, required=True, help="how many chargers (1 to 100,000)")
-    fleet_generate.add_argument("--prefix", default="CP-", help="identities are PREFIX00001, PREFIX00002, … (default CP-)")
+    fleet_generate.add_argument("--prefix", default="CP-", help="identities are PREFIX0001, PREFIX0002, … (default CP-)")
     fleet_generate.add_argument("--version", choices=["1.6", "2.0.1", "2.1"], default="1.6", help="OCPP version (default 1.6)")
     fleet_generate.add_argument("--simulated", action="store_true", help="simulated chargers (the console runs them)")
     fleet_generate.add_argument("--location", default=None, help="put them all at a new location of this name")

@@ -138,7 +138,7 @@ def test_cli_generates_a_fleet_to_import(
     assert main(["chargers", "--db", url]) == 0
     chargers = json.loads(capsys.readouterr().out)
     assert [(c["identity"], c["ocpp_version"], c["simulated"], c["location_id"]) for c in chargers] == [
-        (f"LAB-0000{n}", "OCPP2.0.1", True, "loc-test-bay") for n in (1, 2, 3)
+        (f"LAB-000{n}", "OCPP2.0.1", True, "loc-test-bay") for n in (1, 2, 3)
     ]
     assert main(["fleet", "generate", "--count", "0"]) == 2
     assert "--count must be 1 to 100,000" in capsys.readouterr().err

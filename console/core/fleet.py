@@ -439,8 +439,11 @@ def generated_fleet(
     connectors: int = 1,
     max_charging_power: int = 22000,
 ) -> dict[str, Any]:
-    """A fleet document of `count` like chargers, PREFIX00001 on: a lab, or a load test's fleet, in one command."""
-    width = max(5, len(str(count)))
+    """A fleet document of `count` like chargers, PREFIX0001 on: a lab, or a load test's fleet, in one command.
+
+    Identities are numbered as `ocpp-console sim` numbers its chargers, so the two pair up.
+    """
+    width = max(4, len(str(count)))
     locations = []
     location_id = None
     if location:
