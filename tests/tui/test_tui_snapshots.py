@@ -182,3 +182,36 @@ def test_command_line(snap_compare: Any, snapshot_service: ConsoleService, clock
         await pilot.press("colon", "l", "o")
 
     assert shot(snap_compare, snapshot_service, clock, steps)
+
+
+def test_update_form_with_errors(snap_compare: Any, snapshot_service: ConsoleService, clock: ManualClock) -> None:
+    async def steps(pilot: Any) -> None:
+        await pilot.press("e")
+        await settle(pilot)
+        form = pilot.app.screen
+        form.query_one("#field-identity", Input).value = "CP-A02"  # another charger's
+        form.query_one("#field-number_of_connectors", Input).value = "9"
+        await pilot.press("ctrl+s")
+
+    assert shot(snap_compare, snapshot_service, clock, steps)
+
+
+def test_lab_controls(snap_compare: Any, snapshot_service: ConsoleService, clock: ManualClock) -> None:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("v")
+        # The lab worker waits on the dialog's answer, so wait for the dialog, not for it.
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(make_app(snapshot_service, clock), terminal_size=SIZE, run_before=run_before)
+
+
+def test_command_palette(snap_compare: Any, snapshot_service: ConsoleService, clock: ManualClock) -> None:
+    async def steps(pilot: Any) -> None:
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"A02")
+        await pilot.pause(0.5)  # the palette searches in the background
+
+    assert shot(snap_compare, snapshot_service, clock, steps)
