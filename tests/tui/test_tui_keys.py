@@ -191,6 +191,30 @@ async def test_start_on_a_real_charger_is_dimmed_with_the_reason(
         assert app.is_running
 
 
+async def test_the_footer_dims_charge_when_the_selected_charger_goes_offline(
+    live_service: ConsoleService, clock: Any
+) -> None:
+    from textual.widgets._footer import FooterKey
+
+    def charge_key_dimmed(app: Any) -> bool:
+        key = next(key for key in app.screen.query(FooterKey) if key.action == "charge")
+        return key.has_class("-disabled")
+
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "CP-A01")
+        assert not charge_key_dimmed(app)
+        # The charger drops while selected: no key press, the next flush dims what needs it online.
+        await live_service.live.disconnected("dep-0001")
+        await settle(pilot)
+        assert charge_key_dimmed(app)
+        assert "offline" in app.screen.active_bindings["c"].tooltip
+        await live_service.live.connected("dep-0001")
+        await settle(pilot)
+        assert not charge_key_dimmed(app)
+
+
 async def test_a_failing_operation_is_an_error_notification(live_service: ConsoleService, clock: Any) -> None:
     app = make_app(live_service, clock)
     async with app.run_test(size=SIZE) as pilot:
