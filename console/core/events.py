@@ -1,8 +1,9 @@
 """The in-process event bus: the core publishes, front ends subscribe.
 
-Publishing never blocks. Each subscriber has its own queue; a subscriber that
-falls far behind loses the oldest *charger snapshots* only (a newer one for
-the same charger supersedes them), never log lines or actions.
+Publishing never blocks. Each subscriber has its own queue, bounded: a
+subscriber that falls far behind first loses the charger snapshots a newer
+one supersedes, then the oldest OCPP frames (they are in the store; a Notice
+says how many were skipped), never actions, notices or connection events.
 """
 
 from __future__ import annotations
@@ -70,14 +71,37 @@ class Subscription:
         self.frames = frames
         self._pending: deque[Any] = deque()
         self._max_pending = max_pending
+        # Make room when the queue reaches this; raised while what is left cannot be dropped.
+        self._limit = max_pending
         self._wakeup = asyncio.Event()
         self._closed = False
 
     def _put(self, event: Any) -> None:
-        if len(self._pending) >= self._max_pending:
-            self._drop_superseded()
+        if len(self._pending) >= self._limit:
+            self._make_room()
         self._pending.append(event)
         self._wakeup.set()
+
+    def _make_room(self) -> None:
+        """Down to three quarters of the bound: superseded snapshots first, then the oldest frames."""
+        self._drop_superseded()
+        target = self._max_pending * 3 // 4
+        if len(self._pending) > target:
+            self._drop_frames(len(self._pending) - target)
+        # What is left cannot be dropped; look again once it has grown by as much again, not at every event.
+        self._limit = max(self._max_pending, len(self._pending) + self._max_pending // 4)
+
+    def _drop_frames(self, count: int) -> None:
+        kept: deque[Any] = deque()
+        dropped = 0
+        for event in self._pending:
+            if dropped < count and is_frame(event):
+                dropped += 1
+            else:
+                kept.append(event)
+        self._pending = kept
+        if dropped:
+            kept.append(Notice(f"fell behind: {dropped} OCPP frames not shown here (all are in the store)", "warning"))
 
     def _drop_superseded(self) -> None:
         latest: dict[str, int] = {}
@@ -95,6 +119,7 @@ class Subscription:
         """Everything pending now, without waiting."""
         events = list(self._pending)
         self._pending.clear()
+        self._limit = self._max_pending
         self._wakeup.clear()
         return events
 
@@ -117,6 +142,8 @@ class Subscription:
             self._wakeup.clear()
             await self._wakeup.wait()
         event = self._pending.popleft()
+        if len(self._pending) < self._max_pending:
+            self._limit = self._max_pending
         return event
 
     def close(self) -> None:
