@@ -7,6 +7,7 @@ same frozen dataclasses, so a front end cannot tell a remote view from a local o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from datetime import datetime
@@ -43,17 +44,21 @@ def _is_time(annotation: Any) -> bool:
     return "datetime" in str(annotation)
 
 
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[str, bool], ...]:
+    """Each field's name and whether it holds a time; worked out once per class (type hints are slow to resolve)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((field.name, _is_time(hints[field.name])) for field in dataclasses.fields(cls))
+
+
 def from_dict(cls: type[V], data: dict[str, Any]) -> V:
     """Rebuild a view dataclass from its `to_dict()`; unknown keys are ignored (a newer server)."""
-    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if field.name not in data:
+    for name, is_time in _fields_of(cls):
+        if name not in data:
             continue
-        value = data[field.name]
-        if _is_time(hints[field.name]):
-            value = parse_time(value)
-        values[field.name] = value
+        value = data[name]
+        values[name] = parse_time(value) if is_time else value
     return cls(**values)
 
 
