@@ -73,6 +73,8 @@ class DepotSettings:
     environment: str = "production"
     # Unknown chargers get a Pending record instead of a 404 at the handshake.
     auto_register: bool = False
+    # permessage-deflate per subprotocol; None: $OCPP_CONSOLE_COMPRESSION, else on for 2.0.1/2.1 and off for 1.6.
+    compression: dict[str, bool] | None = None
     # Simulated time runs this many times faster (demos).
     speed: float = 1.0
 
@@ -107,6 +109,7 @@ class Depot:
             call_timeout=settings.call_timeout,
             ssl_context=ssl_context,
             auto_register=settings.auto_register,
+            compression=settings.compression,
         )
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None

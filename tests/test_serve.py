@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import RegistrationStatus
 from websockets.asyncio.client import connect
@@ -68,3 +69,19 @@ def test_the_open_files_limit_is_raised_for_thousands_of_chargers() -> None:
         assert limit == expected == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_compression_is_set_per_subprotocol_from_the_command_line(tmp_path: Path) -> None:
+    from console.cli import _settings, build_parser
+    from console.depot import Depot
+
+    args = build_parser().parse_args(
+        ["serve", "--compression", "ocpp1.6=on,ocpp2.0.1=off", "--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    )
+    depot = Depot(_settings(args))
+    try:
+        assert depot.central.compression == {"ocpp1.6": True, "ocpp2.0.1": False, "ocpp2.1": True}
+    finally:
+        depot.store.close()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--compression", "ocpp1.6=maybe"])
