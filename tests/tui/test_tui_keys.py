@@ -331,3 +331,19 @@ async def test_lab_controls_on_a_simulated_charger(live_service: ConsoleService,
         main = app.screen_stack[0]
         assert main.check_action("lab", ()) is None
         assert "simulated" in main.active_bindings["v"].tooltip
+
+
+async def test_form_buttons_save_and_cancel(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, ChargerForm)
+        await pilot.click("#save")  # nothing filled in: the form stays, with the error under the field
+        await settle(pilot)
+        assert isinstance(app.screen, ChargerForm)
+        assert "required" in str(app.screen.query_one("#error-identity", Static).render())
+        await pilot.click("#cancel")
+        await settle(pilot)
+        assert not isinstance(app.screen, ChargerForm)

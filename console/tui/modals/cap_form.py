@@ -8,11 +8,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from console.core.errors import ConsoleError, ValidationFailed
 from console.core.views import LocationView
+from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
@@ -32,7 +32,7 @@ def parse_cap(text: str) -> tuple[float | None, str]:
     return cap, ""
 
 
-class CapForm(ModalScreen[LocationView | None]):
+class CapForm(Form[LocationView | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cap.cancel"),
         Binding("ctrl+s", "save", "Save", id="cap.save"),
@@ -72,20 +72,8 @@ class CapForm(ModalScreen[LocationView | None]):
     def _changed(self, event: Input.Changed) -> None:
         self._problem(parse_cap(event.value)[1])
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def submit(self) -> None:
         self.action_save()
-
-    @on(Button.Pressed, "#save")
-    def _save_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_cancel()
 
     def action_save(self) -> None:
         cap, problem = parse_cap(self.query_one("#field-power_cap_kw", Input).value)
@@ -104,5 +92,3 @@ class CapForm(ModalScreen[LocationView | None]):
             return
         self.dismiss(saved)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -13,7 +13,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
@@ -22,6 +21,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from console.core.backend import Backend
 from console.core.errors import ConsoleError, ValidationFailed
 from console.core.views import CONNECTOR_TYPES, OCPP_VERSIONS, ChargerView, LocationView
+from console.tui.modals.form import Form
+
 TEXT_FIELDS = (
     ("identity", "Identity", "charge-box id, e.g. CP-NORTH-A01"),
     ("name", "Name", ""),
@@ -50,7 +51,7 @@ FIELD_NAMES = (
 Save = Callable[[dict[str, Any]], Awaitable[object]]
 
 
-class ChargerForm(ModalScreen[dict[str, Any] | None]):
+class ChargerForm(Form[dict[str, Any] | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "save", "Save", id="form.save"),
@@ -209,20 +210,8 @@ class ChargerForm(ModalScreen[dict[str, Any] | None]):
 
     # -- saving -----------------------------------------------------------------------
 
-    @on(Input.Submitted)
-    def _input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def submit(self) -> None:
         self.action_save()
-
-    @on(Button.Pressed, "#save")
-    def _save_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_cancel()
 
     def action_save(self) -> None:
         if self._check_timer is not None:
@@ -250,5 +239,3 @@ class ChargerForm(ModalScreen[dict[str, Any] | None]):
             return
         self.dismiss(fields)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -13,13 +13,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from console.core.engine import CommandRefused
 from console.core.errors import ConsoleError
 from console.core.views import ActionView, ChargerView
+from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
@@ -57,7 +57,7 @@ def refusal_field(error: CommandRefused) -> str | None:
     return CODE_FIELDS.get(error.code)
 
 
-class CommandForm(ModalScreen[list[ActionView] | None]):
+class CommandForm(Form[list[ActionView] | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="command.cancel"),
         Binding("ctrl+s", "send", "Send", id="command.send"),
@@ -200,20 +200,8 @@ class CommandForm(ModalScreen[list[ActionView] | None]):
 
     # -- sending ----------------------------------------------------------------------
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def submit(self) -> None:
         self.action_send()
-
-    @on(Button.Pressed, "#send")
-    def _send_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_send()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_cancel()
 
     def action_send(self) -> None:
         arguments, problems = self.request()
@@ -255,5 +243,3 @@ class CommandForm(ModalScreen[list[ActionView] | None]):
                 self.query_one(f"#field-{name}").focus()
                 break
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
