@@ -17,7 +17,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Digits, Sparkline, Static, TabbedContent, TabPane
+from textual.widgets import Digits, Sparkline, Static, TabbedContent, TabPane
 
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged
@@ -37,6 +37,7 @@ from console.tui.themes import STATUSES
 from console.tui.widgets.action_table import ActionTable
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import Readout
+from console.tui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
@@ -216,7 +217,7 @@ def lamp_lines(charger: ChargerView) -> Content:
     return Content.assemble(*parts).rstrip()
 
 
-class TransactionTable(DataTable[str]):
+class TransactionTable(RowTable):
     COLUMNS = (
         ("id", "Session", 10),
         ("connector", "Conn", 4),
@@ -227,13 +228,6 @@ class TransactionTable(DataTable[str]):
         ("energy", "kWh", 8),
         ("reason", "Stop reason", 16),
     )
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
-
-    def on_mount(self) -> None:
-        for key, label, width in self.COLUMNS:
-            self.add_column(label, width=width, key=key)
 
     def show(self, transactions: Iterable[TransactionView], charger: ChargerView | None, now: datetime) -> None:
         self.clear()

@@ -16,7 +16,6 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable
 from textual.widgets._data_table import CellDoesNotExist
 
 from console.core.errors import ConsoleError
@@ -28,6 +27,7 @@ from console.tui.modals.cap_form import CapForm
 from console.tui.widgets.action_table import ActionTable
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import paint
+from console.tui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
@@ -134,7 +134,7 @@ class LogsView(FleetView):
             self._pending.clear()
 
 
-class LocationTable(DataTable[str]):
+class LocationTable(RowTable):
     COLUMNS = (
         ("name", "Location", 18),
         ("chargers", "Chargers", 8),
@@ -145,13 +145,6 @@ class LocationTable(DataTable[str]):
         # Last: an 80-column terminal cuts the address, not the figures.
         ("address", "Address", 22),
     )
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", **kwargs)
-
-    def on_mount(self) -> None:
-        for key, label, width in self.COLUMNS:
-            self.add_column(label, width=width, key=key)
 
 
 class LocationsView(FleetView):
@@ -248,7 +241,7 @@ class LocationsView(FleetView):
         self.post_message(LocationsChanged(list(self.locations.values())))
 
 
-class UnknownTable(DataTable[str]):
+class UnknownTable(RowTable):
     COLUMNS = (
         ("identity", "Identity", 20),
         ("attempts", "Attempts", 8),
@@ -258,13 +251,6 @@ class UnknownTable(DataTable[str]):
         ("offered", "Offered", 18),
         ("decision", "Decision", 10),
     )
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", **kwargs)
-
-    def on_mount(self) -> None:
-        for key, label, width in self.COLUMNS:
-            self.add_column(label, width=width, key=key)
 
 
 def version_offered(offered: str | None) -> str:
