@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from console.core.events import Subscription
 from console.core.operations import OperationResult
+from console.core.ports import OperatorControls
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -22,7 +23,7 @@ from console.core.views import (
 )
 
 
-class Backend(Protocol):
+class Backend(OperatorControls, Protocol):
     @property
     def info(self) -> BackendInfo: ...
 
@@ -109,24 +110,10 @@ class Backend(Protocol):
 
     async def change_availability(self, charger_id: str, connector_id: int, operative: bool) -> OperationResult: ...
 
-    # -- simulated chargers (lab controls) ----------------------------------------------------
+    # -- simulated chargers (and the lab controls of OperatorControls) ------------------------
 
     async def location_runtime(self, location_id: str, command: str) -> list[str]:
         """start, stop or restart every simulated charger at a location."""
         ...
-
-    async def plug_in(
-        self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None
-    ) -> str: ...
-
-    async def unplug(self, charger_id: str, connector_id: int) -> str: ...
-
-    async def present_id_tag(self, charger_id: str, connector_id: int, id_tag: str) -> str: ...
-
-    async def inject_fault(self, charger_id: str, connector_id: int, error_code: str = "OtherError") -> str: ...
-
-    async def clear_fault(self, charger_id: str, connector_id: int) -> str: ...
-
-    async def drop_connection(self, charger_id: str) -> str: ...
 
     def subscribe(self) -> Subscription: ...

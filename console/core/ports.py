@@ -9,7 +9,28 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 
-class RuntimeControl(Protocol):
+class OperatorControls(Protocol):
+    """What an operator does to a simulated charger in the lab; each returns what happened, in words.
+
+    The runtime port offers them to the core, and the backend to a front end.
+    """
+
+    async def plug_in(
+        self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None
+    ) -> str: ...
+
+    async def unplug(self, charger_id: str, connector_id: int) -> str: ...
+
+    async def present_id_tag(self, charger_id: str, connector_id: int, id_tag: str) -> str: ...
+
+    async def inject_fault(self, charger_id: str, connector_id: int, error_code: str = "OtherError") -> str: ...
+
+    async def clear_fault(self, charger_id: str, connector_id: int) -> str: ...
+
+    async def drop_connection(self, charger_id: str) -> str: ...
+
+
+class RuntimeControl(OperatorControls, Protocol):
     """Simulated charge points: the runtime behind a simulated charger."""
 
     async def start(self, charger_id: str) -> str: ...
@@ -31,22 +52,6 @@ class RuntimeControl(Protocol):
     async def stop_location(self, location_id: str) -> list[str]: ...
 
     async def restart_location(self, location_id: str) -> list[str]: ...
-
-    # Operator controls on a simulated charger; each returns what happened, in words.
-
-    async def plug_in(
-        self, charger_id: str, connector_id: int, soc: float | None = None, battery_kwh: float | None = None
-    ) -> str: ...
-
-    async def unplug(self, charger_id: str, connector_id: int) -> str: ...
-
-    async def present_id_tag(self, charger_id: str, connector_id: int, id_tag: str) -> str: ...
-
-    async def inject_fault(self, charger_id: str, connector_id: int, error_code: str = "OtherError") -> str: ...
-
-    async def clear_fault(self, charger_id: str, connector_id: int) -> str: ...
-
-    async def drop_connection(self, charger_id: str) -> str: ...
 
 
 class ChargerGateway(Protocol):
