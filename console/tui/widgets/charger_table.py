@@ -289,13 +289,12 @@ class ChargerTable(ScrollView, can_focus=True):
         return reorder
 
     def _drop(self, charger_id: str) -> bool:
+        """Forget one row; True, so `show` sorts, which rebuilds the order once however many rows went."""
         if charger_id not in self._cells:
             return False
         del self._cells[charger_id]
         self._sort_values.pop(charger_id, None)
         self._strips.pop(charger_id, None)
-        self._order.remove(charger_id)
-        self._index = {key: index for index, key in enumerate(self._order)}
         return True
 
     def _refresh_ages(self, chargers: Mapping[str, ChargerView], now: datetime, done: set[str]) -> None:
