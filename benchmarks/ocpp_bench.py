@@ -184,13 +184,21 @@ def throughput(args: argparse.Namespace) -> dict:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as directory:
         db_url = store_with(Path(directory), args.connections, prefix)
-        for name in ("raw", "bare-ocpp", "console"):
-            server = console_server(db_url) if name == "console" else baseline_server(name)
+        names = ["raw", "bare-ocpp", "console"]
+        if args.compare_transports:  # the console once more on websockets' asyncio connection layer
+            names.append("console-asyncio")
+        for name in names:
+            if name == "console":
+                server = console_server(db_url, {"OCPP_CONSOLE_TRANSPORT": "sansio"})
+            elif name == "console-asyncio":
+                server = console_server(db_url, {"OCPP_CONSOLE_TRANSPORT": "asyncio"})
+            else:
+                server = baseline_server(name)
             try:
                 figures = measured(server, "throughput", args.connections, args.seconds, prefix)
             finally:
                 server.stop()
-            if name == "console":
+            if name.startswith("console"):
                 figures["rows"] = rows_written(db_url)
             results[name] = figures
             print(f"# {name}: {figures}", file=sys.stderr, flush=True)
@@ -210,6 +218,10 @@ def throughput(args: argparse.Namespace) -> dict:
         # Per CPU-second of the server: what each would do with its core to itself.
         "per_cpu_console_vs_bare_ocpp": round(per_cpu("console") / (per_cpu("bare-ocpp") or 1), 2),
         "per_cpu_console_vs_raw": round(per_cpu("console") / (per_cpu("raw") or 1), 2),
+        **(
+            {"per_cpu_sansio_vs_asyncio": round(per_cpu("console") / (per_cpu("console-asyncio") or 1), 2)}
+            if args.compare_transports else {}
+        ),
         "loadgen_limited": any(result.get("loadgen_is_bottleneck") for result in results.values()),
     }
 
@@ -304,6 +316,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chargers", type=int, nargs="+", default=None)
     parser.add_argument("--period", type=float, default=10.0)
+    parser.add_argument(
+        "--compare-transports", action="store_true",
+        help="throughput: also run the console on websockets' asyncio connection layer (OCPP_CONSOLE_TRANSPORT=asyncio)",
+    )
     args = parser.parse_args()
     if args.chargers is None:
         args.chargers = {"startup": [10_000], "compression": [2_000]}.get(args.benchmark, [1_000, 5_000, 10_000])

@@ -41,10 +41,10 @@ import logging
 import os
 import random
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from websockets.exceptions import ConcurrencyError, ConnectionClosed, TooManyFragments
+from websockets.exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, TooManyFragments
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.frames import BINARY, CONT, PONG, TEXT, CloseCode, Frame
@@ -147,11 +147,28 @@ class Connection(asyncio.Protocol):
         """A plain-text HTTP answer instead of the WebSocket handshake (websockets' `respond`)."""
         return self.protocol.reject(status, text)
 
+    async def __aiter__(self) -> AsyncIterator[str | bytes]:
+        """Messages until the connection closes: normally (1000, 1001, no code) ends it, else ConnectionClosedError."""
+        try:
+            while True:
+                yield await self.recv()
+        except ConnectionClosedOK:
+            return
+
     async def recv(self) -> str | bytes:
         """The next message: text as str, binary as bytes; ConnectionClosed once the connection is closed."""
         if self._recv_in_progress:
             raise ConcurrencyError("cannot call recv while another coroutine is already running recv")
         frames = self._frames
+        if not frames and not self._frames_closed:
+            # Wait for a frame here rather than in _assemble: most messages are one frame.
+            self._recv_in_progress = True
+            waiter = self._recv_waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._recv_waiter = None
+                self._recv_in_progress = False
         # The fast path: a whole message is waiting.
         if frames and frames[0].fin:
             frame = frames.popleft()
