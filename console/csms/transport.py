@@ -30,6 +30,14 @@ at each step:
 What the CSMS uses of `ServerConnection` is here under the same names:
 `recv`, `send`, `close`, `wait_closed`, `respond`, `request`, `response`,
 `subprotocol`, `remote_address`, `latency`, `state`, `protocol`.
+
+Measured (2-core box, loopback, 50 connections back to back, uvloop): a raw
+OCPP answerer answers 1.28x as many CALLs per CPU-second on this layer as on
+websockets' asyncio server (about 13 µs less per CALL); `ocpp-console serve`
+about 1.08x (median of 11 paired runs, 0.90-1.21 on a shared machine): the
+connection layer was not most of its time. With 10,000 chargers the server
+used a tenth less CPU. `OCPP_CONSOLE_TRANSPORT=asyncio` (console.csms.server)
+brings websockets' asyncio server back.
 """
 
 from __future__ import annotations
