@@ -54,6 +54,7 @@ class BatchWriter:
         # Callers of `commit` waiting for the next batch's transaction.
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._flush_lock = asyncio.Lock()
         self._kick = asyncio.Event()
         self._drained = asyncio.Event()
@@ -147,7 +148,7 @@ class BatchWriter:
             self._task = asyncio.create_task(self._run(), name="batch-writer")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), self.interval)
             self._kick.clear()
@@ -202,11 +203,15 @@ class BatchWriter:
                 self._drained.set()
 
     async def stop(self) -> None:
+        """Write what is pending and stop; a flush under way finishes (cancelled, it would drop the rest of its batch)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            self._stopping = True
+            self._kick.set()
+            try:
                 await self._task
-            self._task = None
+            finally:
+                self._task = None
+                self._stopping = False
         await self.flush()
 
 
