@@ -55,7 +55,7 @@ from typing import Any
 from websockets.exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, TooManyFragments
 from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
-from websockets.frames import BINARY, CONT, PONG, TEXT, CloseCode, Frame
+from websockets.frames import BINARY, CONT, PONG, TEXT, CloseCode, Frame, apply_mask
 from websockets.http11 import SERVER, Request, Response
 from websockets.protocol import CLOSED, CONNECTING, OPEN
 from websockets.server import ServerProtocol
@@ -203,6 +203,31 @@ class Connection(asyncio.Protocol):
 
     async def send(self, message: str | bytes) -> None:
         """Send a text (str) or binary (bytes) message; ConnectionClosed when the connection is not open."""
+        protocol = self.protocol
+        if (
+            type(message) is str
+            and protocol.state is OPEN
+            and not protocol.extensions
+            and not protocol.expect_continuation_frame
+            and not protocol.debug
+        ):
+            # What send_text serializes for a whole text frame from a server (unmasked), written at once.
+            payload = message.encode()
+            length = len(payload)
+            if length < 126:
+                header = bytes((0x81, length))
+            elif length < 65536:
+                header = b"\x81\x7e" + length.to_bytes(2, "big")
+            else:
+                header = b"\x81\x7f" + length.to_bytes(8, "big")
+            try:
+                self.transport.write(header + payload)
+                if self._writing_paused or self.transport.is_closing():
+                    await self.drain()
+            except Exception as exc:
+                self.set_connection_exc(exc)
+                await self._abort_and_raise()
+            return
         if self.protocol.state is OPEN:
             try:
                 if isinstance(message, str):
@@ -471,7 +496,57 @@ class Connection(asyncio.Protocol):
         self.server.handler_tasks.add(task)
         task.add_done_callback(self.server.handler_tasks.discard)
 
+    def _plain(self) -> bool:
+        """Whole text frames may skip the sans-I/O parser: open, no extension, no fragmented message
+        under way, the parser at a frame boundary and websockets' frame-by-frame debug log off."""
+        protocol = self.protocol
+        return (
+            protocol.state is OPEN
+            and not protocol.extensions
+            and protocol.current_size is None
+            and not protocol.reader.buffer
+            and not protocol.debug
+        )
+
+    def _take_text_frames(self, data: bytes) -> bytes:
+        """Queue the whole, final, masked text frames `data` starts with; what is left goes to the parser.
+
+        Exactly what `Frame.parse` and `recv_frame` make of such a frame (no
+        RSV bit, masked, within `max_size`); anything else (a control frame, a
+        fragment, binary, a bad or partial frame) stops here and is left for
+        websockets' parser, which takes it from the same frame boundary.
+        """
+        size = len(data)
+        position = 0
+        limit = self.protocol.max_message_size
+        while size - position >= 6:
+            if data[position] != 0x81:  # FIN, no RSV bit, TEXT
+                break
+            second = data[position + 1]
+            if not second & 0x80:  # a client must mask (RFC 6455 §5.1)
+                break
+            length = second & 0x7F
+            start = position + 2
+            if length == 126:
+                length = int.from_bytes(data[start : start + 2], "big")
+                start += 2
+            elif length == 127:
+                length = int.from_bytes(data[start : start + 8], "big")
+                start += 8
+            if limit is not None and length > limit:
+                break
+            end = start + 4 + length
+            if end > size:
+                break
+            self._put_frame(Frame(TEXT, apply_mask(data[start + 4 : end], data[start : start + 4])))
+            position = end
+        return data[position:] if position else data
+
     def data_received(self, data: bytes) -> None:
+        if self._plain():
+            data = self._take_text_frames(data)
+            if not data:
+                return
         protocol = self.protocol
         protocol.receive_data(data)
         events = protocol.events_received()
