@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from console.core.live import LiveState
@@ -36,12 +35,19 @@ logging.getLogger("websockets.server").addFilter(MaskCredentials())
 
 # Frames that may carry a secret: "password" in any case, or a secret key. A wider net than
 # `mask_secrets` needs (keys matched in any case too); what it catches is looked at closely.
-_MAY_HOLD_SECRET = re.compile("|".join(["password", *map(re.escape, sorted(SECRET_KEYS))]), re.IGNORECASE)
+# Substring tests of the case-folded frame: a case-blind regular expression of these took
+# 13 µs on a MeterValues frame, more than the rest of its logging.
+_SECRET_WORDS = tuple(sorted({"password", *(key.casefold() for key in SECRET_KEYS)}))
+
+
+def _may_hold_secret(text: str) -> bool:
+    folded = text.casefold()
+    return any(word in folded for word in _SECRET_WORDS)
 
 
 def redact(text: str) -> str:
     """The frame as it may be logged: secrets masked, anything else verbatim."""
-    if _MAY_HOLD_SECRET.search(text) is None:
+    if not _may_hold_secret(text):
         return text
     try:
         frame = json.loads(text)
