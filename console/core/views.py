@@ -19,6 +19,8 @@ def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a `Z`, as the seeds write times."""
     if moment is None:
         return None
+    if moment.tzinfo is timezone.utc:  # most times: no conversion to make
+        return moment.isoformat().replace("+00:00", "Z")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
