@@ -68,6 +68,16 @@ ProcessRequest = Callable[["Connection", Request], Awaitable[Response | None]]
 SelectSubprotocol = Callable[["Connection", Sequence[Subprotocol]], Subprotocol | None]
 
 
+def text_frame(payload: bytes) -> bytes:
+    """A whole text frame from a server (unmasked, no extension): the bytes `send_text` would queue."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x81, length)) + payload
+    if length < 65536:
+        return b"\x81\x7e" + length.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + length.to_bytes(8, "big") + payload
+
+
 class Connection(asyncio.Protocol):
     """One WebSocket connection: the asyncio protocol and the handler's interface to it."""
 
@@ -211,17 +221,8 @@ class Connection(asyncio.Protocol):
             and not protocol.expect_continuation_frame
             and not protocol.debug
         ):
-            # What send_text serializes for a whole text frame from a server (unmasked), written at once.
-            payload = message.encode()
-            length = len(payload)
-            if length < 126:
-                header = bytes((0x81, length))
-            elif length < 65536:
-                header = b"\x81\x7e" + length.to_bytes(2, "big")
-            else:
-                header = b"\x81\x7f" + length.to_bytes(8, "big")
             try:
-                self.transport.write(header + payload)
+                self.transport.write(text_frame(message.encode()))
                 if self._writing_paused or self.transport.is_closing():
                     await self.drain()
             except Exception as exc:
