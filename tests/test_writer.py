@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from console.core.live import LOG_TABLE
+from console.core.live import LOG_COLUMNS, LOG_TABLE
 from console.core.models import LogEntry
 from console.core.store import Store
 from console.core.writer import CHUNK_ROWS, BatchWriter
@@ -16,17 +16,8 @@ from console.core.writer import CHUNK_ROWS, BatchWriter
 AT = datetime(2026, 4, 2, 9, 15, tzinfo=timezone.utc)
 
 
-def frame(number: int) -> dict:
-    return {
-        "id": number,
-        "charger_id": None,
-        "identity": "CP-1",
-        "at": AT,
-        "direction": "in",
-        "action": "Heartbeat",
-        "message_id": str(number),
-        "message": f'[2,"{number}","Heartbeat",{{}}]',
-    }
+def frame(number: int) -> list:
+    return [number, None, "CP-1", AT, "in", "Heartbeat", str(number), f'[2,"{number}","Heartbeat",{{}}]']
 
 
 def logged(store: Store) -> int:
@@ -44,10 +35,52 @@ async def test_stopping_during_a_flush_writes_the_rest_of_its_batch(store: Store
         return await run(work)
 
     monkeypatch.setattr(store, "run", slow)
+    frames = writer.rows(LOG_TABLE, LOG_COLUMNS)
     writer.start()
     rows = 3 * CHUNK_ROWS + 1
     for number in range(1, rows + 1):
-        writer.insert(LOG_TABLE, frame(number))  # past max_pending: a flush is under way at once
+        frames.add(frame(number))  # past max_pending: a flush is under way at once
     await flushing.wait()
     await writer.stop()
     assert logged(store) == rows
+
+
+TIMES = [
+    datetime(2026, 4, 2, 9, 15, tzinfo=timezone.utc),
+    datetime(2026, 4, 2, 9, 15, 0, 999999, tzinfo=timezone.utc),
+    datetime(2026, 4, 2, 9, 15, 1, 5, tzinfo=timezone.utc),
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc),
+    datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=2))),
+    datetime(2026, 6, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(0), "Z")),
+    datetime(2026, 5, 1, 0, 0, 0, 1, tzinfo=timezone.utc),
+]
+
+
+async def test_rows_are_written_as_sqlalchemy_writes_them(store: Store) -> None:
+    """The same values, to the byte, as a Core insert of the same rows."""
+    written = [
+        [number, "cp-1" if number % 2 else None, "CP-1", at, "in", None if number % 3 else "Heartbeat", str(number), f"frame {number}"]
+        for number, at in enumerate(TIMES, start=1)
+    ]
+    expected = [[number + 100, *row[1:]] for number, row in enumerate(written, start=1)]
+    writer = BatchWriter(store)
+    frames = writer.rows(LOG_TABLE, LOG_COLUMNS)
+    for row in written:
+        frames.add(list(row))
+    await writer.flush()
+
+    def core_insert(session):  # type: ignore[no-untyped-def]
+        session.execute(LOG_TABLE.insert(), [dict(zip(LOG_COLUMNS, row)) for row in expected])
+        session.commit()
+
+    store.run_sync(core_insert)
+
+    def stored(session):  # type: ignore[no-untyped-def]
+        columns = ", ".join(f"{name}, typeof({name})" for name in LOG_COLUMNS[1:])
+        return session.connection().exec_driver_sql(f"SELECT id, {columns} FROM logentry ORDER BY id").all()
+
+    rows = store.run_sync(stored)
+    assert len(rows) == 2 * len(TIMES)
+    ours, theirs = rows[: len(TIMES)], rows[len(TIMES) :]
+    assert [row[1:] for row in ours] == [row[1:] for row in theirs]
+    assert [row[0] for row in ours] == list(range(1, len(TIMES) + 1))

@@ -77,6 +77,8 @@ STATE_TABLE = ChargerState.__table__  # type: ignore[attr-defined]
 CONNECTOR_TABLE = Connector.__table__  # type: ignore[attr-defined]
 CONNECTOR_KEY = ("charger_id", "connector_id")
 STATE_COLUMNS = tuple(column.name for column in STATE_TABLE.columns)
+LOG_COLUMNS = ("id", "charger_id", "identity", "at", "direction", "action", "message_id", "message")
+SAMPLE_COLUMNS = ("charger_id", "transaction_id", "connector_id", "at", "measurand", "phase", "unit", "value")
 
 
 @dataclass
@@ -136,6 +138,8 @@ class LiveState:
         self.bus = bus
         self.clock = clock
         self.writer = writer
+        self._log_rows = writer.rows(LOG_TABLE, LOG_COLUMNS)
+        self._sample_rows = writer.rows(SAMPLE_TABLE, SAMPLE_COLUMNS)
         self._chargers: dict[str, LiveCharger] = {}
         self._by_identity: dict[str, str] = {}
         self._locations: dict[str, LocationView] = {}
@@ -673,23 +677,11 @@ class LiveState:
     ) -> None:
         """Meter samples: (time, measurand, phase, unit, value). Batched, not committed one by one."""
         live = self._chargers[charger_id]
-        insert = self.writer.insert
+        add = self._sample_rows.add
         current: float | None = None
         soc: float | None = None
         for at, measurand, phase, unit, value in samples:
-            insert(
-                SAMPLE_TABLE,
-                {
-                    "charger_id": charger_id,
-                    "transaction_id": transaction_id,
-                    "connector_id": connector_id,
-                    "at": at,
-                    "measurand": measurand,
-                    "phase": phase,
-                    "unit": unit,
-                    "value": value,
-                },
-            )
+            add([charger_id, transaction_id, connector_id, at, measurand, phase, unit, value])
             scale = 1000.0 if unit in ("kW", "kWh") else 1.0
             if measurand == POWER and phase is None:
                 live.power_w[connector_id] = value * scale
@@ -776,19 +768,7 @@ class LiveState:
         entry_id = self._next_log_id
         self._next_log_id += 1
         at = self._now()
-        self.writer.insert(
-            LOG_TABLE,
-            {
-                "id": entry_id,
-                "charger_id": charger_id,
-                "identity": identity,
-                "at": at,
-                "direction": direction,
-                "action": action,
-                "message_id": message_id,
-                "message": message,
-            },
-        )
+        self._log_rows.add([entry_id, charger_id, identity, at, direction, action, message_id, message])
         if direction != "event" and not self.bus.wants_frames:
             return None
         view = LogView(entry_id, charger_id, identity, at, direction, action, message_id, message)

@@ -6,8 +6,9 @@ an early flush is forced rather than growing without end, and past
 `max_pending` times `BACKLOG_FACTOR` the writer reports itself backlogged so
 the central system can stop reading frames until the store has caught up.
 
-High-rate rows are plain column dicts written with one executemany insert per
-table: building an ORM object per frame cost more than the frame itself.
+High-rate rows are plain lists of a table's column values (`TableRows`),
+written with one executemany insert per table: building an ORM object per
+frame cost more than the frame itself, and a dict per row more than the list.
 Live-state rows are not copied per message either: a touch marks the row, and
 its values are read once per flush, on the event loop, when the batch is cut.
 """
@@ -19,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -46,7 +48,7 @@ class BatchWriter:
         self.interval = interval
         self.max_pending = max_pending
         self._rows: list[SQLModel] = []
-        self._inserts: dict[Table, list[dict[str, Any]]] = {}
+        self._tables: list[TableRows] = []
         self._pending = 0
         self._merges: dict[tuple[str, str], SQLModel] = {}
         self._upserts: dict[tuple[str, str], tuple[Table, Callable[[], dict[str, Any] | None], tuple[str, ...] | None]] = {}
@@ -87,13 +89,11 @@ class BatchWriter:
         self._rows.append(row)
         self._grew()
 
-    def insert(self, table: Table, values: dict[str, Any]) -> None:
-        """Insert a row of `table` (its column values) with the next batch."""
-        rows = self._inserts.get(table)
-        if rows is None:
-            rows = self._inserts[table] = []
-        rows.append(values)
-        self._grew()
+    def rows(self, table: Table, columns: tuple[str, ...]) -> TableRows:
+        """Where to add rows of `table`, each a list of `columns`' values, to be inserted with the next batch."""
+        rows = TableRows(self, table, columns)
+        self._tables.append(rows)
+        return rows
 
     def call(self, work: Callable[[Session], None]) -> None:
         """Run a small write with the next batch (e.g. a sequence number to keep)."""
@@ -160,7 +160,7 @@ class BatchWriter:
     async def flush(self) -> None:
         async with self._flush_lock:
             rows, self._rows = self._rows, []
-            inserts, self._inserts = self._inserts, {}
+            inserts = [(table_rows, table_rows.take()) for table_rows in self._tables if table_rows.pending]
             merges, self._merges = list(self._merges.values()), {}
             upserts, self._upserts = self._upserts, {}
             calls, self._calls = self._calls, []
@@ -194,9 +194,9 @@ class BatchWriter:
                     _settle(waiters, error)
                     raise
                 _settle(waiters)
-                for table, batch in inserts.items():
+                for table_rows, batch in inserts:
                     for start in range(0, len(batch), CHUNK_ROWS):
-                        await self.store.run(_inserting(table, batch[start : start + CHUNK_ROWS]))
+                        await self.store.run(table_rows.inserting(batch[start : start + CHUNK_ROWS]))
                 self.rows_written += count
             finally:
                 _settle(waiters, ConnectionAbortedError("the batch writer stopped"))
@@ -215,6 +215,91 @@ class BatchWriter:
         await self.flush()
 
 
+class TableRows:
+    """Rows of one table waiting for the next batch, each a list of `columns`' values in that order.
+
+    For SQLite the lists go to the driver as they are, once the few values whose
+    type converts them (times to text) are replaced, in place, on the store thread.
+    """
+
+    def __init__(self, writer: BatchWriter, table: Table, columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.columns = columns
+        self.pending: list[list[Any]] = []
+        self._writer = writer
+
+    def add(self, row: list[Any]) -> None:
+        """Insert `row` with the next batch; it is the writer's from now on."""
+        self.pending.append(row)
+        writer = self._writer
+        writer._pending += 1
+        if writer._pending >= writer.max_pending:
+            writer._kick.set()
+
+    def take(self) -> list[list[Any]]:
+        pending, self.pending = self.pending, []
+        return pending
+
+    def inserting(self, batch: list[list[Any]]) -> Callable[[Session], None]:
+        def write(session: Session) -> None:
+            self.insert(session, batch)
+            session.commit()
+
+        return write
+
+    def insert(self, session: Session, batch: list[list[Any]]) -> None:
+        connection = session.connection()
+        dialect = connection.dialect
+        if dialect.paramstyle != "qmark":
+            columns = self.columns
+            session.execute(self.table.insert(), [dict(zip(columns, row)) for row in batch])
+            return
+        text, parameters = _compiled_rows(self.table, self.columns, dialect)
+        # Straight to the driver's cursor, in the session's transaction: SQLAlchemy takes tuples only.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(text, parameters(batch))
+        finally:
+            cursor.close()
+
+
+Parameters = Callable[[list[list[Any]]], list[Any]]
+_row_inserts: dict[tuple[Any, ...], tuple[str, Parameters]] = {}
+
+
+def _compiled_rows(table: Table, columns: tuple[str, ...], dialect: Any) -> tuple[str, Parameters]:
+    """The insert's SQL for rows of `columns`, and what makes a batch of them the driver's parameters.
+
+    Bound as Core binds them; most columns need nothing done.
+    """
+    key = (table, columns, dialect.name)
+    compiled = _row_inserts.get(key)
+    if compiled is not None:
+        return compiled
+    sql = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    order = [columns.index(name) for name in sql.positiontup]
+    reorder = itemgetter(*order) if order != list(range(len(columns))) else None
+    bound = [
+        (index, processor)
+        for index, name in enumerate(columns)
+        if (processor := _bind_processor(table.c[name].type, dialect)) is not None
+    ]
+
+    def parameters(batch: list[list[Any]]) -> list[Any]:
+        if len(bound) == 1:
+            (index, process), = bound
+            for row in batch:
+                row[index] = process(row[index])
+        elif bound:
+            for row in batch:
+                for index, process in bound:
+                    row[index] = process(row[index])
+        return batch if reorder is None else [reorder(row) for row in batch]
+
+    compiled = _row_inserts[key] = (sql.string, parameters)
+    return compiled
+
+
 def _settle(waiters: list[asyncio.Future[None]], error: Exception | None = None) -> None:
     """Tell the callers of `commit` their batch's outcome (once; later calls find them done)."""
     for waiter in waiters:
@@ -226,18 +311,6 @@ def _settle(waiters: list[asyncio.Future[None]], error: Exception | None = None)
 
 
 _compiled: dict[tuple[Any, ...], tuple[str, list[tuple[int, str, Any]], list[str]]] = {}
-
-
-def _insert(session: Session, table: Table, batch: list[dict[str, Any]]) -> None:
-    _execute_many(session, table, table.insert(), ("insert", table), batch)
-
-
-def _inserting(table: Table, batch: list[dict[str, Any]]) -> Callable[[Session], None]:
-    def write(session: Session) -> None:
-        _insert(session, table, batch)
-        session.commit()
-
-    return write
 
 
 def _execute_many(session: Session, table: Table, statement: Any, key: tuple[Any, ...], batch: list[dict[str, Any]]) -> None:
