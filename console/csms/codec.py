@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import json
-import re
 from enum import Enum
 from typing import Any
 
@@ -61,9 +60,16 @@ def to_snake(data: Any) -> Any:
     return data
 
 
-# orjson reads an integer past 64 bits as a float where json keeps it exact: such text goes to json.
-# ASCII digits: a JSON number has no other (`\d` would take any Unicode digit, and cost half again as much).
-_LONG_NUMBER = re.compile(r"[0-9]{19}")
+# orjson reads an integer past 64 bits as a float where json keeps it exact: text with a run of 19
+# digits goes to json. Found in the UTF-8 bytes with every ASCII digit mapped to "0" and every other
+# byte to a space (no byte of a multi-byte character is an ASCII digit): a quarter of what
+# re.search(r"[0-9]{19}") costs on a MeterValues frame.
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_number(text: str) -> bool:
+    return _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGITS)
 
 
 def decode(text: str) -> Any:
@@ -72,7 +78,7 @@ def decode(text: str) -> Any:
     Text orjson refuses (NaN, Infinity, lone surrogates, …) goes to json, which
     accepts what it always accepted and raises what it always raised.
     """
-    if _LONG_NUMBER.search(text) is None:
+    if not _has_long_number(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

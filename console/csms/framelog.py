@@ -42,7 +42,10 @@ _SECRET_WORDS = tuple(sorted({"password", *(key.casefold() for key in SECRET_KEY
 
 def _may_hold_secret(text: str) -> bool:
     folded = text.casefold()
-    return any(word in folded for word in _SECRET_WORDS)
+    for word in _SECRET_WORDS:
+        if word in folded:
+            return True
+    return False
 
 
 def redact(text: str) -> str:

@@ -61,7 +61,9 @@ import inspect
 import json
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from types import CoroutineType
+from typing import Any, NamedTuple
 
 from ocpp.charge_point import LOGGER
 from ocpp.exceptions import (
@@ -90,16 +92,29 @@ KNOWN_ACTIONS = frozenset(action.value for action in (*Action16, *Action201, *Ac
 CODES_16 = {"FormatViolation": "FormationViolation", "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}
 
 
-_unique_id_takers: dict[Any, bool] = {}
 _route_maps: dict[type, dict[str, dict[str, Any]]] = {}
+_routes: dict[type, dict[str, Route]] = {}
+
+
+class Route(NamedTuple):
+    """What answering one action takes, read once per handler class from the package's route map."""
+
+    handler: Callable[..., Any]
+    takes_id: bool  # the handler names `call_unique_id`: it gets the CALL's MessageId too (the package's rule)
+    validating: bool
+    after: Callable[..., Any] | None
+    after_takes_id: bool
 
 
 def _takes_unique_id(handler: Any) -> bool:
-    """A handler that names `call_unique_id` gets the CALL's MessageId too (the package's rule)."""
-    takes = _unique_id_takers.get(handler)
-    if takes is None:
-        takes = _unique_id_takers[handler] = "call_unique_id" in inspect.signature(handler).parameters
-    return takes
+    return "call_unique_id" in inspect.signature(handler).parameters
+
+
+def _unwrapped(function: Any) -> Any:
+    """The function the package's `on`/`after` decorator wraps: its wrapper only passes the arguments on."""
+    if function.__qualname__ in ("on.<locals>.decorator.<locals>.inner", "after.<locals>.decorator.<locals>.inner"):
+        return function.__wrapped__
+    return function
 
 
 def _route_map(cls: type) -> dict[str, dict[str, Any]]:
@@ -107,6 +122,25 @@ def _route_map(cls: type) -> dict[str, dict[str, Any]]:
     routes = _route_maps.get(cls)
     if routes is None:
         routes = _route_maps[cls] = create_route_map(cls)
+    return routes
+
+
+def _routes_of(cls: type) -> dict[str, Route]:
+    """The actions a handler class answers, each with its route."""
+    routes = _routes.get(cls)
+    if routes is None:
+        routes = _routes[cls] = {}
+        for action, handlers in _route_map(cls).items():
+            if "_on_action" not in handlers:
+                continue
+            handler, after = handlers["_on_action"], handlers.get("_after_action")
+            routes[action] = Route(
+                _unwrapped(handler),
+                _takes_unique_id(handler),
+                not handlers.get("_skip_schema_validation", False),
+                _unwrapped(after) if after is not None else None,
+                after is not None and _takes_unique_id(after),
+            )
     return routes
 
 
@@ -147,6 +181,7 @@ class ProtocolGuard:
         self._response_timeout = response_timeout
         self._connection = connection
         self.route_map = _route_map(type(self))
+        self._routes = _routes_of(type(self))
         self._call_lock = asyncio.Lock()
         self._response_queue = asyncio.Queue()
         self._unique_id_generator = uuid.uuid4
@@ -251,7 +286,8 @@ class ProtocolGuard:
 
     async def _answer(self, message: Call) -> None:
         try:
-            if "_on_action" not in self.route_map.get(message.action, {}):
+            route = self._routes.get(message.action)
+            if route is None:
                 if message.action in KNOWN_ACTIONS:
                     raise NotSupportedError(
                         description="Requested Action is recognized but not supported by the receiver",
@@ -261,7 +297,7 @@ class ProtocolGuard:
                     description="Requested Action is not known by receiver",
                     details={"cause": f"{message.action!r} is not an OCPP action"},
                 )
-            await self._handle_call(message)  # type: ignore[attr-defined]
+            await self._handle_call(message, route)
         except ConnectionClosed:
             raise
         except OCPPError as error:
@@ -277,7 +313,7 @@ class ProtocolGuard:
         self._event(f"{reason}: answered CALLERROR {code} ({details.get('cause') or error.description})")
         await self._send(CallError(message_id, code, error.description, details).to_json())
 
-    async def _handle_call(self, msg: Call) -> None:
+    async def _handle_call(self, msg: Call, route: Route | None = None) -> None:
         """The package's `_handle_call`, with compiled schema validation and cached key conversions.
 
         The same steps in the same order, with the same outcomes: a payload its
@@ -285,18 +321,17 @@ class ProtocolGuard:
         answered with the package's CALLERROR for it; the answer is validated
         before it is sent; an `after` hook runs once the answer is out.
         """
-        handlers = self.route_map[msg.action]
-        validating = not handlers.get("_skip_schema_validation", False)
-        if validating:
+        if route is None:
+            route = self._routes[msg.action]
+        if route.validating:
             validate(msg, self._ocpp_version)
         snake_case_payload = to_snake(msg.payload)
-        handler = handlers["_on_action"]
         try:
-            if _takes_unique_id(handler):
-                response = handler(self, **snake_case_payload, call_unique_id=msg.unique_id)
+            if route.takes_id:
+                response = route.handler(self, **snake_case_payload, call_unique_id=msg.unique_id)
             else:
-                response = handler(self, **snake_case_payload)
-            if inspect.isawaitable(response):
+                response = route.handler(self, **snake_case_payload)
+            if type(response) is CoroutineType or inspect.isawaitable(response):
                 response = await response
         except Exception as error:
             if not isinstance(error, (OCPPError, ConnectionClosed)):
@@ -307,14 +342,14 @@ class ProtocolGuard:
             self.logger.exception("Error while handling request '%s'", msg)
             await self._send(msg.create_call_error(error).to_json())
             return
-        result = msg.create_call_result(answer_payload(response))
-        if validating:
-            validate(result, self._ocpp_version)
-        frame = [MessageType.CallResult, result.unique_id, result.payload]
+        payload = answer_payload(response)
+        if route.validating:
+            validate(CallResult(msg.unique_id, payload, msg.action), self._ocpp_version)
+        frame = [MessageType.CallResult, msg.unique_id, payload]
         await self._connection.send(encode(frame), frame)
-        after = handlers.get("_after_action")
+        after = route.after
         if after is not None:
-            if _takes_unique_id(after):
+            if route.after_takes_id:
                 outcome = after(self, **snake_case_payload, call_unique_id=msg.unique_id)
             else:
                 outcome = after(self, **snake_case_payload)
