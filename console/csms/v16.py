@@ -13,7 +13,7 @@ from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, Regi
 from console.core.clock import Clock
 from console.core.live import LiveState
 from console.core.views import iso
-from console.csms.protocol import ProtocolGuard
+from console.csms.protocol import ProtocolGuard, takes_payload
 
 SUBPROTOCOL = "ocpp1.6"
 
@@ -28,11 +28,11 @@ def parse_time(value: str | None, clock: Clock) -> datetime:
 
 
 def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[datetime, str, str | None, str | None, float]]:
-    """Flatten OCPP 1.6 meterValue entries to (time, measurand, phase, unit, value)."""
+    """Flatten OCPP 1.6 meterValue entries, as received, to (time, measurand, phase, unit, value)."""
     samples = []
     for entry in meter_value:
         at = parse_time(entry.get("timestamp"), clock)
-        for sampled in entry.get("sampled_value", []):
+        for sampled in entry.get("sampledValue", []):
             try:
                 value = float(sampled["value"])
             except (KeyError, ValueError):
@@ -83,7 +83,7 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
         )
 
     @on(Action.heartbeat)
-    async def on_heartbeat(self) -> call_result.Heartbeat:
+    def on_heartbeat(self) -> call_result.Heartbeat:
         self.live.heartbeat(self.charger_id)
         return call_result.Heartbeat(current_time=self._now())
 
@@ -112,29 +112,24 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
         )
 
     @on(Action.meter_values)
-    async def on_meter_values(
-        self, connector_id: int, meter_value: list[dict[str, Any]], transaction_id: int | None = None
-    ) -> call_result.MeterValues:
-        self.live.meter_values(self.charger_id, connector_id, transaction_id, samples_of(meter_value, self.clock))
+    @takes_payload
+    def on_meter_values(self, payload: dict[str, Any]) -> call_result.MeterValues:
+        self.live.meter_values(
+            self.charger_id, payload["connectorId"], payload.get("transactionId"), samples_of(payload["meterValue"], self.clock)
+        )
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)
-    async def on_stop_transaction(
-        self,
-        meter_stop: int,
-        timestamp: str,
-        transaction_id: int,
-        reason: str | None = None,
-        transaction_data: list[dict[str, Any]] | None = None,
-        **_: Any,
-    ) -> call_result.StopTransaction:
-        if transaction_data:
+    @takes_payload
+    async def on_stop_transaction(self, payload: dict[str, Any]) -> call_result.StopTransaction:
+        transaction_id = payload["transactionId"]
+        if payload.get("transactionData"):
             connector_id = self.live.connector_of(self.charger_id, transaction_id)
             self.live.meter_values(
-                self.charger_id, connector_id, transaction_id, samples_of(transaction_data, self.clock)
+                self.charger_id, connector_id, transaction_id, samples_of(payload["transactionData"], self.clock)
             )
         await self.live.transaction_stopped(
-            self.charger_id, transaction_id, meter_stop, parse_time(timestamp, self.clock), reason
+            self.charger_id, transaction_id, payload["meterStop"], parse_time(payload["timestamp"], self.clock), payload.get("reason")
         )
         return call_result.StopTransaction(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
 

@@ -16,6 +16,7 @@ from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
 
 from console.core.clock import Clock
+from console.csms.protocol import takes_payload
 from console.csms.v16 import ConsoleHandler, parse_time
 
 SUBPROTOCOL = "ocpp2.0.1"
@@ -31,16 +32,16 @@ CHARGING_STATES = {
 
 
 def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[Any, str, str | None, str | None, float]]:
-    """Flatten 2.0.1 meterValue entries to (time, measurand, phase, unit, value), multipliers applied."""
+    """Flatten 2.0.1 meterValue entries, as received, to (time, measurand, phase, unit, value), multipliers applied."""
     samples = []
     for entry in meter_value or []:
         at = parse_time(entry.get("timestamp"), clock)
-        for sampled in entry.get("sampled_value", []):
+        for sampled in entry.get("sampledValue", []):
             value = sampled.get("value")
             if not isinstance(value, int | float):
                 continue
             measurand = sampled.get("measurand", "Energy.Active.Import.Register")
-            unit_of_measure = sampled.get("unit_of_measure") or {}
+            unit_of_measure = sampled.get("unitOfMeasure") or {}
             unit = unit_of_measure.get("unit", "Wh" if measurand.startswith("Energy") else None)
             value = float(value) * 10 ** int(unit_of_measure.get("multiplier", 0))
             samples.append((at, measurand, sampled.get("phase"), unit, value))
@@ -65,7 +66,7 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
         )
 
     @on(Action.heartbeat)
-    async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+    def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
         self.live.heartbeat(self.charger_id)
         return call_result.Heartbeat(current_time=self._now())
 
@@ -83,42 +84,37 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
         return call_result.Authorize(id_token_info={"status": AuthorizationStatusEnumType.accepted})
 
     @on(Action.transaction_event)
-    async def on_transaction_event(
-        self,
-        event_type: str,
-        timestamp: str,
-        trigger_reason: str,
-        seq_no: int,
-        transaction_info: dict[str, Any],
-        meter_value: list[dict[str, Any]] | None = None,
-        offline: bool = False,
-        evse: dict[str, Any] | None = None,
-        id_token: dict[str, Any] | None = None,
-        **_: Any,
-    ) -> call_result.TransactionEvent:
-        reference = transaction_info["transaction_id"]
-        connector_id = (evse or {}).get("id") or self.live.connector_of_ref(self.charger_id, reference) or 1
+    @takes_payload
+    async def on_transaction_event(self, payload: dict[str, Any]) -> call_result.TransactionEvent:
+        event_type = payload["eventType"]
+        transaction_info = payload["transactionInfo"]
+        reference = transaction_info["transactionId"]
+        evse = payload.get("evse") or {}
+        id_token = payload.get("idToken")
+        connector_id = evse.get("id") or self.live.connector_of_ref(self.charger_id, reference) or 1
         await self.live.transaction_event(
             self.charger_id,
             event_type=event_type,
             reference=reference,
             connector_id=connector_id,
-            id_tag=(id_token or {}).get("id_token"),
-            at=parse_time(timestamp, self.clock),
-            seq_no=seq_no,
-            offline=offline,
-            status=CHARGING_STATES.get(transaction_info.get("charging_state", "")),
-            stopped_reason=transaction_info.get("stopped_reason") or (trigger_reason if event_type == "Ended" else None),
-            samples=samples_of(meter_value or [], self.clock),
+            id_tag=(id_token or {}).get("idToken"),
+            at=parse_time(payload["timestamp"], self.clock),
+            seq_no=payload["seqNo"],
+            offline=payload.get("offline", False),
+            status=CHARGING_STATES.get(transaction_info.get("chargingState", "")),
+            stopped_reason=transaction_info.get("stoppedReason") or (payload["triggerReason"] if event_type == "Ended" else None),
+            samples=samples_of(payload.get("meterValue") or [], self.clock),
         )
         if id_token is not None:
             return call_result.TransactionEvent(id_token_info={"status": AuthorizationStatusEnumType.accepted})
         return call_result.TransactionEvent()
 
     @on(Action.meter_values)
-    async def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any) -> call_result.MeterValues:
+    @takes_payload
+    def on_meter_values(self, payload: dict[str, Any]) -> call_result.MeterValues:
+        evse_id = payload["evseId"]
         self.live.meter_values(
-            self.charger_id, evse_id, self.live.open_transaction(self.charger_id, evse_id), samples_of(meter_value, self.clock)
+            self.charger_id, evse_id, self.live.open_transaction(self.charger_id, evse_id), samples_of(payload["meterValue"], self.clock)
         )
         return call_result.MeterValues()
 
