@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from console.core.live import LiveState
@@ -113,14 +114,17 @@ class LoggedConnection:
         text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
         self._note(text, "in", frame)
 
-    async def recv(self) -> str | bytes:
-        """The next frame as received (a binary frame stays bytes, for the handler to refuse); not yet logged."""
-        return await self._connection.recv()
+    def recv(self) -> Awaitable[str | bytes]:
+        """The next frame as received (a binary frame stays bytes, for the handler to refuse); not yet logged.
 
-    async def send(self, message: str, frame: Any = UNPARSED) -> None:
-        """Log and send a frame; `frame` is the object `message` encodes, when the caller has it."""
+        The connection's own `recv`, awaited by the caller: no coroutine of ours in between.
+        """
+        return self._connection.recv()
+
+    def send(self, message: str, frame: Any = UNPARSED) -> Awaitable[None]:
+        """Log a frame and send it (await the result); `frame` is the object `message` encodes, when the caller has it."""
         self._note(message, "out", frame)
-        await self._connection.send(message)
+        return self._connection.send(message)
 
     async def close(self, code: int, reason: str) -> None:
         await self._connection.close(code, reason)
