@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from console.core.live import LOG_COLUMNS, LOG_TABLE
 from console.core.models import LogEntry
 from console.core.store import Store
-from console.core.writer import CHUNK_ROWS, BatchWriter
+from console.core.writer import CHUNK_ROWS, BatchWriter, TableRows
 
 AT = datetime(2026, 4, 2, 9, 15, tzinfo=timezone.utc)
 
@@ -20,8 +21,12 @@ def frame(number: int) -> list:
     return [number, None, "CP-1", AT, "in", "Heartbeat", str(number), f'[2,"{number}","Heartbeat",{{}}]']
 
 
+def logged_in(session) -> int:  # type: ignore[no-untyped-def]
+    return session.execute(select(func.count()).select_from(LogEntry)).scalar_one()
+
+
 def logged(store: Store) -> int:
-    return store.run_sync(lambda session: session.execute(select(func.count()).select_from(LogEntry)).scalar_one())
+    return store.run_sync(logged_in)
 
 
 async def test_stopping_during_a_flush_writes_the_rest_of_its_batch(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,3 +89,33 @@ async def test_rows_are_written_as_sqlalchemy_writes_them(store: Store) -> None:
     ours, theirs = rows[: len(TIMES)], rows[len(TIMES) :]
     assert [row[1:] for row in ours] == [row[1:] for row in theirs]
     assert [row[0] for row in ours] == list(range(1, len(TIMES) + 1))
+
+
+async def test_work_waiting_for_the_store_goes_between_two_transactions_of_a_large_batch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = BatchWriter(store, interval=10)
+    frames = writer.rows(LOG_TABLE, LOG_COLUMNS)
+    rows = 4 * CHUNK_ROWS
+    for number in range(1, rows + 1):
+        frames.add(frame(number))
+    loop = asyncio.get_running_loop()
+    seen: list[asyncio.Future] = []
+    insert = TableRows.insert
+
+    def insert_while_someone_comes(self, session, batch):  # type: ignore[no-untyped-def]
+        if not seen:  # someone asks the store for something while the first rows are written
+            submitted = threading.Event()
+
+            def ask() -> None:
+                seen.append(asyncio.ensure_future(store.run(logged_in)))
+                submitted.set()
+
+            loop.call_soon_threadsafe(ask)
+            submitted.wait(5)
+        insert(self, session, batch)
+
+    monkeypatch.setattr(TableRows, "insert", insert_while_someone_comes)
+    await writer.flush()
+    assert await seen[0] == CHUNK_ROWS  # it waited for one slice, committed
+    assert logged(store) == rows

@@ -100,6 +100,9 @@ class Store:
         SQLModel.metadata.create_all(self.engine)
         self.migrated = add_missing_columns(self.engine)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        # Calls of `run` handed to the store thread and begun there; each counter has one writer thread.
+        self._submitted = 0
+        self._begun = 0
 
     @property
     def display_url(self) -> str:
@@ -112,10 +115,17 @@ class Store:
         """Run `work(session)` on the store thread; it commits what it wants kept."""
 
         def job() -> T:
+            self._begun += 1
             with self.session() as session:
                 return work(session)
 
+        self._submitted += 1
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    @property
+    def waiting(self) -> int:
+        """Calls of `run` waiting for the store thread (asked on it: behind the work running now)."""
+        return self._submitted - self._begun
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """The same, for code that is not on an event loop (CLI commands, start-up)."""

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # Backlogged (stop reading new frames) past this many times max_pending.
 BACKLOG_FACTOR = 2
-# Rows inserted per transaction of a flush.
+# Rows inserted before looking whether others wait for the store thread (then the transaction ends, and they go first).
 CHUNK_ROWS = 500
 
 
@@ -186,17 +186,17 @@ class BatchWriter:
                     for work in calls:
                         work(session)
 
-                # The few rows someone may be waiting for first; then the high-rate rows in slices
-                # of CHUNK_ROWS, one transaction each, so a later durable write waits for one slice.
+                # The few rows someone may be waiting for first; then the high-rate rows, in one
+                # transaction unless others wait for the store thread meanwhile (a commit costs more
+                # than hundreds of rows).
                 try:
                     await self.store.run(write)
                 except Exception as error:
                     _settle(waiters, error)
                     raise
                 _settle(waiters)
-                for table_rows, batch in inserts:
-                    for start in range(0, len(batch), CHUNK_ROWS):
-                        await self.store.run(table_rows.inserting(batch[start : start + CHUNK_ROWS]))
+                while inserts:
+                    inserts = await self.store.run(_inserting(self.store, inserts))
                 self.rows_written += count
             finally:
                 _settle(waiters, ConnectionAbortedError("the batch writer stopped"))
@@ -240,13 +240,6 @@ class TableRows:
         pending, self.pending = self.pending, []
         return pending
 
-    def inserting(self, batch: list[list[Any]]) -> Callable[[Session], None]:
-        def write(session: Session) -> None:
-            self.insert(session, batch)
-            session.commit()
-
-        return write
-
     def insert(self, session: Session, batch: list[list[Any]]) -> None:
         connection = session.connection()
         dialect = connection.dialect
@@ -261,6 +254,27 @@ class TableRows:
             cursor.executemany(text, parameters(batch))
         finally:
             cursor.close()
+
+
+Batches = list[tuple[TableRows, list[list[Any]]]]
+
+
+def _inserting(store: Store, batches: Batches) -> Callable[[Session], Batches]:
+    """Insert the batches in one transaction, CHUNK_ROWS at a time; what is left when others came to wait for the store."""
+
+    def write(session: Session) -> Batches:
+        for position, (table_rows, batch) in enumerate(batches):
+            for start in range(0, len(batch), CHUNK_ROWS):
+                end = start + CHUNK_ROWS
+                table_rows.insert(session, batch[start:end])
+                if store.waiting and (end < len(batch) or position + 1 < len(batches)):
+                    session.commit()
+                    rest = [(table_rows, batch[end:])] if end < len(batch) else []
+                    return rest + batches[position + 1 :]
+        session.commit()
+        return []
+
+    return write
 
 
 Parameters = Callable[[list[list[Any]]], list[Any]]
