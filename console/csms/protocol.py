@@ -122,9 +122,16 @@ def _takes_unique_id(handler: Any) -> bool:
     return "call_unique_id" in inspect.signature(handler).parameters
 
 
+_PACKAGE_WRAPPERS = ("on.<locals>.decorator.<locals>.inner", "after.<locals>.decorator.<locals>.inner")
+
+
 def _unwrapped(function: Any) -> Any:
-    """The function the package's `on`/`after` decorator wraps: its wrapper only passes the arguments on."""
-    if function.__qualname__ in ("on.<locals>.decorator.<locals>.inner", "after.<locals>.decorator.<locals>.inner"):
+    """The function the package's `on`/`after` decorator wraps: its wrapper only passes the arguments on.
+
+    Known by its code (functools.wraps gives the wrapper the wrapped function's names).
+    """
+    code = getattr(function, "__code__", None)
+    if code is not None and code.co_qualname in _PACKAGE_WRAPPERS and hasattr(function, "__wrapped__"):
         return function.__wrapped__
     return function
 

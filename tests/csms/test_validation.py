@@ -306,3 +306,19 @@ def test_a_connection_has_what_the_package_gives_one() -> None:
     assert {action: set(handlers) for action, handlers in ours.route_map.items()} == {
         action: set(handlers) for action, handlers in create_route_map(ours).items()
     }
+
+
+@pytest.mark.parametrize("handler_class", [ChargePoint16, ChargePoint201])
+def test_routes_are_the_package_route_map_with_its_wrappers_taken_off(handler_class: type) -> None:
+    """Each route calls the handler itself (the package's wrapper only passes arguments on), and
+    takes the payload as received exactly where the handler asks for it."""
+    from console.csms.protocol import _routes_of
+
+    routes = _routes_of(handler_class)
+    package = create_route_map(handler_class)
+    assert set(routes) == {action for action, handlers in package.items() if "_on_action" in handlers}
+    for action, route in routes.items():
+        wrapper = package[action]["_on_action"]
+        assert route.handler is wrapper.__wrapped__
+        assert route.takes_payload == getattr(wrapper, "takes_payload", False)
+    assert routes["MeterValues"].takes_payload and not routes["Heartbeat"].takes_payload
