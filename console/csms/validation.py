@@ -65,13 +65,25 @@ def compiled_validator(ocpp_version: str, message_type_id: int, action: str) -> 
     return validator
 
 
+# Messages whose empty payload ({}) was found valid: most answers to a charger are {}, and a
+# validator's verdict on the same payload never changes.
+_empty_is_valid: set[tuple[str, int, str]] = set()
+
+
 def validate(message: Call | CallResult, ocpp_version: str) -> None:
     """Raise the package's OCPPError for a payload its schema refuses; return for a valid one."""
+    payload = message.payload
+    empty = type(payload) is dict and not payload
+    if empty and (ocpp_version, message.message_type_id, message.action) in _empty_is_valid:
+        return
     validator = compiled_validator(ocpp_version, message.message_type_id, message.action)
     if validator is not None:
         try:
-            validator(message.payload)
-            return
+            validator(payload)
         except fastjsonschema.JsonSchemaException:
             pass
+        else:
+            if empty:
+                _empty_is_valid.add((ocpp_version, message.message_type_id, message.action))
+            return
     _validate_payload(message, ocpp_version)
