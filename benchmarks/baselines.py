@@ -1,6 +1,9 @@
-"""The baselines the OCPP path is measured against, each a few lines on the same libraries.
+"""The baselines the OCPP path is measured against, each a few lines on the same libraries and event loop.
 
 - `raw`: websockets + json, parses each OCPP CALL and answers it, no OCPP library.
+- `raw-lean`: the same answerer on the console's own connection layer
+  (console.csms.transport), which is what the console's server runs on: the
+  floor of what a CALL costs there (framing, event loop, system calls).
 - `bare-ocpp`: a central system on the `ocpp` package with handlers and nothing else
   (its default validation, no persistence).
 
@@ -68,12 +71,32 @@ def bare_ocpp_handler():  # type: ignore[no-untyped-def]
     return handler
 
 
+async def run_lean(stop: asyncio.Event, port: int) -> None:
+    from console.csms.transport import Listener
+
+    async def accept(connection, request):  # type: ignore[no-untyped-def]
+        return None
+
+    listener = Listener(
+        raw_handler, subprotocols=["ocpp1.6"], select_subprotocol=lambda connection, offered: "ocpp1.6",  # type: ignore[list-item,return-value]
+        process_request=accept, ping_interval=20, ping_timeout=20, close_timeout=10, max_size=None, compression=False,
+    )
+    await listener.start("127.0.0.1", port, backlog=4096)
+    print(f"listening on ws://127.0.0.1:{listener.sockets[0].getsockname()[1]}", flush=True)
+    await stop.wait()
+    listener.close()
+    await listener.wait_closed()
+
+
 async def run(kind: str, port: int) -> None:
-    handler = raw_handler if kind == "raw" else bare_ocpp_handler()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if kind == "raw-lean":
+        await run_lean(stop, port)
+        return
+    handler = raw_handler if kind == "raw" else bare_ocpp_handler()
     async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], compression=None, backlog=4096, max_queue=None) as server:  # type: ignore[list-item]
         print(f"listening on ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
         await stop.wait()
@@ -84,13 +107,17 @@ def main() -> None:
 
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="benchmarks.baselines")
-    parser.add_argument("kind", choices=["raw", "bare-ocpp"])
+    parser.add_argument("kind", choices=["raw", "raw-lean", "bare-ocpp"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cpu", type=int, default=None)
     args = parser.parse_args()
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
-    asyncio.run(run(args.kind, args.port))
+    # On the event loop `ocpp-console serve` runs on (uvloop where installed): measured the same way.
+    from console.cli import _loop_factory
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(run(args.kind, args.port))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """OCPP server benchmarks, side by side with their baselines in one run.
 
-    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10]
+    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10] [--compare-transports]
     uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60]
     uv run python -m benchmarks.ocpp_bench startup [--chargers 10000]
     uv run python -m benchmarks.ocpp_bench compression [--chargers 2000] [--seconds 10]
@@ -184,7 +184,7 @@ def throughput(args: argparse.Namespace) -> dict:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as directory:
         db_url = store_with(Path(directory), args.connections, prefix)
-        names = ["raw", "bare-ocpp", "console"]
+        names = ["raw", "raw-lean", "bare-ocpp", "console"]
         if args.compare_transports:  # the console once more on websockets' asyncio connection layer
             names.append("console-asyncio")
         for name in names:
@@ -214,6 +214,7 @@ def throughput(args: argparse.Namespace) -> dict:
         "results": results,
         "console_vs_bare_ocpp": round(results["console"]["calls_per_s"] / bare, 2),
         "console_vs_raw": round(results["console"]["calls_per_s"] / raw, 2),
+        "console_vs_raw_lean": round(results["console"]["calls_per_s"] / (results["raw-lean"]["calls_per_s"] or 1), 2),
         "target_4x_bare_met": results["console"]["calls_per_s"] >= 4 * bare,
         # Per CPU-second of the server: what each would do with its core to itself.
         "per_cpu_console_vs_bare_ocpp": round(per_cpu("console") / (per_cpu("bare-ocpp") or 1), 2),
