@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,9 +44,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _bind_null_quickly() -> None:
+    """Let Python's sqlite3 bind None (NULL) as cheaply as a number.
+
+    It binds ints, floats and str as they are, but looks up an adapter for
+    anything else, None included, and on CPython 3.11 a missing one costs a
+    raised and cleared AttributeError: ~0.5 µs per None, more than the rest of
+    a meter sample's row. An adapter for None that hands it back as it is
+    (`{}.get(None)` is None) is one dict lookup; None is still bound as NULL.
+    """
+    sqlite3.register_adapter(type(None), {}.get)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _bind_null_quickly()
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
