@@ -2,9 +2,12 @@
 
 The package validates every payload by walking its JSON schema with
 `jsonschema` (Draft 4, formats not checked), which costs more than all the
-rest of a message. Here each schema is compiled once into Python code by
-`fastjsonschema`, with the package's own semantics: Draft 4 whatever the
-schema's `$schema` says, no format checks, no defaults filled in.
+rest of a message. Here each schema is compiled once into Python code, with
+the package's own semantics: Draft 4 whatever the schema's `$schema` says, no
+format checks, no defaults filled in. Our own compiler (console.csms.schemas)
+writes straight-line code for the part of Draft 4 the package's schemas use;
+a schema it does not take is compiled by `fastjsonschema` (same verdicts,
+several times slower: 5.6 against 1.2 µs on a MeterValues payload).
 
 The compiled validator only decides that a payload is valid. A payload it
 refuses goes to the package's validator, which raises the error the package
@@ -22,12 +25,21 @@ from typing import Any
 import fastjsonschema
 from ocpp.messages import Call, CallResult, _validate_payload, get_validator
 
+from console.csms.schemas import Refused, compile_validator
+
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 _compiled: dict[tuple[str, int, str], Any] = {}
 
 
 def compile_schema(schema: dict[str, Any]) -> Any:
+    """A validator with the semantics of the package's Draft4Validator (ours, else fastjsonschema's), or None."""
+    if _left_to_the_package(schema):
+        return None
+    return compile_validator(schema) or fastjsonschema_validator(schema)
+
+
+def fastjsonschema_validator(schema: dict[str, Any]) -> Any:
     """A fastjsonschema validator with the semantics of the package's Draft4Validator, or None."""
     if _left_to_the_package(schema):
         return None
@@ -80,7 +92,7 @@ def validate(message: Call | CallResult, ocpp_version: str) -> None:
     if validator is not None:
         try:
             validator(payload)
-        except fastjsonschema.JsonSchemaException:
+        except (Refused, fastjsonschema.JsonSchemaException):
             pass
         else:
             if empty:
