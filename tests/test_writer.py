@@ -109,7 +109,7 @@ async def test_work_waiting_for_the_store_goes_between_two_transactions_of_a_lar
 
             def ask() -> None:
                 seen.append(asyncio.ensure_future(store.run(logged_in)))
-                submitted.set()
+                loop.call_soon(submitted.set)  # after the task's first step, which hands the work to the store
 
             loop.call_soon_threadsafe(ask)
             submitted.wait(5)
