@@ -113,10 +113,8 @@ class _Compiler:
         if "$ref" in schema:  # Draft 4: a reference ignores its siblings
             return self.reference(schema["$ref"], v)
         unknown = schema.keys() - IGNORED - VALIDATION - (ROOT_ONLY if root else frozenset())
-        if unknown:
+        if unknown:  # an id inside the schema among them: it would change where references resolve
             raise Unsupported(f"keywords {sorted(unknown)}")
-        if not root and ("$id" in schema or "id" in schema):
-            raise Unsupported("an id inside the schema changes where references resolve")
         kind = schema.get("type")
         if kind is None:
             if schema.keys() & VALIDATION:
@@ -212,14 +210,7 @@ class _Compiler:
         return [f"{item} = {v}[{name!r}]", *checks] if checks else []
 
     def array(self, schema: dict[str, Any], v: str) -> list[str]:
-        lines = []
-        if "minItems" in schema or "maxItems" in schema:
-            size = self.fresh("n")
-            lines.append(f"{size} = len({v})")
-            if "minItems" in schema:
-                lines.append(f"if {size} < {schema['minItems']!r}: {REFUSE}")
-            if "maxItems" in schema:
-                lines.append(f"if {size} > {schema['maxItems']!r}: {REFUSE}")
+        lines = self.size(v, schema.get("minItems"), schema.get("maxItems"))
         item = self.fresh("v")
         checks = self.value(schema.get("items", {}), item)  # additionalItems is ignored beside one items schema
         if checks:
@@ -232,14 +223,15 @@ class _Compiler:
             # A set literal after `in` is a frozenset constant; the value is a str here, as fastjsonschema demands.
             members = ", ".join(repr(item) for item in dict.fromkeys(schema["enum"]))
             lines.append(f"if {v} not in {{{members}}}: {REFUSE}")
-        if "minLength" in schema or "maxLength" in schema:
-            size = self.fresh("n")
-            lines.append(f"{size} = len({v})")  # code points, as Draft 4 counts
-            if "minLength" in schema:
-                lines.append(f"if {size} < {schema['minLength']!r}: {REFUSE}")
-            if "maxLength" in schema:
-                lines.append(f"if {size} > {schema['maxLength']!r}: {REFUSE}")
-        return lines
+        return lines + self.size(v, schema.get("minLength"), schema.get("maxLength"))  # code points, as Draft 4 counts
+
+    def size(self, v: str, low: int | None, high: int | None) -> list[str]:
+        """Bounds of a length (of a string or an array), the length taken once."""
+        bounds = [(operator, bound) for operator, bound in (("<", low), (">", high)) if bound is not None]
+        if len(bounds) < 2:
+            return [f"if len({v}) {operator} {bound!r}: {REFUSE}" for operator, bound in bounds]
+        size = self.fresh("n")
+        return [f"{size} = len({v})", *(f"if {size} {operator} {bound!r}: {REFUSE}" for operator, bound in bounds)]
 
     def bounds(self, schema: dict[str, Any], v: str) -> list[str]:
         # The same comparisons as fastjsonschema's (a NaN passes both).

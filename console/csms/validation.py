@@ -85,17 +85,20 @@ _empty_is_valid: set[tuple[str, int, str]] = set()
 def validate(message: Call | CallResult, ocpp_version: str) -> None:
     """Raise the package's OCPPError for a payload its schema refuses; return for a valid one."""
     payload = message.payload
-    empty = type(payload) is dict and not payload
-    if empty and (ocpp_version, message.message_type_id, message.action) in _empty_is_valid:
+    key = (ocpp_version, message.message_type_id, message.action)
+    if not payload and key in _empty_is_valid and type(payload) is dict:
         return
-    validator = compiled_validator(ocpp_version, message.message_type_id, message.action)
+    try:
+        validator = _compiled[key]
+    except KeyError:
+        validator = compiled_validator(*key)
     if validator is not None:
         try:
             validator(payload)
         except (Refused, fastjsonschema.JsonSchemaException):
             pass
         else:
-            if empty:
-                _empty_is_valid.add((ocpp_version, message.message_type_id, message.action))
+            if not payload and type(payload) is dict:
+                _empty_is_valid.add(key)
             return
     _validate_payload(message, ocpp_version)
