@@ -227,7 +227,7 @@ def test_every_schema_without_multiple_of_is_compiled_by_us() -> None:
     for version in SCHEMA_DIRS:
         for kind, action in schemas(version):
             validator = compiled_validator(version, kind, action)
-            if validator is None or validator.__code__.co_filename.startswith("<schema") is False:
+            if validator is None or not validator.__code__.co_filename.startswith("<schema"):
                 left.append((version, action, kind))
     assert left == [
         ("1.6", "GetCompositeSchedule", MessageType.CallResult),
