@@ -62,7 +62,6 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from types import CoroutineType
 from typing import Any, NamedTuple
 
 from ocpp.charge_point import LOGGER
@@ -87,6 +86,7 @@ from console.csms.validation import validate
 log = logging.getLogger("console.csms")
 
 UNREADABLE_ID = "-1"
+CALLRESULT = int(MessageType.CallResult)  # a plain int in the frame: the same JSON, no enum lookup per answer
 KNOWN_ACTIONS = frozenset(action.value for action in (*Action16, *Action201, *Action21))
 # 1.6 spellings of the codes the package emits in their 2.0.1 form.
 CODES_16 = {"FormatViolation": "FormationViolation", "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}
@@ -97,7 +97,7 @@ _routes: dict[type, dict[str, Route]] = {}
 
 
 def takes_payload(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a handler (under its `on`) that takes the CALL's payload as received, camelCase keys, as `payload`.
+    """Mark a handler (under its `on`) that takes the CALL's payload as received, camelCase keys, as its argument.
 
     Instead of the package's snake_case keyword arguments: for the high-rate
     messages (meter values, transaction events) converting every key of the
@@ -113,6 +113,7 @@ class Route(NamedTuple):
     handler: Callable[..., Any]
     takes_id: bool  # the handler names `call_unique_id`: it gets the CALL's MessageId too (the package's rule)
     takes_payload: bool  # the handler takes the payload as received (`takes_payload`), not snake_case keywords
+    is_coroutine: bool  # `async def`: what it returns is awaited without asking
     validating: bool
     after: Callable[..., Any] | None
     after_takes_id: bool
@@ -157,6 +158,7 @@ def _routes_of(cls: type) -> dict[str, Route]:
                 _unwrapped(handler),
                 _takes_unique_id(handler),
                 getattr(handler, "takes_payload", False),
+                inspect.iscoroutinefunction(_unwrapped(handler)),
                 not handlers.get("_skip_schema_validation", False),
                 _unwrapped(after) if after is not None else None,
                 after is not None and _takes_unique_id(after),
@@ -345,13 +347,18 @@ class ProtocolGuard:
             route = self._routes[msg.action]
         if route.validating:
             validate(msg, self._ocpp_version)
-        arguments = {"payload": msg.payload} if route.takes_payload else to_snake(msg.payload)
+        arguments = None if route.takes_payload else to_snake(msg.payload)
         try:
-            if route.takes_id:
+            if arguments is None:  # takes_payload
+                if route.takes_id:
+                    response = route.handler(self, msg.payload, call_unique_id=msg.unique_id)
+                else:
+                    response = route.handler(self, msg.payload)
+            elif route.takes_id:
                 response = route.handler(self, **arguments, call_unique_id=msg.unique_id)
             else:
                 response = route.handler(self, **arguments)
-            if type(response) is CoroutineType or inspect.isawaitable(response):
+            if route.is_coroutine or inspect.isawaitable(response):
                 response = await response
         except Exception as error:
             if not isinstance(error, (OCPPError, ConnectionClosed)):
@@ -365,11 +372,11 @@ class ProtocolGuard:
         payload = answer_payload(response)
         if route.validating:
             validate(CallResult(msg.unique_id, payload, msg.action), self._ocpp_version)
-        frame = [MessageType.CallResult, msg.unique_id, payload]
+        frame = [CALLRESULT, msg.unique_id, payload]
         await self._connection.send(encode(frame), frame)
         after = route.after
         if after is not None:
-            snake_case_payload = to_snake(msg.payload) if route.takes_payload else arguments
+            snake_case_payload = to_snake(msg.payload) if arguments is None else arguments
             if route.after_takes_id:
                 outcome = after(self, **snake_case_payload, call_unique_id=msg.unique_id)
             else:
