@@ -10,7 +10,9 @@ values and ping times, which come far more often than anyone renders them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -130,6 +132,8 @@ class LiveCharger:
     runtime_detail: str | None = None
     ping_rtt_ms: float | None = None
     current_schedule: dict[str, Any] | None = None
+    # (writer key, values reader) of its live-state row, made at the first touch.
+    persist: tuple[tuple[str, str], Callable[[], dict[str, Any] | None]] | None = None
 
 
 class LiveState:
@@ -359,8 +363,11 @@ class LiveState:
 
     def _touch(self, live: LiveCharger) -> None:
         live.state.last_seen = self._now()
-        charger_id = live.record.id
-        self.writer.upsert(("state", charger_id), STATE_TABLE, lambda: self._state_values(charger_id))
+        persist = live.persist
+        if persist is None:
+            charger_id = live.record.id
+            persist = live.persist = (("state", charger_id), functools.partial(self._state_values, charger_id))
+        self.writer.upsert(persist[0], STATE_TABLE, persist[1])
 
     def _state_values(self, charger_id: str) -> dict[str, Any] | None:
         live = self._chargers.get(charger_id)
