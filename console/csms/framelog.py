@@ -88,26 +88,25 @@ class LoggedConnection:
     def _note(self, text: str, direction: str, frame: Any) -> None:
         if frame is UNPARSED:
             frame = _parse(text)
-        kind = message_id = action = logged_id = None
+        action = logged_id = None
         if isinstance(frame, list) and len(frame) >= 2 and isinstance(frame[1], str):
             message_id = frame[1]
-            if isinstance(frame[0], int):
-                kind = frame[0]
-            if frame[0] == CALL and len(frame) > 2 and isinstance(frame[2], str):
-                action = frame[2]
+            kind = frame[0]
+            size = len(frame)
             # The log row keeps a MessageId from three elements up, as frame_summary reads it.
-            if len(frame) >= 3:
+            if size >= 3:
                 logged_id = message_id
-        mine, theirs = (
-            (self._calls_in, self._calls_out) if direction == "in" else (self._calls_out, self._calls_in)
-        )
-        if kind == CALL and message_id is not None and action is not None:
-            if len(mine) > REMEMBERED_IDS:
-                mine.pop(next(iter(mine)))
-            mine[message_id] = action
-        elif kind in (CALLRESULT, CALLERROR) and message_id is not None:
-            action = theirs.pop(message_id, None)
-        self._live.log(self._identity, direction, redact(text), action=action, message_id=logged_id)
+            if kind == CALL and size > 2 and isinstance(frame[2], str):
+                action = frame[2]
+                if isinstance(kind, int):  # a CALL: its answer will be logged with its action
+                    mine = self._calls_in if direction == "in" else self._calls_out
+                    if len(mine) > REMEMBERED_IDS:
+                        mine.pop(next(iter(mine)))
+                    mine[message_id] = action
+            elif (kind == CALLRESULT or kind == CALLERROR) and isinstance(kind, int):
+                theirs = self._calls_out if direction == "in" else self._calls_in
+                action = theirs.pop(message_id, None)
+        self._live.log(self._identity, direction, redact(text), action, logged_id)
 
     def note_in(self, message: str | bytes, frame: Any = UNPARSED) -> None:
         """Log a received frame; `frame` is its parsed JSON (None when it is not JSON)."""
