@@ -119,9 +119,3 @@ async def test_work_waiting_for_the_store_goes_between_two_transactions_of_a_lar
     await writer.flush()
     assert await seen[0] == CHUNK_ROWS  # it waited for one slice, committed
     assert logged(store) == rows
-
-
-def test_none_is_bound_as_null(store: Store) -> None:
-    """The store's quicker binding of None (an adapter) still binds SQL NULL."""
-    row = store.run_sync(lambda session: session.connection().exec_driver_sql("SELECT ? IS NULL, typeof(?)", (None, None)).one())
-    assert tuple(row) == (1, "null")
