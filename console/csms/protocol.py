@@ -49,9 +49,11 @@ Why these:
 The message path itself is the package's, made cheaper where it costs most
 (each step keeps the package's outcome): every frame is parsed once, for the
 protocol and the frame log; payloads are validated by validators compiled
-once from the package's schemas (console.csms.validation); keys are converted
-with cached conversions and answers encoded with orjson (console.csms.codec);
-the route map is built once per handler class, not once per connection.
+once from the package's schemas (console.csms.validation and .schemas); keys are
+converted with cached conversions and answers encoded with orjson
+(console.csms.codec), and the high-rate handlers (meter values, transaction
+events) take the payload as received instead (`takes_payload`); each action's
+route is read once per handler class, not once per connection or message.
 """
 
 from __future__ import annotations
