@@ -119,3 +119,29 @@ async def test_work_waiting_for_the_store_goes_between_two_transactions_of_a_lar
     await writer.flush()
     assert await seen[0] == CHUNK_ROWS  # it waited for one slice, committed
     assert logged(store) == rows
+
+
+async def test_a_row_that_cannot_be_written_costs_only_itself(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """A batch with a bad row (a time without an offset, a sample of a charger deleted meanwhile)
+    falls back to writing row by row: every other row of the flush is kept, the bad ones are reported."""
+    from console.core.live import SAMPLE_COLUMNS, SAMPLE_TABLE
+    from console.core.models import MeterSample
+
+    writer = BatchWriter(store, interval=10)
+    frames = writer.rows(LOG_TABLE, LOG_COLUMNS)
+    samples = writer.rows(SAMPLE_TABLE, SAMPLE_COLUMNS)
+    for number in range(1, 1201):
+        frames.add(frame(number))
+    naive = frame(1201)
+    naive[LOG_COLUMNS.index("at")] = AT.replace(tzinfo=None)
+    frames.add(naive)
+    orphan = dict.fromkeys(SAMPLE_COLUMNS)
+    orphan.update(charger_id="no-such-charger", connector_id=1, at=AT, measurand="Power.Active.Import", value=1.0)
+    samples.add([orphan[name] for name in SAMPLE_COLUMNS])
+    await writer.flush()
+    assert logged(store) == 1200
+    assert store.run_sync(lambda session: session.execute(select(func.count()).select_from(MeterSample)).scalar_one()) == 0
+    assert writer.rows_written == 1200
+    assert "2 rows could not be written and are dropped" in caplog.text
+    # Times already turned to text by the failed attempt are written as the times they were.
+    assert store.run_sync(lambda session: session.get(LogEntry, 1).at) == AT

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import DateTime, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -195,9 +195,20 @@ class BatchWriter:
                     _settle(waiters, error)
                     raise
                 _settle(waiters)
+                failed: list[tuple[list[Any], Exception]] = []
                 while inserts:
-                    inserts = await self.store.run(_inserting(self.store, inserts))
-                self.rows_written += count
+                    try:
+                        inserts = await self.store.run(_inserting(self.store, inserts))
+                    except Exception:
+                        # One bad row (a time without an offset, a charger deleted meanwhile) must not
+                        # cost the others theirs: the rows of the failed transaction go one by one.
+                        log.exception("writing %d rows failed; writing them one by one", sum(len(batch) for _, batch in inserts))
+                        failed = await self.store.run(_inserting_each(inserts))
+                        inserts = []
+                if failed:
+                    row, error = failed[0]
+                    log.error("%d rows could not be written and are dropped; the first: %r (%s)", len(failed), row, error)
+                self.rows_written += count - len(failed)
             finally:
                 _settle(waiters, ConnectionAbortedError("the batch writer stopped"))
                 self._drained.set()
@@ -256,6 +267,34 @@ class TableRows:
             cursor.close()
 
 
+    def insert_each(self, session: Session, batch: list[list[Any]]) -> list[tuple[list[Any], Exception]]:
+        """Insert `batch` a row at a time, each committed on its own: the rows that fail, and why; the rest is written.
+
+        What a failed batch falls back to. The failed attempt may have turned
+        some rows' times into SQLite's text in place: those are read back first.
+        """
+        times = [name for name in self.columns if _is_time(self.table.c[name].type)]
+        statement = self.table.insert()
+        failed: list[tuple[list[Any], Exception]] = []
+        for row in batch:
+            values = dict(zip(self.columns, row))
+            for name in times:
+                if type(values[name]) is str:
+                    values[name] = datetime.fromisoformat(values[name]).replace(tzinfo=timezone.utc)
+            try:
+                session.execute(statement, [values])
+                session.commit()
+            except Exception as error:
+                session.rollback()
+                failed.append((row, error))
+        return failed
+
+
+def _is_time(kind: Any) -> bool:
+    affinity = getattr(kind, "_type_affinity", None)
+    return isinstance(affinity, type) and issubclass(affinity, DateTime)
+
+
 Batches = list[tuple[TableRows, list[list[Any]]]]
 
 
@@ -273,6 +312,18 @@ def _inserting(store: Store, batches: Batches) -> Callable[[Session], Batches]:
                     return rest + batches[position + 1 :]
         session.commit()
         return []
+
+    return write
+
+
+def _inserting_each(batches: Batches) -> Callable[[Session], list[tuple[list[Any], Exception]]]:
+    """Insert the rows of the batches one by one, each committed on its own; the rows that fail, and why."""
+
+    def write(session: Session) -> list[tuple[list[Any], Exception]]:
+        failed: list[tuple[list[Any], Exception]] = []
+        for table_rows, batch in batches:
+            failed += table_rows.insert_each(session, batch)
+        return failed
 
     return write
 
