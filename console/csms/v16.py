@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ocpp.routing import on
@@ -19,12 +19,16 @@ SUBPROTOCOL = "ocpp1.6"
 
 
 def parse_time(value: str | None, clock: Clock) -> datetime:
+    """A charger's time; without an offset it is read as UTC (OCPP times are UTC), unreadable as now."""
     if not value:
         return clock.now()
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return clock.now()
+    # A time without an offset would be refused by the store (and, before the writer fell back to
+    # row by row, would have cost every other row of its batch).
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[datetime, str, str | None, str | None, float]]:

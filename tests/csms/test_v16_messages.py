@@ -58,3 +58,19 @@ async def test_stop_transaction_with_transaction_data(service: ConsoleService, c
     samples = await rows(service, select(MeterSample).where(MeterSample.transaction_id == transaction.id))
     assert [s.value for s in samples] == [700, 1400]
     assert {s.connector_id for s in samples} == {1}
+
+
+async def test_a_time_without_an_offset_is_read_as_utc(service: ConsoleService, central_system: CentralSystem) -> None:
+    """Some chargers leave the offset off their times: the sample is kept, as UTC, and so is the rest of its batch."""
+    from datetime import datetime, timezone
+
+    charger = await service.create_charger({"identity": "CP-NAIVE"})
+    async with charge_point(central_system.url, "CP-NAIVE") as cp:
+        await cp.call(
+            call.MeterValues(
+                connector_id=1,
+                meter_value=[{"timestamp": "2026-04-02T09:20:00", "sampledValue": [{"value": "700", "unit": "Wh"}]}],
+            )
+        )
+    (sample,) = await rows(service, select(MeterSample).where(MeterSample.charger_id == charger.id))
+    assert (sample.value, sample.at) == (700, datetime(2026, 4, 2, 9, 20, tzinfo=timezone.utc))
