@@ -167,33 +167,23 @@ class CentralSystem:
     async def start(self) -> None:
         # A peer that missed its pong will not answer a close frame either: give up as soon.
         close_timeout = min(self.ping_timeout or CLOSE_TIMEOUT, CLOSE_TIMEOUT)
+        # The same options whichever layer serves the connections.
+        options: dict[str, Any] = {
+            "subprotocols": list(SUBPROTOCOLS),
+            "select_subprotocol": self._select_subprotocol,
+            "process_request": self._check_handshake,
+            "ping_interval": self.ping_interval,
+            "ping_timeout": self.ping_timeout,
+            "close_timeout": close_timeout,
+            "max_size": self.max_frame_bytes,
+        }
         server: Server | Listener
         if self.transport == "sansio":
-            server = Listener(
-                self._handle,
-                subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
-                select_subprotocol=self._select_subprotocol,
-                process_request=self._check_handshake,
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_timeout,
-                close_timeout=close_timeout,
-                max_size=self.max_frame_bytes,
-            )
+            server = Listener(self._handle, **options)
             await server.start(self.host, self.requested_port, ssl=self.ssl_context, backlog=1024)
         else:
             server = await serve(
-                self._handle,
-                self.host,
-                self.requested_port,
-                subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
-                select_subprotocol=self._select_subprotocol,
-                process_request=self._check_handshake,
-                ping_interval=self.ping_interval,
-                ping_timeout=self.ping_timeout,
-                close_timeout=close_timeout,
-                max_size=self.max_frame_bytes,
-                ssl=self.ssl_context,
-                backlog=1024,
+                self._handle, self.host, self.requested_port, ssl=self.ssl_context, backlog=1024, **options
             )
         self._server = server
         # Keep the port we got, so a restart (port 0 at first) listens on the same one.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -43,3 +45,23 @@ async def eventually(condition: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), timeout)
+
+
+async def websocket_by_hand(
+    url: str, identity: str, subprotocol: str = "ocpp1.6"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket opened over a plain TCP socket: the 101 answer is read, and the rest is the caller's, byte by byte."""
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /{identity} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    assert b"sec-websocket-extensions" not in response.lower()
+    return reader, writer

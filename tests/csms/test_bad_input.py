@@ -7,10 +7,8 @@ by having it boot, so a bad frame never costs anyone else their connection.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from console.core.service import ConsoleService
 from console.core.views import ChargerView
 from console.csms.server import CentralSystem
-from ocpp_clients import charge_point, eventually
+from ocpp_clients import charge_point, eventually, websocket_by_hand
 
 VERSIONS = {"ocpp1.6": "OCPP1.6", "ocpp2.0.1": "OCPP2.0.1"}
 HEARTBEAT = '[2,"hb-1","Heartbeat",{}]'
@@ -293,23 +291,6 @@ async def test_an_oversized_frame_closes_with_1009_and_others_are_unaffected(ser
 # -- connections: replacement, dead sockets, quality ---------------------------------------
 
 
-async def half_dead(url: str, identity: str, subprotocol: str = "ocpp1.6") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A WebSocket opened by hand that then goes silent: it never reads, so pings go unanswered."""
-    host, port = url.removeprefix("ws://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /{identity} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
-    assert response.startswith(b"HTTP/1.1 101")
-    return reader, writer
-
-
 async def _said(service: ConsoleService, identity: str, text: str) -> bool:
     return any(text in line for line in await events(service, identity))
 
@@ -331,7 +312,7 @@ async def test_a_reconnect_replaces_a_half_dead_socket_at_once(
     service: ConsoleService, central_system: CentralSystem, good: Any
 ) -> None:
     await service.create_charger({"identity": "FLAKY"})
-    reader, writer = await half_dead(central_system.url, "FLAKY")
+    reader, writer = await websocket_by_hand(central_system.url, "FLAKY")  # then silent: never reads, so pings go unanswered
     try:
         await eventually(lambda: _online(service, "FLAKY"))
         async with charge_point(central_system.url, "FLAKY") as again:
@@ -366,7 +347,7 @@ async def test_a_dead_socket_is_found_by_ping(service: ConsoleService) -> None:
         await service.create_charger({"identity": "GONE"})
         await service.create_charger({"identity": "GOOD"})
         async with charge_point(central.url, "GOOD") as good:
-            _, writer = await half_dead(central.url, "GONE")
+            _, writer = await websocket_by_hand(central.url, "GONE")
             try:
                 await eventually(lambda: _online(service, "GONE"))
                 await eventually(lambda: _offline(service, "GONE"), timeout=1.5)

@@ -10,7 +10,6 @@ is answered or refused as websockets itself would.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import struct
@@ -23,6 +22,7 @@ from websockets.frames import TEXT, Frame
 from console.core.service import ConsoleService
 from console.csms.server import CentralSystem
 from console.csms.transport import text_frame
+from ocpp_clients import websocket_by_hand
 
 TEXT_OP, BINARY_OP, CONT_OP, CLOSE_OP, PING_OP, PONG_OP = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
@@ -86,18 +86,7 @@ class Peer:
 @pytest.fixture
 async def peer(service: ConsoleService, central_system: CentralSystem) -> AsyncIterator[Peer]:
     await service.create_charger({"identity": "BYHAND"})
-    host, port = central_system.url.removeprefix("ws://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /BYHAND HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-        ).encode()
-    )
-    response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
-    assert response.startswith(b"HTTP/1.1 101")
-    assert b"sec-websocket-extensions" not in response.lower()
+    reader, writer = await websocket_by_hand(central_system.url, "BYHAND")
     yield Peer(reader, writer)
     writer.close()
 
@@ -183,16 +172,7 @@ async def test_a_frame_over_the_limit_closes_with_1009(service: ConsoleService) 
     await central.start()
     try:
         await service.create_charger({"identity": "BYHAND"})
-        host, port = central.url.removeprefix("ws://").rsplit(":", 1)
-        reader, writer = await asyncio.open_connection(host, int(port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            (
-                f"GET /BYHAND HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-            ).encode()
-        )
-        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        reader, writer = await websocket_by_hand(central.url, "BYHAND")
         peer = Peer(reader, writer)
         big = call("big", "DataTransfer", {"vendorId": "Acme", "data": "q" * 2000})
         await peer.send(frame(TEXT_OP, call("small")))
