@@ -74,11 +74,14 @@ ProcessRequest = Callable[["Connection", Request], Awaitable[Response | None]]
 SelectSubprotocol = Callable[["Connection", Sequence[Subprotocol]], Subprotocol | None]
 
 
+_SHORT_HEADERS = tuple(bytes((0x81, length)) for length in range(126))
+
+
 def text_frame(payload: bytes) -> bytes:
     """A whole text frame from a server (unmasked, no extension): the bytes `send_text` would queue."""
     length = len(payload)
     if length < 126:
-        return bytes((0x81, length)) + payload
+        return _SHORT_HEADERS[length] + payload
     if length < 65536:
         return b"\x81\x7e" + length.to_bytes(2, "big") + payload
     return b"\x81\x7f" + length.to_bytes(8, "big") + payload
