@@ -270,15 +270,25 @@ class Connection(asyncio.Protocol):
                 self.transport.abort()
                 await asyncio.shield(self.connection_lost_waiter)
                 return
-            self._close_expected()
-            try:
-                self.send_data()
-                await self.drain()
-            except Exception as exc:
-                self.set_connection_exc(exc)
-                self.transport.abort()
+            if not await self._send_close():
                 await asyncio.shield(self.connection_lost_waiter)
                 return
+        await self._closed()
+
+    async def _send_close(self) -> bool:
+        """Write the close frame the protocol has queued and expect TCP to close; False: that failed, transport aborted."""
+        self._close_expected()
+        try:
+            self.send_data()
+            await self.drain()
+        except Exception as exc:
+            self.set_connection_exc(exc)
+            self.transport.abort()
+            return False
+        return True
+
+    async def _closed(self) -> None:
+        """Wait for the peer to close TCP (at most `close_timeout`), then make sure it is closed."""
         await self._wait_for_close()
         self.transport.abort()
         await asyncio.shield(self.connection_lost_waiter)
@@ -332,16 +342,8 @@ class Connection(asyncio.Protocol):
         self.set_connection_exc(exc)
         if self.protocol.state is OPEN:
             self.protocol.fail(code, reason)
-            self._close_expected()
-            try:
-                self.send_data()
-                await self.drain()
-            except Exception as error:
-                self.set_connection_exc(error)
-                self.transport.abort()
-        await self._wait_for_close()
-        self.transport.abort()
-        await asyncio.shield(self.connection_lost_waiter)
+            await self._send_close()
+        await self._closed()
         raise self.close_exc
 
     def _put_frame(self, frame: Frame) -> None:
