@@ -125,5 +125,10 @@ class LoggedConnection:
         self._note(message, "out", frame)
         return self._connection.send(message)
 
+    def write_text(self, message: str, frame: Any = UNPARSED) -> None:
+        """Log a frame and send it from a callback (`ProtocolGuard.answer_at_once`): the connection's `write_text`."""
+        self._note(message, "out", frame)
+        self._connection.write_text(message)
+
     async def close(self, code: int, reason: str) -> None:
         await self._connection.close(code, reason)

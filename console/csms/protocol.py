@@ -59,9 +59,11 @@ route is read once per handler class, not once per connection or message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -168,6 +170,36 @@ def _routes_of(cls: type) -> dict[str, Route]:
     return routes
 
 
+def received_call(unique_id: str, action: str, payload: Any) -> Call:
+    """The package's Call for a CALL as received, its payload parsed JSON.
+
+    Made without the package's `__init__`, which also turns a dataclass
+    payload into a dict (for CALLs it builds itself): a received payload never
+    is one, and the check cost more than the rest of making the message. The
+    type stays Call: the package's validator takes nothing else.
+    """
+    message = Call.__new__(Call)
+    message.unique_id = unique_id
+    message.action = action
+    message.payload = payload
+    return message
+
+
+_NOT_AWAITABLE: set[type] = set()
+
+
+def _awaitable(value: Any) -> bool:
+    """`inspect.isawaitable`, remembered per type for the types handlers answer with (dataclasses, dicts)."""
+    kind = type(value)
+    if kind in _NOT_AWAITABLE:
+        return False
+    if inspect.isawaitable(value):
+        return True
+    if kind is not types.GeneratorType:  # a generator's answer depends on its code, not its type
+        _NOT_AWAITABLE.add(kind)
+    return False
+
+
 class RpcFrameworkError(OCPPError):
     code = "RpcFrameworkError"
     default_description = "Content of the call is not a valid RPC Request, for example: MessageId could not be read."
@@ -260,6 +292,66 @@ class ProtocolGuard:
             kind = "CALLRESULT" if isinstance(message, CallResult) else "CALLERROR"
             self._event(f"{kind} for unknown message id {message.unique_id!r}: no CALL of ours waits for it; ignored")
 
+    def answer_at_once(self, text: str) -> bool:
+        """Answer a CALL to a plain-function handler here and now, as it arrives; False: not taken.
+
+        Called by the connection (`Connection.answer_at_once`) from the data
+        callback while `start` waits for a frame: the steps of `route_message`
+        and `_handle_call` in the same order with the same outcomes, without
+        waking the connection's task and without a coroutine per step. What it
+        does not take, having done nothing with it, goes to `route_message` as
+        before: anything but a well-formed CALL to a route whose handler is a
+        plain function, a payload its schema refuses (answered there), a store
+        that is behind (`start` waits for it).
+        """
+        if self.live.writer.backlogged:
+            return False
+        try:
+            frame = decode(text)
+        except ValueError:
+            return False
+        if type(frame) is not list or len(frame) != 4:
+            return False
+        kind, message_id, action, payload = frame
+        if type(kind) is not int or kind != 2 or type(message_id) is not str or type(action) is not str:
+            return False
+        route = self._routes.get(action)
+        if route is None or route.is_coroutine:
+            return False
+        message = received_call(message_id, action, payload)
+        if route.validating:
+            try:
+                validate(message, self._ocpp_version)
+            except Exception:
+                return False
+        connection = self._connection
+        connection.note_in(text, frame)
+        try:
+            try:
+                response = self._call_handler(message, route)
+            except Exception as error:
+                connection.write_text(self._handler_error(message, error))
+                return True
+            if _awaitable(response):  # a plain function that hands back an awaitable after all
+                asyncio.ensure_future(self._answer_later(message, self._complete(message, route, response)))
+                return True
+            answer = self._answer_frame(message, route, response)
+        except OCPPError as error:
+            connection.write_text(self._error_text(message_id, error, f"{action} refused"))
+            return True
+        except Exception:
+            log.exception("%s: failed to answer %s", self.id, message)
+            connection.write_text(self._error_text(message_id, InternalError(), f"{action} failed on the central system"))
+            return True
+        connection.write_text(encode(answer), answer)
+        self._after(message, route)
+        return True
+
+    async def _answer_later(self, message: Call, answering: Any) -> None:
+        """The rest of `answer_at_once` for a plain function that handed back an awaitable after all."""
+        with contextlib.suppress(ConnectionClosed):  # nobody left to answer
+            await self._answer(message, answering)
+
     # -- parsing -------------------------------------------------------------------------
 
     def _framing_error(self, description: str) -> OCPPError:
@@ -295,7 +387,7 @@ class ProtocolGuard:
                 "malformed CALL", message_id,
                 self._framing_error("a CALL is [2, MessageId, Action, {Payload}]"),
             )
-        return Call(message_id, frame[2], frame[3])
+        return received_call(message_id, frame[2], frame[3])
 
     def _parse_answer(self, frame: list[Any], message_id: str | None) -> CallResult | CallError:
         kind = frame[0]
@@ -308,8 +400,12 @@ class ProtocolGuard:
 
     # -- answering ---------------------------------------------------------------------
 
-    async def _answer(self, message: Call) -> None:
+    async def _answer(self, message: Call, answering: Any = None) -> None:
+        """Answer a CALL: its refusal if it cannot be handled (`answering`: the handling is under way, to await)."""
         try:
+            if answering is not None:
+                await answering
+                return
             route = self._routes.get(message.action)
             if route is None:
                 if message.action in KNOWN_ACTIONS:
@@ -331,11 +427,15 @@ class ProtocolGuard:
             await self._answer_error(message.unique_id, InternalError(), f"{message.action} failed on the central system")
 
     async def _answer_error(self, message_id: str, error: OCPPError, reason: str) -> None:
+        await self._send(self._error_text(message_id, error, reason))
+
+    def _error_text(self, message_id: str, error: OCPPError, reason: str) -> str:
+        """The CALLERROR for `error` in this version's spelling; the charger's event log says why."""
         code = CODES_16.get(error.code, error.code) if self._ocpp_version == "1.6" else error.code
         # Only the cause goes back: the package's details also echo the whole offending message.
         details = {"cause": str(error.details["cause"])} if "cause" in error.details else {}
         self._event(f"{reason}: answered CALLERROR {code} ({details.get('cause') or error.description})")
-        await self._send(CallError(message_id, code, error.description, details).to_json())
+        return CallError(message_id, code, error.description, details).to_json()
 
     async def _handle_call(self, msg: Call, route: Route | None = None) -> None:
         """The package's `_handle_call`, with compiled schema validation and cached key conversions.
@@ -349,43 +449,64 @@ class ProtocolGuard:
             route = self._routes[msg.action]
         if route.validating:
             validate(msg, self._ocpp_version)
-        arguments = None if route.takes_payload else to_snake(msg.payload)
         try:
-            if arguments is None:  # takes_payload
-                if route.takes_id:
-                    response = route.handler(self, msg.payload, call_unique_id=msg.unique_id)
-                else:
-                    response = route.handler(self, msg.payload)
-            elif route.takes_id:
-                response = route.handler(self, **arguments, call_unique_id=msg.unique_id)
-            else:
-                response = route.handler(self, **arguments)
-            if route.is_coroutine or inspect.isawaitable(response):
-                response = await response
+            response = self._call_handler(msg, route)
         except Exception as error:
-            if not isinstance(error, (OCPPError, ConnectionClosed)):
-                # An unexpected failure is an InternalError answer, not a dead connection.
-                log.exception("%s: %s handler failed", self.id, msg.action)
-                self._event(f"{msg.action} failed on the central system ({type(error).__name__}): answered CALLERROR InternalError")
-                error = InternalError()
-            self.logger.exception("Error while handling request '%s'", msg)
-            await self._send(msg.create_call_error(error).to_json())
+            await self._send(self._handler_error(msg, error))
             return
+        await self._complete(msg, route, response)
+
+    async def _complete(self, msg: Call, route: Route, response: Any) -> None:
+        """Send the answer to a CALL its handler has taken (awaited first if it is awaitable), then run the `after` hook."""
+        if route.is_coroutine or _awaitable(response):
+            try:
+                response = await response
+            except Exception as error:
+                await self._send(self._handler_error(msg, error))
+                return
+        frame = self._answer_frame(msg, route, response)
+        await self._connection.send(encode(frame), frame)
+        self._after(msg, route)
+
+    def _call_handler(self, msg: Call, route: Route) -> Any:
+        if route.takes_payload:
+            if route.takes_id:
+                return route.handler(self, msg.payload, call_unique_id=msg.unique_id)
+            return route.handler(self, msg.payload)
+        if route.takes_id:
+            return route.handler(self, **to_snake(msg.payload), call_unique_id=msg.unique_id)
+        return route.handler(self, **to_snake(msg.payload))
+
+    def _handler_error(self, msg: Call, error: Exception) -> str:
+        """The CALLERROR for a handler's failure, as the package answers it."""
+        if not isinstance(error, (OCPPError, ConnectionClosed)):
+            # An unexpected failure is an InternalError answer, not a dead connection.
+            log.exception("%s: %s handler failed", self.id, msg.action, exc_info=error)
+            self._event(f"{msg.action} failed on the central system ({type(error).__name__}): answered CALLERROR InternalError")
+            error = InternalError()
+        self.logger.exception("Error while handling request '%s'", msg, exc_info=error)
+        return msg.create_call_error(error).to_json()
+
+    def _answer_frame(self, msg: Call, route: Route, response: Any) -> list[Any]:
+        """The CALLRESULT frame of a handler's answer, validated against its schema."""
         payload = answer_payload(response)
         if route.validating:
             validate(CallResult(msg.unique_id, payload, msg.action), self._ocpp_version)
-        frame = [CALLRESULT, msg.unique_id, payload]
-        await self._connection.send(encode(frame), frame)
+        return [CALLRESULT, msg.unique_id, payload]
+
+    def _after(self, msg: Call, route: Route) -> None:
+        """The route's `after` hook, once the answer is out."""
         after = route.after
-        if after is not None:
-            snake_case_payload = to_snake(msg.payload) if arguments is None else arguments
-            if route.after_takes_id:
-                outcome = after(self, **snake_case_payload, call_unique_id=msg.unique_id)
-            else:
-                outcome = after(self, **snake_case_payload)
-            # A task, so a CALL made from the hook does not hold up this connection.
-            if inspect.isawaitable(outcome):
-                asyncio.ensure_future(outcome)
+        if after is None:
+            return
+        snake_case_payload = to_snake(msg.payload)
+        if route.after_takes_id:
+            outcome = after(self, **snake_case_payload, call_unique_id=msg.unique_id)
+        else:
+            outcome = after(self, **snake_case_payload)
+        # A task, so a CALL made from the hook does not hold up this connection.
+        if inspect.isawaitable(outcome):
+            asyncio.ensure_future(outcome)
 
     # -- sending -------------------------------------------------------------------------
 

@@ -327,6 +327,8 @@ class CentralSystem:
             self.heartbeat_interval,
             self.call_timeout,
         )
+        if isinstance(connection, Connection):  # our connection layer: CALLs to plain functions are answered as they arrive
+            connection.answer_at_once = charge_point.answer_at_once
         link = Link(identity, charger_id, subprotocol, connection, charge_point)
         self._links[identity] = link
         if self.collector is not None:

@@ -123,6 +123,8 @@ class Connection(asyncio.Protocol):
         self._recv_waiter: asyncio.Future[None] | None = None
         self._recv_in_progress = False
         self._frames_closed = False
+        # The handler's way to take a whole text message at once, where it arrives (see `_take_text_frames`).
+        self.answer_at_once: Callable[[str], bool] | None = None
         self._reading_paused = False
         # Flow control of writes.
         self._writing_paused = False
@@ -521,12 +523,18 @@ class Connection(asyncio.Protocol):
         )
 
     def _take_text_frames(self, data: bytes) -> bytes:
-        """Queue the whole, final, masked text frames `data` starts with; what is left goes to the parser.
+        """Take the whole, final, masked text frames `data` starts with; what is left goes to the parser.
 
         Exactly what `Frame.parse` and `recv_frame` make of such a frame (no
         RSV bit, masked, within `max_size`); anything else (a control frame, a
         fragment, binary, a bad or partial frame) stops here and is left for
         websockets' parser, which takes it from the same frame boundary.
+
+        Each message goes to `answer_at_once` when the handler waits in `recv`
+        with nothing queued before it and writes are not held up: a handler
+        that can answer it there and then (a CALL to a plain function) does,
+        and saves the wake-up of its task; anything else is queued for `recv`
+        as before, in order.
         """
         size = len(data)
         position = 0
@@ -550,9 +558,43 @@ class Connection(asyncio.Protocol):
             end = start + 4 + length
             if end > size:
                 break
-            self._put_frame(Frame(TEXT, apply_mask(data[start + 4 : end], data[start : start + 4])))
+            payload = apply_mask(data[start + 4 : end], data[start : start + 4])
             position = end
+            if self._at_once(payload):
+                continue
+            self._put_frame(Frame(TEXT, payload))
         return data[position:] if position else data
+
+    def _at_once(self, payload: bytes) -> bool:
+        """Whether the handler took this text message at once (False: queue it for `recv`)."""
+        answer = self.answer_at_once
+        waiter = self._recv_waiter
+        if answer is None or waiter is None or waiter.done() or self._frames or self._writing_paused:
+            return False
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:  # recv fails the connection with 1007, as before
+            return False
+        try:
+            return answer(text)
+        except Exception as exc:  # a bug: the handler's own errors are answered where they happen
+            self.logger.error("unexpected internal error", exc_info=True)
+            self.set_connection_exc(exc)
+            self.transport.abort()
+            return True
+
+    def write_text(self, message: str) -> None:
+        """Send a text message from a callback, where nothing can be awaited: for `answer_at_once`.
+
+        Only there: the connection is open and plain (no extension, no
+        fragmented message), and writes were not held up. A failed write
+        aborts the connection, and the handler's `recv` then raises.
+        """
+        try:
+            self.transport.write(text_frame(message.encode()))
+        except Exception as exc:
+            self.set_connection_exc(exc)
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._plain():

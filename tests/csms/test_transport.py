@@ -102,6 +102,56 @@ async def test_frames_in_one_segment_are_answered_in_order(peer: Peer) -> None:
     assert [(await peer.answer())[1] for _ in range(5)] == [f"m-{number}" for number in range(5)]
 
 
+async def logged_frames(service: ConsoleService, identity: str = "BYHAND") -> list[tuple[str, str | None]]:
+    (charger,) = [view for view in await service.list_chargers() if view.identity == identity]
+    return sorted((entry.direction, entry.message_id) for entry in await service.charger_logs(charger.id) if entry.direction != "event")
+
+
+async def test_calls_to_plain_and_async_handlers_in_one_segment_are_answered_in_order_and_logged_once(
+    peer: Peer, service: ConsoleService
+) -> None:
+    # Heartbeat and MeterValues are answered as they arrive (plain-function handlers); StatusNotification
+    # goes through the connection's task, and what comes after it waits its turn.
+    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+    meter = {"connectorId": 1, "meterValue": [{"timestamp": "2026-04-02T09:15:00Z", "sampledValue": [{"value": "10"}]}]}
+    calls = [
+        call("m-0"), call("m-1", "StatusNotification", status), call("m-2"),
+        call("m-3", "MeterValues", meter), call("m-4", "StatusNotification", status), call("m-5"),
+    ]
+    await peer.send(b"".join(frame(TEXT_OP, text) for text in calls))
+    assert [(await peer.answer())[:2] for _ in calls] == [[3, f"m-{number}"] for number in range(6)]
+    expected = [(direction, f"m-{number}") for direction in ("in", "out") for number in range(6)]
+    assert await logged_frames(service) == sorted(expected)
+
+
+async def test_a_call_to_a_plain_handler_that_breaks_its_schema_is_answered_and_logged_once(
+    peer: Peer, service: ConsoleService
+) -> None:
+    sampled = [{"timestamp": "2026-04-02T09:15:00Z", "sampledValue": [{"value": "10"}]}]
+    await peer.send(frame(TEXT_OP, call("bad-1", "MeterValues", {"meterValue": sampled})) + frame(TEXT_OP, call("ok-1")))
+    refused, answered = await peer.answer(), await peer.answer()
+    assert refused[:3] == [4, "bad-1", "ProtocolError"]  # connectorId missing
+    assert answered[:2] == [3, "ok-1"]
+    assert await logged_frames(service) == sorted([("in", "bad-1"), ("out", "bad-1"), ("in", "ok-1"), ("out", "ok-1")])
+
+
+async def test_no_call_is_read_while_the_store_is_behind(
+    peer: Peer, service: ConsoleService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await peer.send(frame(TEXT_OP, call("first")))
+    assert (await peer.answer())[:2] == [3, "first"]  # the connection is reading
+    writer = service.live.writer
+    behind = True
+    monkeypatch.setattr(type(writer), "backlogged", property(lambda self: behind))
+    await peer.send(frame(TEXT_OP, call("under way")))  # the connection was already reading: this one goes on
+    assert (await peer.answer())[:2] == [3, "under way"]
+    await peer.send(frame(TEXT_OP, call("held")))
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(peer.answer(), 0.3)
+    behind = False  # caught up: the writer's next flush lets the connection read on
+    assert (await asyncio.wait_for(peer.answer(), 3))[:2] == [3, "held"]
+
+
 async def test_a_frame_split_byte_by_byte_is_answered(peer: Peer) -> None:
     data = frame(TEXT_OP, call("slow-1")) + frame(TEXT_OP, call("slow-2"))
     for index in range(len(data)):
@@ -182,3 +232,24 @@ async def test_a_frame_over_the_limit_closes_with_1009(service: ConsoleService) 
         writer.close()
     finally:
         await central.stop()
+
+
+async def test_a_plain_handler_that_hands_back_an_awaitable_is_answered_when_it_is_done(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.csms import protocol
+    from console.csms.v16 import ChargePoint16
+
+    route = protocol._routes_of(ChargePoint16)["Heartbeat"]
+    handler = route.handler
+
+    def later(self: Any) -> Any:
+        async def answer() -> Any:
+            await asyncio.sleep(0.05)
+            return handler(self)
+        return answer()
+
+    monkeypatch.setitem(protocol._routes_of(ChargePoint16), "Heartbeat", route._replace(handler=later))
+    await peer.send(frame(TEXT_OP, call("late")))
+    answer = await peer.answer()
+    assert answer[:2] == [3, "late"] and "currentTime" in answer[2]
