@@ -1,6 +1,6 @@
 """OCPP server benchmarks, side by side with their baselines in one run.
 
-    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10] [--compare-transports]
+    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10] [--rounds 3] [--compare-transports]
     uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60]
     uv run python -m benchmarks.ocpp_bench startup [--chargers 10000]
     uv run python -m benchmarks.ocpp_bench compression [--chargers 2000] [--seconds 10]
@@ -18,7 +18,9 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -179,51 +181,76 @@ def rows_written(db_url: str) -> dict[str, int]:
         }
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median CALLs/s (the lower middle one of an even count), with every run's figure."""
+    ordered = sorted(runs, key=lambda run: run["calls_per_s"])
+    middle = dict(ordered[(len(ordered) - 1) // 2])
+    middle["rounds_calls_per_s"] = [run["calls_per_s"] for run in runs]
+    return middle
+
+
 def throughput(args: argparse.Namespace) -> dict:
+    """Every server once per round, in turn, so a machine that slows down or speeds up meanwhile
+    touches them all alike; each figure is its median run, and each ratio the median of the
+    rounds' own ratios (servers measured a minute apart, not ten)."""
     prefix = "LOAD-"
-    results: dict[str, dict] = {}
+    runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as directory:
-        db_url = store_with(Path(directory), args.connections, prefix)
+        first = store_with(Path(directory), args.connections, prefix)
         names = ["raw", "raw-lean", "bare-ocpp", "console"]
         if args.compare_transports:  # the console once more on websockets' asyncio connection layer
             names.append("console-asyncio")
-        for name in names:
-            if name == "console":
-                server = console_server(db_url, {"OCPP_CONSOLE_TRANSPORT": "sansio"})
-            elif name == "console-asyncio":
-                server = console_server(db_url, {"OCPP_CONSOLE_TRANSPORT": "asyncio"})
-            else:
-                server = baseline_server(name)
-            try:
-                figures = measured(server, "throughput", args.connections, args.seconds, prefix)
-            finally:
-                server.stop()
-            if name.startswith("console"):
-                figures["rows"] = rows_written(db_url)
-            results[name] = figures
-            print(f"# {name}: {figures}", file=sys.stderr, flush=True)
-    bare = results["bare-ocpp"]["calls_per_s"] or 1
-    raw = results["raw"]["calls_per_s"] or 1
+        for round_number in range(args.rounds):
+            for name in names:
+                if name.startswith("console"):
+                    # Each console run starts from the same store: a copy of the one made at the start.
+                    path = Path(directory) / f"run-{round_number}-{name}.db"
+                    shutil.copyfile(first.removeprefix("sqlite:///"), path)
+                    db_url = f"sqlite:///{path}"
+                    transport = "sansio" if name == "console" else "asyncio"
+                    server = console_server(db_url, {"OCPP_CONSOLE_TRANSPORT": transport})
+                else:
+                    server = baseline_server(name)
+                try:
+                    figures = measured(server, "throughput", args.connections, args.seconds, prefix)
+                finally:
+                    server.stop()
+                if name.startswith("console"):
+                    figures["rows"] = rows_written(db_url)
+                runs.setdefault(name, []).append(figures)
+                print(f"# round {round_number + 1}/{args.rounds} {name}: {figures}", file=sys.stderr, flush=True)
+    results = {name: _median_run(name_runs) for name, name_runs in runs.items()}
 
-    def per_cpu(name: str) -> float:
-        return results[name].get("calls_per_server_cpu_s") or 0.0
+    def ratio(name: str, baseline: str, figure: str = "calls_per_s") -> float:
+        """The median over the rounds of name's figure against the baseline's in the same round."""
+        ratios = [
+            (mine.get(figure) or 0.0) / (theirs.get(figure) or 1.0)
+            for mine, theirs in zip(runs[name], runs[baseline], strict=True)
+        ]
+        return round(statistics.median(ratios), 2)
 
+    console_vs_bare = ratio("console", "bare-ocpp")
     return {
         "benchmark": "throughput",
         "connections": args.connections,
+        "rounds": args.rounds,
         "results": results,
-        "console_vs_bare_ocpp": round(results["console"]["calls_per_s"] / bare, 2),
-        "console_vs_raw": round(results["console"]["calls_per_s"] / raw, 2),
-        "console_vs_raw_lean": round(results["console"]["calls_per_s"] / (results["raw-lean"]["calls_per_s"] or 1), 2),
-        "target_4x_bare_met": results["console"]["calls_per_s"] >= 4 * bare,
+        "console_vs_bare_ocpp": console_vs_bare,
+        "console_vs_bare_ocpp_rounds": [
+            round(mine["calls_per_s"] / (theirs["calls_per_s"] or 1), 2)
+            for mine, theirs in zip(runs["console"], runs["bare-ocpp"], strict=True)
+        ],
+        "console_vs_raw": ratio("console", "raw"),
+        "console_vs_raw_lean": ratio("console", "raw-lean"),
+        "target_4x_bare_met": console_vs_bare >= 4,
         # Per CPU-second of the server: what each would do with its core to itself.
-        "per_cpu_console_vs_bare_ocpp": round(per_cpu("console") / (per_cpu("bare-ocpp") or 1), 2),
-        "per_cpu_console_vs_raw": round(per_cpu("console") / (per_cpu("raw") or 1), 2),
+        "per_cpu_console_vs_bare_ocpp": ratio("console", "bare-ocpp", "calls_per_server_cpu_s"),
+        "per_cpu_console_vs_raw": ratio("console", "raw", "calls_per_server_cpu_s"),
         **(
-            {"per_cpu_sansio_vs_asyncio": round(per_cpu("console") / (per_cpu("console-asyncio") or 1), 2)}
+            {"per_cpu_sansio_vs_asyncio": ratio("console", "console-asyncio", "calls_per_server_cpu_s")}
             if args.compare_transports else {}
         ),
-        "loadgen_limited": any(result.get("loadgen_is_bottleneck") for result in results.values()),
+        "loadgen_limited": any(run.get("loadgen_is_bottleneck") for name_runs in runs.values() for run in name_runs),
     }
 
 
@@ -315,6 +342,10 @@ def main() -> int:
     parser.add_argument("benchmark", choices=["throughput", "fleet", "startup", "compression"])
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="throughput: run every server this many times, in turn; figures are medians (default 3)",
+    )
     parser.add_argument("--chargers", type=int, nargs="+", default=None)
     parser.add_argument("--period", type=float, default=10.0)
     parser.add_argument(
