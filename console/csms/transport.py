@@ -20,6 +20,11 @@ at each step:
   `send_text` would make (`text_frame`). Anything else (control frames,
   fragments, binary, bad or partial frames, permessage-deflate, websockets'
   debug log on) goes through `ServerProtocol` from the same frame boundary;
+- a whole text message that arrives while the handler waits in `recv`, with
+  nothing queued before it and writes not held up, is offered to the
+  handler's `answer_at_once` first (the central system answers a CALL to a
+  plain-function handler right there, `write_text`), which saves waking the
+  handler's task; what it does not take is queued as below, in order;
 - received data frames queue until `recv` takes them; more than `max_queue`
   frames waiting pause reading, down to a quarter resumes it; fragments are
   joined and text decoded in `recv`, which fails the connection with 1009 (too
