@@ -5,7 +5,10 @@
   (console.csms.transport), which is what the console's server runs on: the
   floor of what a CALL costs there (framing, event loop, system calls).
 - `bare-ocpp`: a central system on the `ocpp` package with handlers and nothing else
-  (its default validation, no persistence).
+  (its default validation, no persistence). By default the package validates
+  each payload in the loop's thread pool (`ocpp.messages.ASYNC_VALIDATION`);
+- `bare-ocpp-sync`: the same with that switched off, each payload validated on
+  the event loop (`--compare-bare-sync` of the throughput benchmark).
 
     uv run python -m benchmarks.baselines raw --port 9100
 """
@@ -96,6 +99,10 @@ async def run(kind: str, port: int) -> None:
     if kind == "raw-lean":
         await run_lean(stop, port)
         return
+    if kind == "bare-ocpp-sync":
+        import ocpp.messages
+
+        ocpp.messages.ASYNC_VALIDATION = False
     handler = raw_handler if kind == "raw" else bare_ocpp_handler()
     async with serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], compression=None, backlog=4096, max_queue=None) as server:  # type: ignore[list-item]
         print(f"listening on ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
@@ -107,7 +114,7 @@ def main() -> None:
 
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="benchmarks.baselines")
-    parser.add_argument("kind", choices=["raw", "raw-lean", "bare-ocpp"])
+    parser.add_argument("kind", choices=["raw", "raw-lean", "bare-ocpp", "bare-ocpp-sync"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cpu", type=int, default=None)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """OCPP server benchmarks, side by side with their baselines in one run.
 
-    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10] [--rounds 3] [--compare-transports]
+    uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10] [--rounds 3] [--compare-transports] [--compare-bare-sync]
     uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60]
     uv run python -m benchmarks.ocpp_bench startup [--chargers 10000]
     uv run python -m benchmarks.ocpp_bench compression [--chargers 2000] [--seconds 10]
@@ -200,6 +200,8 @@ def throughput(args: argparse.Namespace) -> dict:
         names = ["raw", "raw-lean", "bare-ocpp", "console"]
         if args.compare_transports:  # the console once more on websockets' asyncio connection layer
             names.append("console-asyncio")
+        if args.compare_bare_sync:  # the package with its validation on the event loop, not its thread pool
+            names.append("bare-ocpp-sync")
         for round_number in range(args.rounds):
             for name in names:
                 if name.startswith("console"):
@@ -246,6 +248,7 @@ def throughput(args: argparse.Namespace) -> dict:
         # Per CPU-second of the server: what each would do with its core to itself.
         "per_cpu_console_vs_bare_ocpp": ratio("console", "bare-ocpp", "calls_per_server_cpu_s"),
         "per_cpu_console_vs_raw": ratio("console", "raw", "calls_per_server_cpu_s"),
+        **({"console_vs_bare_ocpp_sync": ratio("console", "bare-ocpp-sync")} if args.compare_bare_sync else {}),
         **(
             {"per_cpu_sansio_vs_asyncio": ratio("console", "console-asyncio", "calls_per_server_cpu_s")}
             if args.compare_transports else {}
@@ -351,6 +354,10 @@ def main() -> int:
     parser.add_argument(
         "--compare-transports", action="store_true",
         help="throughput: also run the console on websockets' asyncio connection layer (OCPP_CONSOLE_TRANSPORT=asyncio)",
+    )
+    parser.add_argument(
+        "--compare-bare-sync", action="store_true",
+        help="throughput: also run the bare ocpp package validating on the event loop (ASYNC_VALIDATION off)",
     )
     args = parser.parse_args()
     if args.chargers is None:
