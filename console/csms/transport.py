@@ -574,7 +574,10 @@ class Connection(asyncio.Protocol):
         """Whether the handler took this text message at once (False: queue it for `recv`)."""
         answer = self.answer_at_once
         waiter = self._recv_waiter
-        if answer is None or waiter is None or waiter.done() or self._frames or self._writing_paused:
+        if (
+            answer is None or waiter is None or waiter.done() or self._frames or self._writing_paused
+            or self.transport.is_closing()
+        ):
             return False
         try:
             text = payload.decode()
