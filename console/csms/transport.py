@@ -286,13 +286,20 @@ class Connection(asyncio.Protocol):
         """Write the close frame the protocol has queued and expect TCP to close; False: that failed, transport aborted."""
         self._close_expected()
         try:
+            await self._write_out()
+        except Exception:
+            return False
+        return True
+
+    async def _write_out(self) -> None:
+        """Write what the protocol has queued and wait while writes are held up; a failure aborts the transport and is raised."""
+        try:
             self.send_data()
             await self.drain()
         except Exception as exc:
             self.set_connection_exc(exc)
             self.transport.abort()
-            return False
-        return True
+            raise
 
     async def _closed(self) -> None:
         """Wait for the peer to close TCP (at most `close_timeout`), then make sure it is closed."""
@@ -762,13 +769,7 @@ class Listener:
         protocol.send_response(connection.response)
         if protocol.close_expected():  # refused: the answer, then EOF
             connection._close_expected()
-        try:
-            connection.send_data()
-            await connection.drain()
-        except Exception as exc:
-            connection.set_connection_exc(exc)
-            connection.transport.abort()
-            raise
+        await connection._write_out()
         if protocol.state is not OPEN:
             await connection._wait_for_close()
 
