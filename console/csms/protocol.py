@@ -41,6 +41,11 @@ Why these:
   NotSupported "Requested Action is recognized but not supported by the
   receiver"; the package answers them the other way round.
 - A CALLERROR answers a CALL only, never a CALLRESULT or CALLERROR.
+- A charger set tolerant (or every one, with the server's --tolerant) has the
+  transaction and meter messages its schema refuses normalised and taken
+  where quirky firmware's meaning is plain, each deviation a protocol warning
+  on the charger (console.csms.validation.tolerate); anything else gets the
+  schema error above, as in strict mode.
 - OCPP-J frames are JSON text; RFC 6455 §7.4.1 reserves 1003 for data an
   endpoint cannot accept, "e.g., an endpoint that understands only text data
   MAY send this if it receives a binary message". A charger that frames in
@@ -85,7 +90,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from console.csms.codec import answer_payload, decode, encode, to_snake
-from console.csms.validation import validate
+from console.csms.validation import tolerate, validate
 
 log = logging.getLogger("console.csms")
 
@@ -229,6 +234,8 @@ class ProtocolGuard:
     route_map: dict[str, dict[str, Any]]
     id: str
     live: Any
+    # Every charger served tolerantly (the server's --tolerant), whatever its record says.
+    tolerant = False
 
     def __init__(self, id: str, connection: Any, response_timeout: float = 30, logger: logging.Logger = LOGGER) -> None:  # noqa: A002 - the package's name
         # The package's ChargePoint.__init__ (ocpp 2.1.0), except that the route map is the
@@ -242,8 +249,10 @@ class ProtocolGuard:
         self._response_queue = asyncio.Queue()
         self._unique_id_generator = uuid.uuid4
         self.logger = logger
-        # The MessageId of our CALL still waiting for its answer (the package sends one at a time).
+        # The MessageId of our CALL still waiting for its answer (the package sends one at a time),
+        # and of the last one answered.
         self._awaiting: str | None = None
+        self._answered: str | None = None
 
     # -- the receive loop --------------------------------------------------------------
 
@@ -287,6 +296,7 @@ class ProtocolGuard:
             await self._answer(message)
         elif message.unique_id == self._awaiting:
             self._awaiting = None
+            self._answered = message.unique_id
             self._response_queue.put_nowait(message)
         else:
             kind = "CALLRESULT" if isinstance(message, CallResult) else "CALLERROR"
@@ -448,7 +458,11 @@ class ProtocolGuard:
         if route is None:
             route = self._routes[msg.action]
         if route.validating:
-            validate(msg, self._ocpp_version)
+            try:
+                validate(msg, self._ocpp_version)
+            except OCPPError:
+                if not self._tolerated(msg):
+                    raise
         try:
             response = self._call_handler(msg, route)
         except Exception as error:
@@ -467,6 +481,23 @@ class ProtocolGuard:
         frame = self._answer_frame(msg, route, response)
         await self._connection.send(encode(frame), frame)
         self._after(msg, route)
+
+    def _tolerated(self, msg: Call) -> bool:
+        """Tolerant mode, for a CALL its schema refused: take it normalised, each deviation a protocol warning; False: refuse it as ever.
+
+        Only here, after a refusal: a valid payload never pays for the mode.
+        """
+        charger_id = self.live.charger_id_for(self.id)
+        record = self.live.record(charger_id) if charger_id is not None else None
+        if record is None or not (self.tolerant or record.tolerant):
+            return False
+        tolerated = tolerate(msg, self._ocpp_version)
+        if tolerated is None:
+            return False
+        msg.payload, deviations = tolerated
+        for deviation in deviations:
+            self.live.protocol_warning(charger_id, f"{msg.action}: {deviation}")
+        return True
 
     def _call_handler(self, msg: Call, route: Route) -> Any:
         if route.takes_payload:
@@ -515,6 +546,10 @@ class ProtocolGuard:
             # Set before sending: a quick answer may arrive before `call` starts waiting for it.
             self._awaiting = json.loads(message)[1]
         await self._connection.send(message)
+
+    def has_answer(self, unique_id: str) -> bool:
+        """Whether the answer to our CALL `unique_id` has arrived: it is the call's outcome, even when the close comes next."""
+        return self._answered == unique_id
 
     async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:
         try:

@@ -17,6 +17,7 @@ import http
 import logging
 import os
 import ssl
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -137,6 +138,7 @@ class CentralSystem:
         tune_collector: bool = True,
         compression: dict[str, bool] | None = None,
         transport: str | None = None,
+        tolerant: bool = False,
     ) -> None:
         self.service = service
         self.live = service.live
@@ -147,6 +149,8 @@ class CentralSystem:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.auto_register = auto_register
+        # Every charger in tolerant mode, whatever its record says (console.csms.validation.tolerate).
+        self.tolerant = tolerant
         self.ssl_context = ssl_context
         self.max_frame_bytes = max_frame_bytes
         self.compression = compression if compression is not None else compression_setting(os.environ.get(COMPRESSION_ENV))
@@ -327,6 +331,7 @@ class CentralSystem:
             self.heartbeat_interval,
             self.call_timeout,
         )
+        charge_point.tolerant = self.tolerant
         if isinstance(connection, Connection):  # our connection layer: CALLs to plain functions are answered as they arrive
             connection.answer_at_once = charge_point.answer_at_once
         link = Link(identity, charger_id, subprotocol, connection, charge_point)
@@ -380,10 +385,15 @@ class CentralSystem:
         if request_type is None:
             raise ValueError(f"{action!r} is not an OCPP {VERSION_OF[link.subprotocol]} operation")
         request = request_type(**camel_to_snake_case(payload))
-        answer = asyncio.ensure_future(link.charge_point.call(request, suppress=False))
+        unique_id = str(uuid.uuid4())
+        answer = asyncio.ensure_future(link.charge_point.call(request, suppress=False, unique_id=unique_id))
         closed = asyncio.ensure_future(link.closed.wait())
         try:
             await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not answer.done() and link.charge_point.has_answer(unique_id):
+                # The answer arrived before the close (a charger that accepts a Reset reboots at once),
+                # and reading it takes a few more turns of the loop: it is the outcome.
+                await asyncio.wait({answer})
         finally:
             closed.cancel()
             if not answer.done():
