@@ -3,6 +3,9 @@
 The charger outlives its connections: energy registers, configuration,
 availability, profiles and sessions cut off by a lost connection (whose end
 is reported after the next boot) carry over from one connection to the next.
+Switched off while online (`power_off`), it ends its transactions as a
+charger losing power does, and the central system hears of them before the
+socket closes.
 What goes on the wire is left to one thin adapter per OCPP version
 (`console.sim.v16`, `console.sim.v201`), which implements the `_send_*` hooks
 and answers the central system's CALLs by asking this class.
@@ -207,6 +210,8 @@ class SimulatedCharger:
         self._failure: BaseException | None = None
         self._closed: ConnectionClosed | None = None
         self._reset_type: str | None = None
+        # Powering off: no session starts, and those running end.
+        self._closing = False
         self.online = False
         self.in_flight = 0
         # Told of every BootNotification answer (the runtime shows boot_pending / boot_rejected).
@@ -315,6 +320,7 @@ class SimulatedCharger:
         self._ended = asyncio.Event()
         self._failure = self._closed = None
         self._reset_type = None
+        self._closing = False
         self._spawn(self._read(link))
         self._spawn(self._lifecycle(on_online))
         try:
@@ -329,6 +335,25 @@ class SimulatedCharger:
         if failure is not None:
             raise failure
         raise ConnectionLost(describe_close(closed))
+
+    async def power_off(self, reason: str, timeout: float) -> None:
+        """End every session (transactions with `reason`) and wait at most `timeout` s for the central system.
+
+        Call before closing the connection. What is not answered in time, or
+        cannot be sent because the link is down, stays an unsent stop.
+        """
+        self._closing = True
+        sessions = [c.session for c in self.outlets if c.session is not None]
+        if not self.online or not sessions:
+            return
+        for session in sessions:
+            session.request_stop(reason)
+        waiters = [asyncio.ensure_future(session.done.wait()) for session in sessions]
+        try:
+            await asyncio.wait(waiters, timeout=timeout)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     def drop(self) -> bool:
         """Cut the connection without a close frame, as a pulled cable would."""
@@ -465,7 +490,7 @@ class SimulatedCharger:
         rng = connector.rng
         await self.clock.sleep(rng.uniform(*self.plan.first_arrival))
         while True:
-            if connector.free and connector.reservation is None:
+            if connector.free and connector.reservation is None and not self._closing:
                 id_tag = f"{rng.getrandbits(32):08X}"
                 session = self._new_session(connector, id_tag, authorize=True)
                 await self._run_session(connector, session)
@@ -476,6 +501,8 @@ class SimulatedCharger:
             if connector.status != PREPARING and connector.fault is None:
                 await self._status(connector, PREPARING)
             while True:
+                if self._closing:
+                    return
                 if session.unplugged or (session.stop_requested.is_set() and not session.manual):
                     await self._unplug(connector)
                     return
@@ -492,6 +519,8 @@ class SimulatedCharger:
                     session.request_stop(DE_AUTHORIZED)
                     continue
                 session.id_tag = None  # a rejected card; the driver may try another
+            if self._closing:
+                return
             if connector.reservation is not None and connector.reservation.id_tag == session.id_tag:
                 connector.reservation = None
             session.started_at = session.last_at = self.clock.now()
@@ -593,8 +622,8 @@ class SimulatedCharger:
         self._wake_sessions()  # the others may draw more now, and say so
         # The transaction is closed: a Reset need not wait for the driver to unplug.
         session.done.set()
-        if reason in (SOFT_RESET, HARD_RESET, REBOOT):
-            # The reboot announces every connector anew.
+        if reason in (SOFT_RESET, HARD_RESET, REBOOT, POWER_LOSS):
+            # The reboot (or the power coming back) announces every connector anew.
             connector.session = None
             return
         if not session.unplugged and connector.fault is None:
@@ -697,12 +726,12 @@ class SimulatedCharger:
 
     # -- meter values ------------------------------------------------------------------------
 
-    def _samples(self, connector: ConnectorSim, context: str) -> list[dict[str, Any]]:
-        """One reading of the meter, in neutral form: measurand, value, unit, phase, location."""
+    def _samples(self, connector: ConnectorSim, context: str, wanted: set[str] | None = None) -> list[dict[str, Any]]:
+        """One reading of the meter (`wanted` measurands, else the sampled ones), in neutral form."""
         session = connector.session
         charging = session is not None and session.transaction_id is not None
         power = session.power_w if charging and session else 0.0
-        wanted = self.measurands()
+        wanted = self.measurands() if wanted is None else wanted
         sampled: list[dict[str, Any]] = []
 
         def add(measurand: str, value: float, unit: str, phase: str | None = None, location: str = "Outlet") -> None:
@@ -754,7 +783,7 @@ class SimulatedCharger:
                 None,
             )
         connector = connector or self.find_connector(connector_id)
-        if connector is None or not connector.operative or connector.fault is not None:
+        if connector is None or not connector.operative or connector.fault is not None or self._closing:
             return False
         if connector.reservation is not None and connector.reservation.id_tag != id_tag:
             return False
@@ -940,6 +969,8 @@ class SimulatedCharger:
     def _require_online(self) -> None:
         if not self.online:
             raise NotAccepted(f"{self.identity} is not online")
+        if self._closing:
+            raise NotAccepted(f"{self.identity} is switching off")
 
     def plug_in(self, connector_id: int, soc: float | None = None, battery_kwh: float | None = None) -> str:
         self._require_online()

@@ -26,7 +26,15 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from console.core.clock import Clock
 from console.core.errors import NotFound, Unavailable
-from console.sim.charger import ConnectionLost, CsmsTimeout, NotAccepted, SessionPlan, SimulatedCharger
+from console.sim.charger import (
+    POWER_LOSS,
+    REBOOT,
+    ConnectionLost,
+    CsmsTimeout,
+    NotAccepted,
+    SessionPlan,
+    SimulatedCharger,
+)
 from console.sim.report import RuntimeReporter
 from console.sim.v16 import Charger16
 from console.sim.v201 import Charger201
@@ -38,6 +46,8 @@ BACKOFF_CAP = 30.0
 OPEN_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 1.0
 STOP_TIMEOUT = 2.0
+# How long a charger being stopped waits for the central system to answer the end of its sessions.
+SESSION_END_TIMEOUT = 2.0
 # This many failures within the window make a crash loop.
 CRASH_LOOP_FAILURES = 5
 CRASH_LOOP_WINDOW = timedelta(minutes=5)
@@ -199,13 +209,15 @@ class SimManager:
         runtime.task = asyncio.get_running_loop().create_task(self._run(runtime), name=f"sim {record.identity}")
         return f"{record.identity} started"
 
-    async def stop(self, charger_id: str) -> str:
+    async def stop(self, charger_id: str, reason: str = POWER_LOSS) -> str:
+        """Switch the charger off: its sessions end (with `reason`, as 1.6 words it), then the connection closes."""
         runtime = self._runtimes.get(charger_id)
         record = self.live.record(charger_id)
         identity = record.identity if record else (runtime.charger.identity if runtime else charger_id)
         if runtime is None or not runtime.running:
             return f"{identity} is not running"
-        self._set(runtime, "stopping", None, "runtime: stopping (closing the connection)")
+        self._set(runtime, "stopping", None, "runtime: stopping (ending its sessions, closing the connection)")
+        await runtime.charger.power_off(reason, SESSION_END_TIMEOUT)
         assert runtime.task is not None
         runtime.task.cancel()
         await asyncio.wait({runtime.task}, timeout=STOP_TIMEOUT)
@@ -215,7 +227,7 @@ class SimManager:
         return f"{identity} stopped"
 
     async def restart(self, charger_id: str) -> str:
-        await self.stop(charger_id)
+        await self.stop(charger_id, REBOOT)
         outcome = await self.start(charger_id)
         if outcome.endswith(" started"):
             return outcome.removesuffix(" started") + " restarted"
@@ -288,12 +300,16 @@ class SimManager:
 
     async def restart_location(self, location_id: str) -> list[str]:
         chargers = self._simulated(location_id)
-        await asyncio.gather(*(self.stop(c) for c in chargers))
+        await asyncio.gather(*(self.stop(c, REBOOT) for c in chargers))
         started = [await self.start(charger_id) for charger_id in chargers]
         return [message.removesuffix(" started") + " restarted" if message.endswith(" started") else message for message in started]
 
     async def close(self) -> None:
-        """Stop every runtime, concurrently, so shutting down takes about a second."""
+        """Stop every runtime, concurrently: the console quitting is its chargers losing power.
+
+        Each ends its sessions and hears the answers first (at most
+        SESSION_END_TIMEOUT), so call this while the central system still answers.
+        """
         running = [charger_id for charger_id, runtime in self._runtimes.items() if runtime.running]
         await asyncio.gather(*(self.stop(charger_id) for charger_id in running))
 

@@ -12,6 +12,7 @@ from ocpp.v16.enums import Action, ChargePointErrorCode, Measurand, MessageTrigg
 
 from console.sim.charger import (
     DEFAULT_MEASURANDS,
+    ENERGY,
     FIRMWARE_VERSION,
     HARD_RESET,
     SOFT_RESET,
@@ -27,6 +28,7 @@ SUBPROTOCOL = "ocpp1.6"
 INTEGER_KEYS = ("HeartbeatInterval", "MeterValueSampleInterval")
 BOOLEAN_KEYS = ("AuthorizeRemoteTxRequests", "LocalAuthListEnabled")
 READ_ONLY_KEYS = ("NumberOfConnectors", "ChargeProfileMaxStackLevel", "ChargingScheduleAllowedChargingRateUnit")
+MEASURAND_KEYS = ("MeterValuesSampledData", "StopTxnSampledData")
 SETTINGS = {
     "heartbeat": "HeartbeatInterval",
     "sample_interval": "MeterValueSampleInterval",
@@ -50,6 +52,7 @@ class Charger16(SimulatedCharger):
             "HeartbeatInterval": "60",
             "MeterValueSampleInterval": "10",
             "MeterValuesSampledData": ",".join(DEFAULT_MEASURANDS),
+            "StopTxnSampledData": ENERGY,
             "AuthorizeRemoteTxRequests": "false",
             "LocalAuthListEnabled": "true",
             "ChargeProfileMaxStackLevel": "8",
@@ -123,8 +126,7 @@ class Charger16(SimulatedCharger):
     async def _send_charging_state(self, connector: ConnectorSim, session: ChargingSession, previous: str) -> None:
         await self._status(connector, session.charging_state)
 
-    async def _send_meter_values(self, connector: ConnectorSim, samples: list[dict[str, Any]], context: str) -> None:
-        session = connector.session
+    def _meter_value(self, samples: list[dict[str, Any]], context: str) -> list[dict[str, Any]]:
         sampled = []
         for sample in samples:
             entry = {
@@ -137,16 +139,21 @@ class Charger16(SimulatedCharger):
                 entry["phase"] = sample["phase"]
             entry["location"] = sample["location"]
             sampled.append(entry)
-        transaction_id = session.transaction_id if session is not None else None
+        return [{"timestamp": self._now(), "sampledValue": sampled}]
+
+    async def _send_meter_values(self, connector: ConnectorSim, samples: list[dict[str, Any]], context: str) -> None:
+        session = connector.session
         await self._call(
             call.MeterValues(
                 connector_id=connector.connector_id,
-                meter_value=[{"timestamp": self._now(), "sampledValue": sampled}],
-                transaction_id=transaction_id,
+                meter_value=self._meter_value(samples, context),
+                transaction_id=session.transaction_id if session is not None else None,
             )
         )
 
     async def _send_stop(self, connector: ConnectorSim, session: ChargingSession, reason: str) -> None:
+        wanted = {m.strip() for m in self.config["StopTxnSampledData"].split(",") if m.strip()}
+        samples = self._samples(connector, "Transaction.End", wanted)
         await self._call(
             call.StopTransaction(
                 meter_stop=int(connector.energy_wh),
@@ -154,6 +161,7 @@ class Charger16(SimulatedCharger):
                 transaction_id=session.transaction_id,
                 reason=reason,
                 id_tag=session.id_tag,
+                transaction_data=self._meter_value(samples, "Transaction.End") if samples else None,
             )
         )
 
@@ -200,7 +208,7 @@ class Charger16(SimulatedCharger):
             if value.lower() not in ("true", "false"):
                 return "Rejected"
             value = value.lower()
-        elif key == "MeterValuesSampledData":
+        elif key in MEASURAND_KEYS:
             measurands = [m.strip() for m in value.split(",") if m.strip()]
             if not measurands or any(m not in set(Measurand) for m in measurands):
                 return "Rejected"
