@@ -67,6 +67,9 @@ class Charger(SQLModel, table=True):
     registration: str = "accepted"
     created_at: datetime
     updated_at: datetime
+    # Tolerant mode: its transaction and meter messages that break the schema in the ways quirky
+    # firmware does are taken (with a protocol warning) instead of refused.
+    tolerant: bool = False
 
 
 class ChargerState(SQLModel, table=True):
