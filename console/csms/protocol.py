@@ -59,6 +59,9 @@ converted with cached conversions and answers encoded with orjson
 (console.csms.codec), and the high-rate handlers (meter values, transaction
 events) take the payload as received instead (`takes_payload`); each action's
 route is read once per handler class, not once per connection or message.
+Vendor data keeps its keys both ways: DataTransfer and the handlers that keep
+customData take the payload as received, and our own CALLs are sent as given
+and answered as received (`call_payload`), never through the key conversions.
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import types
 import uuid
@@ -541,10 +543,36 @@ class ProtocolGuard:
 
     # -- sending -------------------------------------------------------------------------
 
+    async def call_payload(self, action: str, payload: dict[str, Any], unique_id: str) -> Any:
+        """Send a CALL with `payload` as given (camelCase) and return its answer's payload as received.
+
+        The package's `call`, without its conversions: it turns every key of the
+        request and of the answer between camelCase and snake_case and drops
+        nulls, which rewrites vendor data (DataTransfer's `data`, `customData`:
+        `some_key` arrived as `someKey`). The same checks otherwise: the request
+        and the answer are validated against their schemas, one CALL at a time,
+        a CALLERROR is raised as the package's exception for its code.
+        """
+        call = Call(unique_id, action, payload)
+        validate(call, self._ocpp_version)
+        frame = [int(MessageType.Call), unique_id, action, payload]
+        text = encode(frame)
+        async with self._call_lock:
+            # Set before sending: a quick answer may arrive before we start waiting for it.
+            self._awaiting = unique_id
+            await self._connection.send(text, frame)
+            try:
+                response = await self._get_specific_response(unique_id, self._response_timeout)
+            except asyncio.TimeoutError:
+                raise asyncio.TimeoutError(f"Waited {self._response_timeout}s for response on {text}.") from None
+        if response.message_type_id == MessageType.CallError:
+            self.logger.warning("Received a CALLError: %s'", response)
+            raise response.to_exception()
+        response.action = action
+        validate(response, self._ocpp_version)
+        return response.payload
+
     async def _send(self, message: str) -> None:
-        if message.startswith(f"[{MessageType.Call},"):
-            # Set before sending: a quick answer may arrive before `call` starts waiting for it.
-            self._awaiting = json.loads(message)[1]
         await self._connection.send(message)
 
     def has_answer(self, unique_id: str) -> bool:

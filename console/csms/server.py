@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as call16
 from ocpp.v21 import call as call21
@@ -381,12 +380,11 @@ class CentralSystem:
         link = self._links.get(identity)
         if link is None:
             raise ConnectionError(f"{identity} is not connected")
-        request_type = getattr(CALLS[link.subprotocol], action, None)
-        if request_type is None:
+        if getattr(CALLS[link.subprotocol], action, None) is None:
             raise ValueError(f"{action!r} is not an OCPP {VERSION_OF[link.subprotocol]} operation")
-        request = request_type(**camel_to_snake_case(payload))
         unique_id = str(uuid.uuid4())
-        answer = asyncio.ensure_future(link.charge_point.call(request, suppress=False, unique_id=unique_id))
+        # Sent as given and answered as received: vendor data (DataTransfer, customData) keeps its keys.
+        answer = asyncio.ensure_future(link.charge_point.call_payload(action, payload, unique_id))
         closed = asyncio.ensure_future(link.closed.wait())
         try:
             await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -407,4 +405,4 @@ class CentralSystem:
             raise CallFailed(f"{type(error).__name__}: {error.description}") from error
         except asyncio.TimeoutError as error:
             raise TimeoutError(f"no answer within {self.call_timeout:g} s") from error
-        return snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+        return result

@@ -138,11 +138,10 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
         return call_result.StopTransaction(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
 
     @on(Action.data_transfer)
-    async def on_data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: str | None = None
-    ) -> call_result.DataTransfer:
-        # We implement no vendor extensions: say so, as the spec asks.
-        self.live.charger_event(self.charger_id, "DataTransfer", {"vendorId": vendor_id, "messageId": message_id, "data": data})
+    @takes_payload
+    async def on_data_transfer(self, payload: dict[str, Any]) -> call_result.DataTransfer:
+        # Vendor data is kept as the charger sent it. We implement no vendor extensions: say so, as the spec asks.
+        self.live.charger_event(self.charger_id, "DataTransfer", payload)
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
 
     @on(Action.diagnostics_status_notification)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v21 import call as call21
 from ocpp.v21 import call_result as call_result21
@@ -118,22 +117,28 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
         )
         return call_result.MeterValues()
 
+    # Reports and events are kept as received: their customData keeps its keys.
     @on(Action.notify_report)
-    async def on_notify_report(
-        self, request_id: int, generated_at: str, seq_no: int, report_data: list[dict[str, Any]] | None = None, tbc: bool = False, **_: Any
-    ) -> call_result.NotifyReport:
+    @takes_payload
+    async def on_notify_report(self, payload: dict[str, Any]) -> call_result.NotifyReport:
         self.live.charger_event(
             self.charger_id,
             "NotifyReport",
-            {"requestId": request_id, "seqNo": seq_no, "tbc": tbc, "reportData": snake_to_camel_case(report_data or [])},
+            {
+                "requestId": payload["requestId"], "seqNo": payload["seqNo"], "tbc": payload.get("tbc", False),
+                "reportData": payload.get("reportData") or [],
+            },
         )
         return call_result.NotifyReport()
 
     @on(Action.notify_event)
-    async def on_notify_event(
-        self, generated_at: str, seq_no: int, event_data: list[dict[str, Any]], tbc: bool = False, **_: Any
-    ) -> call_result.NotifyEvent:
-        self.live.charger_event(self.charger_id, "NotifyEvent", {"seqNo": seq_no, "tbc": tbc, "eventData": snake_to_camel_case(event_data)})
+    @takes_payload
+    async def on_notify_event(self, payload: dict[str, Any]) -> call_result.NotifyEvent:
+        self.live.charger_event(
+            self.charger_id,
+            "NotifyEvent",
+            {"seqNo": payload["seqNo"], "tbc": payload.get("tbc", False), "eventData": payload["eventData"]},
+        )
         return call_result.NotifyEvent()
 
     @on(Action.security_event_notification)
@@ -158,11 +163,11 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
         return call_result.LogStatusNotification()
 
     @on(Action.data_transfer)
-    async def on_data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: Any = None, **_: Any
-    ) -> call_result.DataTransfer:
+    @takes_payload
+    async def on_data_transfer(self, payload: dict[str, Any]) -> call_result.DataTransfer:
+        # Vendor data (`data`, `customData`) is kept as the charger sent it, keys unconverted.
         # We implement no vendor extensions: say so, as the spec asks.
-        self.live.charger_event(self.charger_id, "DataTransfer", {"vendorId": vendor_id, "messageId": message_id, "data": data})
+        self.live.charger_event(self.charger_id, "DataTransfer", payload)
         return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
 
 
