@@ -21,7 +21,7 @@ from console.core.events import (
     Notice,
     UnknownChargerSeen,
 )
-from console.core.views import ActionSummary, ChargerView, ConnectorView, LogView, UnknownChargerView
+from console.core.views import ActionSummary, ChargerView, ConnectorView, LogView, ProtocolWarning, UnknownChargerView
 
 V = TypeVar("V")
 
@@ -65,6 +65,7 @@ def from_dict(cls: type[V], data: dict[str, Any]) -> V:
 def charger_from_dict(data: dict[str, Any]) -> ChargerView:
     data = dict(data)
     data["connectors"] = tuple(from_dict(ConnectorView, item) for item in data.get("connectors") or ())
+    data["protocol_warnings"] = tuple(from_dict(ProtocolWarning, item) for item in data.get("protocol_warnings") or ())
     if data.get("last_action") is not None:
         data["last_action"] = from_dict(ActionSummary, data["last_action"])
     schedule = data.get("current_schedule")

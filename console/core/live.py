@@ -39,6 +39,7 @@ from console.core.views import (
     ConnectorView,
     LocationView,
     LogView,
+    ProtocolWarning,
 )
 from console.core.writer import BatchWriter
 
@@ -72,6 +73,8 @@ CURRENT = "Current.Import"
 SOC = "SoC"
 # Seconds a high-rate change (heartbeat, meter values, ping time) waits to be published.
 PUBLISH_DELAY = 0.1
+# The distinct protocol warnings a charger keeps (the latest), each with its count.
+PROTOCOL_WARNINGS = 20
 # High-rate rows go to the writer as column values, not ORM objects.
 LOG_TABLE = LogEntry.__table__  # type: ignore[attr-defined]
 SAMPLE_TABLE = MeterSample.__table__  # type: ignore[attr-defined]
@@ -134,6 +137,8 @@ class LiveCharger:
     current_schedule: dict[str, Any] | None = None
     # (writer key, values reader) of its live-state row, made at the first touch.
     persist: tuple[tuple[str, str], Callable[[], dict[str, Any] | None]] | None = None
+    # Its protocol warnings by text, the latest last.
+    protocol_warnings: dict[str, ProtocolWarning] = field(default_factory=dict)
 
 
 class LiveState:
@@ -308,6 +313,8 @@ class LiveState:
             current_schedule=live.current_schedule,
             connectors=tuple(live.connectors[number] for number in sorted(live.connectors)),
             last_action=live.last_action,
+            tolerant=record.tolerant,
+            protocol_warnings=tuple(reversed(live.protocol_warnings.values())),
         )
 
     def security_profile(self, record: Charger) -> int:
@@ -789,6 +796,24 @@ class LiveState:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         found_action, message_id = frame_summary(text)
         return self.log(identity, direction, text, action=action or found_action, message_id=message_id)
+
+    # -- protocol warnings ---------------------------------------------------------
+
+    def protocol_warning(self, charger_id: str, text: str) -> None:
+        """A way the charger broke OCPP that was let through: counted on it (the latest PROTOCOL_WARNINGS), logged, shown."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        now = self._now()
+        seen = live.protocol_warnings.pop(text, None)
+        if seen is None:
+            live.protocol_warnings[text] = ProtocolWarning(text, 1, now, now)
+            if len(live.protocol_warnings) > PROTOCOL_WARNINGS:
+                del live.protocol_warnings[next(iter(live.protocol_warnings))]
+        else:
+            live.protocol_warnings[text] = replace(seen, count=seen.count + 1, last_at=now)
+        self.log(live.record.identity, "event", f"protocol warning: {text}", charger_id=charger_id)
+        self._publish_soon(charger_id)
 
 
 def _total_current(connectors: Any) -> float | None:

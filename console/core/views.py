@@ -63,6 +63,16 @@ class ConnectorView(View):
 
 
 @dataclass(frozen=True, slots=True)
+class ProtocolWarning(View):
+    """One way a charger's messages broke OCPP that the central system let through, and how often."""
+
+    text: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ActionSummary(View):
     id: str
     command: str
@@ -118,6 +128,10 @@ class ChargerView(View):
     last_action: ActionSummary | None = None
     # The scheduled or windowed command that governs the charger next (the seed's currentSchedule).
     current_schedule: dict[str, Any] | None = None
+    # Tolerant mode: messages that break the schema as quirky firmware does are taken, with a warning.
+    tolerant: bool = False
+    # The ways its messages broke OCPP that were let through, newest first (the latest few, each counted).
+    protocol_warnings: tuple[ProtocolWarning, ...] = ()
 
     SEED_FIELDS = (
         "id",
