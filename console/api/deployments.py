@@ -93,6 +93,8 @@ async def provisioning(request: Request, charger_id: str, who: Principal = Depen
         "connected_since": view.connected_since,
         "offline_since": view.offline_since,
         "last_failure": view.last_failure,
+        "tolerant": view.tolerant,
+        "protocol_warnings": [warning.to_dict() for warning in view.protocol_warnings],
     }
     report = service.runtime_provisioning(charger_id)
     if report:

@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from console.core.views import ProtocolWarning
+
 T = TypeVar("T")
 
 
@@ -91,6 +93,12 @@ class ChargerFields(BaseModel):
     simulated: bool | None = Field(default=None, description="run a simulated charge point for it")
     user_id: str | None = Field(default=None, description="the owner (the device API's userId)")
     password: str | None = Field(default=None, description="OCPP Basic auth password (security profile 1/2); stored hashed")
+    tolerant: bool | None = Field(
+        default=None,
+        description="tolerant mode: transaction and meter messages that break the schema as quirky firmware does "
+        "(an extra field, an over-long idTag, a unit in the wrong case, a number sent as text) are taken, each "
+        "deviation a protocol warning, instead of refused with a CALLERROR (default false)",
+    )
     # A charger object read from this API may be sent back as it is; the server owns these.
     id: str | None = Field(default=None, description="ignored: the server assigns it")
     created_at: str | None = Field(default=None, description="ignored")
@@ -122,6 +130,10 @@ class Provisioning(BaseModel):
     stages: list[ProvisioningStage] | None = None
     verdict: str | None = None
     hint: str | None = None
+    tolerant: bool = Field(default=False, description="the charger's tolerant setting (a server started with --tolerant takes every charger so)")
+    protocol_warnings: list[ProtocolWarning] = Field(
+        default_factory=list, description="the ways its messages broke OCPP that were let through, newest first, each counted"
+    )
 
 
 class RuntimeOutcome(BaseModel):

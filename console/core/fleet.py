@@ -56,6 +56,7 @@ CHARGER_FIELDS = (
     "simulated",
     "user_id",
     "password",
+    "tolerant",
 )
 TEXT_LIMITS = {"name": 100, "vendor_name": 64, "model": 64, "connector_type": 32, "user_id": 64}
 
@@ -197,6 +198,12 @@ def clean_charger_fields(
             clean["simulated"] = _as_bool(fields.get("simulated", False))
         except ValueError:
             problems["simulated"] = "must be true or false"
+
+    if present("tolerant") or not partial:
+        try:
+            clean["tolerant"] = _as_bool(fields.get("tolerant", False))
+        except ValueError:
+            problems["tolerant"] = "must be true or false"
 
     return clean, problems
 
@@ -424,6 +431,8 @@ class FleetService:
                     "created_at": iso(charger.created_at),
                     "updated_at": iso(charger.updated_at),
                     "simulated": charger.simulated,
+                    # Only when on: a fleet file of strict chargers reads as it did before the setting.
+                    **({"tolerant": True} if charger.tolerant else {}),
                 }
                 for charger in self.chargers(session)
             ],
