@@ -13,6 +13,9 @@ not JSON, not an array, no readable        CALLERROR FormationViolation,    CALL
 MessageTypeId/MessageId, CALL with the     MessageId "-1" when it cannot    MessageId "-1" when it cannot
 wrong number of elements                   be read                          be read
 unknown MessageTypeId                      CALLERROR FormationViolation     CALLERROR MessageTypeNotSupported
+                                                                            (2.1: SEND and CALLRESULTERROR
+                                                                            are known, below)
+MessageId over 36 characters               CALLERROR FormationViolation     CALLERROR RpcFrameworkError
 action no version knows                    CALLERROR NotImplemented         CALLERROR NotImplemented
 action known but not handled here          CALLERROR NotSupported           CALLERROR NotSupported
 payload breaks the schema                  the package's schema error;      the package's schema error
@@ -21,6 +24,11 @@ payload breaks the schema                  the package's schema error;      the 
 handler fails unexpectedly                 CALLERROR InternalError          CALLERROR InternalError
 CALLRESULT/CALLERROR nobody waits for,     logged and dropped: an answer    logged and dropped
 or malformed                               is never answered
+SEND (2.1 only, MessageTypeId 6)           -                                taken by its handler or kept as
+                                                                            a charger event; never answered
+CALLRESULTERROR (2.1 only, 5)              -                                our CALL's error answer, or logged
+                                                                            (about one of our CALLRESULTs);
+                                                                            never answered
 binary frame                               close 1003 (unsupported data)    close 1003 (unsupported data)
 frame over the size limit                  close 1009 by websockets, logged close 1009, logged
 =========================================  ===============================  ==============================
@@ -41,6 +49,16 @@ Why these:
   NotSupported "Requested Action is recognized but not supported by the
   receiver"; the package answers them the other way round.
 - A CALLERROR answers a CALL only, never a CALLRESULT or CALLERROR.
+- The MessageId is at most 36 characters (OCPP-J 1.6 and 2.0.1 Part 4 on the
+  message ID: a "maximum of 36 characters, to allow for GUIDs"). A longer one is a CALL that
+  is not a valid RPC request: 1.6's FormationViolation, 2.0.1's
+  RpcFrameworkError, answered with the MessageId as sent so the charger can
+  match it.
+- OCPP-J 2.1 adds two message types: SEND (6), a message the receiver never
+  answers, not even with a CALLERROR; and CALLRESULTERROR (5), sent by the
+  receiver of a CALLRESULT it could not process, itself never answered. One
+  that carries the MessageId of our CALL still waiting is taken as that CALL's
+  error answer. Before 2.1 both stay unknown message types.
 - A charger set tolerant (or every one, with the server's --tolerant) has the
   transaction and meter messages its schema refuses normalised and taken
   where quirky firmware's meaning is plain, each deviation a protocol warning
@@ -97,6 +115,8 @@ from console.csms.validation import tolerate, validate
 log = logging.getLogger("console.csms")
 
 UNREADABLE_ID = "-1"
+MAX_MESSAGE_ID = 36
+CALLRESULTERROR, SEND = 5, 6  # OCPP-J 2.1 only
 CALLRESULT = int(MessageType.CallResult)  # a plain int in the frame: the same JSON, no enum lookup per answer
 KNOWN_ACTIONS = frozenset(action.value for action in (*Action16, *Action201, *Action21))
 # 1.6 spellings of the codes the package emits in their 2.0.1 form.
@@ -217,6 +237,18 @@ class MessageTypeNotSupportedError(OCPPError):
     default_description = "A message with a Message Type Number received that is not supported by this implementation."
 
 
+class CallResultError(CallError):
+    """An OCPP 2.1 CALLRESULTERROR: [5, MessageId, errorCode, errorDescription, {errorDetails}]."""
+
+
+class Send(NamedTuple):
+    """An OCPP 2.1 SEND: [6, MessageId, Action, {Payload}], never answered."""
+
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+
+
 class BadFrame(Exception):
     """A frame that is not a usable OCPP-J message; `error` is the answer due, if any."""
 
@@ -235,6 +267,7 @@ class ProtocolGuard:
     _response_queue: asyncio.Queue[Any]
     route_map: dict[str, dict[str, Any]]
     id: str
+    charger_id: str
     live: Any
     # Every charger served tolerantly (the server's --tolerant), whatever its record says.
     tolerant = False
@@ -255,6 +288,8 @@ class ProtocolGuard:
         # and of the last one answered.
         self._awaiting: str | None = None
         self._answered: str | None = None
+        # The message types past CALL, CALLRESULT and CALLERROR this version knows: never answered.
+        self._unanswered_kinds = (CALLRESULTERROR, SEND) if self._ocpp_version == "2.1" else ()
 
     # -- the receive loop --------------------------------------------------------------
 
@@ -296,10 +331,17 @@ class ProtocolGuard:
             return
         if isinstance(message, Call):
             await self._answer(message)
+        elif isinstance(message, Send):
+            await self._take_send(message)
         elif message.unique_id == self._awaiting:
             self._awaiting = None
             self._answered = message.unique_id
             self._response_queue.put_nowait(message)
+        elif isinstance(message, CallResultError):
+            self._event(
+                f"CALLRESULTERROR {message.error_code} for message id {message.unique_id!r}: the charger could not take "
+                f"our answer ({message.error_description or 'no description'}); never answered"
+            )
         else:
             kind = "CALLRESULT" if isinstance(message, CallResult) else "CALLERROR"
             self._event(f"{kind} for unknown message id {message.unique_id!r}: no CALL of ours waits for it; ignored")
@@ -326,6 +368,8 @@ class ProtocolGuard:
             return False
         kind, message_id, action, payload = frame
         if type(kind) is not int or kind != 2 or type(message_id) is not str or type(action) is not str:
+            return False
+        if len(message_id) > MAX_MESSAGE_ID:
             return False
         route = self._routes.get(action)
         if route is None or route.is_coroutine:
@@ -382,6 +426,8 @@ class ProtocolGuard:
         message_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
         if kind in (MessageType.CallResult, MessageType.CallError):
             return self._parse_answer(frame, message_id)
+        if kind in self._unanswered_kinds:
+            return self._parse_unanswered(frame, message_id)
         if message_id is None:
             raise BadFrame(
                 "frame has no readable MessageId", UNREADABLE_ID,
@@ -399,6 +445,11 @@ class ProtocolGuard:
                 "malformed CALL", message_id,
                 self._framing_error("a CALL is [2, MessageId, Action, {Payload}]"),
             )
+        if len(message_id) > MAX_MESSAGE_ID:
+            raise BadFrame(
+                f"MessageId longer than {MAX_MESSAGE_ID} characters ({len(message_id)})", message_id,
+                self._framing_error(f"MessageId is at most {MAX_MESSAGE_ID} characters"),
+            )
         return received_call(message_id, frame[2], frame[3])
 
     def _parse_answer(self, frame: list[Any], message_id: str | None) -> CallResult | CallError:
@@ -409,6 +460,36 @@ class ProtocolGuard:
             return CallError(message_id, frame[2], frame[3], frame[4])
         name = "CALLRESULT" if kind == MessageType.CallResult else "CALLERROR"
         raise BadFrame(f"malformed {name} (an answer is never answered)", message_id or UNREADABLE_ID, None)
+
+    def _parse_unanswered(self, frame: list[Any], message_id: str | None) -> CallResultError | Send:
+        """An OCPP 2.1 CALLRESULTERROR or SEND; a malformed one is logged, never answered."""
+        if frame[0] == CALLRESULTERROR:
+            if message_id is not None and len(frame) == 5 and isinstance(frame[2], str):
+                return CallResultError(message_id, frame[2], frame[3], frame[4])
+            raise BadFrame("malformed CALLRESULTERROR (never answered)", message_id or UNREADABLE_ID, None)
+        if message_id is not None and len(frame) == 4 and isinstance(frame[2], str) and isinstance(frame[3], dict):
+            return Send(message_id, frame[2], frame[3])
+        raise BadFrame("malformed SEND (never answered)", message_id or UNREADABLE_ID, None)
+
+    async def _take_send(self, message: Send) -> None:
+        """An OCPP 2.1 SEND: its action's handler takes it, or it is kept as a charger event; never answered."""
+        route = self._routes.get(message.action)
+        if route is None:
+            self.live.charger_event(self.charger_id, message.action, message.payload)
+            return
+        call = received_call(message.unique_id, message.action, message.payload)
+        try:
+            if route.validating:
+                validate(call, self._ocpp_version)
+            response = self._call_handler(call, route)
+            if route.is_coroutine or _awaitable(response):
+                await response
+        except ConnectionClosed:
+            raise
+        except Exception as error:
+            if not isinstance(error, OCPPError):
+                log.exception("%s: SEND %s failed", self.id, message.action)
+            self._event(f"SEND {message.action} not taken ({type(error).__name__}: {error}); a SEND is never answered")
 
     # -- answering ---------------------------------------------------------------------
 

@@ -142,3 +142,89 @@ async def test_vendor_data_to_a_charger_and_its_answer_pass_unchanged(
     result = await asyncio.wait_for(pending, 5)
     writer.close()
     assert (result.state, result.answer) == ("acknowledged", answer)
+
+
+# -- OCPP 2.1's SEND and CALLRESULTERROR (issue 14, part 6) -----------------------------------------------------
+
+HEARTBEAT = json.dumps([2, "hb-1", "Heartbeat", {}]).encode()
+STREAM = {"id": 1, "pending": 0, "basetime": "2026-04-02T09:15:00Z", "data": [{"t": 0.5, "v": "230.1"}]}
+
+
+async def by_hand(service: ConsoleService, central_system: CentralSystem, identity: str, subprotocol: str) -> tuple[str, Peer]:
+    charger = await service.create_charger({"identity": identity, "ocpp_version": VERSIONS[subprotocol]})
+    reader, writer = await websocket_by_hand(central_system.url, identity, subprotocol)
+    await eventually(lambda: central_system.is_connected(identity))
+    return charger.id, Peer(reader, writer)
+
+
+async def test_a_send_is_never_answered_and_is_kept(service: ConsoleService, central_system: CentralSystem) -> None:
+    charger_id, peer = await by_hand(service, central_system, "SENDER", "ocpp2.1")
+    transfer = {"vendorId": "com.acme", "data": {"some_key": 1}}
+    sends = [
+        json.dumps([6, "s-1", "NotifyPeriodicEventStream", STREAM]).encode(),  # no handler here: kept as a charger event
+        json.dumps([6, "s-2", "DataTransfer", transfer]).encode(),  # taken by its handler
+    ]
+    # The heartbeat after them is the first thing answered: nothing answered the SENDs.
+    await peer.send(b"".join(frame(TEXT_OP, text) for text in [*sends, HEARTBEAT]))
+    assert (await peer.answer())[:2] == [3, "hb-1"]
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(peer.next_frame(), 0.3)
+    peer.writer.close()
+    events = {event.kind: event.data for event in await charger_events(service, charger_id)}
+    assert events == {"NotifyPeriodicEventStream": STREAM, "DataTransfer": transfer}
+
+
+async def test_a_callresulterror_is_the_error_answer_to_our_call(service: ConsoleService, central_system: CentralSystem) -> None:
+    charger_id, peer = await by_hand(service, central_system, "SENDER", "ocpp2.1")
+    pending = asyncio.ensure_future(service.operate(charger_id, "Reset", {"type": "Immediate"}))
+    sent = await peer.answer()
+    await peer.send(frame(TEXT_OP, json.dumps([5, sent[1], "GenericError", "cannot reset now", {"busy": True}]).encode()))
+    result = await asyncio.wait_for(pending, 5)
+    # One about a CALLRESULT of ours (the charger could not take our answer) is logged and never answered.
+    await peer.send(frame(TEXT_OP, json.dumps([5, "theirs-1", "FormatViolation", "bad answer", {}]).encode()) + frame(TEXT_OP, HEARTBEAT))
+    assert (await peer.answer())[:2] == [3, "hb-1"]
+    peer.writer.close()
+    assert (result.state, result.reason) == ("failed", "call_error")
+    assert result.detail == "CALLERROR GenericError: cannot reset now"
+    lines = [entry.message for entry in await service.charger_logs(charger_id) if entry.direction == "event"]
+    assert any("CALLRESULTERROR FormatViolation" in line and "theirs-1" in line for line in lines)
+
+
+@pytest.mark.parametrize(("subprotocol", "code"), [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "MessageTypeNotSupported")])
+@pytest.mark.parametrize("kind", [5, 6])
+async def test_send_and_callresulterror_before_21_stay_unknown_message_types(
+    service: ConsoleService, central_system: CentralSystem, subprotocol: str, code: str, kind: int
+) -> None:
+    _, peer = await by_hand(service, central_system, "OLDER", subprotocol)
+    await peer.send(frame(TEXT_OP, json.dumps([kind, "m-1", "DataTransfer", {"vendorId": "com.acme"}]).encode()))
+    assert (await peer.answer())[:3] == [4, "m-1", code]
+    peer.writer.close()
+
+
+# -- message ids over 36 characters (issue 14, part 6) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subprotocol", "code"),
+    [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "RpcFrameworkError"), ("ocpp2.1", "RpcFrameworkError")],
+)
+@pytest.mark.parametrize("action", ["Heartbeat", "StatusNotification"])  # answered at once, and by the connection's task
+async def test_a_message_id_over_36_characters_gets_the_version_s_callerror(
+    service: ConsoleService, central_system: CentralSystem, subprotocol: str, code: str, action: str
+) -> None:
+    charger_id, peer = await by_hand(service, central_system, "LONGID", subprotocol)
+    if action == "Heartbeat":
+        payload: dict[str, Any] = {}
+    elif subprotocol == "ocpp1.6":
+        payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+    else:
+        payload = {"timestamp": "2026-04-02T09:15:00Z", "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
+    longest, too_long = "u" * 36, "u" * 37
+    await peer.send(frame(TEXT_OP, json.dumps([2, too_long, action, payload]).encode())
+                    + frame(TEXT_OP, json.dumps([2, longest, action, payload]).encode()))
+    refused, answered = await peer.answer(), await peer.answer()
+    peer.writer.close()
+    assert refused[:3] == [4, too_long, code]
+    assert answered[:2] == [3, longest]
+    lines = [entry.message for entry in await service.charger_logs(charger_id) if entry.direction == "event"]
+    assert any("longer than 36" in line for line in lines)
