@@ -46,6 +46,7 @@ FIELD_NAMES = (
     "connector_type",
     "location_id",
     "simulated",
+    "tolerant",
 )
 
 Save = Callable[[dict[str, Any]], Awaitable[object]]
@@ -137,6 +138,16 @@ class ChargerForm(Form[dict[str, Any] | None]):
                     "Simulated",
                     Checkbox("run a simulated charge point", charger.simulated if charger else True, compact=True, id="field-simulated"),
                 )
+                yield from self._field(
+                    "tolerant",
+                    "Tolerant",
+                    Checkbox(
+                        "take quirky firmware's messages, with a warning",
+                        charger.tolerant if charger else False,
+                        compact=True,
+                        id="field-tolerant",
+                    ),
+                )
             yield Static("", id="form-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -162,6 +173,7 @@ class ChargerForm(Form[dict[str, Any] | None]):
         location = self.query_one("#field-location_id", Select).value
         fields["location_id"] = None if location is Select.NULL else location
         fields["simulated"] = self.query_one("#field-simulated", Checkbox).value
+        fields["tolerant"] = self.query_one("#field-tolerant", Checkbox).value
         return fields
 
     def show_problems(self, problems: dict[str, str], only: set[str] | None = None) -> None:

@@ -78,6 +78,8 @@ def record_lines(charger: ChargerView) -> Content:
     lines.append(_line("organization", charger.organization_id))
     lines.append(_line("owner", charger.user_id))
     lines.append(_line("simulated", charger.simulated))
+    if charger.tolerant:
+        lines.append(_line("tolerant", "yes: quirky firmware's transaction and meter messages are taken, with a warning", "$warning"))
     return Content.assemble(*lines).rstrip()
 
 
@@ -153,6 +155,17 @@ def state_lines(charger: ChargerView, now: datetime) -> Content:
     lines.append(_line("reconnects", charger.reconnects))
     lines.append(_line("ping rtt", f"{charger.ping_rtt_ms:.0f} ms" if charger.ping_rtt_ms is not None else None))
     lines.append(_line("security profile", charger.security_profile))
+    if charger.protocol_warnings:
+        lines.append(_heading("\nProtocol warnings"))
+        for warning in charger.protocol_warnings:
+            lines.append(
+                Content.assemble(
+                    (f"{warning.count:>6}× ", "$warning"),
+                    warning.text,
+                    (f"  last {age(warning.last_at, now)} ago", "$text-muted"),
+                    "\n",
+                )
+            )
     return Content.assemble(*lines).rstrip()
 
 
