@@ -88,6 +88,12 @@ def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
         help="permessage-deflate for chargers that offer it, per subprotocol (default: ocpp2.0.1 and ocpp2.1 on, "
         "ocpp1.6 off; it costs about a quarter more CPU per message)",
     )
+    parser.add_argument(
+        "--tolerant", action="store_true",
+        help="take every charger's transaction and meter messages that break the schema as quirky firmware does "
+        "(an extra field, an over-long idTag, a unit in the wrong case, a number sent as text), each deviation a "
+        "protocol warning on the charger, instead of refusing them (default: only chargers set tolerant)",
+    )
     parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster (demos)")
     parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)  # pin the process (benchmarks)
 
@@ -193,6 +199,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         auto_register=args.auto_register,
         compression=args.compression,
         speed=args.speed,
+        tolerant=args.tolerant,
     )
 
 

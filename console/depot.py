@@ -77,6 +77,8 @@ class DepotSettings:
     compression: dict[str, bool] | None = None
     # Simulated time runs this many times faster (demos).
     speed: float = 1.0
+    # Every charger in tolerant mode (quirky firmware's transaction and meter messages taken, with warnings).
+    tolerant: bool = False
 
 
 def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
@@ -110,6 +112,7 @@ class Depot:
             ssl_context=ssl_context,
             auto_register=settings.auto_register,
             compression=settings.compression,
+            tolerant=settings.tolerant,
         )
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None
