@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, make_dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
 
 from console.core.clock import Clock
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, LogAppended
@@ -30,7 +31,20 @@ from console.core.models import (
     Location,
     LogEntry,
     MeterSample,
+    SignedMeterValue,
     Transaction,
+)
+from console.core.sessions import (
+    Meter,
+    Sample,
+    SignedSample,
+    as_utc,
+    in_base_unit,
+    parse_seq_ranges,
+    power_of,
+    register_readings,
+    seq_gaps,
+    seq_ranges,
 )
 from console.core.store import Store
 from console.core.views import (
@@ -71,6 +85,8 @@ ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 CURRENT = "Current.Import"
 SOC = "SoC"
+# A charger's clock this far from ours (s) is wrong (a lost RTC, a bad NTP answer): 24 h.
+DEFAULT_CLOCK_SKEW_S = 86400.0
 # Seconds a high-rate change (heartbeat, meter values, ping time) waits to be published.
 PUBLISH_DELAY = 0.1
 # The distinct protocol warnings a charger keeps (the latest), each with its count.
@@ -88,12 +104,13 @@ SAMPLE_COLUMNS = ("charger_id", "transaction_id", "connector_id", "at", "measura
 
 @dataclass
 class Session_:
-    """The open transaction on one connector, for session energy."""
+    """The open transaction on one connector: its energy as readings come, and (2.0.1) the seqNos received."""
 
     transaction_id: int
     meter_start_wh: int
-    energy_wh: float = 0.0
     reference: str | None = None
+    meter: Meter = field(default_factory=Meter)
+    seq_nos: set[int] = field(default_factory=set)
 
 
 def _state_row_type() -> type:
@@ -135,6 +152,9 @@ class LiveCharger:
     runtime_detail: str | None = None
     ping_rtt_ms: float | None = None
     current_schedule: dict[str, Any] | None = None
+    # The station's own meter (OCPP connector or EVSE 0): shown apart, never added to the connectors.
+    station_power_w: float | None = None
+    station_energy_wh: float | None = None
     # (writer key, values reader) of its live-state row, made at the first touch.
     persist: tuple[tuple[str, str], Callable[[], dict[str, Any] | None]] | None = None
     # Its protocol warnings by text, the latest last.
@@ -157,6 +177,8 @@ class LiveState:
         self._publish_timer: asyncio.TimerHandle | None = None
         # Whether the central system serves wss:// (for the security profile shown).
         self.tls = False
+        # How far (s) a charger's clock may be from ours before its times are taken as wrong.
+        self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
 
     # -- loading ---------------------------------------------------------------------
 
@@ -192,12 +214,7 @@ class LiveState:
             if was_connected:
                 state.provisioning = "offline"
             self._add(charger, state, connectors.get(charger.id, {}))
-        for open_tx in session.exec(select(Transaction).where(Transaction.stopped_at.is_(None))).all():  # type: ignore[union-attr]
-            live = self._chargers.get(open_tx.charger_id)
-            if live is not None:
-                live.sessions[open_tx.connector_id] = Session_(
-                    open_tx.id or 0, open_tx.meter_start_wh, reference=open_tx.transaction_ref
-                )
+        self._load_sessions(session)
         # Each charger's latest action, in one query rather than one per charger.
         newest_first = (
             func.row_number()
@@ -213,6 +230,32 @@ class LiveState:
         highest = session.exec(select(func.max(LogEntry.id))).one()
         self._next_log_id = (highest or 0) + 1
         session.commit()
+
+    def _load_sessions(self, session: Session) -> None:
+        """The open sessions, each with its last reading; a connector left with two (a store from
+        before this rule) keeps the newest, and the older is closed as superseded."""
+        open_rows = session.exec(
+            select(Transaction)
+            .where(Transaction.stopped_at.is_(None))  # type: ignore[union-attr]
+            .order_by(col(Transaction.started_at), col(Transaction.id))
+        ).all()
+        for open_tx in open_rows:
+            live = self._chargers.get(open_tx.charger_id)
+            if live is None:
+                continue
+            older = live.sessions.get(open_tx.connector_id)
+            if older is not None:
+                stale = session.get(Transaction, older.transaction_id)
+                if stale is not None:
+                    ended = max(as_utc(open_tx.started_at), as_utc(stale.started_at))
+                    _close_ourselves(session, stale, older.meter, ended, "Superseded", "superseded")
+            live.sessions[open_tx.connector_id] = Session_(
+                open_tx.id or 0,
+                open_tx.meter_start_wh,
+                reference=open_tx.transaction_ref,
+                meter=_meter_of(open_tx, _last_register(session, open_tx)),
+                seq_nos=parse_seq_ranges(open_tx.seq_nos),
+            )
 
     def _add(self, charger: Charger, state: ChargerState, connectors: dict[int, ConnectorView]) -> LiveCharger:
         live = LiveCharger(record=charger, state=state_row(state), connectors=dict(connectors))
@@ -271,7 +314,7 @@ class LiveState:
         live = self._chargers[charger_id]
         record, state = live.record, live.state
         location = self._locations.get(record.location_id or "")
-        energy_kwh = sum(session.energy_wh for session in live.sessions.values()) / 1000
+        energy_kwh = sum(session.meter.forward_wh for session in live.sessions.values()) / 1000
         return ChargerView(
             id=record.id,
             identity=record.identity,
@@ -313,6 +356,9 @@ class LiveState:
             current_schedule=live.current_schedule,
             connectors=tuple(live.connectors[number] for number in sorted(live.connectors)),
             last_action=live.last_action,
+            station_power_kw=None if live.station_power_w is None else round(live.station_power_w / 1000, 2),
+            station_energy_kwh=None if live.station_energy_wh is None else round(live.station_energy_wh / 1000, 3),
+            clock_offset_s=state.clock_offset_s,
             tolerant=record.tolerant,
             protocol_warnings=tuple(reversed(live.protocol_warnings.values())),
         )
@@ -422,6 +468,7 @@ class LiveState:
         accepts it, and one the operator rejected is told so at every boot.
         """
         live = self._chargers[charger_id]
+        await self.sessions_at_boot(charger_id)
         live.state.last_boot_at = self._now()
         live.state.last_seen = live.state.last_boot_at
         live.state.firmware_version = firmware
@@ -504,6 +551,8 @@ class LiveState:
                 return word
         return "available"
 
+    # -- sessions ------------------------------------------------------------------
+
     async def transaction_started(
         self,
         charger_id: str,
@@ -514,12 +563,22 @@ class LiveState:
         reference: str | None = None,
         seq_no: int | None = None,
         offline: bool = False,
+        charger_at: datetime | None = None,
+        incomplete: bool = False,
+        start_known: bool = True,
     ) -> int:
         """Persist a new session before the charger is told its transaction id.
 
         `reference` is the charger's own id for it (2.0.1); a 1.6 session's
-        reference is the id we hand out.
+        reference is the id we hand out. A 1.6 start sent again because its
+        answer was lost (same connector, idTag, meterStart and time) gets the
+        same id back and opens nothing. A connector holds one open session at
+        most: one still open there is closed as superseded, at this start, with
+        its last reading (a stop the charger sends for it later still wins).
+        `charger_at` is the charger's own time when its clock is off (`at` is then ours).
         """
+        live = self._chargers[charger_id]
+        previous = live.sessions.get(connector_id)
         transaction = Transaction(
             charger_id=charger_id,
             connector_id=connector_id,
@@ -529,20 +588,63 @@ class LiveState:
             started_at=at,
             seq_no=seq_no,
             offline=offline,
+            seq_nos=None if seq_no is None else str(seq_no),
+            reconstructed=incomplete,
+            incomplete=incomplete,
+            start_known=start_known,
+            clock_skewed=charger_at is not None,
+            charger_started_at=charger_at,
         )
 
-        def write(session: Session) -> int:
+        def write(session: Session) -> tuple[int, list[int]]:
+            if reference is None:
+                sent_at = Transaction.charger_started_at if charger_at is not None else Transaction.started_at
+                repeated = session.exec(
+                    select(Transaction).where(
+                        Transaction.charger_id == charger_id,
+                        Transaction.connector_id == connector_id,
+                        Transaction.id_tag == id_tag,
+                        Transaction.meter_start_wh == meter_start_wh,
+                        sent_at == (charger_at or at),
+                    )
+                ).first()
+                if repeated is not None:
+                    return repeated.id or 0, []
+            superseded = []
+            for stale in session.exec(
+                select(Transaction).where(
+                    Transaction.charger_id == charger_id,
+                    Transaction.connector_id == connector_id,
+                    Transaction.stopped_at.is_(None),  # type: ignore[union-attr]
+                )
+            ).all():
+                meter = previous.meter if previous is not None and previous.transaction_id == stale.id else None
+                _close_ourselves(session, stale, meter, max(at, as_utc(stale.started_at)), "Superseded", "superseded")
+                superseded.append(stale.id or 0)
             session.add(transaction)
             session.flush()
             if transaction.transaction_ref is None:
                 transaction.transaction_ref = str(transaction.id)
             session.commit()
-            return transaction.id or 0
+            return transaction.id or 0, superseded
 
-        transaction_id = await self.store.run(write)
-        live = self._chargers[charger_id]
+        transaction_id, superseded = await self.store.run(write)
+        if transaction_id != transaction.id:
+            return transaction_id  # the same start again: nothing new
+        if superseded:
+            self.log(
+                live.record.identity,
+                "event",
+                f"session {', '.join(map(str, superseded))} on connector {connector_id} closed as superseded: "
+                "a new session started there before its stop arrived",
+                charger_id=charger_id,
+            )
+        meter = Meter()
+        if start_known or not incomplete:
+            meter.read(float(meter_start_wh))
         live.sessions[connector_id] = Session_(
-            transaction_id, meter_start_wh, reference=transaction.transaction_ref
+            transaction_id, meter_start_wh, reference=transaction.transaction_ref, meter=meter,
+            seq_nos=set() if seq_no is None else {seq_no},
         )
         live.registers[connector_id] = float(meter_start_wh)
         self._touch(live)
@@ -562,6 +664,99 @@ class LiveState:
         open_session = live.sessions.get(connector_id) if live else None
         return open_session.transaction_id if open_session else None
 
+    async def transaction_stopped(
+        self,
+        charger_id: str,
+        transaction_id: int,
+        meter_stop_wh: int,
+        at: datetime,
+        reason: str | None,
+        samples: list[Sample] | None = None,
+        charger_at: datetime | None = None,
+        id_tag: str | None = None,
+        signed: list[SignedSample] | None = None,
+    ) -> bool:
+        """A 1.6 StopTransaction, with its transactionData; True when it changed the record.
+
+        The charger's id is looked up among this charger's sessions. One we
+        closed ourselves (superseded, or at a reboot) takes the charger's own
+        stop; one the charger had stopped already is a retransmission and
+        changes nothing (its samples are not stored twice). An id we never
+        saw is an offline session whose start was lost: it is recorded, flagged
+        reconstructed, from its transactionData where it has some.
+        """
+        live = self._chargers[charger_id]
+        reference = str(transaction_id)
+        readings = register_readings(samples or [])
+        open_session = next((s for s in live.sessions.values() if s.transaction_id == transaction_id), None)
+        connectors = [number for number in live.connectors if number > 0]
+
+        def write(session: Session) -> tuple[Transaction | None, bool]:
+            transaction = _by_reference(session, charger_id, reference)
+            if transaction is not None and transaction.stopped_at is not None and transaction.closed_by is None:
+                return transaction, False  # stopped already: the same stop again
+            if transaction is None:
+                transaction = _reconstructed(session, charger_id, transaction_id, id_tag, connectors, readings, at)
+                meter = Meter()
+                for _, value in readings:
+                    meter.read(value)
+            elif open_session is not None and open_session.transaction_id == transaction.id:
+                meter = open_session.meter
+                for _, value in readings:
+                    meter.read(value)
+            else:  # closed by us meanwhile: its readings start over from its start
+                meter = Meter()
+                meter.read(float(transaction.meter_start_wh))
+                for _, value in readings:
+                    meter.read(value)
+            meter.read(float(meter_stop_wh))
+            transaction.meter_stop_wh = meter_stop_wh
+            transaction.stopped_at = at
+            transaction.charger_stopped_at = charger_at
+            transaction.clock_skewed = transaction.clock_skewed or charger_at is not None
+            transaction.stop_reason = reason
+            transaction.closed_by = None
+            transaction.energy_wh = meter.energy_wh
+            transaction.meter_anomaly = meter.anomaly
+            session.add(transaction)
+            session.flush()
+            if transaction.reconstructed:
+                # MeterValues sent during the session named the charger's id: they are this session's.
+                session.execute(
+                    update(MeterSample)
+                    .where(MeterSample.charger_id == charger_id, MeterSample.transaction_id == transaction_id)  # type: ignore[arg-type]
+                    .values(transaction_id=transaction.id)
+                )
+            session.commit()
+            return transaction, True
+
+        transaction, changed = await self.store.run(write)
+        if transaction is None:
+            return False
+        if changed and (samples or signed):
+            self.meter_values(charger_id, transaction.connector_id, transaction.id, samples or [], live_view=False, signed=signed)
+        if changed and transaction.reconstructed:
+            self.log(
+                live.record.identity,
+                "event",
+                f"StopTransaction for {transaction_id}, a session never started here: "
+                f"recorded as session {transaction.id}, reconstructed",
+                charger_id=charger_id,
+            )
+        self._session_closed(live, transaction.id or 0, float(meter_stop_wh))
+        return changed
+
+    def _session_closed(self, live: LiveCharger, transaction_id: int, last_wh: float | None) -> None:
+        for connector_id, open_session in list(live.sessions.items()):
+            if open_session.transaction_id == transaction_id:
+                del live.sessions[connector_id]
+                live.power_w.pop(connector_id, None)
+                if last_wh is not None:
+                    live.registers[connector_id] = last_wh
+        live.state.current_power_kw = sum(live.power_w.values()) / 1000
+        self._touch(live)
+        self._publish(live.record.id)
+
     async def transaction_event(
         self,
         charger_id: str,
@@ -575,69 +770,188 @@ class LiveState:
         offline: bool,
         status: str | None,
         stopped_reason: str | None,
-        samples: list[tuple[datetime, str, str | None, str | None, float]],
-    ) -> None:
-        """An OCPP 2.0.1 TransactionEvent, as the same sessions 1.6 chargers have.
+        samples: list[Sample],
+        begin_wh: float | None = None,
+        charger_at: datetime | None = None,
+        signed: list[SignedSample] | None = None,
+    ) -> bool:
+        """An OCPP 2.0.1 TransactionEvent, as the same sessions 1.6 chargers have; False for a duplicate.
 
-        A Started that was missed (the station was offline, or it began before
-        we knew it) is opened by the first event that names the transaction.
+        Events are told apart by transactionId and seqNo: one received before
+        is answered the same and changes nothing. A transaction whose Started
+        was missed is opened by the first event that names it, flagged
+        incomplete, with the readings it brings (`begin_wh`: its
+        Transaction.Begin register, when an event carries one).
         """
         live = self._chargers[charger_id]
         open_session = live.sessions.get(connector_id)
         if open_session is None or open_session.reference != reference:
-            if event_type == "Ended" and self.connector_of_ref(charger_id, reference) is None and not samples:
-                await self._close_by_reference(charger_id, reference, None, at, stopped_reason, seq_no)
-                return
-            start = _register_of(samples)
-            if start is None:
-                start = live.registers.get(connector_id, 0.0)
-            await self.transaction_started(
-                charger_id, connector_id, id_tag or "", int(start), at, reference=reference, seq_no=seq_no, offline=offline
-            )
-            open_session = live.sessions[connector_id]
-        if samples:
-            self.meter_values(charger_id, connector_id, open_session.transaction_id, samples)
+            found = await self.store.run(lambda session: _by_reference(session, charger_id, reference))
+            if found is not None:
+                seen = parse_seq_ranges(found.seq_nos)
+                if seq_no in seen:
+                    return False
+                if found.stopped_at is not None and found.closed_by is None:
+                    # A late event of a session the station has ended: its readings are kept, nothing reopens.
+                    self._note_sequence(found.id or 0, seq_no, offline, seen | {seq_no})
+                    if samples or signed:
+                        self.meter_values(charger_id, found.connector_id, found.id, samples, live_view=False, signed=signed)
+                    return True
+                # Closed by us (superseded, a reboot), or open on another connector: the station's word goes on.
+                connector_id = found.connector_id
+                open_session = await self._reopen(live, found, seen)
+            else:
+                started = event_type == "Started"
+                readings = register_readings(samples)
+                start = begin_wh
+                if start is None and started:
+                    start = readings[0][1] if readings else live.registers.get(connector_id, 0.0)
+                known = start is not None
+                if start is None and readings:
+                    start = readings[0][1]
+                await self.transaction_started(
+                    charger_id, connector_id, id_tag or "", int(start or 0), at, reference=reference, seq_no=seq_no,
+                    offline=offline, charger_at=charger_at, incomplete=not started, start_known=known,
+                )
+                open_session = live.sessions[connector_id]
+                open_session.seq_nos.discard(seq_no)
+                if not started:
+                    self.log(
+                        live.record.identity,
+                        "event",
+                        f"TransactionEvent {event_type} for {reference}, whose Started never arrived: recorded as incomplete",
+                        charger_id=charger_id,
+                    )
+        elif seq_no in open_session.seq_nos:
+            return False
+        open_session.seq_nos.add(seq_no)
+        if samples or signed:
+            self.meter_values(charger_id, connector_id, open_session.transaction_id, samples, signed=signed)
         if status is not None and event_type != "Ended":
             await self.connector_status(charger_id, connector_id, status, None)
         if event_type == "Ended":
-            stop = live.registers.get(connector_id)
-            await self.transaction_stopped(
-                charger_id, open_session.transaction_id, int(stop if stop is not None else open_session.meter_start_wh), at, stopped_reason
-            )
+            await self._end_session(live, open_session, at, stopped_reason, charger_at)
             current = live.connectors.get(connector_id)
             if current is not None and current.status in ("Charging", "SuspendedEV", "SuspendedEVSE"):
                 await self.connector_status(charger_id, connector_id, "Finishing", None)
         else:
-            self._note_sequence(open_session.transaction_id, seq_no, offline)
+            self._note_sequence(open_session.transaction_id, seq_no, offline, open_session.seq_nos)
+        return True
 
-    def _note_sequence(self, transaction_id: int, seq_no: int, offline: bool) -> None:
+    async def _end_session(
+        self, live: LiveCharger, open_session: Session_, at: datetime, reason: str | None, charger_at: datetime | None
+    ) -> None:
+        """Close a 2.0.1 transaction with what its events reported."""
+        meter = open_session.meter
+        seen = set(open_session.seq_nos)
+        gaps = seq_gaps(seen)
+        transaction_id = open_session.transaction_id
+
         def write(session: Session) -> None:
             transaction = session.get(Transaction, transaction_id)
-            if transaction is not None and (transaction.seq_no or -1) < seq_no:
-                transaction.seq_no = seq_no
+            if transaction is None:
+                return
+            transaction.stopped_at = at
+            transaction.charger_stopped_at = charger_at
+            transaction.clock_skewed = transaction.clock_skewed or charger_at is not None
+            transaction.stop_reason = reason
+            transaction.closed_by = None
+            transaction.meter_stop_wh = None if meter.last_wh is None else int(meter.last_wh)
+            transaction.energy_wh = meter.energy_wh
+            transaction.meter_anomaly = meter.anomaly
+            transaction.seq_nos = seq_ranges(seen)
+            transaction.seq_no = max(seen)
+            transaction.missing_seq_nos = ",".join(map(str, gaps)) or None
+            transaction.incomplete = transaction.reconstructed or bool(gaps)
+            session.add(transaction)
+            session.commit()
+
+        await self.store.run(write)
+        self._session_closed(live, transaction_id, meter.last_wh)
+
+    async def _reopen(self, live: LiveCharger, transaction: Transaction, seen: set[int]) -> Session_:
+        """A session we had closed ourselves goes on: the station reports it still running."""
+        transaction_id = transaction.id or 0
+
+        def write(session: Session) -> Transaction | None:
+            row = session.get(Transaction, transaction_id)
+            if row is not None and row.closed_by is not None:
+                row.stopped_at = row.stop_reason = row.closed_by = row.meter_stop_wh = row.energy_wh = None
+                session.add(row)
+                session.commit()
+            return row
+
+        await self.store.run(write)
+        for connector_id, other in list(live.sessions.items()):
+            if other.transaction_id == transaction_id:
+                del live.sessions[connector_id]
+        reopened = Session_(
+            transaction_id, transaction.meter_start_wh, reference=transaction.transaction_ref,
+            meter=_meter_of(transaction, live.registers.get(transaction.connector_id)), seq_nos=seen,
+        )
+        live.sessions[transaction.connector_id] = reopened
+        if transaction.closed_by is not None:
+            self.log(live.record.identity, "event", f"session {transaction_id} resumed by the charger", charger_id=live.record.id)
+        return reopened
+
+    def _note_sequence(self, transaction_id: int, seq_no: int, offline: bool, seen: set[int]) -> None:
+        """Keep the seqNos received with the next batch (merged with what is stored: the batch may come
+        after the transaction's end was written)."""
+        seen = set(seen)
+
+        def write(session: Session) -> None:
+            transaction = session.get(Transaction, transaction_id)
+            if transaction is not None:
+                received = seen | parse_seq_ranges(transaction.seq_nos)
+                gaps = seq_gaps(received)
+                transaction.seq_no = max(transaction.seq_no or -1, seq_no)
+                transaction.seq_nos = seq_ranges(received)
+                transaction.missing_seq_nos = ",".join(map(str, gaps)) or None
+                if transaction.stopped_at is not None:
+                    transaction.incomplete = transaction.reconstructed or bool(gaps)
                 transaction.offline = transaction.offline or offline
                 session.add(transaction)
                 session.commit()
 
         self.writer.call(write)
 
-    async def _close_by_reference(
-        self, charger_id: str, reference: str, meter_stop_wh: int | None, at: datetime, reason: str | None, seq_no: int
-    ) -> None:
-        def write(session: Session) -> None:
-            transaction = session.exec(
-                select(Transaction).where(Transaction.charger_id == charger_id, Transaction.transaction_ref == reference)
-            ).first()
-            if transaction is not None and transaction.stopped_at is None:
-                transaction.stopped_at = at
-                transaction.stop_reason = reason
-                transaction.seq_no = seq_no
-                if meter_stop_wh is not None:
-                    transaction.meter_stop_wh = meter_stop_wh
-                session.add(transaction)
-                session.commit()
+    async def sessions_at_boot(self, charger_id: str) -> None:
+        """A charger booted afresh with sessions still open here: they ended with it.
 
-        await self.store.run(write)
+        Each is closed with its last known reading, reason Reboot, marked as
+        closed by us: a stop the charger sends for one later still wins, and a
+        2.0.1 station that resumes one (an event naming it) reopens it.
+        """
+        live = self._chargers[charger_id]
+        if not live.sessions:
+            return
+        open_sessions = dict(live.sessions)
+        at = self._now()
+
+        def write(session: Session) -> list[int]:
+            closed = []
+            for open_session in open_sessions.values():
+                transaction = session.get(Transaction, open_session.transaction_id)
+                if transaction is None or transaction.stopped_at is not None:
+                    continue
+                _close_ourselves(session, transaction, open_session.meter, max(at, as_utc(transaction.started_at)), "Reboot", "reboot")
+                closed.append(transaction.id or 0)
+            session.commit()
+            return closed
+
+        closed = await self.store.run(write)
+        for connector_id, open_session in open_sessions.items():
+            if live.sessions.get(connector_id) is open_session:
+                del live.sessions[connector_id]
+                live.power_w.pop(connector_id, None)
+        if closed:
+            self.log(
+                live.record.identity,
+                "event",
+                f"booted with session {', '.join(map(str, closed))} still open: closed with its last reading (reason Reboot)",
+                charger_id=charger_id,
+            )
+        live.state.current_power_kw = sum(live.power_w.values()) / 1000
 
     def charger_event(self, charger_id: str, kind: str, data: dict[str, Any]) -> None:
         """A notification worth keeping (security, firmware, reports); batched."""
@@ -654,79 +968,119 @@ class LiveState:
         await self._persist(live)
         self._publish(charger_id)
 
-    async def transaction_stopped(
-        self, charger_id: str, transaction_id: int, meter_stop_wh: int, at: datetime, reason: str | None
-    ) -> bool:
-        """Close a session; False when the transaction is not this charger's."""
-
-        def write(session: Session) -> bool:
-            transaction = session.get(Transaction, transaction_id)
-            if transaction is None or transaction.charger_id != charger_id:
-                return False
-            transaction.meter_stop_wh = meter_stop_wh
-            transaction.stopped_at = at
-            transaction.stop_reason = reason
-            session.add(transaction)
-            session.commit()
-            return True
-
-        found = await self.store.run(write)
-        live = self._chargers[charger_id]
-        for connector_id, open_session in list(live.sessions.items()):
-            if open_session.transaction_id == transaction_id:
-                del live.sessions[connector_id]
-                live.power_w.pop(connector_id, None)
-                live.registers[connector_id] = float(meter_stop_wh)
-        live.state.current_power_kw = sum(live.power_w.values()) / 1000
-        self._touch(live)
-        self._publish(charger_id)
-        return found
-
     def meter_values(
         self,
         charger_id: str,
         connector_id: int,
         transaction_id: int | None,
-        samples: list[tuple[datetime, str, str | None, str | None, float]],
+        samples: list[Sample],
+        live_view: bool = True,
+        signed: list[SignedSample] | None = None,
     ) -> None:
-        """Meter samples: (time, measurand, phase, unit, value). Batched, not committed one by one."""
+        """Meter samples: (time, measurand, phase, unit, value). Batched, not committed one by one.
+
+        Connector 0 is the station's own meter: kept and shown apart, never
+        added to its connectors. A meter that reports per phase only is read
+        as the sum of its phases. `live_view` False: the samples of a session
+        already closed (a stop's transactionData, a late event), stored only.
+        `signed`: signed readings, kept verbatim beside the samples.
+        """
         live = self._chargers[charger_id]
         add = self._sample_rows.add
         current: float | None = None
         soc: float | None = None
+        power: float | None = None
+        energy: list[float] | None = None
+        by_phase = False
         for at, measurand, phase, unit, value in samples:
             add([charger_id, transaction_id, connector_id, at, measurand, phase, unit, value])
-            scale = 1000.0 if unit in ("kW", "kWh") else 1.0
-            if measurand == POWER and phase is None:
-                live.power_w[connector_id] = value * scale
-            elif measurand == ENERGY and phase is None:
-                live.registers[connector_id] = value * scale
-                open_session = live.sessions.get(connector_id)
-                if open_session is not None:
-                    open_session.energy_wh = max(0.0, value * scale - open_session.meter_start_wh)
+            if measurand == POWER:
+                if phase is None:
+                    power = value * 1000.0 if unit == "kW" else value
+                else:
+                    by_phase = True
+            elif measurand == ENERGY:
+                if phase is None:
+                    reading = value * 1000.0 if unit == "kWh" else value
+                    if energy is None:
+                        energy = [reading]
+                    else:
+                        energy.append(reading)
+                else:
+                    by_phase = True
             elif measurand == CURRENT and (phase is None or phase.startswith("L")):
                 current = value if current is None else max(current, value)  # the busiest phase
             elif measurand == SOC:
                 soc = value
-        connector = live.connectors.get(connector_id)
-        if connector is not None and connector_id > 0 and (current is not None or soc is not None):
-            live.connectors[connector_id] = replace(
-                connector,
-                current_a=current if current is not None else connector.current_a,
-                soc_percent=soc if soc is not None else connector.soc_percent,
-            )
-        live.state.current_power_kw = sum(live.power_w.values()) / 1000
+        if signed:
+            for at, measurand, phase, context, data, value in signed:
+                self.writer.add(
+                    SignedMeterValue(
+                        charger_id=charger_id, transaction_id=transaction_id, connector_id=connector_id, at=at,
+                        measurand=measurand, phase=phase, context=context, data=data, value=value,
+                    )
+                )
+        if not live_view:
+            return
+        if by_phase:  # a meter that sends its phases, with or without a total
+            energy = [value for _, value in register_readings(samples)] or None
+            if power is None:
+                power = power_of(samples)
+        if connector_id == 0:
+            if power is not None:
+                live.station_power_w = power
+            if energy:
+                live.station_energy_wh = energy[-1]
+        else:
+            if power is not None:
+                live.power_w[connector_id] = power
+            if energy:
+                live.registers[connector_id] = energy[-1]
+                open_session = live.sessions.get(connector_id)
+                if open_session is not None and (transaction_id is None or open_session.transaction_id == transaction_id):
+                    read = open_session.meter.read
+                    for reading in energy:
+                        read(reading)
+            connector = live.connectors.get(connector_id)
+            if connector is not None and (current is not None or soc is not None):
+                live.connectors[connector_id] = replace(
+                    connector,
+                    current_a=current if current is not None else connector.current_a,
+                    soc_percent=soc if soc is not None else connector.soc_percent,
+                )
+            live.state.current_power_kw = sum(live.power_w.values()) / 1000
         self._touch(live)
         self._publish_soon(charger_id)
 
-    def connector_of(self, charger_id: str, transaction_id: int) -> int:
-        """The connector an open transaction runs on (0 when unknown)."""
+    def clock_offset(self, charger_id: str, offset_s: float | None) -> None:
+        """The charger's clock is off by `offset_s` (beyond the allowed skew), or right again (None)."""
         live = self._chargers.get(charger_id)
-        if live is not None:
-            for connector_id, open_session in live.sessions.items():
-                if open_session.transaction_id == transaction_id:
-                    return connector_id
-        return 0
+        if live is None:
+            return
+        if offset_s is not None:
+            offset_s = round(offset_s / 60) * 60.0  # minutes: a clock that is off stays off, and this changes rarely
+        was = live.state.clock_offset_s
+        if was == offset_s:
+            return
+        live.state.clock_offset_s = offset_s
+        if offset_s is None:
+            self.log(live.record.identity, "event", "the charger's clock is right again", charger_id=charger_id)
+        elif was is None:
+            self.log(
+                live.record.identity,
+                "event",
+                f"the charger's clock is off by {describe_offset(offset_s)}: its times are kept, "
+                "and ordered and shown by the time they were received",
+                charger_id=charger_id,
+            )
+        self._touch(live)
+        self._publish(charger_id)
+
+    def session_energy_wh(self, charger_id: str, connector_id: int) -> float | None:
+        """The energy so far of the session open on a connector."""
+        live = self._chargers.get(charger_id)
+        open_session = live.sessions.get(connector_id) if live else None
+        return open_session.meter.forward_wh if open_session else None
 
     def transaction_reference(self, charger_id: str, connector_id: int) -> str | None:
         live = self._chargers.get(charger_id)
@@ -821,12 +1175,100 @@ def _total_current(connectors: Any) -> float | None:
     return round(sum(currents), 1) if currents else None
 
 
-def _register_of(samples: list[tuple[datetime, str, str | None, str | None, float]]) -> float | None:
-    """The energy register (Wh) among meter samples, if there is one."""
-    for _, measurand, phase, unit, value in samples:
-        if measurand == ENERGY and phase is None:
-            return value * (1000.0 if unit == "kWh" else 1.0)
-    return None
+def _by_reference(session: Session, charger_id: str, reference: str) -> Transaction | None:
+    """A charger's session by its own id for it: the open one first, else the newest."""
+    return session.exec(
+        select(Transaction)
+        .where(Transaction.charger_id == charger_id, Transaction.transaction_ref == reference)
+        .order_by(Transaction.stopped_at.is_not(None), col(Transaction.id).desc())  # type: ignore[union-attr]
+    ).first()
+
+
+def _last_register(session: Session, transaction: Transaction) -> float | None:
+    """The last energy register reading stored for a session (Wh)."""
+    row = session.exec(
+        select(MeterSample.value, MeterSample.unit)
+        .where(
+            MeterSample.charger_id == transaction.charger_id,
+            MeterSample.at >= transaction.started_at,
+            MeterSample.transaction_id == transaction.id,
+            MeterSample.measurand == ENERGY,
+            MeterSample.phase.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(col(MeterSample.at).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else in_base_unit(row[0], row[1])
+
+
+def _meter_of(transaction: Transaction, last_wh: float | None) -> Meter:
+    """A session's meter picked up again from its start and its last reading."""
+    meter = Meter()
+    if transaction.start_known:
+        meter.read(float(transaction.meter_start_wh))
+    if last_wh is not None:
+        meter.read(last_wh)
+    return meter
+
+
+def _close_ourselves(
+    session: Session, transaction: Transaction, meter: Meter | None, at: datetime, reason: str, closed_by: str
+) -> None:
+    """Close a session the charger did not stop (yet): with its last reading, saying who closed it and why."""
+    if meter is None:
+        meter = _meter_of(transaction, _last_register(session, transaction))
+    transaction.stopped_at = at
+    transaction.stop_reason = reason
+    transaction.closed_by = closed_by
+    transaction.meter_stop_wh = None if meter.last_wh is None else int(meter.last_wh)
+    transaction.energy_wh = meter.energy_wh
+    transaction.meter_anomaly = meter.anomaly
+    session.add(transaction)
+
+
+def _reconstructed(
+    session: Session,
+    charger_id: str,
+    transaction_id: int,
+    id_tag: str | None,
+    connectors: list[int],
+    readings: list[tuple[datetime, float]],
+    at: datetime,
+) -> Transaction:
+    """A session known only from its StopTransaction: it starts at the first sample of its transactionData, if any.
+
+    Its connector is the one its MeterValues named, else the charger's only one, else 0 (unknown).
+    """
+    connector = session.exec(
+        select(MeterSample.connector_id)
+        .where(MeterSample.charger_id == charger_id, MeterSample.transaction_id == transaction_id)
+        .limit(1)
+    ).first()
+    if connector is None:
+        connector = connectors[0] if len(connectors) == 1 else 0
+    started_at, start_wh = readings[0] if readings else (at, None)
+    return Transaction(
+        charger_id=charger_id,
+        transaction_ref=str(transaction_id),
+        connector_id=connector,
+        id_tag=id_tag or "",
+        meter_start_wh=int(start_wh or 0),
+        started_at=started_at,
+        reconstructed=True,
+        start_known=start_wh is not None,
+    )
+
+
+def describe_offset(offset_s: float) -> str:
+    """-3600 -> "1.0 h behind"."""
+    size = abs(offset_s)
+    if size >= 86400:
+        amount = f"{size / 86400:.1f} days"
+    elif size >= 3600:
+        amount = f"{size / 3600:.1f} h"
+    else:
+        amount = f"{size / 60:.0f} min"
+    return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
 
 
 def frame_summary(text: str) -> tuple[str | None, str | None]:

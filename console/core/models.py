@@ -91,6 +91,8 @@ class ChargerState(SQLModel, table=True):
     last_failure: str | None = None
     reconnects: int = 0
     firmware_status: str | None = None
+    # How far the charger's clock is from ours (s, theirs minus ours) when beyond the allowed skew.
+    clock_offset_s: float | None = None
 
 
 class Connector(SQLModel, table=True):
@@ -120,6 +122,29 @@ class Transaction(SQLModel, table=True):
     stop_reason: str | None = None
     seq_no: int | None = None
     offline: bool = False
+    # The session's energy (Wh) once closed, never negative: meterStop - meterStart, or what the
+    # samples allow when the meter went backwards; None when the readings do not tell.
+    energy_wh: float | None = None
+    # What the console had to repair, so a depot can see it (`ocpp-console doctor`):
+    # opened from its stop (1.6) or from a later event (2.0.1): its start never arrived.
+    reconstructed: bool = False
+    # False: the start time and meterStart were not reported (started_at is then the stop's time).
+    start_known: bool = True
+    # 2.0.1: events are missing (the Started, or the seqNos in `missing_seq_nos`).
+    incomplete: bool = False
+    # 2.0.1: the seqNos received, as ranges ("0-5,7"), and the gaps among them.
+    seq_nos: str | None = None
+    missing_seq_nos: str | None = None
+    # Closed by the console, not by the charger: "superseded" (a later start on its connector)
+    # or "reboot" (the charger booted afresh). A stop the charger sends later still wins.
+    closed_by: str | None = None
+    # Why the readings cannot be taken as they are (a meter that went backwards).
+    meter_anomaly: str | None = None
+    # The charger's clock was off by more than the allowed skew: started_at/stopped_at are the
+    # server's receive times, and the charger's own times are kept beside them.
+    clock_skewed: bool = False
+    charger_started_at: datetime | None = None
+    charger_stopped_at: datetime | None = None
 
 
 class MeterSample(SQLModel, table=True):
@@ -134,6 +159,25 @@ class MeterSample(SQLModel, table=True):
     phase: str | None = None
     unit: str | None = None
     value: float
+
+
+class SignedMeterValue(SQLModel, table=True):
+    """A signed meter reading (1.6 `format: SignedData`, 2.0.1 `signedMeterValue`), kept verbatim for audit (OCMF, Eichrecht)."""
+
+    __table_args__ = (Index("ix_signedmetervalue_charger_tx", "charger_id", "transaction_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id")
+    transaction_id: int | None = None
+    connector_id: int
+    at: datetime
+    measurand: str
+    phase: str | None = None
+    context: str | None = None
+    # The reading as sent: 1.6 the sampled value's `value`, 2.0.1 the `signedMeterValue` object.
+    data: Any = Field(sa_column=Column(JSON))
+    # 2.0.1: the plain value the signature is for.
+    value: float | None = None
 
 
 class Action(SQLModel, table=True):

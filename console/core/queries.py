@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from console.core.live import LiveState, log_view
-from console.core.models import Action, LogEntry, MeterSample, Transaction
+from console.core.models import Action, LogEntry, MeterSample, SignedMeterValue, Transaction
 from console.core.store import Store
-from console.core.views import ActionView, LogView, PowerSample, TransactionView
+from console.core.views import ActionView, LogView, PowerSample, TransactionView, iso
 
 POWER = "Power.Active.Import"
 
@@ -48,6 +49,15 @@ def transaction_view(transaction: Transaction, energy_wh: float | None) -> Trans
         stopped_at=transaction.stopped_at,
         energy_kwh=None if energy_wh is None else round(energy_wh / 1000, 3),
         stop_reason=transaction.stop_reason,
+        reconstructed=transaction.reconstructed,
+        start_known=transaction.start_known,
+        incomplete=transaction.incomplete,
+        missing_seq_nos=transaction.missing_seq_nos,
+        closed_by=transaction.closed_by,
+        meter_anomaly=transaction.meter_anomaly,
+        clock_skewed=transaction.clock_skewed,
+        charger_started_at=transaction.charger_started_at,
+        charger_stopped_at=transaction.charger_stopped_at,
     )
 
 
@@ -84,20 +94,59 @@ class Queries:
                 ).all()
             )
 
-        views = []
-        running = {
-            connector.connector_id: self.live.view(charger_id).session_energy_kwh
-            for connector in (self.live.view(charger_id).connectors if self.live.record(charger_id) else ())
-        }
-        for transaction in await self.store.run(read):
-            if transaction.meter_stop_wh is not None:
+        return [self._transaction_view(transaction) for transaction in await self.store.run(read)]
+
+    def _transaction_view(self, transaction: Transaction) -> TransactionView:
+        """With its energy: as kept once closed, so far while open."""
+        if transaction.stopped_at is not None:
+            energy = transaction.energy_wh
+            if energy is None and transaction.meter_stop_wh is not None and transaction.start_known:
+                # a session closed before energy was kept: never negative
                 energy = float(transaction.meter_stop_wh - transaction.meter_start_wh)
-            elif self.live.open_transaction(charger_id, transaction.connector_id) == transaction.id:
-                energy = running.get(transaction.connector_id, 0.0) * 1000
-            else:
-                energy = None
-            views.append(transaction_view(transaction, energy))
-        return views
+                energy = energy if energy >= 0 else None
+        elif self.live.open_transaction(transaction.charger_id, transaction.connector_id) == transaction.id:
+            energy = self.live.session_energy_wh(transaction.charger_id, transaction.connector_id)
+        else:
+            energy = None
+        return transaction_view(transaction, energy)
+
+    async def transaction_export(self, charger_id: str, transaction_id: int) -> dict[str, Any] | None:
+        """A session with every reading of it, signed ones verbatim: what an audit (Eichrecht, OCMF) asks for."""
+
+        def read(session: Session) -> tuple[Transaction, list[MeterSample], list[SignedMeterValue]] | None:
+            transaction = session.get(Transaction, transaction_id)
+            if transaction is None or transaction.charger_id != charger_id:
+                return None
+            samples = session.exec(
+                select(MeterSample)
+                .where(MeterSample.charger_id == charger_id, MeterSample.transaction_id == transaction_id)
+                .order_by(col(MeterSample.at), col(MeterSample.id))
+            ).all()
+            signed = session.exec(
+                select(SignedMeterValue)
+                .where(SignedMeterValue.charger_id == charger_id, SignedMeterValue.transaction_id == transaction_id)
+                .order_by(col(SignedMeterValue.at), col(SignedMeterValue.id))
+            ).all()
+            return transaction, list(samples), list(signed)
+
+        found = await self.store.run(read)
+        if found is None:
+            return None
+        transaction, samples, signed = found
+        view = self._transaction_view(transaction)
+        return {
+            "transaction": {**view.to_dict(), "repairs": list(view.repairs)},
+            "meter_values": [
+                {"at": iso(sample.at), "connector_id": sample.connector_id, "measurand": sample.measurand,
+                 "phase": sample.phase, "unit": sample.unit, "value": sample.value}
+                for sample in samples
+            ],
+            "signed_meter_values": [
+                {"at": iso(row.at), "measurand": row.measurand, "phase": row.phase, "context": row.context,
+                 "data": row.data, "value": row.value}
+                for row in signed
+            ],
+        }
 
     async def logs(self, limit: int = 500, before_id: int | None = None) -> list[LogView]:
         """The whole fleet's log, oldest first."""

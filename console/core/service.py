@@ -190,6 +190,14 @@ class ConsoleService:
         self._charger(charger_id)
         return await self.queries.transactions(charger_id, limit)
 
+    async def export_transaction(self, charger_id: str, transaction_id: int) -> dict[str, Any]:
+        """A session with all its readings, signed ones as the charger sent them."""
+        record = self._charger(charger_id)
+        export = await self.queries.transaction_export(charger_id, transaction_id)
+        if export is None:
+            raise NotFound(f"no transaction {transaction_id} on {record.identity}")
+        return export
+
     async def fleet_logs(self, limit: int = 500) -> list[LogView]:
         """The whole fleet's latest log lines, oldest first."""
         await self.writer.flush()

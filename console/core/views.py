@@ -132,6 +132,11 @@ class ChargerView(View):
     tolerant: bool = False
     # The ways its messages broke OCPP that were let through, newest first (the latest few, each counted).
     protocol_warnings: tuple[ProtocolWarning, ...] = ()
+    # The station's own meter (connector or EVSE 0), apart from its connectors.
+    station_power_kw: float | None = None
+    station_energy_kwh: float | None = None
+    # How far the charger's clock is off (s, theirs minus ours), when beyond the allowed skew.
+    clock_offset_s: float | None = None
 
     SEED_FIELDS = (
         "id",
@@ -210,9 +215,35 @@ class TransactionView(View):
     stopped_at: datetime | None
     energy_kwh: float | None
     stop_reason: str | None
+    # What had to be repaired (see Transaction): none of these for a session that went by the book.
+    reconstructed: bool = False
+    start_known: bool = True
+    incomplete: bool = False
+    missing_seq_nos: str | None = None
+    closed_by: str | None = None
+    meter_anomaly: str | None = None
+    clock_skewed: bool = False
+    charger_started_at: datetime | None = None
+    charger_stopped_at: datetime | None = None
 
     def duration_s(self, now: datetime) -> float:
         return ((self.stopped_at or now) - self.started_at).total_seconds()
+
+    @property
+    def repairs(self) -> tuple[str, ...]:
+        """One word for each thing that needed repair: reconstructed, superseded, reboot, incomplete, meter, clock."""
+        words = []
+        if self.reconstructed:
+            words.append("reconstructed")
+        if self.closed_by:
+            words.append(self.closed_by)
+        if self.incomplete:
+            words.append("incomplete")
+        if self.meter_anomaly:
+            words.append("meter")
+        if self.clock_skewed:
+            words.append("clock")
+        return tuple(words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, Regi
 
 from console.core.clock import Clock
 from console.core.live import LiveState
+from console.core.sessions import Sample, SignedSample
 from console.core.views import iso
 from console.csms.protocol import ProtocolGuard, takes_payload
 
@@ -27,19 +29,29 @@ def parse_time(value: str | None, clock: Clock) -> datetime:
     except ValueError:
         return clock.now()
     # A time without an offset would be refused by the store (and, before the writer fell back to
-    # row by row, would have cost every other row of its batch).
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    # row by row, would have cost every other row of its batch); one with another offset is kept as UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
 
 
-def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[datetime, str, str | None, str | None, float]]:
-    """Flatten OCPP 1.6 meterValue entries, as received, to (time, measurand, phase, unit, value)."""
+def samples_of(
+    meter_value: list[dict[str, Any]], read_time: Callable[[str | None], datetime], signed: list[SignedSample] | None = None
+) -> list[Sample]:
+    """Flatten OCPP 1.6 meterValue entries, as received, to (time, measurand, phase, unit, value).
+
+    A `SignedData` value (a signed reading, e.g. OCMF) goes to `signed` as it was sent.
+    """
     samples = []
     for entry in meter_value:
-        at = parse_time(entry.get("timestamp"), clock)
+        at = read_time(entry.get("timestamp"))
         for sampled in entry.get("sampledValue", []):
             try:
                 value = float(sampled["value"])
             except (KeyError, ValueError):
+                if signed is not None and sampled.get("format") == "SignedData":
+                    measurand = sampled.get("measurand", "Energy.Active.Import.Register")
+                    signed.append((at, measurand, sampled.get("phase"), sampled.get("context"), sampled.get("value"), None))
                 continue
             measurand = sampled.get("measurand", "Energy.Active.Import.Register")
             unit = sampled.get("unit", "Wh" if measurand.startswith("Energy") else None)
@@ -65,9 +77,32 @@ class ConsoleHandler(ProtocolGuard):
         self.live = live
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
+        # Whether the charger's clock was last seen off by more than the allowed skew.
+        self.clock_off = False
 
     def _now(self) -> str:
         return iso(self.clock.now()) or ""
+
+    def charger_time(self, value: str | None) -> datetime:
+        """A time the charger sent, or ours when its clock is off by more than the allowed skew
+        (1970 after a lost RTC, 2099 from a bad NTP answer): what is ordered and shown is then
+        when it arrived, and the charger's clock is flagged."""
+        at = parse_time(value, self.clock)
+        now = self.clock.now()
+        offset = (at - now).total_seconds()
+        if -self.live.max_clock_skew_s <= offset <= self.live.max_clock_skew_s:
+            if self.clock_off:
+                self.clock_off = False
+                self.live.clock_offset(self.charger_id, None)
+            return at
+        self.clock_off = True
+        self.live.clock_offset(self.charger_id, offset)
+        return now
+
+    def kept_time(self, value: str | None) -> tuple[datetime, datetime | None]:
+        """(the time to order by, the charger's own time when it was off): for a session's start and stop."""
+        at = self.charger_time(value)
+        return (at, parse_time(value, self.clock)) if self.clock_off else (at, None)
 
 
 class ChargePoint16(ConsoleHandler, ChargePoint):
@@ -107,8 +142,9 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
     async def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> call_result.StartTransaction:
+        at, charger_at = self.kept_time(timestamp)
         transaction_id = await self.live.transaction_started(
-            self.charger_id, connector_id, id_tag, meter_start, parse_time(timestamp, self.clock)
+            self.charger_id, connector_id, id_tag, meter_start, at, charger_at=charger_at
         )
         return call_result.StartTransaction(
             transaction_id=transaction_id,
@@ -118,22 +154,31 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
     @on(Action.meter_values)
     @takes_payload
     def on_meter_values(self, payload: dict[str, Any]) -> call_result.MeterValues:
+        signed: list[SignedSample] = []
         self.live.meter_values(
-            self.charger_id, payload["connectorId"], payload.get("transactionId"), samples_of(payload["meterValue"], self.clock)
+            self.charger_id,
+            payload["connectorId"],
+            payload.get("transactionId"),
+            samples_of(payload["meterValue"], self.charger_time, signed),
+            signed=signed,
         )
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)
     @takes_payload
     async def on_stop_transaction(self, payload: dict[str, Any]) -> call_result.StopTransaction:
-        transaction_id = payload["transactionId"]
-        if payload.get("transactionData"):
-            connector_id = self.live.connector_of(self.charger_id, transaction_id)
-            self.live.meter_values(
-                self.charger_id, connector_id, transaction_id, samples_of(payload["transactionData"], self.clock)
-            )
+        at, charger_at = self.kept_time(payload["timestamp"])
+        signed: list[SignedSample] = []
         await self.live.transaction_stopped(
-            self.charger_id, transaction_id, payload["meterStop"], parse_time(payload["timestamp"], self.clock), payload.get("reason")
+            self.charger_id,
+            payload["transactionId"],
+            payload["meterStop"],
+            at,
+            payload.get("reason"),
+            samples_of(payload.get("transactionData") or [], self.charger_time, signed),
+            charger_at=charger_at,
+            id_tag=payload.get("idTag"),
+            signed=signed,
         )
         return call_result.StopTransaction(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
 

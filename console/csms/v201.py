@@ -6,6 +6,8 @@ TransactionEvent sequence is a transaction, a charging state is a status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ocpp.routing import on
@@ -14,9 +16,9 @@ from ocpp.v21 import call_result as call_result21
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
 
-from console.core.clock import Clock
+from console.core.sessions import ENERGY, LINE_PHASES, Sample, SignedSample, in_base_unit
 from console.csms.protocol import takes_payload
-from console.csms.v16 import ConsoleHandler, parse_time
+from console.csms.v16 import ConsoleHandler
 
 SUBPROTOCOL = "ocpp2.0.1"
 SUBPROTOCOL_21 = "ocpp2.1"
@@ -30,21 +32,44 @@ CHARGING_STATES = {
 }
 
 
-def samples_of(meter_value: list[dict[str, Any]], clock: Clock) -> list[tuple[Any, str, str | None, str | None, float]]:
-    """Flatten 2.0.1 meterValue entries, as received, to (time, measurand, phase, unit, value), multipliers applied."""
+def samples_of(
+    meter_value: list[dict[str, Any]], read_time: Callable[[str | None], datetime], signed: list[SignedSample] | None = None
+) -> list[Sample]:
+    """Flatten 2.0.1 meterValue entries, as received, to (time, measurand, phase, unit, value), multipliers applied.
+
+    A sampled value's `signedMeterValue` goes to `signed` as it was sent, with the value it signs.
+    """
     samples = []
     for entry in meter_value or []:
-        at = parse_time(entry.get("timestamp"), clock)
+        at = read_time(entry.get("timestamp"))
         for sampled in entry.get("sampledValue", []):
             value = sampled.get("value")
             if not isinstance(value, int | float):
                 continue
-            measurand = sampled.get("measurand", "Energy.Active.Import.Register")
+            measurand = sampled.get("measurand", ENERGY)
             unit_of_measure = sampled.get("unitOfMeasure") or {}
             unit = unit_of_measure.get("unit", "Wh" if measurand.startswith("Energy") else None)
             value = float(value) * 10 ** int(unit_of_measure.get("multiplier", 0))
             samples.append((at, measurand, sampled.get("phase"), unit, value))
+            if signed is not None and "signedMeterValue" in sampled:
+                signed.append((at, measurand, sampled.get("phase"), sampled.get("context"), sampled["signedMeterValue"], value))
     return samples
+
+
+def begin_register(meter_value: list[dict[str, Any]]) -> float | None:
+    """The energy register (Wh) sampled at Transaction.Begin, when an event carries it: the session's start."""
+    phases = 0.0
+    for entry in meter_value or []:
+        for sampled in entry.get("sampledValue", []):
+            if sampled.get("context") != "Transaction.Begin" or sampled.get("measurand", ENERGY) != ENERGY:
+                continue
+            unit_of_measure = sampled.get("unitOfMeasure") or {}
+            value = in_base_unit(float(sampled["value"]) * 10 ** int(unit_of_measure.get("multiplier", 0)), unit_of_measure.get("unit"))
+            if sampled.get("phase") is None:
+                return value
+            if sampled["phase"] in LINE_PHASES:
+                phases += value
+    return phases or None
 
 
 class ChargePoint201(ConsoleHandler, ChargePoint):
@@ -91,18 +116,25 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
         evse = payload.get("evse") or {}
         id_token = payload.get("idToken")
         connector_id = evse.get("id") or self.live.connector_of_ref(self.charger_id, reference) or 1
+        at, charger_at = self.kept_time(payload["timestamp"])
+        meter_value = payload.get("meterValue") or []
+        signed: list[SignedSample] = []
+        samples = samples_of(meter_value, self.charger_time, signed)
         await self.live.transaction_event(
             self.charger_id,
             event_type=event_type,
             reference=reference,
             connector_id=connector_id,
             id_tag=(id_token or {}).get("idToken"),
-            at=parse_time(payload["timestamp"], self.clock),
+            at=at,
+            charger_at=charger_at,
             seq_no=payload["seqNo"],
             offline=payload.get("offline", False),
             status=CHARGING_STATES.get(transaction_info.get("chargingState", "")),
             stopped_reason=transaction_info.get("stoppedReason") or (payload["triggerReason"] if event_type == "Ended" else None),
-            samples=samples_of(payload.get("meterValue") or [], self.clock),
+            samples=samples,
+            begin_wh=begin_register(meter_value),
+            signed=signed,
         )
         if id_token is not None:
             return call_result.TransactionEvent(id_token_info={"status": AuthorizationStatusEnumType.accepted})
@@ -112,8 +144,13 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
     @takes_payload
     def on_meter_values(self, payload: dict[str, Any]) -> call_result.MeterValues:
         evse_id = payload["evseId"]
+        signed: list[SignedSample] = []
         self.live.meter_values(
-            self.charger_id, evse_id, self.live.open_transaction(self.charger_id, evse_id), samples_of(payload["meterValue"], self.clock)
+            self.charger_id,
+            evse_id,
+            self.live.open_transaction(self.charger_id, evse_id),
+            samples_of(payload["meterValue"], self.charger_time, signed),
+            signed=signed,
         )
         return call_result.MeterValues()
 
