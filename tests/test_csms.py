@@ -123,12 +123,14 @@ async def test_unknown_identity_is_refused_with_404(service: ConsoleService, cen
     assert "unknown identity" in rows[0].message
 
 
-async def test_missing_subprotocol_is_refused(service: ConsoleService, central_system: CentralSystem) -> None:
-    await service.create_charger({"identity": "CP-2"})
-    with pytest.raises(InvalidStatus) as refused:
-        async with connect(f"{central_system.url}/CP-2"):
-            pass
-    assert refused.value.response.status_code == 400
+async def test_missing_subprotocol_is_served_with_the_record_s_version(service: ConsoleService, central_system: CentralSystem) -> None:
+    # Some firmware sends no Sec-WebSocket-Protocol header (issue 14): served as its record says, with a warning.
+    charger = await service.create_charger({"identity": "CP-2"})
+    async with connect(f"{central_system.url}/CP-2") as ws:
+        assert ws.subprotocol is None
+        await ws.send('[2,"hb-1","Heartbeat",{}]')
+        assert (await ws.recv()).startswith('[3,"hb-1",{"currentTime"')
+    assert (await service.get_charger(charger.id)).protocol_warnings
 
 
 async def test_operation_to_charger_is_recorded_as_action(

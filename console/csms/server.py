@@ -3,7 +3,13 @@
 One listener serves every OCPP version; the WebSocket subprotocol picks the
 handler. The handshake is where chargers are told no: an unknown identity
 (404, unless auto-registration is on), a wrong or missing password (401), a
-subprotocol that is not the one the charger's record says (400).
+subprotocol we speak that is not the one the charger's record says (400).
+
+Offered subprotocols none of which we speak are refused as OCPP-J says (1.6
+and 2.0.1 Part 4, the handshake): the handshake is completed without a
+Sec-WebSocket-Protocol header and the connection closed at once (1002,
+protocol error). A charger that offers none at all (some firmware sends no
+header) is served with its record's version, a protocol warning on it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from ocpp.v201 import call as call201
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from console.core.passwords import verify_password
@@ -51,6 +58,7 @@ HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {
 }
 CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201, "ocpp2.1": call21}
 CLOSE_TIMEOUT = 10.0  # websockets' default, seconds
+MAX_CLOSE_REASON = 123  # bytes (RFC 6455 §5.5: a control frame's payload is at most 125, 2 of them the code)
 # Most recent first: an unknown charger offering several gets the newest.
 SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 # permessage-deflate per subprotocol, for chargers that offer it. OCPP 2.0.1 asks a CSMS to
@@ -249,24 +257,27 @@ class CentralSystem:
             await self.service.registrations.note_attempt(identity, remote, ", ".join(offered) or None)
             if not self.auto_register:
                 return self._refuse(connection, http.HTTPStatus.NOT_FOUND, identity, f"unknown identity {identity!r}")
-            if not supported:
+            if not offered:  # no record's version to serve it with
                 return self._refuse(
                     connection, http.HTTPStatus.BAD_REQUEST, identity,
-                    f"no supported subprotocol offered ({', '.join(offered) or 'none'}); this server speaks {', '.join(SUBPROTOCOLS)}",
+                    f"no subprotocol offered; this server speaks {', '.join(SUBPROTOCOLS)}",
                 )
+            if not supported:
+                return self._unspoken(connection, identity, offered)
             charger = await self.service.registrations.auto_register(identity, VERSION_OF[supported[0]])
             charger_id = charger.id
         record = self.live.record(charger_id)
         assert record is not None
         wanted = SUBPROTOCOL_OF[record.ocpp_version]
-        if wanted not in offered:
-            if supported:
-                reason = (
-                    f"{identity} is registered as {record.ocpp_version} but offered only {', '.join(offered)}; "
-                    f"change the charger's ocpp_version or its configuration"
-                )
-            else:
-                reason = f"no supported subprotocol offered ({', '.join(offered) or 'none'}); {identity} must offer {wanted}"
+        if offered and not supported:
+            reason = f"no supported subprotocol offered ({', '.join(offered)}); {identity} must offer {wanted}"
+            await self.live.handshake_refused(charger_id, f"wrong subprotocol: {reason}")
+            return self._unspoken(connection, identity, offered)
+        if offered and wanted not in offered:
+            reason = (
+                f"{identity} is registered as {record.ocpp_version} but offered only {', '.join(offered)}; "
+                f"change the charger's ocpp_version or its configuration"
+            )
             await self.live.handshake_refused(charger_id, f"wrong subprotocol: {reason}")
             return self._refuse(connection, http.HTTPStatus.BAD_REQUEST, identity, reason)
         if record.password_hash is not None:
@@ -279,6 +290,14 @@ class CentralSystem:
         if not self.compression.get(wanted, False):
             # Decline permessage-deflate for this connection only (the handshake answer is built next).
             connection.protocol.available_extensions = []
+        return None
+
+    def _unspoken(self, connection: ServerConnection | Connection, identity: str, offered: list[str]) -> None:
+        """Offered subprotocols none of which we speak: the handshake completes without one, and `_handle` closes it."""
+        reason = f"no supported subprotocol offered ({', '.join(offered)}); this server speaks {', '.join(SUBPROTOCOLS)}"
+        self.live.log(identity, "event", f"refused: {reason} (handshake completed without a subprotocol, closed with 1002)")
+        log.warning("refused %r from %s: %s", identity, connection.remote_address, reason)
+        connection.protocol.available_extensions = []
         return None
 
     async def _check_password(self, identity: str, stored: str, headers: Headers) -> str | None:
@@ -309,6 +328,18 @@ class CentralSystem:
         identity = identity_from_path(connection.request.path if connection.request else "")
         charger_id = self.live.charger_id_for(identity)
         subprotocol = connection.subprotocol or ""
+        if not subprotocol:
+            offered = offered_subprotocols(connection.request.headers) if connection.request else []
+            if offered:  # none we speak (`_unspoken`)
+                reason = f"no supported subprotocol offered ({', '.join(offered)})"
+                await connection.close(CloseCode.PROTOCOL_ERROR, reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore"))
+                return
+            record = self.live.record(charger_id) if charger_id is not None else None
+            if charger_id is not None and record is not None:
+                subprotocol = SUBPROTOCOL_OF[record.ocpp_version]
+                self.live.protocol_warning(
+                    charger_id, f"no Sec-WebSocket-Protocol header: served as {record.ocpp_version}, the version of its record"
+                )
         if charger_id is None or subprotocol not in HANDLERS:  # deleted between handshake and now
             await connection.close(1008, "unknown identity")
             return

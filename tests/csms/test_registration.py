@@ -48,7 +48,11 @@ async def test_a_charger_offering_only_the_other_version_is_refused_with_a_reaso
     assert "registered as OCPP2.0.1 but offered only ocpp1.6" in (view.last_failure or "")
     logs = await service.charger_logs(charger.id)
     assert any("refused" in entry.message and "ocpp1.6" in entry.message for entry in logs)
-    assert await refused(f"{central_system.url}/V201", None) == 400
+    # None we do not speak: the handshake completes without a subprotocol, then 1002 (issue 14).
+    async with connect(f"{central_system.url}/V201", subprotocols=["ocpp1.5"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol is None
+        await ws.wait_closed()
+    assert ws.close_code == 1002
 
 
 async def test_unknown_identities_are_refused_and_counted(service: ConsoleService, central_system: CentralSystem) -> None:

@@ -8,7 +8,10 @@ keeps afterwards.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import struct
 from typing import Any
 
 import pytest
@@ -228,3 +231,79 @@ async def test_a_message_id_over_36_characters_gets_the_version_s_callerror(
     assert answered[:2] == [3, longest]
     lines = [entry.message for entry in await service.charger_logs(charger_id) if entry.direction == "event"]
     assert any("longer than 36" in line for line in lines)
+
+
+# -- subprotocols at the handshake (issue 14, part 6) -------------------------------------------------------------
+
+
+async def handshake(url: str, identity: str, offered: str | None) -> tuple[bytes, Peer]:
+    """The server's handshake answer to a charger offering `offered` (None: no Sec-WebSocket-Protocol header)."""
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    protocol = f"Sec-WebSocket-Protocol: {offered}\r\n" if offered is not None else ""
+    writer.write(
+        (
+            f"GET /{identity} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2), Peer(reader, writer)
+
+
+async def closed_with(peer: Peer) -> tuple[int, str]:
+    opcode, payload = await peer.next_frame()
+    assert opcode == CLOSE_OP
+    return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+
+
+@pytest.mark.parametrize("auto_register", [False, True])
+async def test_only_subprotocols_we_do_not_speak_complete_the_handshake_then_close_1002(
+    service: ConsoleService, auto_register: bool
+) -> None:
+    # OCPP-J: a server that agrees to none of the offered subprotocols completes the handshake
+    # without a Sec-WebSocket-Protocol header and closes the connection at once.
+    central = CentralSystem(service, port=0, auto_register=auto_register)
+    await central.start()
+    try:
+        identity = "NEWCOMER" if auto_register else "FUTURE"
+        if not auto_register:
+            charger = await service.create_charger({"identity": identity})
+        answer, peer = await handshake(central.url, identity, "ocpp2.0, ocpp1.5")
+        assert answer.startswith(b"HTTP/1.1 101"), answer
+        assert b"sec-websocket-protocol" not in answer.lower()
+        code, reason = await closed_with(peer)
+        peer.writer.close()
+    finally:
+        await central.stop()
+    assert code == 1002 and "ocpp2.0, ocpp1.5" in reason
+    if auto_register:
+        assert [view.identity for view in await service.list_chargers()] == []  # nothing we could serve was registered
+    else:
+        view = await service.get_charger(charger.id)
+        assert "ocpp2.0, ocpp1.5" in (view.last_failure or "")
+
+
+@pytest.mark.parametrize(
+    ("subprotocol", "boot"),
+    [
+        ("ocpp1.6", {"chargePointVendor": "Acme", "chargePointModel": "Old Firmware"}),
+        ("ocpp2.0.1", {"reason": "PowerUp", "chargingStation": {"vendorName": "Acme", "model": "Old Firmware"}}),
+    ],
+)
+async def test_no_subprotocol_header_is_served_with_the_record_s_version_and_warned(
+    service: ConsoleService, central_system: CentralSystem, subprotocol: str, boot: dict[str, Any]
+) -> None:
+    charger = await service.create_charger({"identity": "BARE", "ocpp_version": VERSIONS[subprotocol]})
+    answer, peer = await handshake(central_system.url, "BARE", None)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    assert b"sec-websocket-protocol" not in answer.lower()  # a subprotocol the charger did not offer would fail it
+    await peer.send(frame(TEXT_OP, json.dumps([2, "boot-1", "BootNotification", boot]).encode()))
+    booted = await peer.answer()
+    peer.writer.close()
+    assert booted[:2] == [3, "boot-1"] and booted[2]["status"] == "Accepted"
+    view = await service.get_charger(charger.id)
+    assert [warning.text for warning in view.protocol_warnings] == [
+        f"no Sec-WebSocket-Protocol header: served as {VERSIONS[subprotocol]}, the version of its record"
+    ]
