@@ -183,6 +183,53 @@ def transaction_energy(transaction: TransactionView, charger: ChargerView | None
     return "—"
 
 
+def transaction_started(transaction: TransactionView) -> str:
+    """A session's start; "—" when the charger never reported it (started_at is then its stop)."""
+    return stamp(transaction.started_at) if transaction.start_known else "—"
+
+
+def transaction_duration(transaction: TransactionView, now: datetime) -> str:
+    return duration(transaction.duration_s(now)) if transaction.start_known else "—"
+
+
+def repairs_cell(transaction: TransactionView) -> str:
+    """What the console had to repair in a session, in short words: "reconstructed, start unknown"."""
+    words = []
+    for word in transaction.repairs:
+        if word == "incomplete" and transaction.missing_seq_nos:
+            word = f"incomplete: seq {transaction.missing_seq_nos}"
+        elif word == "reboot":
+            word = "closed at reboot"
+        words.append(word)
+    if not transaction.start_known:
+        words.append("start unknown")
+    return ", ".join(words)
+
+
+def clock_offset(offset_s: float) -> str:
+    """How far a charger's clock is off, in the unit that reads best: "54.3 years behind", "2.0 days ahead"."""
+    size = abs(offset_s)
+    if size >= 365 * 86_400:
+        amount = f"{size / (365.25 * 86_400):.1f} years"
+    elif size >= 86_400:
+        amount = f"{size / 86_400:.1f} days"
+    elif size >= 3_600:
+        amount = f"{size / 3_600:.1f} h"
+    else:
+        amount = f"{size / 60:.0f} min"
+    return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
+
+
+def station_meter(charger: ChargerView) -> str | None:
+    """The station's own meter (connector or EVSE 0), "11.1 kW · 1234.57 kWh"; None when it has none."""
+    parts = []
+    if charger.station_power_kw is not None:
+        parts.append(f"{kilowatts(charger.station_power_kw)} kW")
+    if charger.station_energy_kwh is not None:
+        parts.append(f"{charger.station_energy_kwh:.2f} kWh")
+    return " · ".join(parts) or None
+
+
 def gauge(value: float, limit: float | None, width: int = GAUGE_WIDTH) -> tuple[str, str]:
     """A bar of `width` cells: (filled, empty) parts of `value` out of `limit`."""
     if not limit or limit <= 0:

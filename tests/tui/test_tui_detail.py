@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from textual.widgets import Digits, Input, Select, Static, TabbedContent
@@ -148,6 +149,68 @@ async def test_transactions_tab_shows_sessions_with_energy(live_service: Console
         assert transactions.row_count == 1
         assert transactions.get_cell_at((0, 4)) == "ongoing"
         assert transactions.get_cell_at((0, 6)) == "12.35"
+
+
+async def test_transactions_tab_says_what_was_repaired(live_service: ConsoleService, clock: Any) -> None:
+    live = live_service.live
+    first = live.open_transaction("dep-0001", 1)
+    clock.advance(60)
+    # a start on the busy connector closes the open session; a stop for an id never seen is reconstructed
+    second = await live.transaction_started("dep-0001", 1, "TAG-0002", 30_000, clock.now())
+    await live.transaction_stopped("dep-0001", 987654, 1_014_000, clock.now(), "Local")
+    rows = {row.reference: row for row in await live_service.list_transactions("dep-0001")}
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        transactions = main(app).query_one(TransactionTable)
+        superseded = transactions.get_row(str(first))
+        assert superseded[7] == "superseded"
+        assert transactions.get_row(str(second))[7] == ""
+        reconstructed = transactions.get_row(str(rows["987654"].id))
+        assert reconstructed[3] == "—" and reconstructed[5] == "—"  # started, duration: never reported
+        assert reconstructed[6] == "—"  # one reading tells no energy
+        assert reconstructed[7] == "reconstructed, start unknown"
+
+
+def test_repairs_in_short_words() -> None:
+    from datetime import datetime, timezone
+
+    from console.core.views import TransactionView
+    from console.tui.format import repairs_cell
+
+    moment = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    base = TransactionView(
+        id=1, charger_id="dep-1", reference="1", connector_id=1, id_tag="T", started_at=moment, stopped_at=moment,
+        energy_kwh=None, stop_reason=None,
+    )
+    assert repairs_cell(base) == ""
+    incomplete = replace(base, reconstructed=True, incomplete=True, missing_seq_nos="1,3", start_known=False)
+    assert repairs_cell(incomplete) == "reconstructed, incomplete: seq 1,3, start unknown"
+    assert repairs_cell(replace(base, closed_by="reboot", meter_anomaly="meter went backwards")) == "closed at reboot, meter"
+    assert repairs_cell(replace(base, clock_skewed=True)) == "clock"
+
+
+def test_overview_shows_the_station_meter_and_a_wrong_clock() -> None:
+    from datetime import datetime, timezone
+
+    from console.core.views import ChargerView
+    from console.tui.widgets.detail import state_lines
+
+    moment = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    base = ChargerView(
+        id="dep-1", identity="CP-1", name=None, vendor_name=None, model=None, image_url=None, ocpp_version="OCPP1.6",
+        number_of_connectors=1, max_charging_power=22000, connector_type=None, location_id=None,
+        created_at=moment, updated_at=moment,
+    )
+    plain = state_lines(base, moment).plain
+    assert "station meter" not in plain and "clock" not in plain
+    years_behind = -54.3 * 365.25 * 86_400
+    shown = state_lines(replace(base, station_power_kw=11.1, station_energy_kwh=1234.5, clock_offset_s=years_behind), moment)
+    assert "station meter         11.1 kW · 1234.50 kWh" in shown.plain
+    assert "clock                 54.3 years behind: times shown as received" in shown.plain
+    assert "2.0 days ahead" in state_lines(replace(base, clock_offset_s=2 * 86_400), moment).plain
 
 
 async def test_c_sends_an_immediate_charge_with_a_limit(live_service: ConsoleService, clock: Any) -> None:

@@ -25,13 +25,17 @@ from console.core.views import ActionView, ChargerView, LogView, PowerSample, Tr
 from console.tui.format import (
     active_limit_kw,
     age,
+    clock_offset,
     connector_status_variable,
-    duration,
     gauge,
     kilowatts,
+    repairs_cell,
     resample,
     stamp,
+    station_meter,
+    transaction_duration,
     transaction_energy,
+    transaction_started,
 )
 from console.tui.themes import STATUSES
 from console.tui.widgets.action_table import ActionTable
@@ -130,6 +134,9 @@ def state_lines(charger: ChargerView, now: datetime) -> Content:
     lines.append(_line("offline since", _ago(charger.offline_since, now)))
     lines.append(_heading("\nRuntime"))
     lines.append(_line("state", charger.status, status_style))
+    meter = station_meter(charger)
+    if meter is not None:
+        lines.append(_line("station meter", meter))
     runtime = charger.runtime
     if runtime and charger.runtime_detail:
         runtime = f"{runtime}: {charger.runtime_detail}"
@@ -155,6 +162,8 @@ def state_lines(charger: ChargerView, now: datetime) -> Content:
     lines.append(_line("reconnects", charger.reconnects))
     lines.append(_line("ping rtt", f"{charger.ping_rtt_ms:.0f} ms" if charger.ping_rtt_ms is not None else None))
     lines.append(_line("security profile", charger.security_profile))
+    if charger.clock_offset_s is not None:
+        lines.append(_line("clock", f"{clock_offset(charger.clock_offset_s)}: times shown as received", "$warning"))
     if charger.protocol_warnings:
         lines.append(_heading("\nProtocol warnings"))
         for warning in charger.protocol_warnings:
@@ -239,6 +248,7 @@ class TransactionTable(RowTable):
         ("stopped", "Stopped", 19),
         ("duration", "Duration", 8),
         ("energy", "kWh", 8),
+        ("repairs", "Repaired", 24),
         ("reason", "Stop reason", 16),
     )
 
@@ -249,10 +259,11 @@ class TransactionTable(RowTable):
                 escape(transaction.reference or str(transaction.id)),
                 str(transaction.connector_id),
                 escape(transaction.id_tag),
-                stamp(transaction.started_at),
+                transaction_started(transaction),
                 stamp(transaction.stopped_at) if transaction.stopped_at else "ongoing",
-                duration(transaction.duration_s(now)),
+                transaction_duration(transaction, now),
                 transaction_energy(transaction, charger),
+                escape(repairs_cell(transaction)),
                 escape(transaction.stop_reason or ""),
                 key=str(transaction.id),
             )
