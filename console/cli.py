@@ -266,6 +266,12 @@ async def _run_console(args: argparse.Namespace) -> int:
     settings = _load_settings()
     theme = args.theme or settings.get("theme")
     app = ConsoleApp(depot.service, depot.clock, theme_name=theme, themes_dir=themes_dir())
+    # Textual leaves SIGTERM and SIGHUP (the terminal closed) to their default, which ends the process
+    # at once: quit as ctrl+q does instead, so the simulated chargers end their sessions and the store closes.
+    loop = asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # not on Windows
+            loop.add_signal_handler(getattr(signal, name), app.exit)
     try:
         await app.run_async()
     finally:

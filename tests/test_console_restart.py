@@ -1,16 +1,23 @@
-"""`ocpp-console serve` stopped mid-session (SIGTERM, SIGKILL) and started again on the same store.
+"""The console stopped mid-session and started again on the same store.
 
-The sample fleet's simulated chargers charge at 30x speed. A SIGTERM is the
-chargers losing power: each ends its session before the socket closes. A
-SIGKILL leaves the sessions open in the store; the chargers boot fresh on the
-restart, and the central system closes what they do not resume.
+`ocpp-console serve` gets SIGTERM or SIGKILL; the embedded console (in a
+pseudo-terminal) gets ctrl+q or SIGTERM. The sample fleet's simulated chargers
+charge at 30x speed. A clean stop is the chargers losing power: each ends its
+session before the socket closes. A SIGKILL leaves the sessions open in the
+store; the chargers boot fresh on the restart, and the central system closes
+what they do not resume.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import pty
 import signal
 import sqlite3
+import struct
+import termios
 import sys
 import time
 from collections.abc import Callable
@@ -53,12 +60,52 @@ class Console:
         assert self.process is not None
         if self.process.returncode is None:
             self.process.send_signal(signum)
+        return await self.exited()
+
+    async def exited(self) -> int:
+        assert self.process is not None
         return await asyncio.wait_for(self.process.wait(), 10)
 
     async def ensure_stopped(self) -> None:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+class EmbeddedConsole(Console):
+    """`ocpp-console` with its Textual UI in a pseudo-terminal whose screen output is read and dropped."""
+
+    async def start(self) -> None:
+        master, terminal = pty.openpty()
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        home = self.log.parent / "home"
+        env = {
+            **os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
+        }
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "console", "--db", f"sqlite:///{self.db}", "--ocpp-port", "0", "--speed", "30",
+            stdin=terminal, stdout=terminal, stderr=terminal, env=env, start_new_session=True,
+        )
+        os.close(terminal)
+        self.master = master
+        self.log.write_text("")
+        asyncio.get_running_loop().add_reader(master, self._drain)
+
+    def _drain(self) -> None:
+        try:
+            os.read(self.master, 65536)
+        except OSError:  # the console has gone: its terminal is closed
+            asyncio.get_running_loop().remove_reader(self.master)
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    async def ensure_stopped(self) -> None:
+        await super().ensure_stopped()
+        if self.process is not None:
+            asyncio.get_running_loop().remove_reader(self.master)
+            os.close(self.master)
 
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -169,3 +216,30 @@ async def test_sigkill_mid_session_leaves_no_session_open_after_the_restart(tmp_
     finally:
         await first.ensure_stopped()
         await second.ensure_stopped()
+
+
+async def embedded_stop(tmp_path: Path, stop: Callable[[EmbeddedConsole], None]) -> None:
+    db = tmp_path / "depot.db"
+    console = EmbeddedConsole(db, tmp_path / "console.log")
+    try:
+        await console.start()
+        before = {row[0]: row for row in await charging(console)}
+
+        stop(console)
+        assert await console.exited() == 0
+        assert query(db, OPEN) == []
+        closed = {row[0]: row for row in query(db, CLOSED)}
+        for transaction_id, _, _, meter_start, energy in before.values():
+            _, _, meter_stop, reason = closed[transaction_id]
+            assert reason == "PowerLoss"
+            assert meter_stop >= int(energy) > meter_start
+    finally:
+        await console.ensure_stopped()
+
+
+async def test_ctrl_q_in_the_embedded_console_ends_every_session(tmp_path: Path) -> None:
+    await embedded_stop(tmp_path, lambda console: console.press(b"\x11"))
+
+
+async def test_sigterm_to_the_embedded_console_ends_every_session(tmp_path: Path) -> None:
+    await embedded_stop(tmp_path, lambda console: console.process.send_signal(signal.SIGTERM))  # type: ignore[union-attr]
