@@ -81,6 +81,18 @@ class DepotSettings:
     tolerant: bool = False
 
 
+# The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
+# only) and, after them, the two RSA key-exchange suites OCPP's security profiles require a
+# central system to support besides the ECDHE ones (OCPP 2.0.1 Part 2 and the 1.6 security
+# whitepaper, TLS requirements): TLS_RSA_WITH_AES_128_GCM_SHA256 and TLS_RSA_WITH_AES_256_GCM_SHA384.
+# Python's default leaves them out, so a charger that implements only those could not connect.
+# TLS 1.3 suites are set apart by OpenSSL and stay its defaults.
+TLS12_CIPHERS = (
+    "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:AES128-GCM-SHA256:AES256-GCM-SHA384"
+    ":!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+)
+
+
 def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
     """The TLS context of the OCPP server, or None for plain ws://."""
     if cert is None and key is None:
@@ -89,6 +101,7 @@ def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
         raise ConsoleError("TLS needs both a certificate (--tls-cert) and its private key (--tls-key)")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP's security profiles require TLS 1.2 or later
+    context.set_ciphers(TLS12_CIPHERS)
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as error:
