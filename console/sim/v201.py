@@ -59,7 +59,7 @@ STOP_TRIGGER = {
     core.DE_AUTHORIZED: "Deauthorized",
     core.SOFT_RESET: "ResetCommand",
     core.HARD_RESET: "ResetCommand",
-    core.REBOOT: "ResetCommand",
+    # A reboot of the charger's own (no Reset was asked) and a power loss are AbnormalCondition.
     core.UNLOCK: "UnlockCommand",
 }
 TRIGGERS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent")

@@ -103,6 +103,22 @@ async def test_a_restarted_runtime_ends_its_session_as_a_reboot_and_comes_back_i
     assert sum(m.startswith("[2,") and "StopTransaction" in m for m in logs) == 1
 
 
+async def test_a_restarted_201_runtime_ends_its_transaction_as_a_reboot_of_its_own(
+    service: ConsoleService, manager: SimManager, central_system: CentralSystem, clock: ManualClock
+) -> None:
+    charger_id = await online_charger(service, manager, version="OCPP2.0.1")
+    await start_201(central_system, manager, 1)
+    await run_clock(clock, manager, 30)
+
+    assert await asyncio.wait_for(service.restart_charger(charger_id), 3) == "CP-1 restarted"
+    (transaction,) = await rows(service, select(Transaction))
+    assert transaction.stop_reason == "Reboot"
+    logs = [entry.message for entry in await service.charger_logs(charger_id)]
+    (ended,) = [m for m in logs if m.startswith("[2,") and '"eventType":"Ended"' in m]
+    # No Reset was asked: the reboot is the charger's own.
+    assert '"triggerReason":"AbnormalCondition"' in ended and '"stoppedReason":"Reboot"' in ended
+
+
 async def test_a_charger_whose_link_is_down_stops_at_once(
     service: ConsoleService, manager: SimManager, central_system: CentralSystem, clock: ManualClock
 ) -> None:
