@@ -35,6 +35,7 @@ from console.core.models import (
     Transaction,
 )
 from console.core.sessions import (
+    KILO_UNITS,
     Meter,
     Sample,
     SignedSample,
@@ -996,12 +997,12 @@ class LiveState:
             add([charger_id, transaction_id, connector_id, at, measurand, phase, unit, value])
             if measurand == POWER:
                 if phase is None:
-                    power = value * 1000.0 if unit == "kW" else value
+                    power = value * 1000.0 if unit in KILO_UNITS else value
                 else:
                     by_phase = True
             elif measurand == ENERGY:
                 if phase is None:
-                    reading = value * 1000.0 if unit == "kWh" else value
+                    reading = value * 1000.0 if unit in KILO_UNITS else value
                     if energy is None:
                         energy = [reading]
                     else:

@@ -21,9 +21,13 @@ Sample = tuple[datetime, str, str | None, str | None, float]
 SignedSample = tuple[datetime, str, str | None, str | None, Any, float | None]
 
 
+# Units read as thousands, in any case: 2.0.1's unit is free text, and firmware writes "kwh" too.
+KILO_UNITS = frozenset({"kW", "kw", "KW", "Kw", "kWh", "kwh", "KWH", "KWh", "Kwh"})
+
+
 def in_base_unit(value: float, unit: str | None) -> float:
-    """W or Wh from W, Wh, kW or kWh."""
-    return value * 1000.0 if unit in ("kW", "kWh") else value
+    """W or Wh from W, Wh, kW or kWh (in any case)."""
+    return value * 1000.0 if unit in KILO_UNITS else value
 
 
 def register_readings(samples: Iterable[Sample]) -> list[tuple[datetime, float]]:

@@ -386,3 +386,20 @@ async def test_a_station_metering_per_phase_and_signing_its_values(
     export = await service.export_transaction(charger_id, row.id)
     assert [item["data"] for item in export["signed_meter_values"]] == [signed]
     assert export["signed_meter_values"][0]["value"] == 42000
+
+
+async def test_a_unit_in_lower_case_is_still_kilowatt_hours(
+    service: ConsoleService, central_system: CentralSystem, station: tuple[str, str]
+) -> None:
+    charger_id, subprotocol = station
+
+    def reading(at: str, context: str, kwh: float) -> dict[str, Any]:
+        return {"timestamp": at, "sampledValue": [
+            {"value": kwh, "measurand": "Energy.Active.Import.Register", "context": context, "unitOfMeasure": {"unit": "kwh"}},
+        ]}
+
+    async with online201(central_system, subprotocol) as charger:
+        await charger.send("TransactionEvent", event("Started", 0, T0, meterValue=[reading(T0, "Transaction.Begin", 10.0)]))
+        await charger.send("TransactionEvent", event("Ended", 1, T1, meterValue=[reading(T1, "Transaction.End", 12.5)]))
+    [row] = await transactions(service, charger_id)
+    assert (row.meter_start_wh, row.energy_wh) == (10_000, 2_500)
