@@ -280,6 +280,9 @@ class RemoteBackend:
         items = await self._get(f"/console/chargers/{self._path(charger_id)}/transactions", limit=limit)
         return [from_dict(TransactionView, item) for item in items]
 
+    async def export_transaction(self, charger_id: str, transaction_id: int) -> dict[str, Any]:
+        return dict(await self._get(f"/console/chargers/{self._path(charger_id)}/transactions/{transaction_id}/export"))
+
     async def fleet_logs(self, limit: int = 500) -> list[LogView]:
         return [from_dict(LogView, item) for item in await self._get("/console/logs", limit=limit)]
 

@@ -24,6 +24,8 @@ from console.api.schemas import (
     Problems,
     ResetRequest,
     SimulatorControl,
+    Transaction,
+    TransactionExport,
     UnlockRequest,
     errors,
 )
@@ -38,7 +40,6 @@ from console.core.views import (
     LocationView,
     LogView,
     PowerSample,
-    TransactionView,
     UnknownChargerView,
 )
 
@@ -96,13 +97,30 @@ async def charger_logs(
     return [entry.to_dict() for entry in await service.charger_logs(charger_id, limit)]
 
 
-@router.get("/chargers/{charger_id}/transactions", response_model=list[TransactionView], responses=READ, summary="Charging sessions, newest first")
+@router.get(
+    "/chargers/{charger_id}/transactions",
+    response_model=list[Transaction],
+    responses=READ,
+    summary="Charging sessions, newest first, each with what had to be repaired",
+)
 async def transactions(
     request: Request, charger_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=5000)
 ) -> Any:
     service = service_of(request)
     service.org_charger(who.organization_id, charger_id)
-    return [item.to_dict() for item in await service.list_transactions(charger_id, limit)]
+    return [{**item.to_dict(), "repairs": list(item.repairs)} for item in await service.list_transactions(charger_id, limit)]
+
+
+@router.get(
+    "/chargers/{charger_id}/transactions/{transaction_id}/export",
+    response_model=TransactionExport,
+    responses=READ,
+    summary="One session with all its meter values, signed ones as the charger sent them (for an audit)",
+)
+async def export_transaction(request: Request, charger_id: str, transaction_id: int, who: Principal = Depends(principal)) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    return await service.export_transaction(charger_id, transaction_id)
 
 
 @router.get("/chargers/{charger_id}/power", response_model=list[PowerSample], responses=READ, summary="Power over the last minutes")

@@ -359,3 +359,61 @@ class LocationRuntimeOutcome(BaseModel):
     location_id: str
     command: str
     messages: list[str] = Field(description="what happened to each simulated charger, in words")
+
+
+# -- charging sessions (the console's endpoints) -----------------------------------------
+
+
+class Transaction(BaseModel):
+    """A charging session (the core's TransactionView) with `repairs`: what the console had to repair in it."""
+
+    id: int
+    charger_id: str
+    reference: str | None = Field(description="the charger's own id for it (1.6: the id we handed out)")
+    connector_id: int = Field(description="0 when a reconstructed session's connector is not known")
+    id_tag: str
+    started_at: datetime = Field(description="the stop's time when start_known is false")
+    stopped_at: datetime | None
+    energy_kwh: float | None = Field(description="never negative; null when the readings do not tell")
+    stop_reason: str | None
+    reconstructed: bool = Field(description="opened from its stop (1.6) or a later event (2.0.1): its start never arrived")
+    start_known: bool = Field(description="false: the start time and meterStart were never reported")
+    incomplete: bool = Field(description="2.0.1: events are missing (the Started, or the seqNos in missing_seq_nos)")
+    missing_seq_nos: str | None = Field(description="2.0.1: the seqNos never received, e.g. 1,3")
+    closed_by: Literal["superseded", "reboot"] | None = Field(
+        description="closed by the console, not the charger: a later start on its connector, or the charger booted afresh"
+    )
+    meter_anomaly: str | None = Field(description="why the readings could not be taken as they are (a meter that went backwards)")
+    clock_skewed: bool = Field(description="the charger's clock was off: started_at/stopped_at are the server's receive times")
+    charger_started_at: datetime | None = Field(description="the charger's own start time when its clock was off")
+    charger_stopped_at: datetime | None = Field(description="the charger's own stop time when its clock was off")
+    repairs: list[str] = Field(
+        description="one word for each thing repaired: reconstructed, superseded, reboot, incomplete, meter, clock",
+        examples=[["reconstructed", "incomplete"]],
+    )
+
+
+class ExportedSample(BaseModel):
+    at: datetime
+    connector_id: int
+    measurand: str
+    phase: str | None
+    unit: str | None
+    value: float
+
+
+class SignedReading(BaseModel):
+    at: datetime
+    measurand: str
+    phase: str | None
+    context: str | None
+    data: Any = Field(description="as the charger sent it: 1.6 the sampled value's value, 2.0.1 the signedMeterValue object")
+    value: float | None = Field(description="2.0.1: the plain value the signature is for")
+
+
+class TransactionExport(BaseModel):
+    """A session with every reading of it, signed ones verbatim: what an audit (Eichrecht, OCMF) asks for."""
+
+    transaction: Transaction
+    meter_values: list[ExportedSample]
+    signed_meter_values: list[SignedReading]
