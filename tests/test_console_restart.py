@@ -21,6 +21,7 @@ import termios
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ class EmbeddedConsole(Console):
 
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as connection:
         return connection.execute(sql).fetchall()
 
 
@@ -129,9 +130,11 @@ async def until(what: str, condition: Callable[[], Any], console: Console, timeo
 
 
 async def charging(console: Console) -> list[tuple[Any, ...]]:
-    return await until(
-        f"{CHARGING} sessions charging", lambda: (rows := query(console.db, OPEN_WITH_ENERGY)) and len(rows) >= CHARGING and rows, console
-    )
+    def enough() -> list[tuple[Any, ...]] | None:
+        rows = query(console.db, OPEN_WITH_ENERGY)
+        return rows if len(rows) >= CHARGING else None
+
+    return await until(f"{CHARGING} sessions charging", enough, console)
 
 
 async def all_online(console: Console) -> None:

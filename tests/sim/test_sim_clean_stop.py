@@ -17,8 +17,8 @@ ENERGY = "Energy.Active.Import.Register"
 
 
 async def start_16(central_system: CentralSystem, manager: SimManager, connector_id: int) -> None:
-    answer = await central_system.call("CP-1", "RemoteStartTransaction", {"idTag": f"TAG{connector_id}", "connectorId": connector_id})
-    assert answer == {"status": "Accepted"}
+    start = {"idTag": f"TAG{connector_id}", "connectorId": connector_id}
+    assert await central_system.call("CP-1", "RemoteStartTransaction", start) == {"status": "Accepted"}
     await settle(manager)
 
 
