@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -18,6 +19,9 @@ from console.core.errors import ConsoleError
 from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.store import DB_ENV, Store, default_db_url
 from console.sim.loadrun import add_sim_parser, run_sim
+
+if TYPE_CHECKING:
+    from console.core.doctor import ChargerRepairs
 
 log = logging.getLogger("console")
 
@@ -60,6 +64,16 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not hours > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 hours")
+    return hours
+
+
 def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
     _add_db(parser)
     parser.add_argument("--host", default=host, help=f"address the OCPP server binds (default {host})")
@@ -93,6 +107,11 @@ def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
         help="take every charger's transaction and meter messages that break the schema as quirky firmware does "
         "(an extra field, an over-long idTag, a unit in the wrong case, a number sent as text), each deviation a "
         "protocol warning on the charger, instead of refusing them (default: only chargers set tolerant)",
+    )
+    parser.add_argument(
+        "--clock-skew", type=_hours, default=24.0, metavar="HOURS",
+        help="a charger whose clock is further than this from ours has its times taken as wrong: its sessions are "
+        "ordered and shown by when we received them, and its clock is flagged (default 24)",
     )
     parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster (demos)")
     parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)  # pin the process (benchmarks)
@@ -165,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     chargers = commands.add_parser("chargers", help="list chargers as JSON")
     _add_db(chargers)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="list per charger the sessions the console had to repair (reconstructed, superseded, closed at reboot, "
+        "incomplete, meter anomalies, clock-skewed) and the chargers whose clock is wrong",
+    )
+    doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_db(doctor)
     return parser
 
 
@@ -200,6 +227,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         compression=args.compression,
         speed=args.speed,
         tolerant=args.tolerant,
+        max_clock_skew_s=args.clock_skew * 3600,
     )
 
 
@@ -361,6 +389,55 @@ def _chargers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from console.core.doctor import repairs_by_charger, totals
+
+    store = Store(args.db or default_db_url())
+    try:
+        chargers = store.run_sync(repairs_by_charger)
+    finally:
+        store.close()
+    summary = totals(chargers)
+    if args.json:
+        document = {"chargers": [entry.to_dict() for entry in chargers], "total": summary}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(f"{line}\n" for line in _doctor_lines(chargers, summary)))
+    return 0
+
+
+def _doctor_lines(chargers: list[ChargerRepairs], summary: dict[str, Any]) -> list[str]:
+    from console.tui.format import clock_offset, repairs_cell, stamp
+
+    lines = []
+    for entry in chargers:
+        clock = f"  clock {clock_offset(entry.clock_offset_s)} now" if entry.clock_offset_s is not None else ""
+        lines.append(f"{entry.identity} ({entry.charger_id}){clock}")
+        for view in entry.sessions:
+            started = stamp(view.started_at) if view.start_known else "start unknown"
+            stopped = stamp(view.stopped_at) if view.stopped_at else "open"
+            energy = f"{view.energy_kwh:.3f} kWh" if view.energy_kwh is not None else "— kWh"
+            lines.append(
+                f"  session {view.reference or view.id}  connector {view.connector_id}  {started} → {stopped}  "
+                f"{energy}  {repairs_cell(view)}"
+            )
+            if view.meter_anomaly:
+                lines.append(f"      {view.meter_anomaly}")
+            if view.charger_started_at or view.charger_stopped_at:
+                lines.append(
+                    f"      the charger's own times: {stamp(view.charger_started_at)} → {stamp(view.charger_stopped_at)}"
+                )
+    kinds = ", ".join(
+        f"{summary[word]} {'closed at reboot' if word == 'reboot' else word}"
+        for word in ("reconstructed", "superseded", "reboot", "incomplete", "meter", "clock")
+    )
+    lines.append(
+        f"total: {summary['sessions']} sessions on {summary['chargers']} chargers needed repair ({kinds}), "
+        f"{summary['energy_kwh']:.3f} kWh among them; chargers with a wrong clock now: {summary['clock_wrong_now']}"
+    )
+    return lines
+
+
 def _keys(args: argparse.Namespace) -> int:
     from console.core.keys import ApiKeys, org_name_problem
 
@@ -465,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_sim(args)
         if args.command == "chargers":
             return _chargers(args)
+        if args.command == "doctor":
+            return _doctor(args)
         if args.command == "keys":
             return _keys(args)
         if args.command == "serve":

@@ -13,6 +13,7 @@ from pathlib import Path
 from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
 from console.core.errors import ConsoleError
+from console.core.live import DEFAULT_CLOCK_SKEW_S
 from console.core.service import ConsoleService
 from console.core.store import Store
 from console.csms.server import CentralSystem
@@ -79,6 +80,8 @@ class DepotSettings:
     speed: float = 1.0
     # Every charger in tolerant mode (quirky firmware's transaction and meter messages taken, with warnings).
     tolerant: bool = False
+    # A charger's clock further than this (s) from ours is wrong: its times are taken as received.
+    max_clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
 
 
 # The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
@@ -116,6 +119,7 @@ class Depot:
         self.clock = clock or SystemClock()
         self.store = Store(settings.db_url)
         self.service = ConsoleService(self.store, clock=self.clock, read_only=settings.read_only)
+        self.service.live.max_clock_skew_s = settings.max_clock_skew_s
         self.central = CentralSystem(
             self.service,
             host=settings.host,
