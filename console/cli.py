@@ -21,11 +21,15 @@ from console.core.store import DB_ENV, Store, default_db_url
 from console.sim.loadrun import add_sim_parser, run_sim
 
 if TYPE_CHECKING:
+    from console.core.backend import Backend
+    from console.core.clock import Clock
+    from console.tui.app import ConsoleApp
     from console.core.doctor import ChargerRepairs
 
 log = logging.getLogger("console")
 
 LOOP_ENV = "OCPP_CONSOLE_LOOP"
+KEY_ENV = "OCPP_CONSOLE_KEY"
 
 
 def _loop_factory():  # type: ignore[no-untyped-def]
@@ -147,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     attach = commands.add_parser("attach", help="run the console against a headless server")
     attach.add_argument("url", metavar="URL", help="the server's REST API, e.g. http://depot-box:8080")
-    attach.add_argument("--key", required=True, help="an API key (ocpp-console keys create)")
+    attach.add_argument(
+        "--key", default=None,
+        help=f"an API key (ocpp-console keys create; default ${KEY_ENV}, which, unlike --key, `ps` does not show)",
+    )
     attach.add_argument("--theme", default=None, help="theme name (a file in themes/)")
 
     runtime = commands.add_parser(
@@ -157,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtime.add_argument("chargers", nargs="*", metavar="CHARGER", help="charger ids or identities")
     runtime.add_argument("--location", default=None, help="every simulated charger at this location (id or name)")
     runtime.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
-    runtime.add_argument("--key", default=os.environ.get("OCPP_CONSOLE_KEY"), help="an API key (default $OCPP_CONSOLE_KEY)")
+    runtime.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"an API key (default ${KEY_ENV})")
 
     fleet = commands.add_parser("fleet", help="import, export or generate the fleet as JSON")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
@@ -279,8 +286,6 @@ async def _log_events(subscription) -> None:  # type: ignore[no-untyped-def]
 
 async def _run_console(args: argparse.Namespace) -> int:
     from console.depot import Depot
-    from console.resources import themes_dir
-    from console.tui.app import ConsoleApp
 
     depot = Depot(_settings(args))
     try:
@@ -291,9 +296,7 @@ async def _run_console(args: argparse.Namespace) -> int:
         await depot.service.close()
         depot.store.close()
         return 1
-    settings = _load_settings()
-    theme = args.theme or settings.get("theme")
-    app = ConsoleApp(depot.service, depot.clock, theme_name=theme, themes_dir=themes_dir())
+    app = _console_app(depot.service, depot.clock, args.theme)
     # Textual leaves SIGTERM and SIGHUP (the terminal closed) to their default, which ends the process
     # at once: quit as ctrl+q does instead, so the simulated chargers end their sessions and the store closes.
     loop = asyncio.get_running_loop()
@@ -304,9 +307,30 @@ async def _run_console(args: argparse.Namespace) -> int:
         await app.run_async()
     finally:
         await depot.stop()
-    if app.theme and app.theme != settings.get("theme") and not args.theme:
-        _save_settings({**settings, "theme": app.theme})
     return 0
+
+
+def _console_app(backend: Backend, clock: Clock, theme: str | None) -> ConsoleApp:
+    """The console in either mode: `theme` (else the saved one), and a theme the operator picks is saved."""
+    from console.resources import themes_dir
+    from console.tui.app import ConsoleApp
+
+    return ConsoleApp(
+        backend, clock, theme_name=theme or _load_settings().get("theme"), themes_dir=themes_dir(), save_theme=_save_theme
+    )
+
+
+def _save_theme(name: str) -> None:
+    _save_settings({**_load_settings(), "theme": name})
+
+
+def _unknown_theme(name: str) -> str | None:
+    """Why `--theme name` cannot be used, or None when it can."""
+    from console.resources import themes_dir
+    from console.tui.themes import theme_names
+
+    names = theme_names(themes_dir())
+    return None if name in names else f"no theme named {name!r}; the themes are: {', '.join(names)}"
 
 
 def _settings_path() -> Path:
@@ -467,15 +491,15 @@ def _keys(args: argparse.Namespace) -> int:
 
 async def _attach(args: argparse.Namespace) -> int:
     from console.api.client import RemoteBackend
-    from console.resources import themes_dir
-    from console.tui.app import ConsoleApp
 
-    backend = RemoteBackend(args.url, args.key)
+    key = args.key or os.environ.get(KEY_ENV)
+    if not key:
+        print(f"ocpp-console: an API key is needed (${KEY_ENV} or --key)", file=sys.stderr)
+        return 2
+    backend = RemoteBackend(args.url, key)
     try:
         await backend.connect()
-        settings = _load_settings()
-        app = ConsoleApp(backend, SystemClock(), theme_name=args.theme or settings.get("theme"), themes_dir=themes_dir())
-        await app.run_async()
+        await _console_app(backend, SystemClock(), args.theme).run_async()
     finally:
         await backend.aclose()
     return 0
@@ -533,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "cpu", None) is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     _quiet_libraries()
+    if args.command in (None, "attach") and args.theme and (problem := _unknown_theme(args.theme)):
+        print(f"ocpp-console: --theme: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.command == "fleet":
             return _fleet(args)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.theme import Theme
 
 from console.core.backend import Backend
 from console.core.clock import Clock
@@ -28,11 +30,13 @@ class ConsoleApp(App[None]):
         clock: Clock,
         theme_name: str | None = None,
         themes_dir: Path | None = None,
+        save_theme: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.clock = clock
         self.theme_problems: list[str] = []
+        self._save_theme = save_theme
         themes, self.theme_problems = load_themes(themes_dir or DEFAULT_THEMES_DIR)
         for theme in themes:
             self.register_theme(theme)
@@ -51,3 +55,11 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         for problem in self.theme_problems:
             self.notify(problem, title="Themes", severity="warning")
+        self._saved_theme = self.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        # Saved at once, not on quit: attach mode and a console that is killed keep the choice too.
+        if self._save_theme is not None and theme.name != self._saved_theme:
+            self._saved_theme = theme.name
+            self._save_theme(theme.name)

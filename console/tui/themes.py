@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from textual.theme import Theme
+from textual.theme import BUILTIN_THEMES, Theme
 
 DEFAULT_THEMES_DIR = Path(__file__).resolve().parents[2] / "themes"
 DEFAULT_THEME = "console-dark"
@@ -87,3 +87,9 @@ def load_themes(directory: Path) -> tuple[list[Theme], list[str]]:
         except ValueError as error:
             problems.append(str(error))
     return themes, problems
+
+
+def theme_names(directory: Path) -> list[str]:
+    """Every theme the console can show: Textual's own and the good files in `directory`."""
+    themes, _ = load_themes(directory)
+    return sorted({*BUILTIN_THEMES, *(theme.name for theme in themes)})
