@@ -201,7 +201,9 @@ def repairs_cell(transaction: TransactionView) -> str:
         elif word == "reboot":
             word = "closed at reboot"
         words.append(word)
-    if not transaction.start_known:
+        if word == "reconstructed" and not transaction.start_known:
+            words.append("start unknown")
+    if not transaction.start_known and "start unknown" not in words:
         words.append("start unknown")
     return ", ".join(words)
 

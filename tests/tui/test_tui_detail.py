@@ -187,7 +187,7 @@ def test_repairs_in_short_words() -> None:
     )
     assert repairs_cell(base) == ""
     incomplete = replace(base, reconstructed=True, incomplete=True, missing_seq_nos="1,3", start_known=False)
-    assert repairs_cell(incomplete) == "reconstructed, incomplete: seq 1,3, start unknown"
+    assert repairs_cell(incomplete) == "reconstructed, start unknown, incomplete: seq 1,3"
     assert repairs_cell(replace(base, closed_by="reboot", meter_anomaly="meter went backwards")) == "closed at reboot, meter"
     assert repairs_cell(replace(base, clock_skewed=True)) == "clock"
 

@@ -248,7 +248,7 @@ class TransactionTable(RowTable):
         ("stopped", "Stopped", 19),
         ("duration", "Duration", 8),
         ("energy", "kWh", 8),
-        ("repairs", "Repaired", 24),
+        ("repairs", "Repaired", 36),
         ("reason", "Stop reason", 16),
     )
 
