@@ -30,6 +30,8 @@ from console.csms.schemas import Refused, compile_validator
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 _compiled: dict[tuple[str, int, str], Any] = {}
+# The messages the package validates with decimals (ocpp.messages._validate_payload), as (version, type, action).
+DECIMAL_SCHEMAS = {("1.6", 2, "SetChargingProfile"), ("1.6", 2, "RemoteStartTransaction"), ("1.6", 3, "GetCompositeSchedule")}
 
 
 def compile_schema(schema: dict[str, Any]) -> Any:
@@ -67,8 +69,11 @@ def compiled_validator(ocpp_version: str, message_type_id: int, action: str) -> 
         return _compiled[key]
     except KeyError:
         pass
+    # The package keeps one validator per schema, whatever it was read with: ask for the ones it
+    # reads with decimals as it does, or its own check of them meets a float schema and fails.
+    parse_float: Any = decimal.Decimal if key in DECIMAL_SCHEMAS else float
     try:
-        schema = get_validator(message_type_id, action, ocpp_version).schema
+        schema = get_validator(message_type_id, action, ocpp_version, parse_float=parse_float).schema
     except (OSError, ValueError):
         validator = None
     else:
