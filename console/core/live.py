@@ -1261,9 +1261,11 @@ def _reconstructed(
 
 
 def describe_offset(offset_s: float) -> str:
-    """-3600 -> "1.0 h behind"."""
+    """-3600 -> "1.0 h behind"; 1970 seen in 2026 -> "56.3 years behind"."""
     size = abs(offset_s)
-    if size >= 86400:
+    if size >= 365 * 86400:
+        amount = f"{size / (365.25 * 86400):.1f} years"
+    elif size >= 86400:
         amount = f"{size / 86400:.1f} days"
     elif size >= 3600:
         amount = f"{size / 3600:.1f} h"
