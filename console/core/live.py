@@ -343,7 +343,8 @@ class LiveState:
             session_energy_kwh=round(energy_kwh, 3),
             connected_since=state.connected_since,
             last_seen=state.last_seen,
-            provisioning=state.provisioning,
+            # A rejection stands whatever the socket did since (it was closed then, and stays refused).
+            provisioning="rejected" if record.registration == "rejected" else state.provisioning,
             runtime=live.runtime,
             runtime_detail=live.runtime_detail,
             firmware_version=state.firmware_version,

@@ -62,3 +62,7 @@ class ChargerGateway(Protocol):
     async def call(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send one CALL and return the CALLRESULT payload; raises on error/timeout."""
         ...
+
+    def disconnect(self, identity: str, reason: str) -> None:
+        """Close the charger's connection, if it has one, without waiting for the close to finish."""
+        ...

@@ -79,7 +79,11 @@ class Registrations:
         return await self.store.run(read)
 
     async def decide(self, charger_id: str, registration: str) -> ChargerView:
-        """Accept or reject a charger that registered itself; it hears so at its next boot."""
+        """Accept or reject a charger that registered itself.
+
+        An accepted one hears so at its next boot; a rejected one is refused at every handshake (the service
+        closes its connection now).
+        """
 
         def write(session: Session) -> Charger:
             charger = self.fleet.get(session, charger_id)
@@ -99,7 +103,10 @@ class Registrations:
         return self.live.view(charger.id)
 
     async def decide_unknown(self, identity: str, decision: str, ocpp_version: str = "OCPP1.6") -> ChargerView | None:
-        """Accept an unknown identity into the fleet, or reject it for good (still refused at the handshake)."""
+        """Accept an unknown identity into the fleet, or reject it for good (refused at every handshake).
+
+        With auto-registration it may have a charger record already: that record takes the same decision.
+        """
 
         def write(session: Session) -> tuple[UnknownCharger, Charger | None]:
             unknown = session.get(UnknownCharger, identity)
@@ -107,13 +114,14 @@ class Registrations:
                 raise NotFound(f"no unknown charger {identity!r}")
             unknown.decision = decision
             session.add(unknown)
-            charger = None
-            if decision == "accepted":
-                existing = session.exec(select(Charger).where(Charger.identity == identity)).first()
-                charger = existing or self.fleet.create(
+            charger = session.exec(select(Charger).where(Charger.identity == identity)).first()
+            if charger is None and decision == "accepted":
+                charger = self.fleet.create(
                     session, {"identity": identity, "ocpp_version": ocpp_version, "simulated": False}
                 )
-                charger.registration = "accepted"
+            if charger is not None:
+                charger.registration = decision
+                charger.updated_at = self.clock.now()
                 session.add(charger)
             session.commit()
             return unknown, charger
@@ -123,4 +131,5 @@ class Registrations:
         if charger is None:
             return None
         self.live.record_saved(charger)
+        self.live.log(identity, "event", f"registration {decision} by an operator", charger_id=charger.id)
         return self.live.view(charger.id)

@@ -293,7 +293,9 @@ class ConsoleService:
 
     async def reject_charger(self, charger_id: str) -> ChargerView:
         self._writable()
-        return await self.registrations.decide(charger_id, "rejected")
+        view = await self.registrations.decide(charger_id, "rejected")
+        self._disconnect_rejected(view.identity)
+        return view
 
     async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView:
         self._writable()
@@ -304,6 +306,12 @@ class ConsoleService:
     async def reject_unknown(self, identity: str) -> None:
         self._writable()
         await self.registrations.decide_unknown(identity, "rejected")
+        self._disconnect_rejected(identity)
+
+    def _disconnect_rejected(self, identity: str) -> None:
+        # Rejected means gone now, not at the charger's next boot; the handshake refuses it from here on.
+        if self.gateway is not None:
+            self.gateway.disconnect(identity, "rejected by an operator")
 
     # -- runtime ---------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 One listener serves every OCPP version; the WebSocket subprotocol picks the
 handler. The handshake is where chargers are told no: an unknown identity
-(404, unless auto-registration is on), a wrong or missing password (401), a
-subprotocol we speak that is not the one the charger's record says (400).
+(404, unless auto-registration is on), one an operator rejected (403, known or
+not), a wrong or missing password (401), a subprotocol we speak that is not the
+one the charger's record says (400).
 
 Offered subprotocols none of which we speak are refused as OCPP-J says (1.6
 and 2.0.1 Part 4, the handshake): the handshake is completed without a
@@ -59,6 +60,7 @@ HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {
 CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201, "ocpp2.1": call21}
 CLOSE_TIMEOUT = 10.0  # websockets' default, seconds
 MAX_CLOSE_REASON = 123  # bytes (RFC 6455 §5.5: a control frame's payload is at most 125, 2 of them the code)
+REJECTED = "rejected by an operator"
 # Most recent first: an unknown charger offering several gets the newest.
 SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
 # permessage-deflate per subprotocol, for chargers that offer it. OCPP 2.0.1 asks a CSMS to
@@ -254,7 +256,9 @@ class CentralSystem:
             return self._refuse(connection, http.HTTPStatus.NOT_FOUND, "", "no charger identity in the URL path")
         charger_id = self.live.charger_id_for(identity)
         if charger_id is None:
-            await self.service.registrations.note_attempt(identity, remote, ", ".join(offered) or None)
+            attempt = await self.service.registrations.note_attempt(identity, remote, ", ".join(offered) or None)
+            if attempt.decision == "rejected":
+                return self._refuse(connection, http.HTTPStatus.FORBIDDEN, identity, REJECTED)
             if not self.auto_register:
                 return self._refuse(connection, http.HTTPStatus.NOT_FOUND, identity, f"unknown identity {identity!r}")
             if not offered:  # no record's version to serve it with
@@ -268,6 +272,9 @@ class CentralSystem:
             charger_id = charger.id
         record = self.live.record(charger_id)
         assert record is not None
+        if record.registration == "rejected":
+            await self.live.handshake_refused(charger_id, REJECTED)
+            return self._refuse(connection, http.HTTPStatus.FORBIDDEN, identity, REJECTED)
         wanted = SUBPROTOCOL_OF[record.ocpp_version]
         if offered and not supported:
             reason = f"no supported subprotocol offered ({', '.join(offered)}); {identity} must offer {wanted}"
@@ -399,6 +406,16 @@ class CentralSystem:
 
     def is_connected(self, identity: str) -> bool:
         return identity in self._links
+
+    def disconnect(self, identity: str, reason: str) -> None:
+        link = self._links.get(identity)
+        if link is None:
+            return
+        self.live.log(identity, "event", f"disconnecting: {reason}")
+        # Not awaited: a half-dead socket would hold the operator's request up for the close timeout.
+        closing = asyncio.create_task(link.connection.close(CloseCode.POLICY_VIOLATION, reason))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     def connected_count(self) -> int:
         return len(self._links)

@@ -64,7 +64,8 @@ HINTS = {
     "handshake_refused_subprotocol": "Set the charger's OCPP version to one the central system speaks for it.",
     "handshake_refused": "The central system refused the WebSocket handshake: see its log for why.",
     "tls_failed": "Trust the central system's certificate (CA file) or use the right wss:// host name.",
-    "boot_rejected": "The central system rejects this charger's BootNotification: accept it there.",
+    "boot_rejected": "The central system rejects this charger (its BootNotification or, once an operator rejected it, "
+    "its handshake): accept it there.",
     "boot_pending": "The central system keeps the charger Pending: finish its registration there.",
     "connection_lost": "The connection dropped; the runtime reconnects by itself. If it keeps happening, "
     "check the central system's log.",
@@ -452,7 +453,8 @@ class SimManager:
 
     def _failed(self, runtime: Runtime, verdict: str, detail: str) -> None:
         """Flag the stage that failed, and notice a crash loop."""
-        stage = "registering" if runtime.stages[2].status == "ok" else "connecting"
+        # A handshake refused because an operator rejected the charger is a registration decision.
+        stage = "registering" if runtime.stages[2].status == "ok" or verdict == "boot_rejected" else "connecting"
         if verdict in ("connection_lost", "csms_timeout") and runtime.stages[4].status == "ok":
             stage = "online"
         runtime.stage(stage, "failed", detail)
@@ -521,6 +523,9 @@ class SimManager:
                 return "handshake_refused_404", (
                     "handshake_refused: HTTP 404 — the identity is not registered in the central system"
                 )
+            body_text = error.response.body.decode("utf-8", "replace") if error.response.body else ""
+            if code == 403 and "rejected" in body_text:
+                return "boot_rejected", f"boot_rejected: HTTP 403 — {body_text.strip()}"
             if code in (401, 403):
                 return "handshake_refused_401", (
                     f"handshake_refused: HTTP {code} — the central system refused the charger's credentials"

@@ -83,12 +83,13 @@ async def test_auto_registration_holds_a_charger_pending_until_an_operator_decid
         boot = await cs.call(call201.BootNotification(charging_station={"vendorName": "V", "model": "M"}, reason="PowerUp"))
         assert boot.status == "Accepted"
         assert (await service.get_charger(charger.id)).provisioning == "accepted"
+        # Rejected: disconnected at once and refused from then on (tests/csms/test_rejected.py has the details).
         await service.reject_charger(charger.id)
-        boot = await cs.call(call201.BootNotification(charging_station={"vendorName": "V", "model": "M"}, reason="PowerUp"))
-        assert boot.status == "Rejected"
+        await eventually(lambda: not auto_registering.is_connected("NEW-201"))
+    assert await refused(f"{auto_registering.url}/NEW-201", ["ocpp2.0.1"]) == 403
     view = await service.get_charger(charger.id)
-    assert view.provisioning in ("rejected", "offline")
-    assert view.last_failure == "boot rejected: an operator rejected this charger"
+    assert (view.registration, view.provisioning) == ("rejected", "rejected")
+    assert view.last_failure == "rejected by an operator"
 
 
 async def test_provisioning_follows_a_charger_from_creation_to_offline(
