@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -78,7 +79,8 @@ class MainScreen(Screen[None]):
     # Help and views first: in a narrow terminal the footer keeps only what fits.
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="console.help", tooltip="List every key of this view"),
-        Binding("colon", "command_line", "View", id="console.view", tooltip="Jump to a view: chargers, actions, logs, locations, unknown"),
+        # `:` and `/` are priority keys: handled as they arrive, so the keys queued behind them go to their input.
+        Binding("colon", "command_line", "View", id="console.view", priority=True, tooltip="Jump to a view: chargers, actions, logs, locations, unknown"),
         Binding("n", "create", "New", id="console.create", tooltip="Create a charger"),
         Binding("e", "update", "Edit", id="console.update", tooltip="Edit the selected charger"),
         Binding("ctrl+d", "delete", "Delete", id="console.delete", tooltip="Delete the selected charger"),
@@ -92,7 +94,7 @@ class MainScreen(Screen[None]):
         Binding("v", "lab", "EV/lab", id="console.lab", tooltip="Simulated charger: plug in an EV, present a tag, fault, drop"),
         Binding("space", "mark", "Mark", id="console.mark", tooltip="Mark the row for bulk actions"),
         Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
-        Binding("slash", "filter", "Filter", id="console.filter", tooltip="Filter: text, status:, location:, vendor:"),
+        Binding("slash", "filter", "Filter", id="console.filter", priority=True, tooltip="Filter: text, status:, location:, vendor:"),
         Binding("escape", "clear_filter", "Clear filter", id="console.clear_filter"),
         Binding("escape", "back", "Back", id="console.back"),
         Binding("1", "tab('overview')", "Overview", show=False, id="console.tab_overview"),
@@ -598,9 +600,18 @@ class MainScreen(Screen[None]):
     # -- filter, views, help ----------------------------------------------------------
 
     def action_filter(self) -> None:
-        field = self.query_one("#filter", Input)
+        focused = self.focused
+        if any(isinstance(node, LogPanel) for node in (focused.ancestors_with_self if focused else [])):
+            raise SkipAction()  # the detail's log has a `/` filter of its own
+        self._open_input(self.query_one("#filter", Input))
+
+    def _open_input(self, field: Input) -> None:
+        """Show `field` and focus it now: the app hands each key to the widget focused when the key
+        is handled, and `focus()` would move it only after the keys queued behind `/` or `:`."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()  # a `/` or `:` typed into an input is text
         field.display = True
-        field.focus()
+        self.set_focus(field)
         self.refresh_bindings()
 
     @on(Input.Changed, "#filter")
@@ -660,10 +671,8 @@ class MainScreen(Screen[None]):
 
     def action_command_line(self) -> None:
         field = self.query_one("#command-line", Input)
-        field.display = True
         field.value = ""
-        field.focus()
-        self.refresh_bindings()
+        self._open_input(field)
 
     @on(Input.Submitted, "#command-line")
     def _command_submitted(self, event: Input.Submitted) -> None:
