@@ -65,9 +65,10 @@ def short_version(ocpp_version: str) -> str:
 
 
 def connected_cell(charger: ChargerView, now: datetime) -> str:
+    """Connected or not, and how long ago the charger's last message came (not how long it has been connected)."""
     if not charger.is_connected:
         return "○ offline"
-    return f"● {age(charger.last_seen, now)}"
+    return f"● {age(charger.last_seen, now)} ago"
 
 
 def power_cell(charger: ChargerView) -> str:

@@ -11,7 +11,7 @@ from console.core.service import ConsoleService
 from console.tui.modals.charger_form import ChargerForm
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.help import HelpScreen
-from console.tui.widgets.charger_table import ChargerTable
+from console.tui.widgets.charger_table import LABELS, ChargerTable
 
 SIZE = (160, 48)
 
@@ -42,7 +42,9 @@ async def test_the_table_shows_the_fleet_sorted_by_identity(live_service: Consol
         chargers = table(app)
         assert row_ids(app) == ["dep-0001", "dep-0002", "dep-0003", "dep-0004", "dep-0005", "dep-0006"]
         assert chargers.get_cell("dep-0001", "power") == "7.4/22"
-        assert chargers.get_cell("dep-0001", "connected") == "● 3s"
+        # Connected, and its last message 3 s ago (not "connected for 3 s").
+        assert LABELS["connected"] == "Last msg"
+        assert chargers.get_cell("dep-0001", "connected") == "● 3s ago"
         assert chargers.get_cell("dep-0005", "connected") == "○ offline"
         assert "charging" in chargers.get_cell("dep-0001", "status")
         assert chargers.get_cell("dep-0001", "energy") == "12.35"
@@ -310,7 +312,7 @@ async def test_live_events_reach_the_table_after_a_flush(live_service: ConsoleSe
         assert "charging" in table(app).get_cell("dep-0002", "status")
         clock.advance(60)
         await pilot.pause(0.5)
-        assert table(app).get_cell("dep-0001", "connected") == "● 1m"
+        assert table(app).get_cell("dep-0001", "connected") == "● 1m ago"
 
 
 async def test_lab_controls_on_a_simulated_charger(live_service: ConsoleService, clock: Any, runtime: FakeRuntime) -> None:

@@ -46,7 +46,7 @@ COLUMNS = (
     ("location", "Location", 13),
     ("version", "OCPP", 5),
     ("status", "Status", 11),
-    ("connected", "Connection", 10),
+    ("connected", "Last msg", 10),  # "● 7s ago": connected, its last message 7 s ago
     ("power", "kW now/max", 11),
     ("energy", "kWh", 7),
     ("action", "Last action", 24),
