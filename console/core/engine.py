@@ -79,6 +79,11 @@ def remote_start_id(action_id: str) -> int:
     return int(action_id.removeprefix("action_")[:7], 16)
 
 
+def _schedule(watts: float) -> dict[str, Any]:
+    """One period at `watts` from the start, in the charger's unit (W)."""
+    return {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(watts, 1)}]}
+
+
 def is_open(action: Action, now: datetime) -> bool:
     """Still able to conflict with a new command on the same charger."""
     if action.state in ("scheduled", "pending", "sent"):
@@ -537,14 +542,7 @@ class ActionEngine:
         limit_kw = action.parameters.get("powerLimit")
         if action.command == "charge":
             if transaction_id is None:
-                id_tag = action.parameters.get("idTag", DEFAULT_ID_TAG)
-                if version == "OCPP1.6":
-                    return Plan("RemoteStartTransaction", {"connectorId": connector_id, "idTag": id_tag}, f"remote start on connector {connector_id}")
-                return Plan(
-                    "RequestStartTransaction",
-                    {"evseId": connector_id, "remoteStartId": remote_start_id(action.id), "idToken": {"idToken": id_tag, "type": "Central"}},
-                    f"remote start on EVSE {connector_id}",
-                )
+                return self._remote_start(version, action, connector_id, limit_kw)
             watts = float(limit_kw * 1000) if limit_kw is not None else float(record.max_charging_power)
             if self.live.is_drawing(action.charger_id, connector_id) and limit_kw is None:
                 return None
@@ -557,10 +555,36 @@ class ActionEngine:
             return Plan("RequestStopTransaction", {"transactionId": reference}, f"remote stop of transaction {reference}")
         return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit")
 
+    def _remote_start(self, version: str, action: Action, connector_id: int, limit_kw: float | None) -> Plan:
+        """A remote start; a power limit goes with it as its TxProfile, so it holds from the session's first second."""
+        id_tag = action.parameters.get("idTag", DEFAULT_ID_TAG)
+        limited = "" if limit_kw is None else f" at up to {limit_kw:g} kW"
+        if version == "OCPP1.6":
+            payload: dict[str, Any] = {"connectorId": connector_id, "idTag": id_tag}
+            if limit_kw is not None:
+                payload["chargingProfile"] = {
+                    "chargingProfileId": COMMAND_PROFILE_ID,
+                    "stackLevel": 1,
+                    "chargingProfilePurpose": "TxProfile",
+                    "chargingProfileKind": "Relative",
+                    "chargingSchedule": _schedule(limit_kw * 1000),
+                }
+            return Plan("RemoteStartTransaction", payload, f"remote start on connector {connector_id}{limited}")
+        payload = {"evseId": connector_id, "remoteStartId": remote_start_id(action.id), "idToken": {"idToken": id_tag, "type": "Central"}}
+        if limit_kw is not None:
+            payload["chargingProfile"] = {
+                "id": COMMAND_PROFILE_ID,
+                "stackLevel": 1,
+                "chargingProfilePurpose": "TxProfile",
+                "chargingProfileKind": "Relative",
+                "chargingSchedule": [{"id": 1, **_schedule(limit_kw * 1000)}],
+            }
+        return Plan("RequestStartTransaction", payload, f"remote start on EVSE {connector_id}{limited}")
+
     def _profile(
         self, version: str, connector_id: int, transaction_id: int, reference: str | None, watts: float, summary: str
     ) -> Plan:
-        schedule = {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(watts, 1)}]}
+        schedule = _schedule(watts)
         if version == "OCPP1.6":
             return Plan(
                 "SetChargingProfile",

@@ -32,7 +32,7 @@ from console.core.clock import Clock
 from console.core.models import Charger
 from console.core.views import iso
 from console.sim.ev import EV, VOLTAGE, phase_current
-from console.sim.profiles import ChargingProfile, ProfileRejected, ProfileStore
+from console.sim.profiles import TX, ChargingProfile, ProfileRejected, ProfileStore
 
 FIRMWARE_VERSION = "sim-0.2.0"
 # How long a boot that was not accepted waits when the answer gives no interval.
@@ -104,6 +104,8 @@ class ChargingSession:
     stop_reason: str | None = None
     seq_no: int = 0
     remote_start_id: int | None = None
+    # The TxProfile a remote start came with: in force from the transaction's first second.
+    start_profile: ChargingProfile | None = None
     unplugged: bool = False
     running: bool = False
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
@@ -528,6 +530,9 @@ class SimulatedCharger:
             if session.transaction_id is None:
                 await self._end_without_transaction(connector, session)
                 return
+            if session.start_profile is not None:
+                session.start_profile.transaction_id = str(session.transaction_id)
+                self.profiles.install(session.start_profile)
             if not accepted:
                 session.request_stop(DE_AUTHORIZED)
             else:
@@ -773,8 +778,18 @@ class SimulatedCharger:
                 return connector, session
         return None
 
-    def remote_start(self, id_tag: str, connector_id: int | None, remote_start_id: int | None = None) -> bool:
-        """Accept a remote start: on a connector with a waiting car, or a free one the driver plugs into now."""
+    def remote_start(
+        self,
+        id_tag: str,
+        connector_id: int | None,
+        remote_start_id: int | None = None,
+        profile: dict[str, Any] | None = None,
+    ) -> bool:
+        """Accept a remote start: on a connector with a waiting car, or a free one the driver plugs into now.
+
+        A charging profile given with it (snake_case, as the handler has it) must be a TxProfile
+        the charger can keep; it then governs the session from its start.
+        """
         connector = None
         if connector_id is None:
             # A car already plugged in and waiting is the one the driver means.
@@ -787,16 +802,26 @@ class SimulatedCharger:
             return False
         if connector.reservation is not None and connector.reservation.id_tag != id_tag:
             return False
+        start_profile = None
+        if profile is not None:
+            try:
+                start_profile = ChargingProfile.from_ocpp(connector.connector_id, profile, self.clock.now())
+            except (ProfileRejected, KeyError, TypeError, ValueError):
+                return False
+            if start_profile.purpose != TX:
+                return False
         authorize = self.setting("authorize_remote").lower() == "true"
         session = connector.session
         if session is not None:
             if session.id_tag is not None or session.transaction_id is not None:
                 return False
             session.id_tag, session.authorize, session.remote_start_id = id_tag, authorize, remote_start_id
+            session.start_profile = start_profile
             session.wake.set()
             return True
         session = self._new_session(connector, id_tag, authorize=authorize)
         session.remote_start_id = remote_start_id
+        session.start_profile = start_profile
         # Started once the answer is on the wire (`after_remote_start`).
         return True
 
@@ -864,7 +889,7 @@ class SimulatedCharger:
             return False
         try:
             profile = ChargingProfile.from_ocpp(connector_id, data, self.clock.now())
-            if profile.purpose == "tx":
+            if profile.purpose == TX:
                 found = self.session_of(profile.transaction_id) if profile.transaction_id else None
                 session = self.connectors[connector_id].session
                 if found is None and (session is None or session.transaction_id is None):

@@ -249,9 +249,9 @@ class Link16(ChargePoint):
 
     @on(Action.remote_start_transaction)
     def on_remote_start(
-        self, id_tag: str, connector_id: int | None = None, **_: Any
+        self, id_tag: str, connector_id: int | None = None, charging_profile: dict[str, Any] | None = None, **_: Any
     ) -> call_result.RemoteStartTransaction:
-        accepted = self.charger.remote_start(id_tag, connector_id)
+        accepted = self.charger.remote_start(id_tag, connector_id, profile=charging_profile)
         return call_result.RemoteStartTransaction(status="Accepted" if accepted else "Rejected")
 
     @after(Action.remote_start_transaction)

@@ -139,7 +139,6 @@ class Charger201(SimulatedCharger):
         self._event_seq = 0
         self._report_seq = 0
         self._sent_status: dict[int, str] = {}
-        self._start_profiles: dict[int, dict[str, Any]] = {}
 
     def _make_link(self, connection: Any) -> Link201:
         self._sent_status = {}
@@ -247,9 +246,6 @@ class Charger201(SimulatedCharger):
         answer = await self._transaction_event(
             connector, session, "Started", trigger, info, samples, id_token=self._id_token(session.id_tag)
         )
-        profile = self._start_profiles.pop(connector.connector_id, None)
-        if profile is not None:
-            self.set_profile(connector.connector_id, {**profile, "transaction_id": session.transaction_id})
         if answer is None:
             return True
         status = (answer.id_token_info or {}).get("status", "Accepted")
@@ -423,12 +419,7 @@ class Link201(ChargePoint):
         self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None,
         charging_profile: dict[str, Any] | None = None, **_: Any,
     ) -> call_result.RequestStartTransaction:
-        accepted = self.charger.remote_start(id_token["id_token"], evse_id, remote_start_id)
-        if accepted and charging_profile is not None:
-            for connector in self.charger.outlets:
-                if connector.session is not None and connector.session.remote_start_id == remote_start_id:
-                    # Installed once the transaction has its id.
-                    self.charger._start_profiles[connector.connector_id] = charging_profile
+        accepted = self.charger.remote_start(id_token["id_token"], evse_id, remote_start_id, charging_profile)
         return call_result.RequestStartTransaction(status="Accepted" if accepted else "Rejected")
 
     @after(Action.request_start_transaction)
