@@ -1,0 +1,64 @@
+// Real chargers' frames replayed by an independent OCPP implementation (ocpp-rpc, strict mode: every
+// request we send and every answer the console gives is checked against the OCPP schemas).
+// Usage: node replay.js ENDPOINT SCENARIO; prints one JSON line of the answers received.
+'use strict';
+const { RPCClient } = require('ocpp-rpc');
+
+const [endpoint, scenario] = process.argv.slice(2);
+const T0 = '2026-04-02T09:15:00Z';
+const T1 = '2026-04-02T09:20:00Z';
+const T2 = '2026-04-02T09:25:00Z';
+
+const energy16 = (timestamp, wh) => ({ timestamp, sampledValue: [{ value: String(wh), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] });
+const energy201 = (timestamp, wh, context) => ({ timestamp, sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register', context, unitOfMeasure: { unit: 'Wh' } }] });
+
+const scenarios = {
+  async ocpp16(client) {
+    const answers = {};
+    answers.boot = await client.call('BootNotification', { chargePointVendor: 'ABB', chargePointModel: 'Terra AC' });
+    const stop = { transactionId: 987654, idTag: 'FLEET-1', meterStop: 1014000, timestamp: T2, reason: 'Local',
+      transactionData: [energy16(T0, 1000000), energy16(T2, 1014000)] };
+    answers.unknownStop = await client.call('StopTransaction', stop);
+    answers.unknownStopAgain = await client.call('StopTransaction', stop);
+    const start = { connectorId: 1, idTag: 'FLEET-2', meterStart: 5000, timestamp: T0 };
+    answers.start = await client.call('StartTransaction', start);
+    answers.startAgain = await client.call('StartTransaction', start);
+    answers.phases = await client.call('MeterValues', { connectorId: 1, transactionId: answers.start.transactionId, meterValue: [{
+      timestamp: T1, sampledValue: ['L1', 'L2', 'L3'].map((phase) => ({ value: '2000', measurand: 'Energy.Active.Import.Register', unit: 'Wh', phase })),
+    }] });
+    answers.superseding = await client.call('StartTransaction', { connectorId: 1, idTag: 'FLEET-3', meterStart: 6100, timestamp: T2 });
+    answers.backwards = await client.call('StopTransaction', { transactionId: answers.superseding.transactionId, meterStop: 100, timestamp: T2 });
+    return answers;
+  },
+  async ocpp201(client) {
+    const answers = {};
+    answers.boot = await client.call('BootNotification', { chargingStation: { vendorName: 'Alpitronic', model: 'HYC300' }, reason: 'PowerUp' });
+    const idToken = { idToken: 'VAN-9', type: 'ISO14443' };
+    answers.started = await client.call('TransactionEvent', { eventType: 'Started', timestamp: T0, triggerReason: 'Authorized', seqNo: 0,
+      transactionInfo: { transactionId: 'tx-ind-1' }, evse: { id: 1, connectorId: 1 }, idToken, meterValue: [energy201(T0, 1000, 'Transaction.Begin')] });
+    const ended = { eventType: 'Ended', timestamp: T1, triggerReason: 'EVCommunicationLost', seqNo: 2,
+      transactionInfo: { transactionId: 'tx-ind-1', stoppedReason: 'EVDisconnected' }, idToken, meterValue: [energy201(T1, 9000, 'Transaction.End')] };
+    answers.ended = await client.call('TransactionEvent', ended);
+    answers.endedAgain = await client.call('TransactionEvent', ended);
+    answers.lostStart = await client.call('TransactionEvent', { eventType: 'Ended', timestamp: T2, triggerReason: 'EVCommunicationLost', seqNo: 5,
+      transactionInfo: { transactionId: 'tx-ind-2' }, evse: { id: 1 }, meterValue: [energy201(T2, 12000, 'Transaction.End')] });
+    answers.vendor = await client.call('DataTransfer', { vendorId: 'com.example', messageId: 'x', data: { some_key: 1, otherKey: null } });
+    return answers;
+  },
+};
+
+(async () => {
+  const [identity, protocol] = scenario === 'ocpp16' ? ['IND-16', 'ocpp1.6'] : ['IND-201', 'ocpp2.0.1'];
+  const client = new RPCClient({ endpoint, identity, protocols: [protocol], strictMode: true, reconnect: false });
+  const invalid = [];
+  client.on('strictValidationFailure', (event) => invalid.push(String(event.error && event.error.message)));
+  await client.connect();
+  try {
+    const answers = await scenarios[scenario](client);
+    process.stdout.write(JSON.stringify({ answers, invalid }) + '\n');
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ error: `${error.name}: ${error.message}`, invalid }) + '\n');
+  } finally {
+    await client.close({ force: true });
+  }
+})();
