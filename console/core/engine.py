@@ -485,6 +485,7 @@ class ActionEngine:
                 self._power_limits.pop(action.charger_id, None)
             else:
                 self._power_limits[action.charger_id] = float(limit) * 1000
+            self.live.limit_changed(action.charger_id, None if limit is None else float(limit), "command")
         if action.execution == "windowed" and action.end_at is not None:
             await self._transition(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
         else:

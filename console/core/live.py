@@ -160,6 +160,8 @@ class LiveCharger:
     persist: tuple[tuple[str, str], Callable[[], dict[str, Any] | None]] | None = None
     # Its protocol warnings by text, the latest last.
     protocol_warnings: dict[str, ProtocolWarning] = field(default_factory=dict)
+    # The power limits (kW) the charger accepted, by source: "command", "location cap".
+    limits: dict[str, float] = field(default_factory=dict)
 
 
 class LiveState:
@@ -316,6 +318,7 @@ class LiveState:
         record, state = live.record, live.state
         location = self._locations.get(record.location_id or "")
         energy_kwh = sum(session.meter.forward_wh for session in live.sessions.values()) / 1000
+        limit_kw, limit_source = limit_in_force(record.max_charging_power, live.limits)
         return ChargerView(
             id=record.id,
             identity=record.identity,
@@ -363,6 +366,8 @@ class LiveState:
             clock_offset_s=state.clock_offset_s,
             tolerant=record.tolerant,
             protocol_warnings=tuple(reversed(live.protocol_warnings.values())),
+            limit_kw=limit_kw,
+            limit_source=limit_source,
         )
 
     def security_profile(self, record: Charger) -> int:
@@ -1171,6 +1176,19 @@ class LiveState:
         self.log(live.record.identity, "event", f"protocol warning: {text}", charger_id=charger_id)
         self._publish_soon(charger_id)
 
+    # -- power limits ----------------------------------------------------------------
+
+    def limit_changed(self, charger_id: str, kw: float | None, source: str) -> None:
+        """The charger accepted a limit from `source` ("command", "location cap"), or it was lifted (None)."""
+        live = self._chargers.get(charger_id)
+        if live is None or live.limits.get(source) == kw:
+            return
+        if kw is None:
+            del live.limits[source]
+        else:
+            live.limits[source] = kw
+        self._publish(charger_id)
+
 
 def _total_current(connectors: Any) -> float | None:
     currents = [connector.current_a for connector in connectors if connector.current_a is not None]
@@ -1311,3 +1329,14 @@ def log_view(entry: LogEntry) -> LogView:
         message_id=entry.message_id,
         message=entry.message,
     )
+
+
+# On a tie the source named first is the one that holds the charger there.
+LIMIT_SOURCES = ("command", "charger maximum", "location cap")
+
+
+def limit_in_force(max_power_w: float, limits: dict[str, float]) -> tuple[float, str]:
+    """(kW, source) of the tightest limit: the charger's maximum or one it accepted."""
+    candidates = {**limits, "charger maximum": max_power_w / 1000}
+    source = min(candidates, key=lambda name: (candidates[name], LIMIT_SOURCES.index(name)))
+    return round(candidates[source], 3), source

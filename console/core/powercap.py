@@ -248,8 +248,9 @@ class PowerCap:
         """Bring every charger at the location to its target, decreases first."""
         targets = self.targets(location_id)
         for charger_id in self._members(location_id):
-            if charger_id not in targets:
-                self._in_force.pop(charger_id, None)  # offline: it draws nothing, and will be set again
+            if charger_id not in targets and self._in_force.pop(charger_id, None) is not None:
+                # Offline: it draws nothing, and will be set again.
+                self.live.limit_changed(charger_id, None, "location cap")
         changes = []
         for charger_id, target in targets.items():
             record = self.live.record(charger_id)
@@ -274,5 +275,6 @@ class PowerCap:
         result = await self.operate(charger_id, operation, payload, command="power_cap")
         if getattr(result, "state", None) == "acknowledged":
             self._in_force[charger_id] = watts
+            self.live.limit_changed(charger_id, watts / 1000, "location cap")
             return True
         return False

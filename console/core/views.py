@@ -137,6 +137,9 @@ class ChargerView(View):
     station_energy_kwh: float | None = None
     # How far the charger's clock is off (s, theirs minus ours), when beyond the allowed skew.
     clock_offset_s: float | None = None
+    # The power limit in force (kW) and where it comes from: "command", "location cap" or "charger maximum".
+    limit_kw: float | None = None
+    limit_source: str | None = None
 
     SEED_FIELDS = (
         "id",

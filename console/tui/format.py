@@ -267,15 +267,3 @@ def connector_status_variable(status: str) -> str:
     if lowered == "occupied":
         return "status-preparing"
     return f"status-{lowered}"
-
-
-def active_limit_kw(actions: Iterable[ActionView]) -> float | None:
-    """The power limit of the newest acknowledged charge command, unless an idle came after it."""
-    for action in actions:
-        if action.command not in ("charge", "idle") or action.state != "acknowledged":
-            continue
-        if action.command == "idle":
-            return None
-        limit = (action.parameters or {}).get("powerLimit")
-        return float(limit) if isinstance(limit, int | float) else None
-    return None

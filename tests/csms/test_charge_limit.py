@@ -16,6 +16,8 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
+from console.api.wire import charger_from_dict
+from console.core.models import Location
 from console.core.operations import request_problem
 from console.core.service import ConsoleService
 from console.csms.server import CentralSystem
@@ -127,3 +129,71 @@ async def test_the_remote_starts_with_a_limit_are_valid_ocpp(service: ConsoleSer
         plan = service.engine._plan(action)
         assert plan is not None and plan.operation in ("RemoteStartTransaction", "RequestStartTransaction")
         assert request_problem(version, plan.operation, plan.payload) is None
+
+
+# -- the limit in force, and where it comes from ----------------------------------------------
+
+
+class Limited16(Starter16):
+    """Accepts every profile; starts a transaction when told."""
+
+    @on("SetChargingProfile")
+    async def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> result16.SetChargingProfile:
+        return result16.SetChargingProfile(status="Accepted")
+
+    async def begin(self) -> None:
+        await self.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=T0))
+        await self.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+
+
+async def limit_of(service: ConsoleService, charger_id: str) -> tuple[float | None, str | None]:
+    view = await service.get_charger(charger_id)
+    return view.limit_kw, view.limit_source
+
+
+async def test_the_view_says_the_limit_in_force_and_its_source(service: ConsoleService, central_system: CentralSystem) -> None:
+    charger = await service.create_charger({"identity": "LIM-V", "max_charging_power": 22000})
+    assert await limit_of(service, charger.id) == (22.0, "charger maximum")
+    async with charge_point(central_system.url, "LIM-V", client=Limited16) as cp:
+        await cp.call(call16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        action = await service.send_command(charger.id, "charge", {"powerLimit": 7})
+        await completed(service, action.id)
+        assert await limit_of(service, charger.id) == (7.0, "command")
+        # Through the attach client's decoding too.
+        decoded = charger_from_dict((await service.get_charger(charger.id)).to_dict())
+        assert (decoded.limit_kw, decoded.limit_source) == (7.0, "command")
+        await cp.begin()
+        lifted = await service.send_command(charger.id, "charge", {})
+        await completed(service, lifted.id)
+        assert await limit_of(service, charger.id) == (22.0, "charger maximum")
+
+
+async def test_a_location_cap_is_the_limit_in_force(service: ConsoleService, central_system: CentralSystem) -> None:
+    def write(session: Any) -> str:
+        org = service.fleet.ensure_org(session)
+        location = Location(organization_id=org.id, name="Yard", power_cap_kw=24.0, created_at=service.clock.now(), updated_at=service.clock.now())
+        session.add(location)
+        session.commit()
+        return location.id
+
+    location_id = await service.store.run(write)
+    service.live.locations_changed(await service.store.run(service.fleet.locations))
+    charger = await service.create_charger({"identity": "LIM-CAP", "max_charging_power": 50000, "location_id": location_id})
+    async with charge_point(central_system.url, "LIM-CAP", client=Limited16) as cp:
+        await cp.call(call16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        await cp.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
+        await eventually(lambda: _is(service, charger.id, (0.0, "location cap")))  # no session: no share
+        await cp.begin()
+        await eventually(lambda: _is(service, charger.id, (24.0, "location cap")))
+        # A command's tighter limit is the one in force; the cap is again when the command's limit goes.
+        action = await service.send_command(charger.id, "charge", {"powerLimit": 11})
+        await completed(service, action.id)
+        await eventually(lambda: _is(service, charger.id, (11.0, "command")))
+        await service.set_location_cap(location_id, None)
+        lifted = await service.send_command(charger.id, "charge", {})
+        await completed(service, lifted.id)
+        await eventually(lambda: _is(service, charger.id, (50.0, "charger maximum")))
+
+
+async def _is(service: ConsoleService, charger_id: str, expected: tuple[float | None, str | None]) -> bool:
+    return await limit_of(service, charger_id) == expected

@@ -62,7 +62,7 @@ async def test_tabs_switch_with_number_keys_and_show_the_live_state(live_service
         assert detail.active_tab == "live"
         assert detail.query_one("#energy-digits", Digits).value == "12.35"
         gauges = text_of(detail.query_one("#live-gauges", Static))
-        assert "7.4 / 22 kW max" in gauges and "no limit" in gauges
+        assert "7.4 / 22 kW max" in gauges and "7.4 / 22.0 kW limit (charger maximum)" in gauges
         # The busiest phase's current against the charger's maximum, and the EV's state of charge.
         assert "10.8 / 31.9 A max" in gauges and "47 %" in gauges
         assert "Charging" in text_of(detail.query_one("#lamps", Static))

@@ -21,9 +21,8 @@ from textual.widgets import Digits, Sparkline, Static, TabbedContent, TabPane
 
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged
-from console.core.views import ActionView, ChargerView, LogView, PowerSample, TransactionView
+from console.core.views import ChargerView, LogView, TransactionView
 from console.tui.format import (
-    active_limit_kw,
     age,
     clock_offset,
     connector_status_variable,
@@ -186,11 +185,22 @@ def gauge_line(label: str, value: float, limit: float | None, unit: str, note: s
     )
 
 
-def live_lines(charger: ChargerView, limit_kw: float | None) -> Content:
+def limit_line(charger: ChargerView) -> Content:
+    """The power against the limit in force, and where that limit comes from."""
+    label = (f"{'vs limit':<12}", "$text-muted")
+    power, limit = charger.current_power_kw, charger.limit_kw
+    if limit is None:  # a server too old to say
+        return Content.assemble(label, (f"{kilowatts(power)} kW · limit not known", "$text-muted"), "\n")
+    filled, empty = gauge(power, limit)
+    amount = f"{kilowatts(power)} / {kilowatts(limit)} kW limit ({charger.limit_source})"
+    return Content.assemble(label, (filled, "$accent"), (empty, "$text-disabled"), "  ", (amount, "bold"), "\n")
+
+
+def live_lines(charger: ChargerView) -> Content:
     max_kw = charger.max_charging_power / 1000
     lines = [
         gauge_line("Power", charger.current_power_kw, max_kw, "kW", "max"),
-        gauge_line("vs limit", charger.current_power_kw, limit_kw, "kW", "limit" if limit_kw else "no limit"),
+        limit_line(charger),
         current_line(charger),
         soc_line(charger),
     ]
@@ -282,7 +292,6 @@ class ChargerDetail(Vertical):
         self._pending_actions: list[ActionChanged] = []
         self._actions_stale = False
         self._samples: deque[tuple[datetime, float]] = deque(maxlen=2000)
-        self._limit_kw: float | None = None
         self._transactions_key: Any = None
 
     def compose(self) -> ComposeResult:
@@ -336,7 +345,6 @@ class ChargerDetail(Vertical):
         self._pending_logs.clear()
         self._pending_actions.clear()
         self._samples.clear()
-        self._limit_kw = None
         self._transactions_key = None
         self.workers.cancel_node(self)
         self._loading.clear()
@@ -394,7 +402,7 @@ class ChargerDetail(Vertical):
         self.query_one("#overview-state", Readout).show(state_lines(charger, now))
 
     def _flush_live(self, charger: ChargerView, now: datetime) -> None:
-        self.query_one("#live-gauges", Readout).show(live_lines(charger, self._limit_kw))
+        self.query_one("#live-gauges", Readout).show(live_lines(charger))
         digits = self.query_one("#energy-digits", Digits)
         energy = f"{charger.session_energy_kwh:.2f}"
         if digits.value != energy:
@@ -450,18 +458,12 @@ class ChargerDetail(Vertical):
 
     async def _load_live(self, charger_id: str) -> None:
         backend = self.app.backend
-
-        async def read() -> tuple[list[PowerSample], list[ActionView]]:
-            return await backend.power_history(charger_id, HISTORY_MINUTES), await backend.list_actions(charger_id, 50)
-
-        result = await self._read("live", charger_id, read())
-        if result is None:
+        history = await self._read("live", charger_id, backend.power_history(charger_id, HISTORY_MINUTES))
+        if history is None:
             return
-        history, actions = result
         live = list(self._samples)
         self._samples.clear()
         self._samples.extend([(sample.at, sample.kw) for sample in history] + live)
-        self._limit_kw = active_limit_kw(actions)
         self.flush(self.app.clock.now())
 
     async def _load_actions(self, charger_id: str) -> None:
@@ -470,7 +472,6 @@ class ChargerDetail(Vertical):
         if actions is None:
             return
         self._pending_actions.clear()
-        self._limit_kw = active_limit_kw(actions)
         self.query_one(ActionTable).show(actions, self.app.clock.now())
 
     async def _load_logs(self, charger_id: str) -> None:
