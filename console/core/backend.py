@@ -14,6 +14,7 @@ from console.core.ports import OperatorControls
 from console.core.views import (
     ActionView,
     BackendInfo,
+    ChargerEventView,
     ChargerView,
     LocationView,
     LogView,
@@ -68,6 +69,16 @@ class Backend(OperatorControls, Protocol):
         ...
 
     async def fleet_logs(self, limit: int = 500) -> list[LogView]: ...
+
+    async def charger_events(
+        self, charger_id: str, limit: int = 200, kind: str | None = None, severity: str | None = None
+    ) -> list[ChargerEventView]:
+        """What the charger told about itself, newest first; `kind` and `severity` narrow it."""
+        ...
+
+    async def fleet_events(self, limit: int = 200, kind: str | None = None, severity: str | None = None) -> list[ChargerEventView]:
+        """Every charger's events, newest first."""
+        ...
 
     async def power_history(self, charger_id: str, minutes: int = 15) -> list[PowerSample]: ...
 

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from console.core.views import ActionSummary, ChargerView, LogView, UnknownChargerView
+from console.core.views import ActionSummary, ChargerEventView, ChargerView, LogView, UnknownChargerView
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,14 @@ class Notice:
     charger_id: str | None = None
 
 
-Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice
+@dataclass(frozen=True, slots=True)
+class ChargerAlert:
+    """A charger told of something a person should see now: a fault, a security event, an alerting NotifyEvent."""
+
+    event: ChargerEventView
+
+
+Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice | ChargerAlert
 
 
 class Subscription:

@@ -19,6 +19,7 @@ from console.core.models import (
     OCPP_VERSIONS,
     Action,
     Charger,
+    ChargerEvent,
     ChargerState,
     Connector,
     Location,
@@ -275,7 +276,7 @@ class FleetService:
 
     def delete(self, session: Session, charger_id: str) -> Charger:
         charger = self.get(session, charger_id)
-        for table in (LogEntry, MeterSample, Transaction, Action, Connector, ChargerState):
+        for table in (LogEntry, MeterSample, Transaction, Action, Connector, ChargerState, ChargerEvent):
             session.exec(delete(table).where(col(table.charger_id) == charger_id))  # type: ignore[attr-defined]
         session.delete(charger)
         session.commit()

@@ -21,7 +21,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from console.core.clock import Clock
-from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, LogAppended
+from console.core import chargerevents
+from console.core.events import ChargerAlert, ChargerRemoved, ChargerUpdated, EventBus, LogAppended
 from console.core.models import (
     Action,
     Charger,
@@ -50,6 +51,7 @@ from console.core.sessions import (
 from console.core.store import Store
 from console.core.views import (
     ActionSummary,
+    ChargerEventView,
     ChargerView,
     ConnectorView,
     LocationView,
@@ -529,6 +531,9 @@ class LiveState:
             current_a=before.current_a if before is not None and status == "Charging" else None,
             soc_percent=before.soc_percent if before is not None and status not in ("Available", "Unavailable", "Faulted") else None,
         )
+        if status == "Faulted" and (before is None or before.status != "Faulted"):
+            # Once as it goes Faulted, not at every repeat of the status.
+            self.charger_event(charger_id, "StatusNotification", {"connectorId": connector_id, "status": status, "errorCode": error})
         live.state.status = self._aggregate(live)
         live.state.is_charging = any(c.status == "Charging" for c in live.connectors.values())
         if status != "Charging":
@@ -961,12 +966,18 @@ class LiveState:
         live.state.current_power_kw = sum(live.power_w.values()) / 1000
 
     def charger_event(self, charger_id: str, kind: str, data: dict[str, Any]) -> None:
-        """A notification worth keeping (security, firmware, reports); batched."""
+        """A notification worth keeping (security, firmware, reports); batched. One that matters is published as an alert."""
         live = self._chargers.get(charger_id)
         if live is None:
             return
-        self.writer.add(ChargerEvent(charger_id=charger_id, at=self._now(), kind=kind, data=data))
+        at = self._now()
+        level = chargerevents.severity(kind, data)
+        self.writer.add(ChargerEvent(charger_id=charger_id, at=at, kind=kind, data=data, severity=level))
         self._touch(live)
+        if level in chargerevents.ALERTING:
+            text = chargerevents.describe(kind, data)
+            view = ChargerEventView(None, charger_id, live.record.identity, at, kind, level, text, data)
+            self.bus.publish(ChargerAlert(view))
 
     async def firmware_status(self, charger_id: str, status: str) -> None:
         live = self._chargers[charger_id]

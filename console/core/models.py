@@ -233,6 +233,8 @@ class ChargerEvent(SQLModel, table=True):
     at: datetime
     kind: str
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # alert | security | warning | info (core.chargerevents); rows from before the column read as info.
+    severity: str = "info"
 
 
 class UnknownCharger(SQLModel, table=True):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
+from console.core.chargerevents import describe
 from console.core.live import LiveState, log_view
-from console.core.models import Action, LogEntry, MeterSample, SignedMeterValue, Transaction
+from console.core.models import Action, Charger, ChargerEvent, LogEntry, MeterSample, SignedMeterValue, Transaction
 from console.core.store import Store
-from console.core.views import ActionView, LogView, PowerSample, TransactionView, iso
+from console.core.views import ActionView, ChargerEventView, LogView, PowerSample, TransactionView, iso
 
 POWER = "Power.Active.Import"
 
@@ -59,6 +60,11 @@ def transaction_view(transaction: Transaction, energy_wh: float | None) -> Trans
         charger_started_at=transaction.charger_started_at,
         charger_stopped_at=transaction.charger_stopped_at,
     )
+
+
+def charger_event_view(row: ChargerEvent, identity: str) -> ChargerEventView:
+    data = dict(row.data or {})
+    return ChargerEventView(row.id, row.charger_id, identity, row.at, row.kind, row.severity, describe(row.kind, data), data)
 
 
 class Queries:
@@ -147,6 +153,41 @@ class Queries:
                 for row in signed
             ],
         }
+
+    async def charger_events(
+        self,
+        charger_id: str | None = None,
+        *,
+        organization_id: str | None = None,
+        kind: str | None = None,
+        severity: str | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> tuple[list[ChargerEventView], int]:
+        """Newest first, one page, and how many match in all: one charger's events, an organization's, or the fleet's."""
+
+        def read(session: Session) -> tuple[list[ChargerEvent], int]:
+            query = select(ChargerEvent)
+            counted = select(func.count()).select_from(ChargerEvent)
+            conditions = []
+            if charger_id is not None:
+                conditions.append(ChargerEvent.charger_id == charger_id)
+            if kind is not None:
+                conditions.append(ChargerEvent.kind == kind)
+            if severity is not None:
+                conditions.append(ChargerEvent.severity == severity)
+            if organization_id is not None:
+                query = query.join(Charger, col(Charger.id) == col(ChargerEvent.charger_id))
+                counted = counted.join(Charger, col(Charger.id) == col(ChargerEvent.charger_id))
+                conditions.append(Charger.organization_id == organization_id)
+            if conditions:
+                query = query.where(*conditions)
+                counted = counted.where(*conditions)
+            page = query.order_by(col(ChargerEvent.at).desc(), col(ChargerEvent.id).desc()).offset(offset).limit(limit)
+            return list(session.exec(page).all()), int(session.exec(counted).one())
+
+        rows, total = await self.store.run(read)
+        return [charger_event_view(row, self._identity(row.charger_id)) for row in rows], total
 
     async def logs(self, limit: int = 500, before_id: int | None = None) -> list[LogView]:
         """The whole fleet's log, oldest first."""

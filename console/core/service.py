@@ -32,6 +32,7 @@ from console.core.store import Store
 from console.core.views import (
     ActionView,
     BackendInfo,
+    ChargerEventView,
     ChargerView,
     LocationView,
     LogView,
@@ -202,6 +203,35 @@ class ConsoleService:
         """The whole fleet's latest log lines, oldest first."""
         await self.writer.flush()
         return await self.queries.logs(limit)
+
+    async def charger_events(
+        self, charger_id: str, limit: int = 200, kind: str | None = None, severity: str | None = None
+    ) -> list[ChargerEventView]:
+        """What the charger told about itself (NotifyEvent, security events, statuses, reports), newest first."""
+        return (await self.charger_event_page(charger_id, limit, 0, kind, severity))[0]
+
+    async def charger_event_page(
+        self, charger_id: str, limit: int = 200, offset: int = 0, kind: str | None = None, severity: str | None = None
+    ) -> tuple[list[ChargerEventView], int]:
+        """One page of the charger's events, newest first, and how many match in all."""
+        self._charger(charger_id)
+        await self.writer.flush()
+        return await self.queries.charger_events(charger_id, kind=kind, severity=severity, limit=limit, offset=offset)
+
+    async def fleet_events(
+        self, limit: int = 200, kind: str | None = None, severity: str | None = None
+    ) -> list[ChargerEventView]:
+        """Every charger's events, newest first."""
+        await self.writer.flush()
+        return (await self.queries.charger_events(kind=kind, severity=severity, limit=limit))[0]
+
+    async def org_fleet_events(
+        self, organization_id: str, limit: int = 200, kind: str | None = None, severity: str | None = None
+    ) -> list[ChargerEventView]:
+        """The organization's chargers' events, newest first."""
+        await self.writer.flush()
+        found = await self.queries.charger_events(organization_id=organization_id, kind=kind, severity=severity, limit=limit)
+        return found[0]
 
     async def power_history(self, charger_id: str, minutes: int = 15) -> list[PowerSample]:
         self._charger(charger_id)

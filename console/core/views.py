@@ -250,6 +250,20 @@ class TransactionView(View):
 
 
 @dataclass(frozen=True, slots=True)
+class ChargerEventView(View):
+    """Something a charger told about itself: a NotifyEvent, a security event, a firmware or upload status, a report page, vendor data, a fault."""
+
+    id: int | None
+    charger_id: str
+    identity: str
+    at: datetime
+    kind: str
+    severity: str  # "alert" | "security" | "warning" | "info"
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class PowerSample(View):
     at: datetime
     kw: float
