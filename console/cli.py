@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_depot(parser, "127.0.0.1")
     parser.add_argument("--theme", default=None, help="theme name (a file in themes/)")
     parser.add_argument("--read-only", action="store_true", help="watch only: no key changes anything")
+    parser.add_argument("--yes", action="store_true", help="do not ask before a stop, restart, inoperative or unlock that ends a session on one charger (bulk actions always ask)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run headless: OCPP server, simulated chargers and the REST API, logs to stdout")
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"an API key (ocpp-console keys create; default ${KEY_ENV}, which, unlike --key, `ps` does not show)",
     )
     attach.add_argument("--theme", default=None, help="theme name (a file in themes/)")
+    attach.add_argument("--yes", action="store_true", help="do not ask before a stop, restart, inoperative or unlock that ends a session on one charger (bulk actions always ask)")
 
     runtime = commands.add_parser(
         "runtime", help="start, stop or restart simulated chargers on a running server (through its REST API)"
@@ -296,7 +298,7 @@ async def _run_console(args: argparse.Namespace) -> int:
         await depot.service.close()
         depot.store.close()
         return 1
-    app = _console_app(depot.service, depot.clock, args.theme)
+    app = _console_app(depot.service, depot.clock, args.theme, args.yes)
     # Textual leaves SIGTERM and SIGHUP (the terminal closed) to their default, which ends the process
     # at once: quit as ctrl+q does instead, so the simulated chargers end their sessions and the store closes.
     loop = asyncio.get_running_loop()
@@ -310,13 +312,23 @@ async def _run_console(args: argparse.Namespace) -> int:
     return 0
 
 
-def _console_app(backend: Backend, clock: Clock, theme: str | None) -> ConsoleApp:
-    """The console in either mode: `theme` (else the saved one), and a theme the operator picks is saved."""
+def _console_app(backend: Backend, clock: Clock, theme: str | None, yes: bool = False) -> ConsoleApp:
+    """The console in either mode: `theme` (else the saved one), and a theme the operator picks is saved.
+
+    `yes` (or `"confirm_single_charger": false` in the settings) skips the question before a
+    single charger's session-ending action; bulk actions always ask.
+    """
     from console.resources import themes_dir
     from console.tui.app import ConsoleApp
 
+    settings = _load_settings()
     return ConsoleApp(
-        backend, clock, theme_name=theme or _load_settings().get("theme"), themes_dir=themes_dir(), save_theme=_save_theme
+        backend,
+        clock,
+        theme_name=theme or settings.get("theme"),
+        themes_dir=themes_dir(),
+        save_theme=_save_theme,
+        confirm_single=not yes and settings.get("confirm_single_charger", True) is not False,
     )
 
 
@@ -499,7 +511,7 @@ async def _attach(args: argparse.Namespace) -> int:
     backend = RemoteBackend(args.url, key)
     try:
         await backend.connect()
-        await _console_app(backend, SystemClock(), args.theme).run_async()
+        await _console_app(backend, SystemClock(), args.theme, args.yes).run_async()
     finally:
         await backend.aclose()
     return 0

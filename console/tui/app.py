@@ -31,10 +31,14 @@ class ConsoleApp(App[None]):
         theme_name: str | None = None,
         themes_dir: Path | None = None,
         save_theme: Callable[[str], None] | None = None,
+        confirm_single: bool = True,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.clock = clock
+        # Whether a stop, restart, inoperative or unlock that ends a session on one charger asks first
+        # (`--yes` says no); bulk actions always ask.
+        self.confirm_single = confirm_single
         self.theme_problems: list[str] = []
         self._save_theme = save_theme
         themes, self.theme_problems = load_themes(themes_dir or DEFAULT_THEMES_DIR)

@@ -223,6 +223,9 @@ async def test_a_failing_operation_is_an_error_notification(live_service: Consol
         await settle(pilot)
         await select(pilot, "CP-A01")  # connected as far as the core knows, but no central system to send through
         await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)  # its session would end
+        await pilot.press("y")
         await settle(pilot)
         errors = [n for n in app._notifications if n.severity == "error"]
         assert errors and "offline" in errors[0].message

@@ -9,6 +9,7 @@ from tui_fleet import make_app, settle
 
 from console.core.service import ConsoleService
 from console.tui.modals.cap_form import CapForm
+from console.tui.modals.confirm import ConfirmDialog
 from console.tui.widgets.action_table import ActionTable
 from console.tui.widgets.frame_log import FrameLog
 from console.tui.widgets.header import FleetHeader
@@ -58,7 +59,10 @@ async def test_actions_view_lists_the_fleet_and_follows_changes(live_service: Co
         await settle(pilot)
         assert actions.row_count == 2 and actions.get_cell_at((0, 0)) == "CP-A01"
         actions.move_cursor(row=0)
-        await pilot.press("k")
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
         await settle(pilot)
         assert "cancelled" in actions.get_cell_at((0, 4))
 

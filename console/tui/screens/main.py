@@ -71,8 +71,18 @@ ON_SELECTED = {"update", "delete", "start", "stop", "restart", "charge", "idle",
 ONLINE = {"charge", "idle", "unlock", "availability"}
 BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
 NOTICE_SEVERITIES = {"information", "warning", "error"}
+# Connector states with a session in progress: what a stop, restart, inoperative or unlock ends.
+IN_SESSION = {"Charging", "SuspendedEV", "SuspendedEVSE"}
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown"}
+
+
+def live_sessions(charger: ChargerView, connector_id: int | None = None) -> int:
+    """The sessions in progress on a charger (or one of its connectors), as far as its status says."""
+    if not charger.is_connected:
+        return 0
+    found = sum(1 for c in charger.connectors if c.status in IN_SESSION and connector_id in (None, c.connector_id))
+    return found or int(charger.is_charging and connector_id is None)
 
 
 class MainScreen(Screen[None]):
@@ -458,27 +468,52 @@ class MainScreen(Screen[None]):
         self._each("start", lambda charger: self.backend.start_charger(charger.id))
 
     def action_stop(self) -> None:
-        self._each("stop", lambda charger: self.backend.stop_charger(charger.id))
+        self._each("stop", lambda charger: self.backend.stop_charger(charger.id), live_sessions)
 
     def action_restart(self) -> None:
-        self.run_worker(self._restart(self.targets()), name="restart", group="commands")
+        chargers = self.targets()
+        if chargers:
+            self.run_worker(self._restart(chargers), name="restart", group="commands")
 
     async def _restart(self, chargers: list[ChargerView]) -> None:
         real = [charger.identity for charger in chargers if not charger.simulated]
+        note = ""
         if real:
             names = ", ".join(real)
-            question = (
-                f"Reset {names}?\n{'It is a real charger' if len(real) == 1 else 'They are real chargers'}: "
-                "restart sends an OCPP Reset, which ends any session."
-            )
-            if not await self.app.push_screen_wait(ConfirmDialog(question, yes_label="Reset")):
-                return
-        await self._run_each("restart", chargers, lambda charger: self.backend.restart_charger(charger.id))
+            note = f"{names} {'is a real charger' if len(real) == 1 else 'are real chargers'}: restart sends an OCPP Reset."
+        sessions = sum(live_sessions(charger) for charger in chargers)
+        if await self._confirmed("Restart", chargers, sessions, note=note, yes_label="Reset" if real else "Restart"):
+            await self._run_each("restart", chargers, lambda charger: self.backend.restart_charger(charger.id))
 
-    def _each(self, verb: str, call: Callable[[ChargerView], Awaitable[Any]]) -> None:
+    async def _confirmed(self, what: str, chargers: list[ChargerView], sessions: int, note: str = "", yes_label: str = "") -> bool:
+        """Ask before `what` (default No), naming the chargers and the live sessions that will end.
+
+        Several chargers are always asked about; one only when a session will end (unless
+        `--yes`) or when there is a `note` to read (a real charger's Reset).
+        """
+        if len(chargers) == 1 and not note and (sessions == 0 or not self.app.confirm_single):
+            return True
+        shown = ", ".join(charger.identity for charger in chargers[:8])
+        more = f" and {len(chargers) - 8} more" if len(chargers) > 8 else ""
+        who = shown if len(chargers) == 1 else f"{len(chargers)} chargers ({shown}{more})"
+        ends = f"{sessions} live session{'' if sessions == 1 else 's'} will end." if sessions else "No live session will end."
+        question = "\n".join(line for line in (f"{what} {who}?", ends, note) if line)
+        return bool(await self.app.push_screen_wait(ConfirmDialog(question, yes_label=yes_label or what.split()[0])))
+
+    def _each(
+        self, verb: str, call: Callable[[ChargerView], Awaitable[Any]], ends: Callable[[ChargerView], int] | None = None
+    ) -> None:
+        """Run `call` on every target, once confirmed: `ends` counts the live sessions it ends on a charger."""
         chargers = self.targets()
-        if chargers:
-            self.run_worker(self._run_each(verb, chargers, call), name=verb, group="commands")
+        if not chargers:
+            return
+
+        async def run() -> None:
+            sessions = sum(ends(charger) for charger in chargers) if ends else 0
+            if await self._confirmed(verb.capitalize(), chargers, sessions):
+                await self._run_each(verb, chargers, call)
+
+        self.run_worker(run(), name=verb, group="commands")
 
     async def _run_each(self, verb: str, chargers: list[ChargerView], call: Callable[[ChargerView], Awaitable[Any]]) -> None:
         for charger in chargers:
@@ -508,7 +543,12 @@ class MainScreen(Screen[None]):
 
     def _command_form(self, command: str) -> None:
         chargers = self.targets()
-        if not chargers:
+        if chargers:
+            self.run_worker(self._open_command_form(command, chargers), name=command, group="commands")
+
+    async def _open_command_form(self, command: str, chargers: list[ChargerView]) -> None:
+        sessions = sum(live_sessions(charger) for charger in chargers) if command == "idle" else 0
+        if len(chargers) > 1 and not await self._confirmed(command.capitalize(), chargers, sessions):
             return
         executions = self.backend.charger_commands().get(command, {}).get("execution", ["immediate"])
 
@@ -538,7 +578,9 @@ class MainScreen(Screen[None]):
             if picked is None:
                 return
             connector = picked
-        await self._run_each("unlock", chargers, lambda charger: self.backend.unlock(charger.id, connector))
+        sessions = sum(live_sessions(charger, connector) for charger in chargers)
+        if await self._confirmed(f"Unlock connector {connector} of", chargers, sessions, yes_label="Unlock"):
+            await self._run_each("unlock", chargers, lambda charger: self.backend.unlock(charger.id, connector))
 
     def action_lab(self) -> None:
         charger = self.selected
@@ -568,11 +610,23 @@ class MainScreen(Screen[None]):
         await self._run_each(control.replace("_", " "), [charger], calls[control])
 
     def action_availability(self) -> None:
+        chargers = self.targets()
+        if chargers:
+            self.run_worker(self._availability(chargers), name="availability", group="commands")
+
+    async def _availability(self, chargers: list[ChargerView]) -> None:
         def toggle(charger: ChargerView) -> Awaitable[Any]:
             # Connector 0 is the whole charger; an unavailable one is made operative again.
             return self.backend.change_availability(charger.id, 0, charger.status == "unavailable")
 
-        self._each("availability", toggle)
+        going = [charger for charger in chargers if charger.status != "unavailable"]
+        if len(chargers) == 1:
+            what = "Make operative" if not going else "Make inoperative"
+        else:
+            what = f"Make {len(going)} inoperative, {len(chargers) - len(going)} operative:"
+        sessions = sum(live_sessions(charger) for charger in going)
+        if await self._confirmed(what, chargers, sessions, yes_label="Yes"):
+            await self._run_each("availability", chargers, toggle)
 
     def action_mark(self) -> None:
         charger_id = self.table.selected_id

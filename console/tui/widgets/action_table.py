@@ -14,6 +14,7 @@ from textual.widgets._data_table import CellDoesNotExist, RowDoesNotExist
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged
 from console.core.views import ActionView
+from console.tui.modals.confirm import ConfirmDialog
 from console.tui.format import CANCELLABLE_STATES, action_timing, parameters_cell, stamp
 from console.tui.widgets.paint import state_cell
 
@@ -34,7 +35,8 @@ COLUMNS = (
 
 class ActionTable(DataTable[str]):
     BINDINGS = [
-        Binding("k", "cancel_action", "Cancel action", id="actions.cancel", tooltip="Cancel the selected pending or scheduled action"),
+        # Not `k`: that is up to every vim user. k9s kills with ctrl+k.
+        Binding("ctrl+k", "cancel_action", "Cancel action", id="actions.cancel", tooltip="Cancel the selected pending or scheduled action (asks first)"),
     ]
     app: ConsoleApp
 
@@ -133,6 +135,9 @@ class ActionTable(DataTable[str]):
             self.run_worker(self._cancel(action), group="cancel action")
 
     async def _cancel(self, action: ActionView) -> None:
+        question = f"Cancel {action.command} on {action.identity} ({action.execution}, {action.state})?"
+        if not await self.app.push_screen_wait(ConfirmDialog(question, yes_label="Cancel action")):
+            return
         try:
             cancelled = await self.app.backend.cancel_action(action.id)
         except ConsoleError as error:
