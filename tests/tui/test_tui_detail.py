@@ -86,7 +86,7 @@ async def test_live_tab_follows_meter_values(live_service: ConsoleService, clock
         assert detail.query_one("#power-spark").data[-1] == 11.0
 
 
-async def test_actions_tab_lists_newest_first_and_k_cancels(live_service: ConsoleService, clock: Any) -> None:
+async def test_actions_tab_lists_newest_first_and_ctrl_k_cancels_once_confirmed(live_service: ConsoleService, clock: Any) -> None:
     app = make_app(live_service, clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -97,7 +97,10 @@ async def test_actions_tab_lists_newest_first_and_k_cancels(live_service: Consol
         assert actions.row_count == 1
         assert "scheduled" in actions.get_cell_at((0, 3))
         actions.focus()
-        await pilot.press("k")
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
         await settle(pilot)
         stored = await live_service.list_actions("dep-0002")
         assert stored[0].state == "cancelled"
@@ -291,6 +294,9 @@ async def test_space_marks_rows_and_bulk_keys_act_on_every_marked_one(
         assert table(app).get_cell("dep-0002", "mark") == "✓"
         assert "2 marked" in text_of(main(app).query_one("#reason", Static))
         await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)  # every bulk action asks
+        await pilot.press("y")
         await settle(pilot)
         assert runtime.calls == [("start", "dep-0002"), ("start", "dep-0003")]
         await pilot.press("escape")
