@@ -114,6 +114,8 @@ class ActionEngine:
         self._action_tasks: set[asyncio.Task[None]] = set()
         # The power limit (W) of each charger's last acknowledged charge command, if it set one.
         self._power_limits: dict[str, float] = {}
+        # Chargers whose limited session has been seen open: the limit (a TxProfile) ends with it.
+        self._limited_session_open: set[str] = set()
         # (charger, connector) -> transaction already held idle before its window.
         self._held: dict[tuple[str, Any], int | None] = {}
 
@@ -394,8 +396,25 @@ class ActionEngine:
             if any(action.charger_id in updated and self._waiting(action) for action in self._open.values()):
                 self._wakeup.set()
             for charger_id, view in updated.items():
+                if charger_id in self._power_limits:
+                    self._follow_limited_session(charger_id)
                 if view.is_charging and view.current_power_kw > 0:
                     await self._hold_outside_window(charger_id)
+
+    def _has_session(self, charger_id: str) -> bool:
+        if self.live.record(charger_id) is None:  # deleted meanwhile
+            return False
+        view = self.live.view(charger_id)
+        return any(self.live.open_transaction(charger_id, c.connector_id) is not None for c in view.connectors)
+
+    def _follow_limited_session(self, charger_id: str) -> None:
+        """A command's limit is the session's TxProfile: once that session has ended, nothing holds the charger to it."""
+        if self._has_session(charger_id):
+            self._limited_session_open.add(charger_id)
+        elif charger_id in self._limited_session_open:
+            self._limited_session_open.discard(charger_id)
+            self._power_limits.pop(charger_id, None)
+            self.live.limit_changed(charger_id, None, "command")
 
     async def _hold_outside_window(self, charger_id: str) -> None:
         """A windowed charge means idle until the window opens: suspend a session that starts early."""
@@ -486,6 +505,10 @@ class ActionEngine:
             else:
                 self._power_limits[action.charger_id] = float(limit) * 1000
             self.live.limit_changed(action.charger_id, None if limit is None else float(limit), "command")
+            # A remote start's session opens after this; a running one is the limited one now.
+            self._limited_session_open.discard(action.charger_id)
+            if limit is not None and self._has_session(action.charger_id):
+                self._limited_session_open.add(action.charger_id)
         if action.execution == "windowed" and action.end_at is not None:
             await self._transition(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
         else:

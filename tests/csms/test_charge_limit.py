@@ -141,9 +141,16 @@ class Limited16(Starter16):
     async def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> result16.SetChargingProfile:
         return result16.SetChargingProfile(status="Accepted")
 
+    transaction_id: int | None = None
+
     async def begin(self) -> None:
-        await self.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=T0))
+        started = await self.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=T0))
+        self.transaction_id = started.transaction_id
         await self.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+
+    async def end(self) -> None:
+        await self.call(call16.StopTransaction(meter_stop=100, timestamp=T0, transaction_id=self.transaction_id))
+        await self.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
 
 
 async def limit_of(service: ConsoleService, charger_id: str) -> tuple[float | None, str | None]:
@@ -197,3 +204,23 @@ async def test_a_location_cap_is_the_limit_in_force(service: ConsoleService, cen
 
 async def _is(service: ConsoleService, charger_id: str, expected: tuple[float | None, str | None]) -> bool:
     return await limit_of(service, charger_id) == expected
+
+
+async def test_a_command_limit_ends_with_its_session(service: ConsoleService, central_system: CentralSystem) -> None:
+    """A TxProfile lives as long as its transaction: the next session is not held to it."""
+    charger = await service.create_charger({"identity": "LIM-END", "max_charging_power": 22000})
+    async with charge_point(central_system.url, "LIM-END", client=Limited16) as cp:
+        await cp.call(call16.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        action = await service.send_command(charger.id, "charge", {"powerLimit": 7})
+        await completed(service, action.id)
+        await cp.begin()  # the session the remote start opened
+        await eventually(lambda: _is(service, charger.id, (7.0, "command")))
+        await eventually(lambda: _charging(service, charger.id))
+        assert await limit_of(service, charger.id) == (7.0, "command")  # still its session
+        await cp.end()
+        await eventually(lambda: _is(service, charger.id, (22.0, "charger maximum")))
+        assert service.engine.command_limit_w(charger.id) is None
+
+
+async def _charging(service: ConsoleService, charger_id: str) -> bool:
+    return (await service.get_charger(charger_id)).is_charging
