@@ -28,6 +28,7 @@ from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice
 from console.core.views import (
     ActionView,
     BackendInfo,
+    ChargerEventView,
     ChargerView,
     LocationView,
     LogView,
@@ -285,6 +286,16 @@ class RemoteBackend:
 
     async def fleet_logs(self, limit: int = 500) -> list[LogView]:
         return [from_dict(LogView, item) for item in await self._get("/console/logs", limit=limit)]
+
+    async def charger_events(
+        self, charger_id: str, limit: int = 200, kind: str | None = None, severity: str | None = None
+    ) -> list[ChargerEventView]:
+        items = await self._get("/console/events", charger_id=charger_id, limit=limit, kind=kind, severity=severity)
+        return [from_dict(ChargerEventView, item) for item in items]
+
+    async def fleet_events(self, limit: int = 200, kind: str | None = None, severity: str | None = None) -> list[ChargerEventView]:
+        items = await self._get("/console/events", limit=limit, kind=kind, severity=severity)
+        return [from_dict(ChargerEventView, item) for item in items]
 
     async def power_history(self, charger_id: str, minutes: int = 15) -> list[PowerSample]:
         items = await self._get(f"/console/chargers/{self._path(charger_id)}/power", minutes=minutes)

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from console.api.auth import principal, service_of
-from console.api.schemas import Charger, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
+from console.api.schemas import Charger, ChargerEventLine, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
+from console.core.chargerevents import SEVERITIES
 from console.core.keys import Principal
 
 router = APIRouter(prefix="/ocpp/chargers", tags=["chargers"])
@@ -163,3 +164,31 @@ async def logs(
     if len(page) == limit:
         response.headers["X-Next-Before"] = str(page[-1].id)
     return [entry.to_dict() for entry in page]
+
+
+@router.get(
+    "/{charger_id}/events",
+    response_model=list[ChargerEventLine],
+    responses=errors(401, 403, 404, 422),
+    summary="List charger events",
+    description=(
+        "What the charger told about itself, newest first: NotifyEvent, security events, firmware, diagnostics "
+        "and log upload status, NotifyReport pages, DataTransfer, and its connectors going Faulted. `kind` and "
+        "`severity` narrow the list; `limit`/`offset` page it and `X-Total-Count` tells how many match."
+    ),
+)
+async def events(
+    request: Request,
+    response: Response,
+    charger_id: str,
+    who: Principal = Depends(principal),
+    kind: str | None = Query(None, max_length=64, description="one kind, e.g. NotifyEvent or SecurityEvent"),
+    severity: str | None = Query(None, pattern=f"^({'|'.join(SEVERITIES)})$", description=f"one of {', '.join(SEVERITIES)}"),
+    limit: int = Query(100, ge=1, le=PAGE_MAX, description="events per page (1-500)"),
+    offset: int = Query(0, ge=0, le=2**31 - 1, description="events to skip"),
+) -> Any:
+    service = service_of(request)
+    service.org_charger(who.organization_id, charger_id)
+    page, total = await service.charger_event_page(charger_id, limit, offset, kind, severity)
+    response.headers["X-Total-Count"] = str(total)
+    return [event.to_dict() for event in page]

@@ -20,6 +20,7 @@ from console.api.schemas import errors
 from console.api.wire import encode_event, sse_message
 from console.core.events import (
     ActionChanged,
+    ChargerAlert,
     ChargerRemoved,
     ChargerUpdated,
     LogAppended,
@@ -79,6 +80,8 @@ class OrgFilter:
             return event.charger_id in self.charger_ids
         if isinstance(event, Notice):
             return event.charger_id is None or event.charger_id in self.charger_ids
+        if isinstance(event, ChargerAlert):
+            return event.event.charger_id in self.charger_ids
         if isinstance(event, UnknownChargerSeen):
             return self.organization_id == f"org-{DEFAULT_ORG}"
         return False
@@ -124,8 +127,10 @@ async def _stream(request: Request, subscription: Subscription, only: OrgFilter,
     summary="The organization's events as server-sent events",
     description=(
         "Events: `charger` (a charger's full view), `charger_removed` ({charger_id, identity}), `log` (a log line), "
-        "`action` ({charger_id, action}), `notice` ({message, severity, charger_id}), `unknown` (an identity not in "
-        "the fleet; default organization only). A comment line is sent every 15 s while nothing happens."
+        "`action` ({charger_id, action}), `notice` ({message, severity, charger_id}), `alert` (a charger event that "
+        "matters: a connector gone Faulted, a security event, an alerting NotifyEvent; as in "
+        "/ocpp/chargers/{id}/events), `unknown` (an identity not in the fleet; default organization only). "
+        "A comment line is sent every 15 s while nothing happens."
     ),
 )
 async def events(request: Request, who: Principal = Depends(principal)) -> StreamingResponse:

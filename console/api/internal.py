@@ -29,6 +29,7 @@ from console.api.schemas import (
     UnlockRequest,
     errors,
 )
+from console.core.chargerevents import SEVERITIES
 from console.core.errors import NotFound, ValidationFailed
 from console.core.fleet import DEFAULT_ORG
 from console.core.keys import Principal
@@ -36,6 +37,7 @@ from console.core.operations import OperationResult
 from console.core.views import (
     ActionView,
     BackendInfo,
+    ChargerEventView,
     ChargerView,
     LocationView,
     LogView,
@@ -163,6 +165,24 @@ async def actions(
 @router.get("/logs", response_model=list[LogView], responses=READ, summary="The organization's latest log lines, oldest first")
 async def fleet_logs(request: Request, who: Principal = Depends(principal), limit: int = Query(500, ge=1, le=5000)) -> Any:
     return [entry.to_dict() for entry in await service_of(request).org_fleet_logs(who.organization_id, limit)]
+
+
+@router.get("/events", response_model=list[ChargerEventView], responses=READ, summary="The organization's charger events, newest first")
+async def fleet_events(
+    request: Request,
+    who: Principal = Depends(principal),
+    charger_id: str | None = Query(None, description="one charger's events; the organization's without it"),
+    kind: str | None = Query(None, max_length=64),
+    severity: str | None = Query(None, pattern=f"^({'|'.join(SEVERITIES)})$"),
+    limit: int = Query(200, ge=1, le=5000),
+) -> Any:
+    service = service_of(request)
+    if charger_id is None:
+        found = await service.org_fleet_events(who.organization_id, limit, kind, severity)
+    else:
+        service.org_charger(who.organization_id, charger_id)
+        found = await service.charger_events(charger_id, limit, kind, severity)
+    return [event.to_dict() for event in found]
 
 
 @router.get("/locations", response_model=list[LocationView], responses=READ, summary="The organization's locations with power and headroom")

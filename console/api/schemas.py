@@ -155,6 +155,19 @@ class LogLine(BaseModel):
     message: str
 
 
+class ChargerEventLine(BaseModel):
+    """Something the charger told about itself (NotifyEvent, security event, firmware/diagnostics/log status, report page, DataTransfer, a fault)."""
+
+    id: int | None
+    charger_id: str
+    identity: str
+    at: datetime
+    kind: str = Field(description="NotifyEvent, SecurityEvent, StatusNotification (a fault), FirmwareStatus, DiagnosticsStatus, LogStatus, NotifyReport, DataTransfer")
+    severity: str = Field(description='"alert", "security", "warning" or "info"')
+    text: str = Field(description="what the charger said, in one line")
+    data: dict[str, Any] = Field(description="the message's payload as the charger sent it")
+
+
 # -- the EV charger device API (second seed) ------------------------------------------
 
 
@@ -258,6 +271,10 @@ class DeviceAction(BaseModel):
 class StoreHealth(BaseModel):
     reachable: bool
     url: str
+    writable: bool = Field(description="a real write went through just now")
+    reason: str | None = Field(description="why the store takes no writes (locked, read-only, full, unreachable)")
+    queued: int = Field(description="acknowledged rows waiting to be written")
+    dropped: int = Field(description="rows dropped since start because the queue was full while the store was unavailable")
 
 
 class OcppHealth(BaseModel):
@@ -271,7 +288,7 @@ class Counts(BaseModel):
 
 
 class Health(BaseModel):
-    status: str = Field(description='"ok", or "degraded" when the store is unreachable')
+    status: str = Field(description='"ok", or "degraded" when the store takes no writes or the OCPP server is not listening')
     store: StoreHealth
     ocpp: OcppHealth
     counts: Counts

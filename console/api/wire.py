@@ -15,13 +15,22 @@ from typing import Any, TypeVar
 
 from console.core.events import (
     ActionChanged,
+    ChargerAlert,
     ChargerRemoved,
     ChargerUpdated,
     LogAppended,
     Notice,
     UnknownChargerSeen,
 )
-from console.core.views import ActionSummary, ChargerView, ConnectorView, LogView, ProtocolWarning, UnknownChargerView
+from console.core.views import (
+    ActionSummary,
+    ChargerEventView,
+    ChargerView,
+    ConnectorView,
+    LogView,
+    ProtocolWarning,
+    UnknownChargerView,
+)
 
 V = TypeVar("V")
 
@@ -32,6 +41,7 @@ LOG = "log"
 ACTION = "action"
 NOTICE = "notice"
 UNKNOWN = "unknown"
+ALERT = "alert"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -91,6 +101,8 @@ def encode_event(event: Any) -> tuple[str, dict[str, Any]] | None:
         return NOTICE, {"message": event.message, "severity": event.severity, "charger_id": event.charger_id}
     if isinstance(event, UnknownChargerSeen):
         return UNKNOWN, event.charger.to_dict()
+    if isinstance(event, ChargerAlert):
+        return ALERT, event.event.to_dict()
     return None
 
 
@@ -108,6 +120,8 @@ def decode_event(name: str, data: dict[str, Any]) -> Any:
         return Notice(data["message"], data.get("severity", "information"), data.get("charger_id"))
     if name == UNKNOWN:
         return UnknownChargerSeen(from_dict(UnknownChargerView, data))
+    if name == ALERT:
+        return ChargerAlert(from_dict(ChargerEventView, data))
     return None
 
 
