@@ -10,6 +10,7 @@ from tui_fleet import FakeRuntime, make_app, settle
 
 from console.core.service import ConsoleService
 from console.tui.screens.main import MainScreen
+from console.tui.widgets.frame_log import LogPanel
 
 SIZE = (160, 48)
 KEY_NAMES = {"/": "slash", ":": "colon"}
@@ -79,3 +80,26 @@ async def test_a_colon_or_slash_typed_in_the_filter_stays_in_it(live_service: Co
         assert main(app).query_one("#filter", Input).value == "status:charging a/b"
         assert not main(app).query_one("#command-line", Input).display
         assert runtime.calls == []
+
+
+async def test_a_burst_after_slash_in_the_logs_tab_goes_into_its_filter(
+    live_service: ConsoleService, clock: Any, runtime: FakeRuntime
+) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        panel = main(app).query_one("#charger-logs", LogPanel)
+        panel.log.focus()
+        await settle(pilot)
+        await burst(pilot, "/stop")  # s, o, p: start, sort, pause as main-screen keys
+        field = panel.query_one(".log-filter", Input)
+        assert app.screen is main(app)
+        assert field.value == "stop"
+        assert app.focused is field
+        assert not main(app).query_one("#filter", Input).display
+        assert runtime.calls == []
+        assert main(app).table.sort_column == "identity"
+        await burst(pilot, "/x")
+        assert field.value == "stop/x"  # a `/` in the filter is text

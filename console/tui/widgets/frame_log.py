@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from rich.markup import escape
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -110,7 +111,8 @@ class FrameLog(DataTable[str]):
 class LogPanel(Vertical):
     BINDINGS = [
         Binding("f", "follow", "Follow", id="logs.follow", tooltip="Follow the newest line on/off"),
-        Binding("slash", "filter", "Filter", id="logs.filter", tooltip="Show only lines containing a text"),
+        # A priority key, as the main screen's `/`: handled as it arrives, so the keys queued behind it are the filter's.
+        Binding("slash", "filter", "Filter", id="logs.filter", priority=True, tooltip="Show only lines containing a text"),
         Binding("y", "raw", "JSON", id="logs.raw", tooltip="The selected frame's full JSON"),
     ]
 
@@ -145,8 +147,11 @@ class LogPanel(Vertical):
 
     def action_filter(self) -> None:
         field = self.query_one(".log-filter", Input)
+        if self.screen.focused is field:
+            raise SkipAction()  # a `/` typed into the filter is text
         field.display = True
-        field.focus()
+        # Focused now, not after the keys queued behind `/`: `focus()` would move it only once they went elsewhere.
+        self.screen.set_focus(field)
 
     def action_raw(self) -> None:
         entry = self.log.selected
