@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
     serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
     serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    serve.add_argument(
+        "--demo", action="store_true",
+        help="import the sample fleet (12 chargers) into an empty store; without it an empty store stays empty",
+    )
 
     keys = commands.add_parser("keys", help="REST API keys: create, revoke, list")
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -244,12 +248,16 @@ def _quiet_libraries() -> None:
     # The ocpp package logs every frame at INFO; our own frame log already has them.
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # each step of a migration; the store says what it did
 
 
 async def _serve(args: argparse.Namespace) -> int:
     from console.depot import Depot
 
-    depot = Depot(_settings(args))
+    settings = _settings(args)
+    if not args.demo:  # serve never invents a depot: the sample fleet only when asked for
+        settings.first_run_fleet = None
+    depot = Depot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -64,6 +64,7 @@ class DepotSettings:
     simulate: bool = True
     seed: int | None = None
     read_only: bool = False
+    # Imported into an empty store: the embedded console's newcomer path; `serve` only with --demo.
     first_run_fleet: Path | None = field(default_factory=sample_fleet_path)
     # Both given: the OCPP server speaks wss:// (security profile 2 with a charger password).
     tls_cert: Path | None = None
@@ -117,7 +118,7 @@ class Depot:
         ssl_context = server_tls(settings.tls_cert, settings.tls_key)  # before anything is opened
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.store = Store(settings.db_url)
+        self.store = Store(settings.db_url, owner=True)  # a second console or serve on this store is refused here
         self.service = ConsoleService(self.store, clock=self.clock, read_only=settings.read_only)
         # Simulated time at --speed runs ahead of ours by design, further every minute: no clock is checked then.
         self.service.live.max_clock_skew_s = settings.max_clock_skew_s if settings.speed == 1 else float("inf")
@@ -138,6 +139,12 @@ class Depot:
     async def start(self) -> None:
         raise_open_files_limit()
         await self.service.open()
+        if self.store.schema.created:
+            log.warning(
+                "a new store: %s did not exist (or had no tables) and was created empty%s", self.store.display_url,
+                "" if self.settings.first_run_fleet is not None
+                else " (no chargers: import a fleet with `ocpp-console fleet import FILE`, or start with --demo)",
+            )
         if self.settings.first_run_fleet is not None:
             imported = await self.service.import_if_empty(self.settings.first_run_fleet)
             if imported:

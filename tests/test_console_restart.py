@@ -49,7 +49,7 @@ class Console:
     async def start(self) -> None:
         with self.log.open("w") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "console", "serve", "--db", f"sqlite:///{self.db}",
+                sys.executable, "-m", "console", "serve", "--db", f"sqlite:///{self.db}", "--demo",
                 "--ocpp-port", "0", "--api-port", "0", "--speed", "30",
                 stdout=out, stderr=asyncio.subprocess.STDOUT,
             )

@@ -168,11 +168,11 @@ def test_an_older_store_gains_the_new_columns(tmp_path: Path) -> None:
         old.execute("INSERT INTO chargerstate VALUES ('dep-1', 'offline', 0)")
     store = Store(f"sqlite:///{path}")
     try:
-        assert "chargerstate.reconnects" in store.migrated
+        assert store.schema.upgraded_from == "older than 0001"
         rows = store.run_sync(lambda session: session.exec(text("SELECT reconnects, provisioning FROM chargerstate")).all())  # type: ignore[call-overload]
         assert list(rows[0]) == [0, "created"]
         again = Store(f"sqlite:///{path}")
-        assert again.migrated == []
+        assert again.schema.upgraded_from is None
         again.close()
     finally:
         store.close()

@@ -1,4 +1,4 @@
-"""`ocpp-console serve` as its own process: first-run import, a charger from outside, clean stop."""
+"""`ocpp-console serve` as its own process: the sample fleet with --demo, a charger from outside, clean stop."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def read_until(stream: asyncio.StreamReader, pattern: str, seen: list[str]
 async def test_serve_accepts_a_charger_from_another_process(tmp_path: Path) -> None:
     env = {**os.environ, "OCPP_CONSOLE_DB": f"sqlite:///{tmp_path / 'serve.db'}"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console", "serve", "--ocpp-port", "0", "--api-port", "0", "--no-sim",
+        sys.executable, "-m", "console", "serve", "--ocpp-port", "0", "--api-port", "0", "--no-sim", "--demo",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
     )
     seen: list[str] = []

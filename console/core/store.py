@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import platformdirs
-from sqlalchemy import Column, event, inspect, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from console.core import models  # noqa: F401  (registers the tables)
+from console.core.owner import OwnerLock, StoreOwned
+from console.migrations import SchemaOpened, current_revision, head, open_schema
 
 T = TypeVar("T")
 
@@ -72,50 +74,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Bring an older store up to date: add the columns newer versions have (additive only).
-
-    Every column added since a table was created is nullable or has a default,
-    so an `ALTER TABLE … ADD COLUMN` is all an older file needs.
-    """
-    added = []
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if not inspector.has_table(table.name):
-                continue
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                default = _literal_default(column)
-                clause = f" DEFAULT {default}" if default is not None else ""
-                connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'))
-                added.append(f"{table.name}.{column.name}")
-    return added
-
-
-def _literal_default(column: Column) -> str | None:  # type: ignore[type-arg]
-    default = column.default
-    if default is None or not getattr(default, "is_scalar", False):
-        return None
-    value = default.arg
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return None
-
-
 class Store:
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, owner: bool = False) -> None:
+        """Open the store, bringing its schema up to date; `owner`: hold it alone (a console or `serve`), else read beside."""
         self.url = url or default_db_url()
         self.engine = make_engine(self.url)
-        SQLModel.metadata.create_all(self.engine)
-        self.migrated = add_missing_columns(self.engine)
+        self.owner_lock = OwnerLock(self.url, self.engine)
+        try:
+            if owner:
+                self.owner_lock.acquire()
+                self.schema = open_schema(self.engine)
+            else:
+                self.schema = self._open_beside_owner()
+        except BaseException:
+            self.owner_lock.release()
+            self.engine.dispose()
+            raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         # Calls of `run` handed to the store thread and begun there; each counter has one writer thread.
         self._submitted = 0
@@ -152,6 +126,22 @@ class Store:
         with self.session() as session:
             return work(session)
 
+    def _open_beside_owner(self) -> SchemaOpened:
+        """A reader changes the schema only while no console owns the store, never under a running one."""
+        if self.owner_lock.try_acquire():
+            try:
+                return open_schema(self.engine)
+            finally:
+                self.owner_lock.release()
+        revision = current_revision(self.engine)
+        if revision != head():
+            raise StoreOwned(
+                f"another ocpp-console ({self.owner_lock.holder()}) owns this store, at schema revision {revision}; "
+                f"this one needs {head()}: run the same version as the running one"
+            )
+        return SchemaOpened(revision)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self.owner_lock.release()
         self.engine.dispose()

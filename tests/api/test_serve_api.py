@@ -46,7 +46,7 @@ async def test_keys_and_a_headless_server(tmp_path: Path) -> None:
     assert len(key_ids) == 2 and key not in listed
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "console", "serve", "--ocpp-port", "0", "--api-port", "0", "--no-sim", "--log-json",
+        sys.executable, "-m", "console", "serve", "--ocpp-port", "0", "--api-port", "0", "--no-sim", "--log-json", "--demo",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
     )
     seen: list[dict] = []
