@@ -37,14 +37,14 @@ class ValidationFailed(ConsoleError):
 
 
 class ImportRefused(ConsoleError):
-    """A fleet file was refused whole; `problems` lists (subject, field, message)."""
+    """A fleet or token file was refused whole; `problems` lists (subject, field, message)."""
 
     code = "IMPORT_REFUSED"
 
-    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+    def __init__(self, problems: list[tuple[str, str, str]], what: str = "fleet file") -> None:
         self.problems = problems
         lines = [f"  {subject}: {field}: {message}" for subject, field, message in problems]
         super().__init__(
-            f"fleet file refused, nothing imported ({len(problems)} problem"
+            f"{what} refused, nothing imported ({len(problems)} problem"
             f"{'s' if len(problems) != 1 else ''}):\n" + "\n".join(lines)
         )

@@ -23,6 +23,7 @@ from console.core.models import (
     ChargerState,
     Connector,
     Location,
+    LocalAuthList,
     LogEntry,
     MeterSample,
     Organization,
@@ -276,7 +277,7 @@ class FleetService:
 
     def delete(self, session: Session, charger_id: str) -> Charger:
         charger = self.get(session, charger_id)
-        for table in (LogEntry, MeterSample, Transaction, Action, Connector, ChargerState, ChargerEvent):
+        for table in (LogEntry, MeterSample, Transaction, Action, Connector, ChargerState, ChargerEvent, LocalAuthList):
             session.exec(delete(table).where(col(table.charger_id) == charger_id))  # type: ignore[attr-defined]
         session.delete(charger)
         session.commit()

@@ -260,3 +260,34 @@ class ApiKey(SQLModel, table=True):
     label: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class IdToken(SQLModel, table=True):
+    """A token of one organization (1.6 idTag, 2.0.1 idToken with its type): who may charge, and where."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "token", "type"),)
+
+    id: str = Field(primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    token: str
+    type: str = "ISO14443"
+    status: str = "Accepted"  # Accepted | Blocked | Expired | Invalid
+    expires_at: datetime | None = None
+    # The parent idTag (1.6) or group idToken (2.0.1) it belongs to.
+    parent_id: str | None = None
+    # The vehicle, driver or cost centre.
+    label: str | None = None
+    # The locations it is valid at; none: everywhere.
+    location_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime
+    updated_at: datetime
+
+
+class LocalAuthList(SQLModel, table=True):
+    """The local authorization list a charger was last given (and acknowledged): its version and entries."""
+
+    charger_id: str = Field(foreign_key="charger.id", primary_key=True)
+    version: int = 0
+    # The entries by key, in the charger's OCPP shape, so the next push sends only what changed.
+    entries: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    pushed_at: datetime | None = None

@@ -29,6 +29,7 @@ from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
 from console.core.store import Store
+from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -63,6 +64,7 @@ class ConsoleService:
         self.live = LiveState(store, self.bus, self.clock, self.writer)
         self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
         self.queries = Queries(store, self.live)
+        self.tokens = TokenRegistry(store, self.clock, self.bus)
         self.engine = ActionEngine(store, self.clock, self.bus, self.live)
         self.power_cap = PowerCap(
             self.live,
@@ -74,6 +76,7 @@ class ConsoleService:
         )
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
+        self.local_lists = LocalLists(store, self.clock, self.tokens, self.live.record, self.operate)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
@@ -89,6 +92,7 @@ class ConsoleService:
     def _load(self, session: Session) -> None:
         self.fleet.ensure_org(session, DEFAULT_ORG)
         self.live.load(session)
+        self.tokens.load(session)
 
     async def close(self) -> None:
         await self.power_cap.stop()
@@ -121,6 +125,7 @@ class ConsoleService:
                 return 0
             _, chargers = self.fleet.import_fleet(session, data)
             self.live.load(session)
+            self.tokens.load(session)
             return chargers
 
         imported = await self.store.run(work)
@@ -779,6 +784,56 @@ class ConsoleService:
             problems = await self.check_charger(fields, charger_id)
             raise ValidationFailed({**problems, **location_problem})
         return await self.update_charger(charger_id, fields)
+
+    # -- id tokens (the embedded console's organization unless one is named) -------------------
+
+    def _org_id(self, organization_id: str | None) -> str:
+        return organization_id or f"org-{DEFAULT_ORG}"
+
+    async def list_tokens(self, organization_id: str | None = None) -> list[TokenView]:
+        return self.tokens.org_tokens(self._org_id(organization_id))
+
+    async def save_token(
+        self,
+        fields: dict[str, Any],
+        token_id: str | None = None,
+        organization_id: str | None = None,
+        stop_sessions: bool = False,
+    ) -> TokenView:
+        """Create a token, or change one; a token blocked here has its running sessions reported (and stopped)."""
+        self._writable()
+        org_id = self._org_id(organization_id)
+        if token_id is None:
+            return await self.tokens.create(org_id, fields)
+        was = self.tokens.get(org_id, token_id)
+        view = await self.tokens.update(org_id, token_id, fields)
+        if view.status == "Blocked" and was.status != "Blocked":
+            running = await self.tokens.sessions_on(org_id, view.token)
+            self.tokens.report_blocked(running, stop_sessions)
+            if stop_sessions:
+                for session in running:
+                    await self.remote_stop(session.charger_id, session.transaction_id)
+        return view
+
+    async def delete_token(self, token_id: str, organization_id: str | None = None) -> TokenView:
+        self._writable()
+        return await self.tokens.delete(self._org_id(organization_id), token_id)
+
+    async def import_tokens(self, rows: list[Any], organization_id: str | None = None) -> int:
+        """Rows of a token file, whole or not at all (ImportRefused lists every bad row)."""
+        self._writable()
+        return await self.tokens.import_rows(self._org_id(organization_id), rows)
+
+    async def local_list(self, charger_id: str) -> LocalListView:
+        return await self.local_lists.status(charger_id)
+
+    async def push_local_list(self, charger_id: str, full: bool = False) -> OperationResult:
+        """SendLocalList: the registry as the charger may use it, whole or what changed since its version."""
+        self._writable()
+        return await self.local_lists.push(charger_id, full)
+
+    async def local_list_version(self, charger_id: str) -> OperationResult:
+        return await self.local_lists.version(charger_id)
 
     async def action_charger_id(self, action_id: str) -> str:
         """The charger an action belongs to (NotFound when there is no such action)."""

@@ -369,6 +369,7 @@ class CentralSystem:
             self.call_timeout,
         )
         charge_point.tolerant = self.tolerant
+        charge_point.tokens = self.service.tokens
         if isinstance(connection, Connection):  # our connection layer: CALLs to plain functions are answered as they arrive
             connection.answer_at_once = charge_point.answer_at_once
         link = Link(identity, charger_id, subprotocol, connection, charge_point)

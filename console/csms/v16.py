@@ -14,6 +14,7 @@ from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, Regi
 from console.core.clock import Clock
 from console.core.live import LiveState
 from console.core.sessions import Sample, SignedSample
+from console.core.tokens import Authorization, TokenRegistry
 from console.core.views import iso
 from console.csms.protocol import ProtocolGuard, takes_payload
 
@@ -62,6 +63,9 @@ def samples_of(
 class ConsoleHandler(ProtocolGuard):
     """What every version's handler shares: which charger it serves and where it writes."""
 
+    # The registry tokens are answered from (set by the central system); without one every token is accepted.
+    tokens: TokenRegistry | None = None
+
     def __init__(
         self,
         identity: str,
@@ -98,6 +102,13 @@ class ConsoleHandler(ProtocolGuard):
         self.clock_off = True
         self.live.clock_offset(self.charger_id, offset)
         return now
+
+    def authorization(self, token: str, kind: str | None = None) -> Authorization:
+        """What the registry says of a token this charger was shown (`kind`: 2.0.1's type; None for a 1.6 idTag)."""
+        record = self.live.record(self.charger_id)
+        if self.tokens is None or record is None:
+            return Authorization("Accepted")
+        return self.tokens.authorize(record.organization_id, token, kind, record.location_id)
 
     def kept_time(self, value: str | None) -> tuple[datetime, datetime | None]:
         """(the time to order by, the charger's own time when it was off): for a session's start and stop."""
@@ -136,7 +147,7 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
         self.live.heartbeat(self.charger_id)
-        return call_result.Authorize(id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted))
+        return call_result.Authorize(id_tag_info=self.authorization(id_tag).id_tag_info())
 
     @on(Action.start_transaction)
     async def on_start_transaction(
@@ -148,7 +159,7 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
         )
         return call_result.StartTransaction(
             transaction_id=transaction_id,
-            id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted),
+            id_tag_info=self.authorization(id_tag).id_tag_info(),
         )
 
     @on(Action.meter_values)

@@ -14,7 +14,7 @@ from ocpp.routing import on
 from ocpp.v21 import call as call21
 from ocpp.v21 import call_result as call_result21
 from ocpp.v201 import ChargePoint, call_result
-from ocpp.v201.enums import Action, AuthorizationStatusEnumType, DataTransferStatusEnumType
+from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
 from console.core.sessions import ENERGY, LINE_PHASES, Sample, SignedSample, in_base_unit
 from console.csms.protocol import takes_payload
@@ -105,7 +105,8 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> call_result.Authorize:
         self.live.heartbeat(self.charger_id)
-        return call_result.Authorize(id_token_info={"status": AuthorizationStatusEnumType.accepted})
+        verdict = self.authorization(id_token["id_token"], id_token["type"])
+        return call_result.Authorize(id_token_info=verdict.id_token_info())
 
     @on(Action.transaction_event)
     @takes_payload
@@ -137,7 +138,8 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
             signed=signed,
         )
         if id_token is not None:
-            return call_result.TransactionEvent(id_token_info={"status": AuthorizationStatusEnumType.accepted})
+            verdict = self.authorization(id_token["idToken"], id_token["type"])
+            return call_result.TransactionEvent(id_token_info=verdict.id_token_info())
         return call_result.TransactionEvent()
 
     @on(Action.meter_values)
