@@ -205,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_db(doctor)
+
+    store = commands.add_parser("store", help="back up or restore the store (SQLite; PostgreSQL: pg_dump, see the README)")
+    store_commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    store_backup = store_commands.add_parser("backup", help="copy the store to FILE, also while a console serves on it")
+    store_backup.add_argument("file", type=Path, metavar="FILE")
+    _add_db(store_backup)
+    store_restore = store_commands.add_parser(
+        "restore", help="replace the store with FILE, a backup (refused while a console or serve runs on the store)"
+    )
+    store_restore.add_argument("file", type=Path, metavar="FILE")
+    _add_db(store_restore)
     return parser
 
 
@@ -562,6 +573,22 @@ async def _runtime(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _store_file(args: argparse.Namespace) -> int:
+    """`store backup FILE` / `store restore FILE`."""
+    from console.core.backup import backup, restore
+    from console.core.store import default_db_url
+
+    url = args.db or default_db_url()
+    if args.store_command == "backup":
+        copied = backup(url, args.file)
+        print(f"backed up {url} to {copied.path} ({copied.size:,} bytes)")
+    else:
+        copied = restore(args.file, url)
+        kept = f"; the store it replaced is kept as {copied.replaced}" if copied.replaced else ""
+        print(f"restored {args.file} into {copied.path} ({copied.size:,} bytes){kept}")
+    return 0
+
+
 def _log_to_file() -> Path:
     log_dir = Path(platformdirs.user_log_dir("ocpp-console"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -593,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "keys":
             return _keys(args)
+        if args.command == "store":
+            return _store_file(args)
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
             if args.log_json:
