@@ -46,6 +46,7 @@ from console.tui.modals.help import HelpScreen
 from console.tui.modals.lab_controls import LabControls
 from console.tui.widgets.charger_table import ChargerTable
 from console.tui.widgets.detail import TABS, ChargerDetail
+from console.tui.widgets.footer import KeyFooter
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.header import FleetHeader
 from console.tui.widgets.views import VIEWS, ActionsView, FleetView, LocationsView, LogsView, UnknownView
@@ -73,6 +74,10 @@ BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
 NOTICE_SEVERITIES = {"information", "warning", "error"}
 # Connector states with a session in progress: what a stop, restart, inoperative or unlock ends.
 IN_SESSION = {"Charging", "SuspendedEV", "SuspendedEVSE"}
+# The footer shows these keys at every width (escape is `back` or `clear_filter`), then the others
+# in this order while they fit.
+ESSENTIAL_KEYS = ("help", "command_line", "filter", "mark", "back", "clear_filter", "quit")
+KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete")
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown"}
 
@@ -170,7 +175,7 @@ class MainScreen(Screen[None]):
             suggester=SuggestFromList(VIEWS, case_sensitive=False),
             id="command-line",
         )
-        yield Footer()
+        yield KeyFooter(ESSENTIAL_KEYS, KEY_PRIORITY)
 
     def on_mount(self) -> None:
         self.query_one("#chargers").border_title = "Chargers"
@@ -404,7 +409,8 @@ class MainScreen(Screen[None]):
         if action == "clear_filter":
             return self.query_one("#filter", Input).display
         if action == "back":
-            return self._can_go_back()
+            # Dimmed, not hidden, when there is nothing to go back from: the footer always has escape.
+            return self._can_go_back() or None
         if action == "tab":
             return True
         return self.why_not(action)[0]

@@ -1,0 +1,49 @@
+"""What the console shows at the sizes operators use: the footer keeps the essential keys and cuts none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tui_fleet import make_app, settle
+
+from console.core.service import ConsoleService
+
+ESSENTIAL = ("? Help", ": View", "/ Filter", "space Mark", "esc Back", "^q Quit")
+
+
+def footer_line(app: Any) -> str:
+    """The bottom line of the screen as the terminal shows it."""
+    update = app.screen._compositor.render_full_update()
+    return "".join(segment.text for strip in update.strips[-1] for segment in strip)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48), (200, 60)], ids=lambda size: f"{size[0]}x{size[1]}")
+async def test_the_footer_always_shows_the_essential_keys(live_service: ConsoleService, clock: Any, size: tuple[int, int]) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        line = footer_line(app)
+        for key in ESSENTIAL:
+            assert key in " ".join(line.split()), f"{key!r} missing at {size}: {line!r}"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda size: f"{size[0]}x{size[1]}")
+async def test_the_footer_drops_whole_keys_never_a_word(live_service: ConsoleService, clock: Any, size: tuple[int, int]) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        words = footer_line(app).replace("▏", " ").split()
+        descriptions = {binding.description for binding in [*app.screen.BINDINGS, *app.BINDINGS]} | {"palette"}
+        # Keys and descriptions alternate; the last word is a whole description.
+        assert words[-1] in descriptions, words
+
+
+async def test_the_footer_follows_a_resize(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        line = " ".join(footer_line(app).split())
+        assert all(key in line for key in ESSENTIAL), line
