@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import deployments, devices, events, internal
+from console.api import deployments, devices, events, internal, tokens
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.schemas import Envelope, Health
 from console.core.engine import CommandRefused
@@ -160,4 +160,5 @@ def create_app(
     app.include_router(devices.router)
     app.include_router(internal.router)
     app.include_router(events.router)
+    app.include_router(tokens.router)
     return app
