@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
     serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     serve.add_argument(
+        "--stop-timeout", type=_seconds, default=10.0, metavar="S",
+        help="how long a stop waits for rows still queued while the store takes no writes (default 10)",
+    )
+    serve.add_argument(
         "--demo", action="store_true",
         help="import the sample fleet (12 chargers) into an empty store; without it an empty store stays empty",
     )
@@ -252,6 +256,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         speed=args.speed,
         tolerant=args.tolerant,
         max_clock_skew_s=args.clock_skew * 3600,
+        stop_timeout=getattr(args, "stop_timeout", 10.0),
     )
 
 
@@ -289,7 +294,10 @@ async def _serve(args: argparse.Namespace) -> int:
     log.info("stopping")
     printer.cancel()
     subscription.close()
-    await depot.stop()
+    lost = await depot.stop()
+    if lost:
+        log.error("stopped: %d acknowledged rows lost (the store did not take them)", lost)
+        return 1
     log.info("stopped")
     return 0
 

@@ -79,6 +79,8 @@ class DepotSettings:
     compression: dict[str, bool] | None = None
     # Simulated time runs this many times faster (demos).
     speed: float = 1.0
+    # How long a stop waits for acknowledged rows still queued while the store takes no writes (s).
+    stop_timeout: float = 10.0
     # Every charger in tolerant mode (quirky firmware's transaction and meter messages taken, with warnings).
     tolerant: bool = False
     # A charger's clock further than this (s) from ours is wrong: its times are taken as received.
@@ -120,6 +122,7 @@ class Depot:
         self.clock = clock or SystemClock()
         self.store = Store(settings.db_url, owner=True)  # a second console or serve on this store is refused here
         self.service = ConsoleService(self.store, clock=self.clock, read_only=settings.read_only)
+        self.service.writer.drain_timeout = settings.stop_timeout
         # Simulated time at --speed runs ahead of ours by design, further every minute: no clock is checked then.
         self.service.live.max_clock_skew_s = settings.max_clock_skew_s if settings.speed == 1 else float("inf")
         self.central = CentralSystem(
@@ -174,7 +177,8 @@ class Depot:
         context.check_hostname = False
         return context
 
-    async def stop(self) -> None:
+    async def stop(self) -> int:
+        """Stop everything; the acknowledged rows the store did not take (0: nothing lost)."""
         if self.api is not None:  # first: no new requests while the rest winds down
             await self.api.stop()
         if self.sims is not None:
@@ -182,3 +186,4 @@ class Depot:
         await self.central.stop()
         await self.service.close()
         self.store.close()
+        return self.service.writer.lost + self.service.writer.dropped

@@ -15,7 +15,7 @@ def pragma(store: Store, name: str) -> object:
 def test_a_new_store_has_16_kib_pages_and_a_write_ahead_log(store: Store) -> None:
     assert pragma(store, "page_size") == 16384
     assert pragma(store, "journal_mode") == "wal"
-    assert pragma(store, "synchronous") == 1  # NORMAL
+    assert pragma(store, "synchronous") == 2  # FULL: a commit answered survives a power cut
     assert pragma(store, "foreign_keys") == 1
 
 

@@ -6,6 +6,7 @@ Errors are rendered here, once: domain errors by kind, request validation as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from console.api import deployments, devices, events, internal, tokens
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.schemas import Envelope, Health
 from console.core.engine import CommandRefused
-from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, Unavailable, ValidationFailed
+from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, StoreUnavailable, Unavailable, ValidationFailed
 from console.core.service import ConsoleService
 
 log = logging.getLogger("console.api")
@@ -88,9 +89,26 @@ def domain_error(request: Request, error: ConsoleError) -> Any:
     if isinstance(error, CommandRefused):
         status = 409 if error.code in STATE_CONFLICTS else 422
         return error_response(request, status, error.code, str(error))
+    if isinstance(error, StoreUnavailable):  # the request may be tried again once the store takes writes
+        return error_response(request, 503, error.code, str(error), headers={"Retry-After": "5"})
     if isinstance(error, Conflict | Unavailable):
         return error_response(request, 409, error.code, str(error))
     return error_response(request, 422, error.code, str(error))
+
+
+# How long /health waits for its write (the store thread may be waiting out another writer's lock).
+HEALTH_WRITE_TIMEOUT_S = 2.0
+
+
+async def _store_refuses_writes(service: ConsoleService) -> str | None:
+    """Why a real write fails now (None: it went through), asked on the store thread."""
+    try:
+        await asyncio.wait_for(service.store.check_write(), HEALTH_WRITE_TIMEOUT_S)
+    except StoreUnavailable as error:
+        return error.reason
+    except asyncio.TimeoutError:
+        return f"a write did not finish within {HEALTH_WRITE_TIMEOUT_S:g} s"
+    return None
 
 
 def create_app(
@@ -143,14 +161,22 @@ def create_app(
 
     @app.get("/health", response_model=Envelope[Health], tags=["health"], summary="Store, OCPP listener and counts (no auth)")
     async def health(request: Request) -> Any:
-        reachable = await service.store_reachable()
+        reason = await _store_refuses_writes(service)
+        reachable = reason is None or await service.store_reachable()
         chargers = service.live.views()
         listening = ocpp_listening() if ocpp_listening is not None else bool(service.info.ocpp_url)
         return ok(
             request,
             {
-                "status": "ok" if reachable and listening else "degraded",
-                "store": {"reachable": reachable, "url": service.info.store},
+                "status": "ok" if reason is None and listening else "degraded",
+                "store": {
+                    "reachable": reachable,
+                    "url": service.info.store,
+                    "writable": reason is None,
+                    "reason": reason,
+                    "queued": service.writer.queued,
+                    "dropped": service.writer.dropped,
+                },
                 "ocpp": {"url": service.info.ocpp_url, "listening": listening},
                 "counts": {"chargers": len(chargers), "connected": sum(1 for view in chargers if view.is_connected)},
             },

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from console.api.wire import charger_from_dict, decode_event, from_dict
 from console.core.engine import CommandRefused
 from console.core.errors import ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.operations import OperationResult
-from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, Subscription
+from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, StoreHealth, Subscription
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -99,6 +100,8 @@ class RemoteSubscription(Subscription):
             self._known.add(event.charger.id)
         elif isinstance(event, ChargerRemoved):
             self._known.discard(event.charger_id)
+        elif isinstance(event, StoreHealth):  # the header says it, as it does in process
+            self._backend._info = replace(self._backend._info, store_unavailable=event.reason)
         self._put(event)
 
     async def _follow(self) -> None:

@@ -25,6 +25,7 @@ from console.core.events import (
     ChargerUpdated,
     LogAppended,
     Notice,
+    StoreHealth,
     Subscription,
     UnknownChargerSeen,
 )
@@ -84,6 +85,8 @@ class OrgFilter:
             return event.event.charger_id in self.charger_ids
         if isinstance(event, UnknownChargerSeen):
             return self.organization_id == f"org-{DEFAULT_ORG}"
+        if isinstance(event, StoreHealth):  # the whole server's: every organization is told
+            return True
         return False
 
 
@@ -129,7 +132,8 @@ async def _stream(request: Request, subscription: Subscription, only: OrgFilter,
         "Events: `charger` (a charger's full view), `charger_removed` ({charger_id, identity}), `log` (a log line), "
         "`action` ({charger_id, action}), `notice` ({message, severity, charger_id}), `alert` (a charger event that "
         "matters: a connector gone Faulted, a security event, an alerting NotifyEvent; as in "
-        "/ocpp/chargers/{id}/events), `unknown` (an identity not in the fleet; default organization only). "
+        "/ocpp/chargers/{id}/events), `unknown` (an identity not in the fleet; default organization only), "
+        "`store` ({state, reason, queued, dropped}: the store stopped taking writes, or takes them again). "
         "A comment line is sent every 15 s while nothing happens."
     ),
 )

@@ -20,6 +20,7 @@ from console.core.events import (
     ChargerUpdated,
     LogAppended,
     Notice,
+    StoreHealth,
     UnknownChargerSeen,
 )
 from console.core.views import (
@@ -42,6 +43,7 @@ ACTION = "action"
 NOTICE = "notice"
 UNKNOWN = "unknown"
 ALERT = "alert"
+STORE = "store"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -103,6 +105,8 @@ def encode_event(event: Any) -> tuple[str, dict[str, Any]] | None:
         return UNKNOWN, event.charger.to_dict()
     if isinstance(event, ChargerAlert):
         return ALERT, event.event.to_dict()
+    if isinstance(event, StoreHealth):
+        return STORE, {"state": event.state, "reason": event.reason, "queued": event.queued, "dropped": event.dropped}
     return None
 
 
@@ -122,6 +126,8 @@ def decode_event(name: str, data: dict[str, Any]) -> Any:
         return UnknownChargerSeen(from_dict(UnknownChargerView, data))
     if name == ALERT:
         return ChargerAlert(from_dict(ChargerEventView, data))
+    if name == STORE:
+        return StoreHealth(data.get("reason"), data.get("queued", 0), data.get("dropped", 0))
     return None
 
 

@@ -48,3 +48,17 @@ class ImportRefused(ConsoleError):
             f"{what} refused, nothing imported ({len(problems)} problem"
             f"{'s' if len(problems) != 1 else ''}):\n" + "\n".join(lines)
         )
+
+
+class StoreUnavailable(Unavailable):
+    """The store cannot take writes now (locked, read-only, full, unreachable); `reason` says why.
+
+    What was acknowledged is kept and retried; what must be durable before it is
+    answered is refused, so the charger or the operator tries again.
+    """
+
+    code = "STORE_UNAVAILABLE"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the store cannot take writes now: {reason}")

@@ -63,7 +63,20 @@ class ChargerAlert:
     event: ChargerEventView
 
 
-Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice | ChargerAlert
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """The store stopped taking writes (`reason` says why) or takes them again (`reason` None)."""
+
+    reason: str | None
+    queued: int = 0
+    dropped: int = 0
+
+    @property
+    def state(self) -> str:
+        return "ok" if self.reason is None else "degraded"
+
+
+Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice | ChargerAlert | StoreHealth
 
 
 class Subscription:

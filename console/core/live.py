@@ -10,6 +10,7 @@ values and ping times, which come far more often than anyone renders them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from console.core.clock import Clock
+from console.core.errors import StoreUnavailable
 from console.core import chargerevents
 from console.core.events import ChargerAlert, ChargerRemoved, ChargerUpdated, EventBus, LogAppended
 from console.core.models import (
@@ -423,6 +425,15 @@ class LiveState:
         charger_id = live.record.id
         await self.writer.commit(("state", charger_id), STATE_TABLE, lambda: self._state_values(charger_id))
 
+    async def _persist_unanswered(self, live: LiveCharger) -> None:
+        """`_persist` for a change no answer waits for (a connection opened or closed, a handshake refused).
+
+        While the store cannot take writes the row stays queued and is written
+        once it can: a charger is not refused a connection for a store that is down.
+        """
+        with contextlib.suppress(StoreUnavailable):
+            await self._persist(live)
+
     def _touch(self, live: LiveCharger) -> None:
         live.state.last_seen = self._now()
         persist = live.persist
@@ -449,7 +460,7 @@ class LiveState:
         live.state.last_seen = now
         live.state.provisioning = "connected"
         live.state.status = self._aggregate(live)
-        await self._persist(live)
+        await self._persist_unanswered(live)
         self._publish(charger_id)
 
     async def disconnected(self, charger_id: str) -> None:
@@ -467,7 +478,7 @@ class LiveState:
         live.state.provisioning = "offline"
         live.state.offline_since = self._now()
         live.ping_rtt_ms = None
-        await self._persist(live)
+        await self._persist_unanswered(live)
         self._publish(charger_id)
 
     async def booted(self, charger_id: str, vendor: str, model: str, firmware: str | None) -> str:
@@ -502,7 +513,7 @@ class LiveState:
         if live is None:
             return
         live.state.last_failure = reason
-        await self._persist(live)
+        await self._persist_unanswered(live)
         self._publish(charger_id)
 
     def link_quality(self, charger_id: str, ping_rtt_ms: float | None) -> None:

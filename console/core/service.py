@@ -18,7 +18,7 @@ from console.core.clock import Clock, SystemClock
 from console.core import operations as ops
 from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.engine import ActionEngine
-from console.core.events import ActionChanged, EventBus, Notice, Subscription
+from console.core.events import ActionChanged, EventBus, Notice, StoreHealth, Subscription
 from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.live import LiveState, log_view, summarize_action
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
@@ -60,6 +60,7 @@ class ConsoleService:
         self.clock = clock or SystemClock()
         self.bus = bus or EventBus()
         self.writer = BatchWriter(store, interval=flush_interval)
+        store.health_listeners.append(self._store_health)
         self.fleet = FleetService(store, self.clock)
         self.live = LiveState(store, self.bus, self.clock, self.writer)
         self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
@@ -114,7 +115,12 @@ class ConsoleService:
 
     @property
     def info(self) -> BackendInfo:
+        if self.store.unavailable is not None:
+            return replace(self._info, store_unavailable=self.store.unavailable)
         return self._info
+
+    def _store_health(self, reason: str | None) -> None:
+        self.bus.publish(StoreHealth(reason, self.writer.queued, self.writer.dropped))
 
     async def import_if_empty(self, path: Path) -> int:
         """First run: an empty store gets the sample fleet. Returns chargers imported."""

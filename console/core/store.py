@@ -7,25 +7,33 @@ blocks on SQL, and SQLite sees one writer at a time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 import platformdirs
-from sqlalchemy import event
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from console.core import models  # noqa: F401  (registers the tables)
+from console.core.errors import StoreUnavailable
 from console.core.owner import OwnerLock, StoreOwned
 from console.migrations import SchemaOpened, current_revision, head, open_schema
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 DB_ENV = "OCPP_CONSOLE_DB"
+# SQLite's primary result codes that say the store cannot take writes now, not that a write is wrong:
+# busy, locked, out of memory, read-only, I/O error, full, cannot open, lock protocol.
+UNAVAILABLE_CODES = {5, 6, 7, 8, 10, 13, 14, 15}
 
 
 def default_db_url() -> str:
@@ -43,9 +51,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     # fifth less per row than with 4 KiB pages, fewer pages per commit and checkpoint.
     cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on the disk before it returns, so what was answered after it survives a power
+    # cut too (NORMAL with a write-ahead log may lose the last commits); an fsync more per commit.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Another process's write lock is waited out this long: a write that fails is kept and retried by
+    # the writer (a durable one refused, and retried by the charger), while a longer wait would hold
+    # every other call of the one store thread behind it.
+    cursor.execute("PRAGMA busy_timeout=1000")
     cursor.close()
 
 
@@ -74,6 +87,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def unavailable_reason(error: BaseException) -> str | None:
+    """Why the store cannot take writes now, when `error` says so (locked, read-only, full, a disk or
+    connection failing); None for an error of the write's own (a row the store refuses, a bug)."""
+    original = error.orig if isinstance(error, exc.DBAPIError) else error
+    if isinstance(original, sqlite3.Error):
+        code = getattr(original, "sqlite_errorcode", None)
+        return str(original) if code is not None and code & 0xFF in UNAVAILABLE_CODES else None
+    if isinstance(error, exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+    ):
+        return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return None
+
+
 class Store:
     def __init__(self, url: str | None = None, *, owner: bool = False) -> None:
         """Open the store, bringing its schema up to date; `owner`: hold it alone (a console or `serve`), else read beside."""
@@ -94,6 +121,17 @@ class Store:
         # Calls of `run` handed to the store thread and begun there; each counter has one writer thread.
         self._submitted = 0
         self._begun = 0
+        # Why writes fail now (None: they do not), since when (monotonic), and who is told of a change.
+        self.unavailable: str | None = None
+        self._unavailable_since = 0.0
+        self.health_listeners: list[Callable[[str | None], None]] = []
+        # The write-ahead log's file (SQLite), truncated by `checkpoint`.
+        database = make_url(self.url).database
+        self.wal_path = (
+            Path(database).expanduser().with_name(Path(database).name + "-wal")
+            if self.engine.dialect.name == "sqlite" and database and database != ":memory:"
+            else None
+        )
 
     @property
     def display_url(self) -> str:
@@ -111,7 +149,75 @@ class Store:
                 return work(session)
 
         self._submitted += 1
-        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        except Exception as error:
+            reason = unavailable_reason(error)
+            if reason is None:
+                raise
+            raise self.failed(reason) from error
+
+    def failed(self, reason: str) -> StoreUnavailable:
+        """Writes fail for `reason`: said when the store stops taking writes (not per write, nor when only
+        the reason changes), and the error to raise."""
+        if self.unavailable is None:
+            self._unavailable_since = time.monotonic()
+            self.unavailable = reason
+            log.error("store unavailable: %s (acknowledged rows are kept and retried; durable answers refused)", reason)
+            for listener in self.health_listeners:
+                listener(reason)
+        self.unavailable = reason
+        return StoreUnavailable(reason)
+
+    def recovered(self) -> None:
+        """A write went through: the store takes writes again (said once)."""
+        if self.unavailable is None:
+            return
+        self.unavailable = None
+        log.warning("store available again after %.1f s", time.monotonic() - self._unavailable_since)
+        for listener in self.health_listeners:
+            listener(None)
+
+    async def check_write(self) -> None:
+        """A real write, committed (SQLite: the header's user version rewritten; elsewhere a transaction id
+        taken); raises StoreUnavailable when the store cannot take it."""
+        sqlite = self.engine.dialect.name == "sqlite"
+
+        def write(session: Session) -> None:
+            if sqlite:
+                version = session.execute(text("PRAGMA user_version")).scalar_one()
+                session.execute(text(f"PRAGMA user_version={int(version)}"))
+            else:
+                session.execute(text("SELECT txid_current()"))
+            session.commit()
+
+        await self.run(write)
+        self.recovered()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the store and truncate it (SQLite; on the store thread).
+
+        A reader holding an old snapshot keeps the log from being truncated; it is
+        not waited for (the checkpoint does what it can), the next one finishes.
+        """
+        if self.wal_path is None:
+            return
+        with self.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            timeout = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={int(timeout)}")
+
+    def wal_bytes(self) -> int:
+        """The write-ahead log's size now (0 when there is none)."""
+        try:
+            return self.wal_path.stat().st_size if self.wal_path is not None else 0
+        except OSError:
+            return 0
 
     @property
     def waiting(self) -> int:

@@ -288,3 +288,5 @@ class BackendInfo(View):
     ocpp_url: str
     store: str
     read_only: bool = False
+    # Why the store takes no writes now (None: it does).
+    store_unavailable: str | None = None

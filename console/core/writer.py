@@ -11,6 +11,12 @@ written with one executemany insert per table: building an ORM object per
 frame cost more than the frame itself, and a dict per row more than the list.
 Live-state rows are not copied per message either: a touch marks the row, and
 its values are read once per flush, on the event loop, when the batch is cut.
+
+A batch the store cannot take now (locked, read-only, full: `StoreUnavailable`)
+is kept whole and retried with backoff; one the store refuses for one of its
+rows is written row by row, and only the rows refused are dropped. While the
+store is unavailable, chargers are not held back (the store is not slow, it is
+down): rows queue up to `max_queued`, then new ones are dropped and counted.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
@@ -27,7 +34,8 @@ from sqlalchemy import DateTime, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from console.core.store import Store
+from console.core.errors import StoreUnavailable
+from console.core.store import Store, unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,8 @@ log = logging.getLogger(__name__)
 BACKLOG_FACTOR = 2
 # Rows inserted before looking whether others wait for the store thread (then the transaction ends, and they go first).
 CHUNK_ROWS = 500
+# Rows kept while the store is unavailable before new ones are dropped: at 1,500 rows/s, over two minutes.
+MAX_QUEUED = 200_000
 
 
 class BatchWriter:
@@ -43,13 +53,33 @@ class BatchWriter:
         store: Store,
         interval: float = 0.5,
         max_pending: int = 20_000,
+        max_queued: int = MAX_QUEUED,
+        retry: tuple[float, float] = (0.1, 2.0),
+        checkpoint_every: float = 60.0,
+        checkpoint_wal_bytes: int = 64 << 20,
+        drain_timeout: float = 10.0,
     ) -> None:
         self.store = store
         self.interval = interval
         self.max_pending = max_pending
+        self.max_queued = max_queued
+        # The first and the longest wait before retrying while the store is unavailable (s).
+        self.retry = retry
+        self._retry_delay = retry[0]
+        # The write-ahead log is truncated this often, and sooner when it passes this size.
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._checkpointed = time.monotonic()
+        # How long `stop` keeps retrying what is queued while the store is unavailable (s).
+        self.drain_timeout = drain_timeout
         self._rows: list[SQLModel] = []
         self._tables: list[TableRows] = []
         self._pending = 0
+        # Rows cut from the queues and not written yet: the batch being written, or kept for a retry.
+        self._held = 0
+        self._kept: Batches = []
+        # New rows taken before the slow path of `add` looks at the queue (an early flush, or a full queue).
+        self._room = max_pending
         self._merges: dict[tuple[str, str], SQLModel] = {}
         self._upserts: dict[tuple[str, str], tuple[Table, Callable[[], dict[str, Any] | None], tuple[str, ...] | None]] = {}
         self._calls: list[Callable[[Session], None]] = []
@@ -57,11 +87,18 @@ class BatchWriter:
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stop = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._kick = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
         self.rows_written = 0
+        # Rows dropped because the queue was full while the store was unavailable, and refused by the store.
+        self.dropped = 0
+        self.refused = 0
+        self._dropping = False
+        # Rows still queued when `stop` gave up on an unavailable store.
+        self.lost = 0
 
     @property
     def pending(self) -> int:
@@ -69,9 +106,18 @@ class BatchWriter:
         return self._pending
 
     @property
+    def queued(self) -> int:
+        """Rows not written yet: waiting, being written, or kept for a retry."""
+        return self._pending + self._held
+
+    @property
     def backlogged(self) -> bool:
-        """More is waiting than the store keeps up with: producers should wait for `drained()`."""
-        return self._pending >= self.max_pending * BACKLOG_FACTOR
+        """More is waiting than the store keeps up with: producers should wait for `drained()`.
+
+        Never while the store is unavailable: then rows queue up to `max_queued`
+        and chargers go on being answered.
+        """
+        return self._pending >= self.max_pending * BACKLOG_FACTOR and self.store.unavailable is None
 
     async def drained(self) -> None:
         """Wait until the writer is no longer backlogged."""
@@ -80,14 +126,29 @@ class BatchWriter:
             self._kick.set()
             await self._drained.wait()
 
-    def _grew(self) -> None:
-        self._pending += 1
+    def _full(self) -> bool:
+        """The slow path of adding a row: True if it must be dropped (the store unavailable, the queue full), else flush early."""
+        if self.store.unavailable is not None and self._pending + self._held >= self.max_queued:
+            if not self._dropping:
+                self._dropping = True
+                log.error(
+                    "%d rows queued while the store is unavailable: new meter samples and frames are dropped until it takes writes",
+                    self.max_queued,
+                )
+            self.dropped += 1
+            return True
         if self._pending >= self.max_pending:
             self._kick.set()
+        return False
+
+    def _set_room(self) -> None:
+        self._room = max(0, min(self.max_pending, self.max_queued - self._held))
 
     def add(self, row: SQLModel) -> None:
+        if self._pending >= self._room and self._full():
+            return
         self._rows.append(row)
-        self._grew()
+        self._pending += 1
 
     def rows(self, table: Table, columns: tuple[str, ...]) -> TableRows:
         """Where to add rows of `table`, each a list of `columns`' values, to be inserted with the next batch."""
@@ -132,11 +193,15 @@ class BatchWriter:
         For writes that must be on disk before the charger is answered: the
         batch is cut at once, and every such write that comes meanwhile joins
         the same transaction, so a connect storm costs a few commits, not one
-        per charger. A failed transaction raises here, as a write of one's own would.
+        per charger. A failed transaction raises here, as a write of one's own would:
+        StoreUnavailable while the store cannot take writes (the row stays queued
+        and is written once it can).
         """
         self.upsert(key, table, values, keys)
         if self._task is None:  # no writer running (start-up, shutdown): write now
             await self.flush()
+            if self.store.unavailable is not None:
+                raise StoreUnavailable(self.store.unavailable)
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -145,29 +210,60 @@ class BatchWriter:
 
     def start(self) -> None:
         if self._task is None:
+            self._stop.clear()
             self._task = asyncio.create_task(self._run(), name="batch-writer")
 
     async def _run(self) -> None:
         while not self._stopping:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.interval)
+            if self.store.unavailable is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), self.interval)
+            else:  # retry with backoff, however often rows or durable writes ask meanwhile
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self._retry_delay)
             self._kick.clear()
             try:
                 await self.flush()
+                await self._checkpoint()
             except Exception:  # a failed batch must not stop later ones
                 log.exception("batch write failed")
 
+    def _back_off(self) -> None:
+        self._retry_delay = min(self.retry[1], self._retry_delay * 2)
+
+    def _available(self) -> None:
+        self._retry_delay = self.retry[0]
+        if self.store.unavailable is not None:
+            self.store.recovered()
+        if self._dropping:
+            self._dropping = False
+            log.error("the store takes writes again; %d rows dropped since start while it did not (the queue was full)", self.dropped)
+
     async def flush(self) -> None:
+        """Write what is waiting, and what was kept from a failed write.
+
+        While the store cannot take writes, everything stays queued (raising
+        nothing: the store's state says it); `commit` callers get StoreUnavailable.
+        """
         async with self._flush_lock:
             rows, self._rows = self._rows, []
-            inserts = [(table_rows, table_rows.take()) for table_rows in self._tables if table_rows.pending]
-            merges, self._merges = list(self._merges.values()), {}
+            inserts = self._kept + [(table_rows, table_rows.take()) for table_rows in self._tables if table_rows.pending]
+            self._kept = []
+            merges, self._merges = self._merges, {}
             upserts, self._upserts = self._upserts, {}
             calls, self._calls = self._calls, []
             waiters, self._waiters = self._waiters, []
-            count, self._pending = self._pending, 0
+            self._held += self._pending
+            self._pending = 0
             try:
                 if not rows and not inserts and not merges and not upserts and not calls:
+                    if self.store.unavailable is not None:  # nothing to retry: see whether it takes a write again
+                        try:
+                            await self.store.check_write()
+                        except StoreUnavailable:
+                            self._back_off()
+                            return
+                        self._available()
                     _settle(waiters)
                     return
                 upserted: dict[tuple[Table, tuple[str, ...] | None], list[dict[str, Any]]] = {}
@@ -180,7 +276,7 @@ class BatchWriter:
                     for (table, keys), batch in upserted.items():
                         upsert_rows(session, table, batch, keys)
                     session.add_all(rows)
-                    for row in merges:
+                    for row in merges.values():
                         session.merge(row)
                     session.commit()
                     for work in calls:
@@ -191,39 +287,125 @@ class BatchWriter:
                 # than hundreds of rows).
                 try:
                     await self.store.run(write)
+                except StoreUnavailable as error:
+                    self._keep(rows, merges, upserts, calls, inserts)
+                    _settle(waiters, error)
+                    self._back_off()
+                    return
                 except Exception as error:
+                    self._held -= len(rows)
+                    self._keep([], {}, {}, [], inserts)  # the high-rate rows are not at fault
                     _settle(waiters, error)
                     raise
+                self._held -= len(rows)
+                self.rows_written += len(rows)
                 _settle(waiters)
-                failed: list[tuple[list[Any], Exception]] = []
-                while inserts:
-                    try:
-                        inserts = await self.store.run(_inserting(self.store, inserts))
-                    except Exception:
-                        # One bad row (a time without an offset, a charger deleted meanwhile) must not
-                        # cost the others theirs: the rows of the failed transaction go one by one.
-                        log.exception("writing %d rows failed; writing them one by one", sum(len(batch) for _, batch in inserts))
-                        failed = await self.store.run(_inserting_each(inserts))
-                        inserts = []
-                if failed:
-                    row, error = failed[0]
-                    log.error("%d rows could not be written and are dropped; the first: %r (%s)", len(failed), row, error)
-                self.rows_written += count - len(failed)
+                await self._insert(inserts)
             finally:
                 _settle(waiters, ConnectionAbortedError("the batch writer stopped"))
+                self._set_room()
                 self._drained.set()
 
-    async def stop(self) -> None:
-        """Write what is pending and stop; a flush under way finishes (cancelled, it would drop the rest of its batch)."""
+    async def _insert(self, inserts: Batches) -> None:
+        """Write the high-rate rows: whole; a batch the store refuses in halves; all kept while it is unavailable."""
+        while inserts:
+            before = _count(inserts)
+            try:
+                inserts = await self.store.run(_inserting(self.store, inserts))
+            except StoreUnavailable:
+                self._keep([], {}, {}, [], inserts)
+                self._back_off()
+                return
+            except Exception as error:
+                # One bad row (a time without an offset, a charger deleted meanwhile) must not
+                # cost the others theirs: the rows of the failed transaction go in halves.
+                log.error("writing %d rows failed (%s); splitting them until the refused ones stand alone", before, error)
+                for table_rows, batch in inserts:
+                    table_rows.restore(batch)
+                try:
+                    failed, rest, reason = await self.store.run(_inserting_split(inserts))
+                except StoreUnavailable:
+                    self._keep([], {}, {}, [], inserts)
+                    self._back_off()
+                    return
+                if failed:
+                    row, why = failed[0]
+                    log.error("%d rows could not be written and are dropped; the first: %r (%s)", len(failed), row, why)
+                    self.refused += len(failed)
+                self._held -= before - _count(rest)
+                self.rows_written += before - _count(rest) - len(failed)
+                if reason is not None:
+                    self._keep([], {}, {}, [], rest)
+                    self.store.failed(reason)
+                    self._back_off()
+                    return
+                break
+            written = before - _count(inserts)
+            self._held -= written
+            self.rows_written += written
+        self._available()
+
+    def _keep(
+        self,
+        rows: list[SQLModel],
+        merges: dict[tuple[str, str], SQLModel],
+        upserts: dict[tuple[str, str], tuple[Table, Callable[[], dict[str, Any] | None], tuple[str, ...] | None]],
+        calls: list[Callable[[Session], None]],
+        inserts: Batches,
+    ) -> None:
+        """Put back what a failed write did not write, ahead of what came meanwhile (newer versions of a row win)."""
+        self._rows[:0] = rows
+        for key, row in merges.items():
+            if key not in self._merges and key not in self._upserts:
+                self._merges[key] = row
+        for key, upsert in upserts.items():
+            if key not in self._merges and key not in self._upserts:
+                self._upserts[key] = upsert
+        self._calls[:0] = calls
+        for table_rows, batch in inserts:
+            table_rows.restore(batch)
+        self._kept[:0] = inserts
+
+    async def _checkpoint(self) -> None:
+        """Truncate the write-ahead log now and then, and when it has grown past its bound (a long reader held it)."""
+        if self.store.wal_path is None or self.store.unavailable is not None:
+            return
+        now = time.monotonic()
+        due = now - self._checkpointed >= self.checkpoint_every
+        if not due and (now - self._checkpointed < min(5.0, self.checkpoint_every) or self.store.wal_bytes() < self.checkpoint_wal_bytes):
+            return
+        self._checkpointed = now
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.run(lambda _session: self.store.checkpoint())
+
+    async def stop(self) -> int:
+        """Write what is pending and stop; the rows that could not be written (0: none lost).
+
+        A flush under way finishes (cancelled, it would drop the rest of its
+        batch). While the store cannot take writes, what is queued is retried
+        for up to `drain_timeout` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_timeout
         if self._task is not None:
             self._stopping = True
+            self._stop.set()
             self._kick.set()
             try:
-                await self._task
+                await self._task  # its last flush
             finally:
                 self._task = None
                 self._stopping = False
-        await self.flush()
+        else:
+            await self.flush()
+        while self.queued and (self.store.unavailable is None or loop.time() < deadline):
+            if self.store.unavailable is not None:
+                await asyncio.sleep(min(self._retry_delay, max(0.0, deadline - loop.time())))
+            await self.flush()
+        self.lost = self.queued
+        if self.lost:
+            log.error("%d rows could not be written before stopping: lost (the store: %s)", self.lost, self.store.unavailable)
+        return self.lost
 
 
 class TableRows:
@@ -241,11 +423,11 @@ class TableRows:
 
     def add(self, row: list[Any]) -> None:
         """Insert `row` with the next batch; it is the writer's from now on."""
-        self.pending.append(row)
         writer = self._writer
+        if writer._pending >= writer._room and writer._full():
+            return
+        self.pending.append(row)
         writer._pending += 1
-        if writer._pending >= writer.max_pending:
-            writer._kick.set()
 
     def take(self) -> list[list[Any]]:
         pending, self.pending = self.pending, []
@@ -267,28 +449,13 @@ class TableRows:
             cursor.close()
 
 
-    def insert_each(self, session: Session, batch: list[list[Any]]) -> list[tuple[list[Any], Exception]]:
-        """Insert `batch` a row at a time, each committed on its own: the rows that fail, and why; the rest is written.
-
-        What a failed batch falls back to. The failed attempt may have turned
-        some rows' times into SQLite's text in place: those are read back first.
-        """
-        times = [name for name in self.columns if _is_time(self.table.c[name].type)]
-        statement = self.table.insert()
-        failed: list[tuple[list[Any], Exception]] = []
+    def restore(self, batch: list[list[Any]]) -> None:
+        """Undo what a failed attempt did to the rows in place: times it turned into SQLite's text are times again."""
+        times = [index for index, name in enumerate(self.columns) if _is_time(self.table.c[name].type)]
         for row in batch:
-            values = dict(zip(self.columns, row))
-            for name in times:
-                if type(values[name]) is str:
-                    values[name] = datetime.fromisoformat(values[name]).replace(tzinfo=timezone.utc)
-            try:
-                session.execute(statement, [values])
-                session.commit()
-            except Exception as error:
-                session.rollback()
-                failed.append((row, error))
-        return failed
-
+            for index in times:
+                if type(row[index]) is str:
+                    row[index] = datetime.fromisoformat(row[index]).replace(tzinfo=timezone.utc)
 
 def _is_time(kind: Any) -> bool:
     affinity = getattr(kind, "_type_affinity", None)
@@ -316,16 +483,40 @@ def _inserting(store: Store, batches: Batches) -> Callable[[Session], Batches]:
     return write
 
 
-def _inserting_each(batches: Batches) -> Callable[[Session], list[tuple[list[Any], Exception]]]:
-    """Insert the rows of the batches one by one, each committed on its own; the rows that fail, and why."""
+def _inserting_split(batches: Batches) -> Callable[[Session], tuple[list[tuple[list[Any], Exception]], Batches, str | None]]:
+    """Insert batches the store refused, splitting each that fails in halves until the rows it refuses stand alone.
 
-    def write(session: Session) -> list[tuple[list[Any], Exception]]:
+    A bad row costs a few transactions (two per halving), not one per row of its
+    batch: each commit is an fsync. Returns the rows refused, and why; and, when
+    the store became unavailable meanwhile, what is left and why it is.
+    """
+
+    def write(session: Session) -> tuple[list[tuple[list[Any], Exception]], Batches, str | None]:
         failed: list[tuple[list[Any], Exception]] = []
-        for table_rows, batch in batches:
-            failed += table_rows.insert_each(session, batch)
-        return failed
+        pending = list(batches)
+        while pending:
+            table_rows, batch = pending.pop(0)
+            try:
+                table_rows.insert(session, batch)
+                session.commit()
+            except Exception as error:
+                session.rollback()
+                table_rows.restore(batch)
+                reason = unavailable_reason(error)
+                if reason is not None:  # not the rows' fault: they and the rest wait for the store
+                    return failed, [(table_rows, batch), *pending], reason
+                if len(batch) == 1:
+                    failed.append((batch[0], error))
+                    continue
+                middle = len(batch) // 2
+                pending[:0] = [(table_rows, batch[:middle]), (table_rows, batch[middle:])]
+        return failed, [], None
 
     return write
+
+
+def _count(batches: Batches) -> int:
+    return sum(len(batch) for _, batch in batches)
 
 
 Parameters = Callable[[list[list[Any]]], list[Any]]

@@ -109,6 +109,7 @@ from ocpp.v21.enums import Action as Action21
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
+from console.core.errors import StoreUnavailable
 from console.csms.codec import answer_payload, decode, encode, to_snake
 from console.csms.validation import tolerate, validate
 
@@ -593,6 +594,11 @@ class ProtocolGuard:
 
     def _handler_error(self, msg: Call, error: Exception) -> str:
         """The CALLERROR for a handler's failure, as the package answers it."""
+        if isinstance(error, StoreUnavailable):
+            # An answer that must be durable, and the store cannot take it: InternalError, which chargers
+            # retry. No traceback: the store's state is logged once when it changes, not per CALL.
+            self.live.log(self.id, "event", f"{msg.action} not taken, {error}: answered CALLERROR InternalError")
+            return msg.create_call_error(InternalError(description=str(error))).to_json()
         if not isinstance(error, (OCPPError, ConnectionClosed)):
             # An unexpected failure is an InternalError answer, not a dead connection.
             log.exception("%s: %s handler failed", self.id, msg.action, exc_info=error)

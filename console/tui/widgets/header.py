@@ -26,6 +26,8 @@ def summary(info: BackendInfo, fleet: list[ChargerView], narrow: bool = False) -
     parts += [(info.ocpp_url or "no OCPP server", "bold"), "  ", (info.mode, "$secondary")]
     if info.read_only:
         parts += ["  ", ("read-only", "bold $warning")]
+    if info.store_unavailable:
+        parts += ["  ", (f"store unavailable: {info.store_unavailable}", "bold $error")]
     parts += ["  │  ", (f"connected {connected}/{len(fleet)}", "bold"), "  │  ", (f"{kilowatts(power)} kW", "bold")]
     return Content.assemble(*parts)
 
