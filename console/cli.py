@@ -1,4 +1,9 @@
-"""`ocpp-console`: the console on the embedded default, `serve` headless, and small scriptable commands."""
+"""`ocpp-console`: the console on the embedded default, `serve` headless, and small scriptable commands.
+
+Only what every command needs is imported here: the store, the core, the central system and
+the simulators take seconds to import, so each command imports what it uses, and the embedded
+console shows its frame before the depot is imported (see `_run_console`).
+"""
 
 from __future__ import annotations
 
@@ -16,15 +21,16 @@ import platformdirs
 
 from console.core.clock import SystemClock
 from console.core.errors import ConsoleError
-from console.core.fleet import DEFAULT_ORG, FleetService
-from console.core.store import DB_ENV, Store, default_db_url
-from console.sim.loadrun import add_sim_parser, run_sim
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from console.core.backend import Backend
     from console.core.clock import Clock
-    from console.tui.app import ConsoleApp
     from console.core.doctor import ChargerRepairs
+    from console.core.store import Store
+    from console.depot import Depot
+    from console.tui.app import ConsoleApp
 
 log = logging.getLogger("console")
 
@@ -54,8 +60,20 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
         "--db",
         metavar="URL",
         default=None,
-        help=f"SQLAlchemy URL of the store (default: ${DB_ENV} or a SQLite file in the user data directory)",
+        help="SQLAlchemy URL of the store (default: $OCPP_CONSOLE_DB or a SQLite file in the user data directory)",
     )
+
+
+def _store(args: argparse.Namespace) -> Store:
+    from console.core.store import Store, default_db_url
+
+    return Store(args.db or default_db_url())
+
+
+def _org(args: argparse.Namespace) -> str:
+    from console.core.fleet import DEFAULT_ORG
+
+    return DEFAULT_ORG if args.org is None else args.org
 
 
 def _seconds(text: str) -> float:
@@ -138,19 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
     serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
     serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
-    serve.add_argument(
-        "--stop-timeout", type=_seconds, default=10.0, metavar="S",
-        help="how long a stop waits for rows still queued while the store takes no writes (default 10)",
-    )
-    serve.add_argument(
-        "--demo", action="store_true",
-        help="import the sample fleet (12 chargers) into an empty store; without it an empty store stays empty",
-    )
 
     keys = commands.add_parser("keys", help="REST API keys: create, revoke, list")
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     keys_create = keys_commands.add_parser("create", help="create a key for an organization and print it (once)")
-    keys_create.add_argument("--org", default=DEFAULT_ORG, help="the organization the key acts for (created if new)")
+    keys_create.add_argument("--org", default=None, help="the organization the key acts for (created if new)")
     keys_create.add_argument("--label", default=None, help="a note to tell keys apart")
     _add_db(keys_create)
     keys_revoke = keys_commands.add_parser("revoke", help="end a key at once")
@@ -180,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
     fleet_import = fleet_commands.add_parser("import", help="import a fleet file (all or nothing; - reads stdin)")
     fleet_import.add_argument("file", type=Path)
-    fleet_import.add_argument("--org", default=DEFAULT_ORG, help="organization the chargers belong to")
+    fleet_import.add_argument("--org", default=None, help="organization the chargers belong to")
     _add_db(fleet_import)
     fleet_export = fleet_commands.add_parser("export", help="print the fleet as JSON")
     fleet_export.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
@@ -197,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_generate.add_argument("--max-power", type=int, default=22000, help="max charging power each, W (default 22000)")
     fleet_generate.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
 
-    add_sim_parser(commands)
+    # Its options are console/sim/loadrun.py's, read only when it runs: importing the simulators takes seconds.
+    sim = commands.add_parser("sim", help="run N simulated chargers against a central system (load mode, no UI)", add_help=False)
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
 
     chargers = commands.add_parser("chargers", help="list chargers as JSON")
     _add_db(chargers)
@@ -209,17 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_db(doctor)
-
-    store = commands.add_parser("store", help="back up or restore the store (SQLite; PostgreSQL: pg_dump, see the README)")
-    store_commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
-    store_backup = store_commands.add_parser("backup", help="copy the store to FILE, also while a console serves on it")
-    store_backup.add_argument("file", type=Path, metavar="FILE")
-    _add_db(store_backup)
-    store_restore = store_commands.add_parser(
-        "restore", help="replace the store with FILE, a backup (refused while a console or serve runs on the store)"
-    )
-    store_restore.add_argument("file", type=Path, metavar="FILE")
-    _add_db(store_restore)
     return parser
 
 
@@ -234,7 +235,16 @@ def _compression(text: str) -> dict[str, bool]:
     return compression_setting(text)
 
 
+def _sim(words: list[str]) -> int:
+    from console.sim.loadrun import add_sim_parser, run_sim
+
+    parser = argparse.ArgumentParser(prog="ocpp-console")
+    add_sim_parser(parser.add_subparsers(dest="command"))
+    return run_sim(parser.parse_args(["sim", *words]))
+
+
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from console.core.store import default_db_url
     from console.depot import DepotSettings
 
     return DepotSettings(
@@ -256,7 +266,6 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         speed=args.speed,
         tolerant=args.tolerant,
         max_clock_skew_s=args.clock_skew * 3600,
-        stop_timeout=getattr(args, "stop_timeout", 10.0),
     )
 
 
@@ -264,16 +273,12 @@ def _quiet_libraries() -> None:
     # The ocpp package logs every frame at INFO; our own frame log already has them.
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # each step of a migration; the store says what it did
 
 
 async def _serve(args: argparse.Namespace) -> int:
     from console.depot import Depot
 
-    settings = _settings(args)
-    if not args.demo:  # serve never invents a depot: the sample fleet only when asked for
-        settings.first_run_fleet = None
-    depot = Depot(settings)
+    depot = Depot(_settings(args))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -294,10 +299,7 @@ async def _serve(args: argparse.Namespace) -> int:
     log.info("stopping")
     printer.cancel()
     subscription.close()
-    lost = await depot.stop()
-    if lost:
-        log.error("stopped: %d acknowledged rows lost (the store did not take them)", lost)
-        return 1
+    await depot.stop()
     log.info("stopped")
     return 0
 
@@ -314,18 +316,19 @@ async def _log_events(subscription) -> None:  # type: ignore[no-untyped-def]
 
 
 async def _run_console(args: argparse.Namespace) -> int:
-    from console.depot import Depot
+    """The console first, saying "connecting…", then the depot behind it: importing and starting it takes seconds."""
+    clock = SystemClock()
+    depot: Depot | None = None
 
-    depot = Depot(_settings(args))
-    try:
+    async def start() -> Backend:
+        nonlocal depot
+        # Imported off the event loop, so the frame on screen keeps answering keys meanwhile.
+        depot_class = await asyncio.to_thread(_import_depot)
+        depot = depot_class(_settings(args), clock)
         await depot.start()
-    except OSError as error:
-        print(f"ocpp-console: cannot start the OCPP server on {args.host}:{args.ocpp_port}: {error}", file=sys.stderr)
-        print("  another console may be running; pick another port with --ocpp-port", file=sys.stderr)
-        await depot.service.close()
-        depot.store.close()
-        return 1
-    app = _console_app(depot.service, depot.clock, args.theme, args.yes)
+        return depot.service
+
+    app = _console_app(None, clock, args.theme, args.yes, start=start)
     # Textual leaves SIGTERM and SIGHUP (the terminal closed) to their default, which ends the process
     # at once: quit as ctrl+q does instead, so the simulated chargers end their sessions and the store closes.
     loop = asyncio.get_running_loop()
@@ -335,15 +338,35 @@ async def _run_console(args: argparse.Namespace) -> int:
     try:
         await app.run_async()
     finally:
-        await depot.stop()
+        if depot is not None:
+            await depot.stop()
+    if isinstance(app.start_error, OSError):
+        print(f"ocpp-console: cannot start the OCPP server on {args.host}:{args.ocpp_port}: {app.start_error}", file=sys.stderr)
+        print("  another console may be running; pick another port with --ocpp-port", file=sys.stderr)
+        return 1
+    if app.start_error is not None:
+        raise app.start_error
     return 0
 
 
-def _console_app(backend: Backend, clock: Clock, theme: str | None, yes: bool = False) -> ConsoleApp:
+def _import_depot() -> type[Depot]:
+    from console.depot import Depot
+
+    return Depot
+
+
+def _console_app(
+    backend: Backend | None,
+    clock: Clock,
+    theme: str | None,
+    yes: bool = False,
+    start: Callable[[], Awaitable[Backend]] | None = None,
+) -> ConsoleApp:
     """The console in either mode: `theme` (else the saved one), and a theme the operator picks is saved.
 
     `yes` (or `"confirm_single_charger": false` in the settings) skips the question before a
-    single charger's session-ending action; bulk actions always ask.
+    single charger's session-ending action; bulk actions always ask. Without a `backend`,
+    `start` makes one once the console shows.
     """
     from console.resources import themes_dir
     from console.tui.app import ConsoleApp
@@ -356,6 +379,7 @@ def _console_app(backend: Backend, clock: Clock, theme: str | None, yes: bool = 
         themes_dir=themes_dir(),
         save_theme=_save_theme,
         confirm_single=not yes and settings.get("confirm_single_charger", True) is not False,
+        start=start,
     )
 
 
@@ -393,7 +417,9 @@ def _save_settings(settings: dict) -> None:
 def _fleet(args: argparse.Namespace) -> int:
     if args.fleet_command == "generate":
         return _fleet_generate(args)
-    store = Store(args.db or default_db_url())
+    from console.core.fleet import FleetService
+
+    store = _store(args)
     fleet = FleetService(store, SystemClock())
     try:
         if args.fleet_command == "import":
@@ -405,7 +431,7 @@ def _fleet(args: argparse.Namespace) -> int:
             except json.JSONDecodeError as error:
                 print(f"ocpp-console: {args.file} is not JSON: {error}", file=sys.stderr)
                 return 2
-            locations, chargers = store.run_sync(lambda s: fleet.import_fleet(s, data, org=args.org))
+            locations, chargers = store.run_sync(lambda s: fleet.import_fleet(s, data, org=_org(args)))
             print(f"imported {locations} locations and {chargers} chargers into {store.display_url}")
         else:
             document = json.dumps(store.run_sync(fleet.export_fleet), indent=2) + "\n"
@@ -442,7 +468,9 @@ def _fleet_generate(args: argparse.Namespace) -> int:
 
 
 def _chargers(args: argparse.Namespace) -> int:
-    store = Store(args.db or default_db_url())
+    from console.core.fleet import FleetService
+
+    store = _store(args)
     fleet = FleetService(store, SystemClock())
     try:
         document = store.run_sync(fleet.export_fleet)
@@ -455,7 +483,7 @@ def _chargers(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from console.core.doctor import repairs_by_charger, totals
 
-    store = Store(args.db or default_db_url())
+    store = _store(args)
     try:
         chargers = store.run_sync(repairs_by_charger)
     finally:
@@ -502,18 +530,20 @@ def _doctor_lines(chargers: list[ChargerRepairs], summary: dict[str, Any]) -> li
 
 
 def _keys(args: argparse.Namespace) -> int:
+    from console.core.fleet import FleetService
     from console.core.keys import ApiKeys, org_name_problem
 
-    store = Store(args.db or default_db_url())
+    store = _store(args)
     keys = ApiKeys(SystemClock())
     try:
         if args.keys_command == "create":
-            problem = org_name_problem(args.org)
+            org = _org(args)
+            problem = org_name_problem(org)
             if problem:
                 print(f"ocpp-console: --org: {problem}", file=sys.stderr)
                 return 2
             fleet = FleetService(store, SystemClock())
-            view, key = store.run_sync(lambda s: keys.create(s, fleet.ensure_org(s, args.org.strip()), args.label))
+            view, key = store.run_sync(lambda s: keys.create(s, fleet.ensure_org(s, org.strip()), args.label))
             print(key)
             print(f"key {view.id} of organization {view.organization}: shown once, store it now", file=sys.stderr)
         elif args.keys_command == "revoke":
@@ -581,22 +611,6 @@ async def _runtime(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _store_file(args: argparse.Namespace) -> int:
-    """`store backup FILE` / `store restore FILE`."""
-    from console.core.backup import backup, restore
-    from console.core.store import default_db_url
-
-    url = args.db or default_db_url()
-    if args.store_command == "backup":
-        copied = backup(url, args.file)
-        print(f"backed up {url} to {copied.path} ({copied.size:,} bytes)")
-    else:
-        copied = restore(args.file, url)
-        kept = f"; the store it replaced is kept as {copied.replaced}" if copied.replaced else ""
-        print(f"restored {args.file} into {copied.path} ({copied.size:,} bytes){kept}")
-    return 0
-
-
 def _log_to_file() -> Path:
     log_dir = Path(platformdirs.user_log_dir("ocpp-console"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -621,15 +635,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "runtime":
             return asyncio.run(_runtime(args))
         if args.command == "sim":
-            return run_sim(args)
+            return _sim(args.sim_args)
         if args.command == "chargers":
             return _chargers(args)
         if args.command == "doctor":
             return _doctor(args)
         if args.command == "keys":
             return _keys(args)
-        if args.command == "store":
-            return _store_file(args)
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
             if args.log_json:
