@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
     serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
     serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    serve.add_argument(
+        "--stop-timeout", type=_seconds, default=10.0, metavar="S",
+        help="how long a stop waits for rows still queued while the store takes no writes (default 10)",
+    )
+    serve.add_argument(
+        "--demo", action="store_true",
+        help="import the sample fleet (12 chargers) into an empty store; without it an empty store stays empty",
+    )
 
     keys = commands.add_parser("keys", help="REST API keys: create, revoke, list")
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -221,6 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_db(doctor)
+
+    store = commands.add_parser("store", help="back up or restore the store (SQLite; PostgreSQL: pg_dump, see the README)")
+    store_commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    store_backup = store_commands.add_parser("backup", help="copy the store to FILE, also while a console serves on it")
+    store_backup.add_argument("file", type=Path, metavar="FILE")
+    _add_db(store_backup)
+    store_restore = store_commands.add_parser(
+        "restore", help="replace the store with FILE, a backup (refused while a console or serve runs on the store)"
+    )
+    store_restore.add_argument("file", type=Path, metavar="FILE")
+    _add_db(store_restore)
     return parser
 
 
@@ -266,6 +285,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         speed=args.speed,
         tolerant=args.tolerant,
         max_clock_skew_s=args.clock_skew * 3600,
+        stop_timeout=getattr(args, "stop_timeout", 10.0),
     )
 
 
@@ -273,12 +293,16 @@ def _quiet_libraries() -> None:
     # The ocpp package logs every frame at INFO; our own frame log already has them.
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # each step of a migration; the store says what it did
 
 
 async def _serve(args: argparse.Namespace) -> int:
     from console.depot import Depot
 
-    depot = Depot(_settings(args))
+    settings = _settings(args)
+    if not args.demo:  # serve never invents a depot: the sample fleet only when asked for
+        settings.first_run_fleet = None
+    depot = Depot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -299,7 +323,10 @@ async def _serve(args: argparse.Namespace) -> int:
     log.info("stopping")
     printer.cancel()
     subscription.close()
-    await depot.stop()
+    lost = await depot.stop()
+    if lost:
+        log.error("stopped: %d acknowledged rows lost (the store did not take them)", lost)
+        return 1
     log.info("stopped")
     return 0
 
@@ -611,6 +638,22 @@ async def _runtime(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _store_file(args: argparse.Namespace) -> int:
+    """`store backup FILE` / `store restore FILE`."""
+    from console.core.backup import backup, restore
+    from console.core.store import default_db_url
+
+    url = args.db or default_db_url()
+    if args.store_command == "backup":
+        copied = backup(url, args.file)
+        print(f"backed up {url} to {copied.path} ({copied.size:,} bytes)")
+    else:
+        copied = restore(args.file, url)
+        kept = f"; the store it replaced is kept as {copied.replaced}" if copied.replaced else ""
+        print(f"restored {args.file} into {copied.path} ({copied.size:,} bytes){kept}")
+    return 0
+
+
 def _log_to_file() -> Path:
     log_dir = Path(platformdirs.user_log_dir("ocpp-console"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -642,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "keys":
             return _keys(args)
+        if args.command == "store":
+            return _store_file(args)
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
             if args.log_json:
