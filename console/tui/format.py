@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +33,19 @@ def stamp(moment: datetime | None) -> str:
     return utc(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
+def local(moment: datetime, zone: tzinfo | None) -> datetime:
+    """`moment` in the console's time zone (None: the machine's own, with its summer time)."""
+    return utc(moment).astimezone(zone)
+
+
+def local_stamp(moment: datetime | None, zone: tzinfo | None) -> str:
+    """A date and time in the console's zone, with the zone's name: "2026-04-02 11:15:00 CEST"."""
+    if moment is None:
+        return "—"
+    shown = local(moment, zone)
+    return f"{shown:%Y-%m-%d %H:%M:%S} {shown.tzname()}"
+
+
 def age(moment: datetime | None, now: datetime) -> str:
     """How long ago, in the largest unit that fits: 3s, 4m, 2h, 5d."""
     if moment is None:
@@ -44,16 +57,16 @@ def age(moment: datetime | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def duration(seconds: float) -> str:
-    """A span in its two largest units: 45s, 3m20s, 2h05m, 1d04h."""
+def duration(seconds: float, between: str = "") -> str:
+    """A span in its two largest units: 45s, 3m20s, 2h05m, 1d04h (`between` goes between the two)."""
     seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3_600:
-        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60}m"
+        return f"{seconds // 60}m{between}{seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60}m"
     if seconds < 86_400:
-        return f"{seconds // 3_600}h{seconds % 3_600 // 60:02d}m"
-    return f"{seconds // 86_400}d{seconds % 86_400 // 3_600:02d}h"
+        return f"{seconds // 3_600}h{between}{seconds % 3_600 // 60:02d}m"
+    return f"{seconds // 86_400}d{between}{seconds % 86_400 // 3_600:02d}h"
 
 
 def kilowatts(value: float) -> str:
@@ -165,10 +178,17 @@ def pretty_message(entry: LogView) -> str:
         return entry.message
 
 
-def action_timing(action: ActionView | ActionSummary, now: datetime) -> str:
-    """How long an action has been in its state, or took to reach its final one."""
+def action_timing(action: ActionView | ActionSummary, now: datetime, zone: tzinfo | None = None) -> str:
+    """When a waiting action runs ("in 4m 10s", "window 22:00–06:00" in `zone`), how long a moving one
+    has been in its state, or how long a finished one took."""
     if action.state in FINAL_STATES:
         return f"took {duration((utc(action.updated_at) - utc(action.created_at)).total_seconds())}"
+    if isinstance(action, ActionView) and action.start_at is not None:
+        if action.execution == "windowed" and action.end_at is not None:
+            return f"window {local(action.start_at, zone):%H:%M}–{local(action.end_at, zone):%H:%M}"
+        if action.state == "scheduled":
+            wait = (utc(action.start_at) - utc(now)).total_seconds()
+            return f"in {duration(wait, ' ')}" if wait >= 1 else "due now"
     return f"{age(action.created_at, now)} ago"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ class FakeRuntime:
 
 
 def make_app(service: ConsoleService, clock: ManualClock, theme_name: str | None = None) -> ConsoleApp:
-    app = ConsoleApp(service, clock, theme_name=theme_name, themes_dir=THEMES)
+    app = ConsoleApp(service, clock, theme_name=theme_name, themes_dir=THEMES, zone=timezone.utc)
     app.animation_level = "none"
     return app
 

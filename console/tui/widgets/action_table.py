@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ COLUMNS = (
     ("command", "Command", 19),
     ("execution", "Execution", 9),
     ("state", "State", 12),
-    ("timing", "Timing", 11),
+    ("timing", "Timing", 18),
     ("parameters", "Parameters", 24),
     ("detail", "Detail", 40),
 )
@@ -68,7 +69,7 @@ class ActionTable(DataTable[str]):
             "command": escape(action.command),
             "execution": action.execution,
             "state": state_cell(self.app, action.state),
-            "timing": action_timing(action, now),
+            "timing": action_timing(action, now, self.app.zone),
             "parameters": escape(parameters_cell(action)),
             "detail": escape(action.detail or ""),
         }
@@ -94,18 +95,8 @@ class ActionTable(DataTable[str]):
             if before is None:
                 unknown = True
                 continue
-            action = ActionView(
-                id=before.id,
-                charger_id=before.charger_id,
-                identity=before.identity,
-                command=before.command,
-                parameters=before.parameters,
-                execution=before.execution,
-                state=summary.state,
-                detail=summary.detail,
-                created_at=before.created_at,
-                updated_at=summary.updated_at,
-            )
+            # The rest (its schedule, its window) stays as read.
+            action = dataclasses.replace(before, state=summary.state, detail=summary.detail, updated_at=summary.updated_at)
             self.actions[action.id] = action
             try:
                 for column, value in zip(self._columns, self._cells(action, now)):
@@ -116,10 +107,10 @@ class ActionTable(DataTable[str]):
         return unknown
 
     def tick(self, now: datetime) -> None:
-        """Ages of actions still moving."""
+        """Ages of actions still moving, countdowns of scheduled ones."""
         for action in self.actions.values():
             if action.state in ("pending", "sent", "scheduled"):
-                self.update_cell(action.id, "timing", action_timing(action, now))
+                self.update_cell(action.id, "timing", action_timing(action, now, self.app.zone))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_action":
