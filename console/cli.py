@@ -135,6 +135,11 @@ def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
         help="a charger whose clock is further than this from ours has its times taken as wrong: its sessions are "
         "ordered and shown by when we received them, and its clock is flagged (default 24)",
     )
+    parser.add_argument(
+        "--unknown-tokens", choices=["accept", "reject"], default=None,
+        help="what a token (idTag, idToken) not in the registry gets: accept (the default of the console and of "
+        "serve --demo, a lab) or reject (the default of serve, real chargers)",
+    )
     parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster (demos)")
     parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)  # pin the process (benchmarks)
 
@@ -219,6 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="run N simulated chargers against a central system (load mode, no UI)", add_help=False)
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
 
+    tokens = commands.add_parser("tokens", help="id tokens: import or export a CSV token file, list them")
+    tokens_commands = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
+    tokens_import = tokens_commands.add_parser(
+        "import", help="import a CSV token file (all or nothing, every bad row listed; - reads stdin)"
+    )
+    tokens_import.add_argument("file", type=Path)
+    tokens_export = tokens_commands.add_parser("export", help="print the tokens as a CSV token file")
+    tokens_export.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
+    tokens_list = tokens_commands.add_parser("list", help="list the tokens as JSON")
+    for command in (tokens_import, tokens_export, tokens_list):
+        command.add_argument("--org", default=None, help="the organization the tokens belong to (default: default)")
+        _add_db(command)
+
     chargers = commands.add_parser("chargers", help="list chargers as JSON")
     _add_db(chargers)
 
@@ -285,6 +303,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         speed=args.speed,
         tolerant=args.tolerant,
         max_clock_skew_s=args.clock_skew * 3600,
+        unknown_tokens=args.unknown_tokens or ("reject" if args.command == "serve" and not args.demo else "accept"),
         stop_timeout=getattr(args, "stop_timeout", 10.0),
     )
 
@@ -556,6 +575,54 @@ def _doctor_lines(chargers: list[ChargerRepairs], summary: dict[str, Any]) -> li
     return lines
 
 
+def _tokens(args: argparse.Namespace) -> int:
+    """`tokens import FILE` / `tokens export` / `tokens list`, on the store (a running console reads them at its next start)."""
+    from sqlmodel import select
+
+    from console.core.fleet import DEFAULT_ORG, FleetService
+    from console.core.models import IdToken
+    from console.core.store import Store, default_db_url
+    from console.core.tokens import import_token_rows, read_csv, token_view, write_csv
+
+    text = None
+    if args.tokens_command == "import":
+        try:
+            text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8-sig")
+        except (FileNotFoundError, UnicodeDecodeError) as error:
+            print(f"ocpp-console: cannot read {args.file}: {error}", file=sys.stderr)
+            return 2
+    org = args.org or DEFAULT_ORG
+    store = Store(args.db or default_db_url())
+    fleet = FleetService(store, SystemClock())
+    try:
+        if text is not None:
+            rows = read_csv(text)
+
+            def write(session):  # type: ignore[no-untyped-def]
+                written = import_token_rows(session, fleet.ensure_org(session, org).id, rows, SystemClock().now())
+                session.commit()
+                return len(written)
+
+            print(f"imported {store.run_sync(write)} tokens into {store.display_url}")
+            return 0
+
+        def read(session):  # type: ignore[no-untyped-def]
+            org_id = fleet.ensure_org(session, org).id
+            query = select(IdToken).where(IdToken.organization_id == org_id).order_by(IdToken.token, IdToken.type)
+            return [token_view(row) for row in session.exec(query).all()]
+
+        views = store.run_sync(read)
+        if args.tokens_command == "list":
+            sys.stdout.write(json.dumps([view.to_dict() for view in views], indent=2) + "\n")
+        elif args.output:
+            args.output.write_text(write_csv(views))
+        else:
+            sys.stdout.write(write_csv(views))
+    finally:
+        store.close()
+    return 0
+
+
 def _keys(args: argparse.Namespace) -> int:
     from console.core.fleet import FleetService
     from console.core.keys import ApiKeys, org_name_problem
@@ -685,6 +752,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "keys":
             return _keys(args)
+        if args.command == "tokens":
+            return _tokens(args)
         if args.command == "store":
             return _store_file(args)
         if args.command == "serve":

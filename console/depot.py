@@ -85,6 +85,8 @@ class DepotSettings:
     tolerant: bool = False
     # A charger's clock further than this (s) from ours is wrong: its times are taken as received.
     max_clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
+    # What a token not in the registry gets: "accept" (a lab) or "reject" (`serve` with real chargers).
+    unknown_tokens: str = "accept"
 
 
 # The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
@@ -123,6 +125,7 @@ class Depot:
         self.store = Store(settings.db_url, owner=True)  # a second console or serve on this store is refused here
         self.service = ConsoleService(self.store, clock=self.clock, read_only=settings.read_only)
         self.service.writer.drain_timeout = settings.stop_timeout
+        self.service.tokens.unknown = settings.unknown_tokens
         # Simulated time at --speed runs ahead of ours by design, further every minute: no clock is checked then.
         self.service.live.max_clock_skew_s = settings.max_clock_skew_s if settings.speed == 1 else float("inf")
         self.central = CentralSystem(

@@ -33,6 +33,7 @@ from console.core.models import (
 )
 from console.core.passwords import hash_password, password_problem
 from console.core.store import Store
+from console.core.tokens import check_token_rows, export_tokens, write_token_rows
 from console.core.views import iso
 
 DEFAULT_ORG = "default"
@@ -313,6 +314,7 @@ class FleetService:
         if not isinstance(raw_chargers, list):
             problems.append(("file", "chargers", "must be a list"))
             raw_chargers = []
+        org_id = self._org_id(session, org)
 
         location_rows: list[dict[str, Any]] = []
         for index, raw in enumerate(raw_locations):
@@ -375,6 +377,9 @@ class FleetService:
                         problems.append((subject, stamp, "must be an ISO 8601 time"))
             charger_rows.append({"id": charger_id, **clean, **times})
 
+        token_rows, token_problems = check_token_rows(session, org_id, data.get("tokens", []), file_location_ids)
+        problems.extend((f"token {subject}", field, message) for subject, field, message in token_problems)
+
         if problems:
             raise ImportRefused(problems)
 
@@ -403,10 +408,18 @@ class FleetService:
             _keep_sim_password(charger)
             session.add(charger)
             session.add(ChargerState(charger_id=charger.id))
+        write_token_rows(session, organization.id, token_rows, now)
         session.commit()
         return len(location_rows), len(charger_rows)
 
-    def export_fleet(self, session: Session) -> dict[str, Any]:
+    def _org_id(self, session: Session, name: str) -> str:
+        """The organization's id, also before it is created (ensure_org's)."""
+        org = session.exec(select(Organization).where(Organization.name == name)).first()
+        return org.id if org is not None else f"org-{name}"
+
+    def export_fleet(self, session: Session, org: str = DEFAULT_ORG) -> dict[str, Any]:
+        """Every location and charger, and the organization's id tokens (when it has any)."""
+        tokens = export_tokens(session, self._org_id(session, org))
         return {
             "locations": [
                 {
@@ -438,6 +451,7 @@ class FleetService:
                 }
                 for charger in self.chargers(session)
             ],
+            **({"tokens": tokens} if tokens else {}),
         }
 
 

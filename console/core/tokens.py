@@ -231,6 +231,84 @@ def token_view(row: IdToken) -> TokenView:
     )
 
 
+def check_token_rows(
+    session: Session, org_id: str, rows: Any, more_locations: Iterable[str] = ()
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
+    """Rows of a token file or a fleet file's tokens, checked: (the rows as stored, every problem by row)."""
+    if not isinstance(rows, list):
+        return [], [("tokens", "(list)", "must be a list of tokens")]
+    locations = [*session.exec(select(Location.id).where(Location.organization_id == org_id)).all(), *more_locations]
+    problems: list[tuple[str, str, str]] = []
+    clean_rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], str] = {}
+    for index, raw in enumerate(rows):
+        subject = f"row {index + 1}"
+        if not isinstance(raw, dict):
+            problems.append((subject, "(row)", "must be an object"))
+            continue
+        if "(extra)" in raw:
+            problems.append((subject, "(row)", "more values than columns"))
+        fields = {name: value for name, value in raw.items() if name not in ("id", "created_at", "updated_at", "(extra)")}
+        clean, field_problems = clean_token_fields(fields, partial=False, location_ids=locations)
+        if isinstance(fields.get("token"), str) and fields["token"].strip():
+            subject = f"{subject} ({fields['token'].strip()})"
+        problems.extend((subject, name, message) for name, message in field_problems.items())
+        if field_problems:
+            continue
+        key = (clean["token"].casefold(), clean["type"])
+        if key in seen:
+            problems.append((subject, "token", f"{clean['token']!r} ({clean['type']}) is also in {seen[key]}"))
+            continue
+        seen[key] = f"row {index + 1}"
+        clean_rows.append(clean)
+    return clean_rows, problems
+
+
+def write_token_rows(session: Session, org_id: str, rows: list[dict[str, Any]], now: datetime) -> list[IdToken]:
+    """Write checked rows in the caller's transaction (not committed): new tokens added, held ones (same token and type) changed."""
+    held = {
+        (row.token.casefold(), row.type): row
+        for row in session.exec(select(IdToken).where(IdToken.organization_id == org_id)).all()
+    }
+    written = []
+    for clean in rows:
+        row = held.get((clean["token"].casefold(), clean["type"]))
+        if row is None:
+            row = IdToken(id=new_token_id(), organization_id=org_id, created_at=now, updated_at=now, **clean)
+        else:
+            for name, value in clean.items():
+                setattr(row, name, value)
+            row.updated_at = now
+        session.add(row)
+        written.append(row)
+    return written
+
+
+def import_token_rows(session: Session, org_id: str, rows: Any, now: datetime) -> list[IdToken]:
+    """A token file, whole or not at all: ImportRefused lists every bad row. Not committed."""
+    clean_rows, problems = check_token_rows(session, org_id, rows)
+    if problems:
+        raise ImportRefused(problems, "token file")
+    return write_token_rows(session, org_id, clean_rows, now)
+
+
+def export_tokens(session: Session, org_id: str) -> list[dict[str, Any]]:
+    """An organization's tokens as a fleet file holds them."""
+    rows = session.exec(select(IdToken).where(IdToken.organization_id == org_id).order_by(IdToken.token, IdToken.type)).all()
+    return [
+        {
+            "token": view.token,
+            "type": view.type,
+            "status": view.status,
+            "expires_at": iso(view.expires_at),
+            "parent_id": view.parent_id,
+            "label": view.label,
+            "location_ids": view.location_ids,
+        }
+        for view in map(token_view, rows)
+    ]
+
+
 class TokenRegistry:
     """Every organization's tokens, in memory; changes are written through the store first."""
 
@@ -407,59 +485,11 @@ class TokenRegistry:
         self._drop(token_id)
         return view
 
-    def check_rows(self, session: Session, org_id: str, rows: list[Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
-        """Rows to import (new tokens, or changes to tokens held under the same token and type), and every problem."""
-        locations = session.exec(select(Location.id).where(Location.organization_id == org_id)).all()
-        problems: list[tuple[str, str, str]] = []
-        clean_rows: list[dict[str, Any]] = []
-        seen: dict[tuple[str, str], str] = {}
-        for index, raw in enumerate(rows):
-            subject = f"row {index + 1}"
-            if not isinstance(raw, dict):
-                problems.append((subject, "(row)", "must be an object"))
-                continue
-            if "(extra)" in raw:
-                problems.append((subject, "(row)", "more values than columns"))
-            fields = {name: value for name, value in raw.items() if name not in ("id", "created_at", "updated_at", "(extra)")}
-            clean, field_problems = clean_token_fields(fields, partial=False, location_ids=locations)
-            if isinstance(fields.get("token"), str):
-                subject = f"{subject} ({fields['token'].strip()})"
-            problems.extend((subject, name, message) for name, message in field_problems.items())
-            if field_problems:
-                continue
-            key = (clean["token"].casefold(), clean["type"])
-            if key in seen:
-                problems.append((subject, "token", f"{clean['token']!r} ({clean['type']}) is also {seen[key]}"))
-                continue
-            seen[key] = subject.split(" (")[0]
-            clean_rows.append(clean)
-        return clean_rows, problems
-
-    def write_rows(self, session: Session, org_id: str, rows: list[dict[str, Any]]) -> list[IdToken]:
-        """Write checked rows (in the caller's transaction, not committed): new tokens added, held ones changed."""
-        now = self.clock.now()
-        written = []
-        for clean in rows:
-            held = self.find(org_id, clean["token"], clean["type"])
-            row = session.get(IdToken, held.id) if held is not None else None
-            if row is None:
-                row = IdToken(id=new_token_id(), organization_id=org_id, created_at=now, updated_at=now, **clean)
-            else:
-                for name, value in clean.items():
-                    setattr(row, name, value)
-                row.updated_at = now
-            session.add(row)
-            written.append(row)
-        return written
-
     async def import_rows(self, org_id: str, rows: list[Any]) -> int:
         """Import token rows whole or not at all (ImportRefused lists every bad row). Returns rows written."""
 
         def write(session: Session) -> list[IdToken]:
-            clean_rows, problems = self.check_rows(session, org_id, rows)
-            if problems:
-                raise ImportRefused(problems, "token file")
-            written = self.write_rows(session, org_id, clean_rows)
+            written = import_token_rows(session, org_id, rows, self.clock.now())
             session.commit()
             return written
 
