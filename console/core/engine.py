@@ -1,7 +1,7 @@
 """The action engine: `charge` and `idle` commands, run now, at a time, or within a window.
 
-Every command becomes an Action row that is written before anyone is told of
-it. One scheduler task sleeps on the injected clock until the next thing is
+Every command becomes an Action in the ledger (`ledger.py`), which writes it
+before anyone is told of it and makes every CALL. One scheduler task sleeps on the injected clock until the next thing is
 due (a start, a window's end, an offline action's deadline) and wakes early
 when a command arrives or a charger comes back.
 
@@ -15,19 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
+from console.core import operations as ops
 from console.core.clock import Clock
 from console.core.errors import ConsoleError, NotFound
-from console.core.events import ActionChanged, ChargerUpdated, EventBus
-from console.core.live import LiveState, summarize_action
-from console.core.models import Action
-from console.core.store import Store
+from console.core.events import ChargerUpdated
+from console.core.ledger import ActionLedger
+from console.core.live import LiveState
+from console.core.models import Action, new_action_id
 from console.core.timespec import parse_time
 
 log = logging.getLogger(__name__)
@@ -71,17 +71,9 @@ class Plan:
     summary: str
 
 
-Call = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
 def remote_start_id(action_id: str) -> int:
     """A stable integer for 2.0.1's remoteStartId, derived from the action id."""
     return int(action_id.removeprefix("action_")[:7], 16)
-
-
-def _schedule(watts: float) -> dict[str, Any]:
-    """One period at `watts` from the start, in the charger's unit (W)."""
-    return {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(watts, 1)}]}
 
 
 def is_open(action: Action, now: datetime) -> bool:
@@ -92,21 +84,14 @@ def is_open(action: Action, now: datetime) -> bool:
 
 
 class ActionEngine:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        bus: EventBus,
-        live: LiveState,
-        grace: timedelta = DEFAULT_GRACE,
-    ) -> None:
-        self.store = store
+    def __init__(self, clock: Clock, live: LiveState, ledger: ActionLedger, grace: timedelta = DEFAULT_GRACE) -> None:
         self.clock = clock
-        self.bus = bus
         self.live = live
+        self.ledger = ledger
+        self.store = ledger.store
+        self.bus = ledger.bus
         self.grace = grace
-        self.call: Call | None = None
-        self.is_connected: Callable[[str], bool] = lambda identity: False
+        ledger.listeners.append(self._settled)
         self._open: dict[str, Action] = {}
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -132,15 +117,15 @@ class ActionEngine:
         for action in actions:
             if action.command not in COMMANDS:
                 if action.state in ("pending", "sent"):
-                    await self._transition(action, "failed", "interrupted: the console stopped before the charger answered")
+                    await self._interrupted(action)
                 continue
             if action.state == "sent":
-                await self._transition(action, "failed", "interrupted: the console stopped before the charger answered")
+                await self._interrupted(action)
             elif action.state == "acknowledged":
                 if action.execution == "windowed" and action.end_at is not None:
                     self._open[action.id] = action
             elif self._start_of(action) + self.grace < now and action.queued_after is None:
-                await self._transition(
+                await self.ledger.settle(
                     action, "expired", f"missed: due at {self._start_of(action):%Y-%m-%d %H:%M:%S} UTC while the console was down"
                 )
             else:
@@ -165,11 +150,16 @@ class ActionEngine:
         in_flight = [task for task in self._action_tasks if not task.done()]
         if in_flight:
             await asyncio.wait(in_flight, timeout=drain_seconds)
-        for task in self._action_tasks:
-            task.cancel()
         for action in list(self._open.values()):
             if action.state == "sent":
-                await self._transition(action, "failed", "interrupted: the console stopped before the charger answered")
+                await self._interrupted(action)
+        for task in self._action_tasks:
+            task.cancel()
+
+    async def _interrupted(self, action: Action) -> None:
+        await self.ledger.settle(
+            action, "failed", "interrupted: the console stopped before the charger answered", reason=ops.INTERRUPTED
+        )
 
     # -- commands --------------------------------------------------------------------
 
@@ -217,29 +207,31 @@ class ActionEngine:
                     f"send it with onConflict cancel_and_replace or queue_after",
                     conflicting=latest.id,
                 )
-        action = Action(
-            charger_id=charger_id,
-            command=command,
-            parameters=parameters,
+        action_id = new_action_id()
+        state = "scheduled" if execution != "immediate" else "pending"
+        detail = None
+        if conflicting and on_conflict == "cancel_and_replace":
+            for old in conflicting:
+                await self.ledger.settle(old, "cancelled", f"replaced by {action_id}")
+        elif conflicting and on_conflict == "queue_after":
+            queued_after = conflicting[-1].id
+            state, detail = "scheduled", f"queued after {queued_after}"
+        action = await self.ledger.open(
+            charger_id,
+            command,
+            parameters,
+            id=action_id,
             execution=execution,
-            state="scheduled" if execution != "immediate" else "pending",
+            state=state,
+            detail=detail,
             start_at=start_at,
             end_at=end_at,
             on_conflict=on_conflict,
-            created_at=now,
-            updated_at=now,
+            queued_after=queued_after,
         )
-        if conflicting and on_conflict == "cancel_and_replace":
-            for old in conflicting:
-                await self._transition(old, "cancelled", f"replaced by {action.id}")
-        elif conflicting and on_conflict == "queue_after":
-            queued_after = conflicting[-1].id
-            action.queued_after = queued_after
-            action.state = "scheduled"
-            action.detail = f"queued after {queued_after}"
-        await self._write(action)
         self._open[action.id] = action
-        self._announce(action)
+        if action.execution != "immediate":
+            self._publish_schedule(charger_id)
         self._wakeup.set()
         return action
 
@@ -254,7 +246,7 @@ class ActionEngine:
             raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: only pending or scheduled actions can be cancelled")
         if action.id in self._running and action.state == "sent":
             raise CommandRefused("NOT_CANCELLABLE", f"{action_id} was already sent to the charger")
-        await self._transition(action, "cancelled", "cancelled by an operator")
+        await self.ledger.settle(action, "cancelled", "cancelled by an operator")
         self._wakeup.set()
         return action
 
@@ -382,7 +374,7 @@ class ActionEngine:
             if not self._waiting(action):
                 return True
             record = self.live.record(action.charger_id)
-            return record is None or self.is_connected(record.identity) or self._start_of(action) + self.grace <= now
+            return record is None or self.ledger.is_connected(record.identity) or self._start_of(action) + self.grace <= now
         return action.state == "acknowledged" and action.end_at is not None and action.end_at <= now
 
     def _waiting(self, action: Action) -> bool:
@@ -425,7 +417,7 @@ class ActionEngine:
             and (action.start_at or now) > now
         ]
         record = self.live.record(charger_id)
-        if not waiting or record is None or self.call is None or not self.is_connected(record.identity):
+        if not waiting or record is None or not self.ledger.is_connected(record.identity):
             return
         idle = Action(charger_id=charger_id, command="idle", parameters={}, created_at=now, updated_at=now)
         plan = self._plan(idle)
@@ -436,10 +428,10 @@ class ActionEngine:
         if self._held.get(key) == transaction:
             return
         self._held[key] = transaction
-        try:
-            await self.call(record.identity, plan.operation, plan.payload)
-        except Exception as error:
-            log.warning("could not hold %s idle before its window: %s", record.identity, error)
+        # Not an action of its own: the windowed charge that waits is what the operator asked for.
+        exchange = await self.ledger.call(charger_id, plan.operation, plan.payload)
+        if exchange.state == "failed":
+            log.warning("could not hold %s idle before its window: %s", record.identity, exchange.detail)
         else:
             self.live.log(record.identity, "event", f"held idle until the charge window opens ({waiting[0].id})", charger_id=charger_id)
 
@@ -452,7 +444,7 @@ class ActionEngine:
         except Exception as error:  # one action's failure must not stop the scheduler
             log.exception("action %s failed", action.id)
             if action.state not in TERMINAL:
-                await self._transition(action, "failed", f"{type(error).__name__}: {error}")
+                await self.ledger.settle(action, "failed", f"{type(error).__name__}: {error}")
         finally:
             self._running.discard(action.id)
             self._wakeup.set()
@@ -460,17 +452,19 @@ class ActionEngine:
     async def _execute(self, action: Action) -> None:
         record = self.live.record(action.charger_id)
         if record is None:
-            await self._transition(action, "failed", "the charger was deleted")
+            await self.ledger.settle(action, "failed", "the charger was deleted")
             return
         now = self.clock.now()
         if action.state == "scheduled":
-            await self._transition(action, "pending", None)
-        if not self.is_connected(record.identity) or self.call is None:
+            await self.ledger.settle(action, "pending", None)
+        if not self.ledger.is_connected(record.identity):
             deadline = self._start_of(action) + self.grace
             if now >= deadline:
-                await self._transition(action, "failed", f"offline: {record.identity} did not come back by {deadline:%H:%M:%S} UTC")
+                await self.ledger.settle(
+                    action, "failed", f"offline: {record.identity} did not come back by {deadline:%H:%M:%S} UTC", reason=ops.OFFLINE
+                )
             elif not self._waiting(action):
-                await self._transition(action, "pending", f"waiting for {record.identity} to come back (until {deadline:%H:%M:%S} UTC)")
+                await self.ledger.settle(action, "pending", f"waiting for {record.identity} to come back (until {deadline:%H:%M:%S} UTC)")
             return
         plan = self._plan(action)
         if plan is None:
@@ -479,19 +473,9 @@ class ActionEngine:
         await self._send(action, plan)
 
     async def _send(self, action: Action, plan: Plan) -> None:
-        record = self.live.record(action.charger_id)
-        assert record is not None and self.call is not None
-        await self._transition(action, "sent", plan.summary)
-        try:
-            answer = await self.call(record.identity, plan.operation, plan.payload)
-        except Exception as error:
-            await self._transition(action, "failed", f"{plan.operation}: {error}")
-            return
-        status = str(answer.get("status", "Accepted"))
-        if status != "Accepted":
-            await self._transition(action, "rejected", f"{plan.operation}: {status}")
-            return
-        await self._acknowledged(action, f"{plan.summary}: Accepted")
+        exchange = await self.ledger.dispatch(action, plan.operation, plan.payload, sent_detail=plan.summary)
+        if exchange.acknowledged:
+            await self._acknowledged(action, f"{plan.summary}: {exchange.status or 'Accepted'}")
 
     def command_limit_w(self, charger_id: str) -> float | None:
         """The power limit a charge command set for the charger (the power cap respects it)."""
@@ -510,16 +494,15 @@ class ActionEngine:
             if limit is not None and self._has_session(action.charger_id):
                 self._limited_session_open.add(action.charger_id)
         if action.execution == "windowed" and action.end_at is not None:
-            await self._transition(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
+            await self.ledger.settle(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
         else:
-            await self._transition(action, "acknowledged", detail)
-            await self._transition(action, "completed", detail)
+            await self.ledger.settle(action, "completed", detail, via="acknowledged")
 
     async def _end_window(self, action: Action) -> None:
         """The window closed: idle the charger, then the action is done."""
         record = self.live.record(action.charger_id)
-        if record is None or not self.is_connected(record.identity) or self.call is None:
-            await self._transition(action, "completed", "window closed (the charger was offline; nothing to idle)")
+        if record is None or not self.ledger.is_connected(record.identity):
+            await self.ledger.settle(action, "completed", "window closed (the charger was offline; nothing to idle)")
             return
         idle = Action(
             charger_id=action.charger_id, command="idle", parameters={"connectorId": action.parameters.get("connectorId")} if action.parameters.get("connectorId") else {},
@@ -527,14 +510,16 @@ class ActionEngine:
         )
         plan = self._plan(idle)
         if plan is None:
-            await self._transition(action, "completed", "window closed; the charger was already idle")
+            await self.ledger.settle(action, "completed", "window closed; the charger was already idle")
             return
-        try:
-            answer = await self.call(record.identity, plan.operation, plan.payload)
-        except Exception as error:
-            await self._transition(action, "failed", f"window closed but idling failed: {plan.operation}: {error}")
+        # The closing idle belongs to the window's action: its outcome is that action's last word.
+        exchange = await self.ledger.call(action.charger_id, plan.operation, plan.payload)
+        if exchange.state == "failed":
+            await self.ledger.settle(
+                action, "failed", f"window closed but idling failed: {exchange.detail}", reason=exchange.reason
+            )
             return
-        await self._transition(action, "completed", f"window closed; {plan.summary}: {answer.get('status', 'Accepted')}")
+        await self.ledger.settle(action, "completed", f"window closed; {plan.summary}: {exchange.status or 'Accepted'}")
 
     # -- what a command means for a charger now ------------------------------------------
 
@@ -574,100 +559,44 @@ class ActionEngine:
         if transaction_id is None:
             return None
         if action.parameters.get("stopSession"):
-            if version == "OCPP1.6":
-                return Plan("RemoteStopTransaction", {"transactionId": transaction_id}, f"remote stop of transaction {transaction_id}")
-            return Plan("RequestStopTransaction", {"transactionId": reference}, f"remote stop of transaction {reference}")
+            # 1.6 stops our transaction id; 2.0.1 the charger's own reference, which its every session has.
+            stopped = str(transaction_id) if version == "OCPP1.6" else reference
+            assert stopped is not None
+            operation, payload = ops.remote_stop_request(version, stopped)
+            return Plan(operation, payload, f"remote stop of transaction {stopped}")
         return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit")
 
     def _remote_start(self, version: str, action: Action, connector_id: int, limit_kw: float | None) -> Plan:
         """A remote start; a power limit goes with it as its TxProfile, so it holds from the session's first second."""
-        id_tag = action.parameters.get("idTag", DEFAULT_ID_TAG)
-        limited = "" if limit_kw is None else f" at up to {limit_kw:g} kW"
-        if version == "OCPP1.6":
-            payload: dict[str, Any] = {"connectorId": connector_id, "idTag": id_tag}
-            if limit_kw is not None:
-                payload["chargingProfile"] = {
-                    "chargingProfileId": COMMAND_PROFILE_ID,
-                    "stackLevel": 1,
-                    "chargingProfilePurpose": "TxProfile",
-                    "chargingProfileKind": "Relative",
-                    "chargingSchedule": _schedule(limit_kw * 1000),
-                }
-            return Plan("RemoteStartTransaction", payload, f"remote start on connector {connector_id}{limited}")
-        payload = {"evseId": connector_id, "remoteStartId": remote_start_id(action.id), "idToken": {"idToken": id_tag, "type": "Central"}}
+        profile = None
         if limit_kw is not None:
-            payload["chargingProfile"] = {
-                "id": COMMAND_PROFILE_ID,
-                "stackLevel": 1,
-                "chargingProfilePurpose": "TxProfile",
-                "chargingProfileKind": "Relative",
-                "chargingSchedule": [{"id": 1, **_schedule(limit_kw * 1000)}],
-            }
-        return Plan("RequestStartTransaction", payload, f"remote start on EVSE {connector_id}{limited}")
+            profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, limit_kw * 1000)
+        operation, payload = ops.remote_start_request(
+            version, connector_id, action.parameters.get("idTag", DEFAULT_ID_TAG), remote_start_id(action.id), profile
+        )
+        limited = "" if limit_kw is None else f" at up to {limit_kw:g} kW"
+        where = "connector" if operation == "RemoteStartTransaction" else "EVSE"
+        return Plan(operation, payload, f"remote start on {where} {connector_id}{limited}")
 
     def _profile(
         self, version: str, connector_id: int, transaction_id: int, reference: str | None, watts: float, summary: str
     ) -> Plan:
-        schedule = _schedule(watts)
-        if version == "OCPP1.6":
-            return Plan(
-                "SetChargingProfile",
-                {
-                    "connectorId": connector_id,
-                    "csChargingProfiles": {
-                        "chargingProfileId": COMMAND_PROFILE_ID,
-                        "transactionId": transaction_id,
-                        "stackLevel": 1,
-                        "chargingProfilePurpose": "TxProfile",
-                        "chargingProfileKind": "Relative",
-                        "chargingSchedule": schedule,
-                    },
-                },
-                summary,
-            )
-        return Plan(
-            "SetChargingProfile",
-            {
-                "evseId": connector_id,
-                "chargingProfile": {
-                    "id": COMMAND_PROFILE_ID,
-                    "stackLevel": 1,
-                    "chargingProfilePurpose": "TxProfile",
-                    "chargingProfileKind": "Relative",
-                    "transactionId": reference,
-                    "chargingSchedule": [{"id": 1, **schedule}],
-                },
-            },
-            summary,
-        )
+        """The running session's TxProfile: 1.6 names the session by our id, 2.0.1 by the charger's reference."""
+        transaction = transaction_id if version == "OCPP1.6" else reference
+        profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, watts, transaction=transaction)
+        return Plan(*ops.set_profile_request(version, connector_id, profile), summary)
 
-    # -- persistence ---------------------------------------------------------------------
+    # -- the ledger's word -----------------------------------------------------------------
 
-    async def _write(self, action: Action) -> None:
-        snapshot = Action(**action.model_dump())
-
-        def write(session: Session) -> None:
-            session.merge(snapshot)
-            session.commit()
-
-        await self.store.run(write)
-
-    async def _transition(self, action: Action, state: str, detail: str | None) -> None:
-        """Write a state change first, then tell everyone."""
-        action.state = state
-        action.detail = detail
-        action.updated_at = self.clock.now()
-        await self._write(action)
-        if state in TERMINAL:
-            self._open.pop(action.id, None)
+    def _settled(self, action: Action) -> None:
+        """The ledger settled one of our actions: a finished one leaves the open set; a timed one moves the schedule."""
+        if action.id not in self._open:
+            return
+        if action.state in TERMINAL:
+            del self._open[action.id]
             self._wakeup.set()
-        self._announce(action)
-
-    def _announce(self, action: Action) -> None:
-        summary = summarize_action(action)
-        self.live.action_changed(action.charger_id, summary)
-        self._publish_schedule(action.charger_id)
-        self.bus.publish(ActionChanged(action.charger_id, summary))
+        if action.execution != "immediate":
+            self._publish_schedule(action.charger_id)
 
     def _publish_schedule(self, charger_id: str) -> None:
         self.live.schedule_changed(charger_id, self.current_schedule(charger_id))

@@ -84,6 +84,8 @@ CALL_ERROR = "call_error"
 INVALID_REQUEST = "invalid_request"
 INVALID_ANSWER = "invalid_answer"
 CANCELLED = "cancelled"
+# The console stopped before the charger answered.
+INTERRUPTED = "interrupted"
 ERROR = "error"
 
 
@@ -246,12 +248,19 @@ def availability_request(ocpp_version: str, connector_id: int, operative: bool) 
 
 
 def remote_start_request(
-    ocpp_version: str, connector_id: int | None, id_tag: str, remote_start_id: int | None = None
+    ocpp_version: str,
+    connector_id: int | None,
+    id_tag: str,
+    remote_start_id: int | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
+    """A remote start; `profile` (a `charging_profile` TxProfile) limits the session from its first second."""
     if _is_16(ocpp_version):
         payload: dict[str, Any] = {"idTag": id_tag}
         if connector_id:
             payload["connectorId"] = connector_id
+        if profile is not None:
+            payload["chargingProfile"] = profile
         return "RemoteStartTransaction", payload
     payload = {
         "idToken": {"idToken": id_tag, "type": "Central"},
@@ -259,6 +268,8 @@ def remote_start_request(
     }
     if connector_id:
         payload["evseId"] = connector_id
+    if profile is not None:
+        payload["chargingProfile"] = profile
     return "RequestStartTransaction", payload
 
 
@@ -306,3 +317,55 @@ def set_configuration_request(ocpp_version: str, key: str, value: str) -> tuple[
     if _is_16(ocpp_version):
         return "ChangeConfiguration", {"key": key, "value": value}
     return "SetVariables", {"setVariableData": [{"attributeValue": value, **component_variable(key)}]}
+
+
+# -- charging profiles ---------------------------------------------------------------------
+# Every profile the console sends is built here, in W with one period from the start.
+
+TX_PROFILE = "TxProfile"
+# The whole charger's limit: 2.0.1's name; 1.6 calls it ChargePointMaxProfile.
+STATION_MAX_PROFILE = "ChargingStationMaxProfile"
+
+
+def charging_profile(
+    ocpp_version: str,
+    profile_id: int,
+    stack_level: int,
+    purpose: str,
+    watts: float,
+    *,
+    start: str | None = None,
+    transaction: int | str | None = None,
+) -> dict[str, Any]:
+    """A charging profile of `purpose` limiting to `watts`: Absolute from `start`, else Relative.
+
+    `transaction` ties a TxProfile to a running session: 1.6 takes the integer id, 2.0.1 the
+    charger's own reference. A remote start's TxProfile has none (its session is yet to come).
+    """
+    schedule: dict[str, Any] = {"chargingRateUnit": "W"}
+    if start is not None:
+        schedule["startSchedule"] = start
+    schedule["chargingSchedulePeriod"] = [{"startPeriod": 0, "limit": round(watts, 1)}]
+    kind = "Relative" if start is None else "Absolute"
+    if _is_16(ocpp_version):
+        profile: dict[str, Any] = {"chargingProfileId": profile_id}
+        if transaction is not None:
+            profile["transactionId"] = transaction
+        return {
+            **profile,
+            "stackLevel": stack_level,
+            "chargingProfilePurpose": "ChargePointMaxProfile" if purpose == STATION_MAX_PROFILE else purpose,
+            "chargingProfileKind": kind,
+            "chargingSchedule": schedule,
+        }
+    profile = {"id": profile_id, "stackLevel": stack_level, "chargingProfilePurpose": purpose, "chargingProfileKind": kind}
+    if transaction is not None:
+        profile["transactionId"] = transaction
+    return {**profile, "chargingSchedule": [{"id": 1, **schedule}]}
+
+
+def set_profile_request(ocpp_version: str, connector_id: int, profile: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """SetChargingProfile of `profile` on a connector (0: the whole charger)."""
+    if _is_16(ocpp_version):
+        return "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": profile}
+    return "SetChargingProfile", {"evseId": connector_id, "chargingProfile": profile}

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from console.core import operations as ops
 from console.core.clock import Clock
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus
 from console.core.live import LiveState
@@ -73,34 +74,10 @@ def share(cap_w: float, bounds: dict[str, float]) -> dict[str, float]:
     return result
 
 
-def cap_profile(ocpp_version: str, watts: float, start: str) -> tuple[dict[str, Any], str]:
-    """The charge-point-wide limit as a SetChargingProfile payload for the charger's version."""
-    schedule = {
-        "chargingRateUnit": "W",
-        "startSchedule": start,
-        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": round(watts, 1)}],
-    }
-    if ocpp_version == "OCPP1.6":
-        return {
-            "connectorId": 0,
-            "csChargingProfiles": {
-                "chargingProfileId": CAP_PROFILE_ID,
-                "stackLevel": 0,
-                "chargingProfilePurpose": "ChargePointMaxProfile",
-                "chargingProfileKind": "Absolute",
-                "chargingSchedule": schedule,
-            },
-        }, "SetChargingProfile"
-    return {
-        "evseId": 0,
-        "chargingProfile": {
-            "id": CAP_PROFILE_ID,
-            "stackLevel": 0,
-            "chargingProfilePurpose": "ChargingStationMaxProfile",
-            "chargingProfileKind": "Absolute",
-            "chargingSchedule": [{"id": 1, **schedule}],
-        },
-    }, "SetChargingProfile"
+def cap_request(ocpp_version: str, watts: float, start: str) -> tuple[str, dict[str, Any]]:
+    """The charge-point-wide limit from `start`, as the charger's version takes it."""
+    profile = ops.charging_profile(ocpp_version, CAP_PROFILE_ID, 0, ops.STATION_MAX_PROFILE, watts, start=start)
+    return ops.set_profile_request(ocpp_version, 0, profile)
 
 
 class PowerCap:
@@ -271,7 +248,7 @@ class PowerCap:
         record = self.live.record(charger_id)
         if record is None:
             return True
-        payload, operation = cap_profile(record.ocpp_version, watts, iso(self.clock.now()) or "")
+        operation, payload = cap_request(record.ocpp_version, watts, iso(self.clock.now()) or "")
         result = await self.operate(charger_id, operation, payload, command="power_cap")
         if getattr(result, "state", None) == "acknowledged":
             self._in_force[charger_id] = watts

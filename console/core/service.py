@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
@@ -18,9 +17,10 @@ from console.core.clock import Clock, SystemClock
 from console.core import operations as ops
 from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.engine import ActionEngine
-from console.core.events import ActionChanged, EventBus, Notice, StoreHealth, Subscription
+from console.core.events import EventBus, Notice, StoreHealth, Subscription
 from console.core.fleet import DEFAULT_ORG, FleetService
-from console.core.live import LiveState, log_view, summarize_action
+from console.core.ledger import ActionLedger
+from console.core.live import LiveState, log_view
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
 from console.core.powercap import PowerCap
@@ -66,7 +66,8 @@ class ConsoleService:
         self.registrations = Registrations(store, self.clock, self.bus, self.fleet, self.live)
         self.queries = Queries(store, self.live)
         self.tokens = TokenRegistry(store, self.clock, self.bus)
-        self.engine = ActionEngine(store, self.clock, self.bus, self.live)
+        self.ledger = ActionLedger(store, self.clock, self.bus, self.live)
+        self.engine = ActionEngine(self.clock, self.live, self.ledger)
         self.power_cap = PowerCap(
             self.live,
             self.bus,
@@ -105,8 +106,7 @@ class ConsoleService:
             self.runtime = runtime
         if gateway is not None:
             self.gateway = gateway
-            self.engine.call = gateway.call
-            self.engine.is_connected = gateway.is_connected
+            self.ledger.gateway = gateway
 
     def set_ocpp_url(self, url: str) -> None:
         self._info = BackendInfo(
@@ -383,13 +383,13 @@ class ConsoleService:
             raise Unavailable(f"{record.identity} is a real charger: there is no runtime to {command}")
         if self.runtime is None:
             raise Unavailable("simulated chargers are not running in this process")
-        action = await self._new_action(charger_id, command, {})
+        action = await self.ledger.open(charger_id, command, {})
         try:
             outcome = await getattr(self.runtime, command)(charger_id)
         except Exception as error:
-            await self._finish_action(action, "failed", str(error))
+            await self.ledger.settle(action, "failed", str(error))
             raise
-        await self._finish_action(action, "completed", outcome)
+        await self.ledger.settle(action, "completed", outcome)
         return outcome
 
     # -- simulator controls (lab) ---------------------------------------------------------
@@ -475,53 +475,15 @@ class ConsoleService:
         subject = f"{operation} to {record.identity}"
         ops.check_operation(record.ocpp_version, operation, subject)
         request = dict(payload or {})
-        problem = ops.request_problem(record.ocpp_version, operation, request)
         # What is kept of the request and the answer never holds a charger's password.
-        action = await self._new_action(
+        action = await self.ledger.open(
             charger_id, command or operation, mask_secrets(ops.plain(request))[0], operation=operation
         )
-        if problem is not None:
-            await self._finish_action(action, "failed", f"invalid request: {problem}", reason=ops.INVALID_REQUEST)
-            raise OperationRefused({"payload": problem}, subject, self._result(action, record))
-        gateway = self.gateway
-        if gateway is None or not gateway.is_connected(record.identity):
-            await self._finish_action(
-                action, "failed", f"offline: {record.identity} is not connected", reason=ops.OFFLINE
-            )
-            return self._result(action, record)
-        await self._finish_action(action, "sent", None, sent_at=self.clock.now())
-        started = time.monotonic()
-        try:
-            answer = ops.plain(await gateway.call(record.identity, operation, request))
-        except asyncio.CancelledError:
-            await asyncio.shield(
-                self._finish_action(action, "failed", "cancelled while waiting for the answer", reason=ops.CANCELLED)
-            )
-            raise
-        except Exception as error:  # every way the exchange can fail is the action's outcome
-            reason, detail, error_answer = ops.failure_of(error, record.ocpp_version, operation)
-            if reason in (ops.ERROR, ops.TIMEOUT) and not gateway.is_connected(record.identity):
-                reason, detail = ops.OFFLINE, f"offline: the connection closed before {record.identity} answered"
-            answered = reason in (ops.CALL_ERROR, ops.INVALID_ANSWER)
-            await self._finish_action(
-                action,
-                "failed",
-                detail,
-                reason=reason,
-                result=error_answer,
-                answered_at=self.clock.now() if answered else None,
-                duration_ms=_elapsed_ms(started),
-            )
-            return self._result(action, record)
-        state, status = ops.answered_state(answer)
-        await self._finish_action(
-            action,
-            state,
-            f"{operation}: {status or 'answered'}",
-            result=mask_secrets(answer)[0],
-            answered_at=self.clock.now(),
-            duration_ms=_elapsed_ms(started),
-        )
+        exchange = await self.ledger.dispatch(action, operation, request)
+        if exchange.problem is not None:
+            raise OperationRefused({"payload": exchange.problem}, subject, self._result(action, record))
+        if exchange.acknowledged:
+            await self.ledger.settle(action, "acknowledged", exchange.detail)
         return self._result(action, record)
 
     async def operate_many(
@@ -646,50 +608,6 @@ class ConsoleService:
         """1.6 ChangeConfiguration; 2.0.1 SetVariables of one "Component.Variable" key."""
         operation, payload = ops.set_configuration_request(self._charger(charger_id).ocpp_version, key, value)
         return await self.operate(charger_id, operation, payload, command="set_configuration")
-
-    # -- actions ---------------------------------------------------------------------
-
-    async def _new_action(self, charger_id: str, command: str, parameters: dict[str, Any], **fields: Any) -> Action:
-        now = self.clock.now()
-        action = Action(
-            charger_id=charger_id,
-            command=command,
-            parameters=parameters,
-            state="pending",
-            created_at=now,
-            updated_at=now,
-            **fields,
-        )
-
-        def write(session: Session) -> Action:
-            session.add(action)
-            session.commit()
-            return action
-
-        await self.store.run(write)
-        self._announce(action)
-        return action
-
-    async def _finish_action(self, action: Action, state: str, detail: str | None, **fields: Any) -> None:
-        action.state = state
-        action.detail = detail
-        for name, value in fields.items():
-            setattr(action, name, value)
-        action.updated_at = self.clock.now()
-        snapshot = Action(**action.model_dump())
-
-        def write(session: Session) -> None:
-            session.merge(snapshot)
-            session.commit()
-
-        await self.store.run(write)
-        self._announce(action)
-
-    def _announce(self, action: Action) -> None:
-        summary = summarize_action(action)
-        self.live.action_changed(action.charger_id, summary)
-        self.bus.publish(ActionChanged(action.charger_id, summary))
-
 
     # == REST API: organizations, API keys, and what one organization may see ==========
     # (issue 7). The API edge scopes every request through these; a charger of another
@@ -918,6 +836,3 @@ class ConsoleService:
             return False
         return True
 
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.monotonic() - started) * 1000, 1)
