@@ -86,3 +86,71 @@ async def test_an_independent_201_station_gets_valid_answers_and_no_phantom_sess
     assert set(rows) == {"tx-ind-1", "tx-ind-2"}
     assert (rows["tx-ind-1"].energy_wh, rows["tx-ind-1"].missing_seq_nos, rows["tx-ind-1"].incomplete) == (8000, "1", True)
     assert (rows["tx-ind-2"].incomplete, rows["tx-ind-2"].energy_wh) == (True, None)
+
+
+async def presenting_tokens(script: Path, service: ConsoleService, central: CentralSystem, charger_id: str, scenario: str) -> dict[str, Any]:
+    """Run a tokens scenario; once the charger has started its session, push its local list and ask its version."""
+    process = await asyncio.create_subprocess_exec(
+        "node", str(script), central.url, scenario, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        for _ in range(1000):
+            if await stored(service, charger_id):
+                break
+            await asyncio.sleep(0.02)
+        pushed = await service.push_local_list(charger_id)
+        assert pushed.acknowledged, pushed
+        asked = await service.local_list_version(charger_id)
+        assert asked.acknowledged, asked
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, err.decode()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    assert "error" not in result and result["invalid"] == [], result
+    return result["answers"]
+
+
+async def test_an_independent_16_charger_presenting_tokens_gets_the_registrys_answers_and_its_local_list(
+    ocpp_rpc: Path, service: ConsoleService, central_system: CentralSystem
+) -> None:
+    from test_tokens import registry, a_location
+
+    from console.core.tokens import REJECT
+
+    charger = await service.create_charger({"identity": "IND-16"})
+    await registry(service, await a_location(service, "Elsewhere"))
+    service.tokens.unknown = REJECT
+    answers = await presenting_tokens(ocpp_rpc, service, central_system, charger.id, "tokens16")
+    assert answers["VALID-1"] == {"status": "Accepted", "expiryDate": "2027-01-31T00:00:00Z", "parentIdTag": "FLEET-A"}
+    assert answers["BLOCKED-1"] == {"status": "Blocked"}
+    assert answers["EXPIRED-1"]["status"] == answers["LAPSED-1"]["status"] == "Expired"
+    assert answers["ELSEWHERE-1"] == answers["NOBODY"] == {"status": "Invalid"}
+    assert answers["start"]["idTagInfo"]["status"] == "Accepted"
+    assert answers["localList"]["version"] == 1 and answers["localList"]["entries"] == {
+        "VALID-1": "Accepted", "BLOCKED-1": "Blocked", "EXPIRED-1": "Expired", "LAPSED-1": "Expired", "ABCD1234": "Accepted",
+    }  # ELSEWHERE-1 is valid at another location only
+    status = await service.local_list(charger.id)
+    assert (status.version, status.current) == (1, True)
+
+
+async def test_an_independent_201_station_presenting_tokens_gets_the_registrys_answers_and_its_local_list(
+    ocpp_rpc: Path, service: ConsoleService, central_system: CentralSystem
+) -> None:
+    from test_tokens import registry, a_location
+
+    charger = await service.create_charger({"identity": "IND-201", "ocpp_version": "OCPP2.0.1"})
+    await registry(service, await a_location(service, "Elsewhere"))
+    answers = await presenting_tokens(ocpp_rpc, service, central_system, charger.id, "tokens201")
+    assert answers["VALID-1"] == {
+        "status": "Accepted", "cacheExpiryDateTime": "2027-01-31T00:00:00Z", "groupIdToken": {"idToken": "FLEET-A", "type": "Central"},
+    }
+    assert answers["BLOCKED-1"] == {"status": "Blocked"}
+    assert answers["EXPIRED-1"]["status"] == answers["LAPSED-1"]["status"] == "Expired"
+    assert answers["ELSEWHERE-1"] == {"status": "NotAtThisLocation"}
+    assert answers["NOBODY"] == {"status": "Accepted"}  # unknown: a lab's default
+    assert answers["started"] == {"idTokenInfo": {"status": "Blocked"}}
+    assert answers["localList"]["version"] == 1 and answers["localList"]["entries"] == {
+        "VALID-1": "Accepted", "BLOCKED-1": "Blocked", "EXPIRED-1": "Expired", "LAPSED-1": "Expired", "ABCD1234": "Accepted",
+    }

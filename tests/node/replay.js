@@ -45,10 +45,59 @@ const scenarios = {
     answers.vendor = await client.call('DataTransfer', { vendorId: 'com.example', messageId: 'x', data: { some_key: 1, otherKey: null } });
     return answers;
   },
+  // Tokens the console's registry holds (and one it does not), then a local list the console pushes: the
+  // scenario ends once the console has asked for the list's version.
+  async tokens16(client) {
+    const answers = {};
+    const list = { version: 0, entries: {} };
+    const asked = localList(client, list, 'listVersion', (entry) => [entry.idTag, entry.idTagInfo]);
+    answers.boot = await client.call('BootNotification', { chargePointVendor: 'ABB', chargePointModel: 'Terra AC' });
+    for (const idTag of ['VALID-1', 'BLOCKED-1', 'EXPIRED-1', 'LAPSED-1', 'ELSEWHERE-1', 'NOBODY']) {
+      answers[idTag] = (await client.call('Authorize', { idTag })).idTagInfo;
+    }
+    answers.start = await client.call('StartTransaction', { connectorId: 1, idTag: 'VALID-1', meterStart: 0, timestamp: T0 });
+    await asked;
+    answers.localList = list;
+    return answers;
+  },
+  async tokens201(client) {
+    const answers = {};
+    const list = { version: 0, entries: {} };
+    const asked = localList(client, list, 'versionNumber', (entry) => [entry.idToken.idToken, entry.idTokenInfo]);
+    answers.boot = await client.call('BootNotification', { chargingStation: { vendorName: 'Alpitronic', model: 'HYC300' }, reason: 'PowerUp' });
+    for (const token of ['VALID-1', 'BLOCKED-1', 'EXPIRED-1', 'LAPSED-1', 'ELSEWHERE-1', 'NOBODY']) {
+      answers[token] = (await client.call('Authorize', { idToken: { idToken: token, type: 'ISO14443' } })).idTokenInfo;
+    }
+    answers.started = await client.call('TransactionEvent', { eventType: 'Started', timestamp: T0, triggerReason: 'Authorized', seqNo: 0,
+      transactionInfo: { transactionId: 'tx-tok-1' }, evse: { id: 1, connectorId: 1 }, idToken: { idToken: 'BLOCKED-1', type: 'ISO14443' } });
+    await asked;
+    answers.localList = list;
+    return answers;
+  },
 };
 
+// Keep a local authorization list as a charger does (full or differential, its version); resolves once the
+// console asks for the version.
+function localList(client, list, versionKey, keyAndInfo) {
+  return new Promise((resolve) => {
+    client.handle('SendLocalList', ({ params }) => {
+      if (params.updateType === 'Full') list.entries = {};
+      for (const entry of params.localAuthorizationList || []) {
+        const [key, info] = keyAndInfo(entry);
+        if (info) list.entries[key] = info.status; else delete list.entries[key];
+      }
+      list.version = params[versionKey];
+      return { status: 'Accepted' };
+    });
+    client.handle('GetLocalListVersion', () => {
+      setTimeout(resolve, 50);
+      return { [versionKey]: list.version };
+    });
+  });
+}
+
 (async () => {
-  const [identity, protocol] = scenario === 'ocpp16' ? ['IND-16', 'ocpp1.6'] : ['IND-201', 'ocpp2.0.1'];
+  const [identity, protocol] = scenario.endsWith('16') ? ['IND-16', 'ocpp1.6'] : ['IND-201', 'ocpp2.0.1'];
   const client = new RPCClient({ endpoint, identity, protocols: [protocol], strictMode: true, reconnect: false });
   const invalid = [];
   client.on('strictValidationFailure', (event) => invalid.push(String(event.error && event.error.message)));
