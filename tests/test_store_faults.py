@@ -25,6 +25,7 @@ from ocpp.v16 import call
 from sqlalchemy import event, func
 from sqlmodel import select
 
+from console.api.client import RemoteBackend
 from console.api.server import ApiServer
 from console.core.clock import SystemClock
 from console.core.events import StoreHealth
@@ -135,6 +136,7 @@ async def test_a_read_only_store_is_said_durable_answers_are_refused_and_all_rec
     charger = await service.create_charger({"identity": "CP-RO"})
     await service.create_charger({"identity": "CP-RO2"})
     changes = service.subscribe(kinds=(StoreHealth,))
+    _, key = await service.create_api_key("default")
     api = ApiServer(service, port=0, environment="test")
     await api.start()
     try:
@@ -155,6 +157,11 @@ async def test_a_read_only_store_is_said_durable_answers_are_refused_and_all_rec
                 assert degraded["store"]["queued"] >= 5
                 assert service.info.store_unavailable == degraded["store"]["reason"]
                 assert "store unavailable" in summary(service.info, []).plain
+                attached = RemoteBackend(api.url, key)
+                try:  # a console attaching now is told too
+                    assert (await attached.connect()).store_unavailable == degraded["store"]["reason"]
+                finally:
+                    await attached.aclose()
                 # A charger connecting now is taken and answered too (its live state waits in the queue).
                 async with charge_point(central.url, "CP-RO2") as other:
                     assert (await other.call(call.Heartbeat())).current_time
@@ -274,3 +281,12 @@ async def test_the_write_ahead_log_is_truncated_once_a_long_reader_ends(service:
         reader.execute("ROLLBACK")
         reader.close()
     await eventually(lambda: store.wal_bytes() < 1 << 20, timeout=5)
+
+
+def test_the_store_s_condition_travels_the_event_stream() -> None:
+    from console.api.wire import decode_event, encode_event
+
+    for health in (StoreHealth("database or disk is full", 1200, 30), StoreHealth(None)):
+        name, data = encode_event(health)  # type: ignore[misc]
+        assert name == "store" and data["state"] == health.state
+        assert decode_event(name, data) == health

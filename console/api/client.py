@@ -174,6 +174,7 @@ class RemoteBackend:
             ocpp_url=data.get("ocpp_url", ""),
             store=f"{self.base_url} ({data.get('store', '')})",
             read_only=bool(data.get("read_only", False)),
+            store_unavailable=data.get("store_unavailable"),
         )
         self._commands = await self._get("/console/commands")
         return self._info
