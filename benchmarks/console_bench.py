@@ -16,6 +16,19 @@ With `--attached` the console runs as `ocpp-console attach` does, against
 chargers: a load generator process (benchmarks.loadgen fleet, pinned to CPU 1)
 connects them and each sends a Heartbeat and a MeterValues every 10 s plus
 status changes. The console reads the fleet and follows it over HTTP and SSE.
+
+With `--logs-view` (either mode) the fleet Logs view is open and no key is
+pressed: a probe on the event loop, due every 10 ms, records each gap between
+its runs — the longest time the console could not have drawn a frame — and the
+figures are those gaps (`frame_gap_ms`, with p99 and max), the renders and the
+log lines the view took per second.
+
+With `--cold-start` the console is started as an operator starts it
+(`python -m console`, the embedded depot with its simulated chargers, on a
+store made by a first run) in a tmux pane of 160x48, N times (`--runs`). From
+the process start, `first_paint_s` is when the pane first shows the console's
+frame (its header) and `ready_s` when the header counts the fleet; each is the
+median of the runs. Needs tmux.
 """
 
 from __future__ import annotations
@@ -24,6 +37,8 @@ import argparse
 import asyncio
 import gc
 import json
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,10 +56,12 @@ from console.core.service import ConsoleService
 from console.core.store import Store
 from console.tui.app import ConsoleApp
 from console.tui.screens.main import MainScreen
+from console.tui.widgets.views import LogsView
 
 METER_INTERVAL = 10.0
 FEED_TICK = 0.1
 KEY_TIMEOUT = 10.0
+GAP_PROBE = 0.01
 CREATED = "2026-04-01T08:00:00Z"
 LOCATIONS = ("loc-north", "loc-south", "loc-east", "loc-west")
 
@@ -171,6 +188,30 @@ async def key_to_frame(pilot: Any, screen: MainScreen, key: str, render_ends: li
     return (render_ends[-1] - pressed) * 1000
 
 
+class LoopGaps:
+    """Gaps (ms) between runs of a probe due every GAP_PROBE seconds: how long the event loop was held."""
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        self._last = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def _probe(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self._last) * 1000)
+        self._last = now
+        self._handle = asyncio.get_running_loop().call_later(GAP_PROBE, self._probe)
+
+    def __enter__(self) -> LoopGaps:
+        self._last = time.perf_counter()
+        self._handle = asyncio.get_running_loop().call_later(GAP_PROBE, self._probe)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
 class CollectorPauses:
     """Python's cyclic collector pauses (ms) while measuring, by generation."""
 
@@ -203,6 +244,7 @@ def summary(samples: list[float]) -> dict[str, float]:
         "n": len(ordered),
         "p50": round(statistics.median(ordered), 1),
         "p95": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 1),
+        "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
         "max": round(ordered[-1], 1),
     }
 
@@ -237,7 +279,37 @@ async def _press_keys(pilot: Any, screen: TimedScreen, seconds: float, presses: 
     return keys
 
 
-async def measure(size: int, seconds: float, presses: int, profile: Path | None = None) -> dict[str, Any]:
+async def _watch(pilot: Any, screen: TimedScreen, seconds: float, presses: int, logs_view: bool) -> dict[str, Any]:
+    """The measured phase: key presses on the charger table, or the fleet Logs view watched with no key pressed."""
+    if not logs_view:
+        return {"key_to_frame_ms": summary(await _press_keys(pilot, screen, seconds, presses))}
+    logs = screen.query_one(LogsView)
+    taken = [0]
+    take = logs.take
+
+    def counted(entry: Any) -> None:
+        taken[0] += 1
+        take(entry)
+
+    logs.take = counted  # type: ignore[method-assign]
+    screen.show_view("logs")
+    await pilot.pause(1.0)
+    screen.renders.clear()
+    screen.flushes.clear()
+    taken[0] = 0
+    with LoopGaps() as gaps:
+        await asyncio.sleep(seconds)
+    return {
+        "view": "logs",
+        "frame_gap_ms": summary(gaps.gaps),
+        "renders_per_s": round(len(screen.renders) / seconds, 1),
+        "log_lines_per_s": round(taken[0] / seconds, 1),
+    }
+
+
+async def measure(
+    size: int, seconds: float, presses: int, profile: Path | None = None, logs_view: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         setup_started = time.perf_counter()
         service = await live_service(Path(directory), size)
@@ -258,7 +330,7 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
             profiler = _start_profiler(profile)
             started = time.perf_counter()
             with CollectorPauses() as collector:
-                keys = await _press_keys(pilot, screen, seconds, presses)
+                watched = await _watch(pilot, screen, seconds, presses, logs_view)
             elapsed = time.perf_counter() - started
             _stop_profiler(profiler, profile, f"embedded-{size}")
             stop.set()
@@ -271,7 +343,7 @@ async def measure(size: int, seconds: float, presses: int, profile: Path | None 
         "meter_values_per_s": round(sent[0] / elapsed, 1),
         "flush_ms": summary(screen.flushes),
         "render_ms": summary(screen.renders),
-        "key_to_frame_ms": summary(keys),
+        **watched,
         "gc_pause_ms": collector.figures(),
     }
 
@@ -301,7 +373,9 @@ def _attached_server(directory: Path, size: int) -> tuple[Any, str, str]:
     return server, f"http://127.0.0.1:{api_port}", key
 
 
-async def measure_attached(size: int, seconds: float, presses: int, profile: Path | None = None) -> dict[str, Any]:
+async def measure_attached(
+    size: int, seconds: float, presses: int, profile: Path | None = None, logs_view: bool = False
+) -> dict[str, Any]:
     from console.api.client import RemoteBackend
 
     with tempfile.TemporaryDirectory() as directory:
@@ -333,7 +407,7 @@ async def measure_attached(size: int, seconds: float, presses: int, profile: Pat
                 profiler = _start_profiler(profile)
                 started = time.perf_counter()
                 with CollectorPauses() as collector:
-                    keys = await _press_keys(pilot, screen, seconds, presses)
+                    watched = await _watch(pilot, screen, seconds, presses, logs_view)
                 elapsed = time.perf_counter() - started
                 _stop_profiler(profiler, profile, f"attached-{size}")
                 events = screen.updates - events_before
@@ -353,25 +427,102 @@ async def measure_attached(size: int, seconds: float, presses: int, profile: Pat
         "server_rss_mb": server_rss,
         "flush_ms": summary(screen.flushes),
         "render_ms": summary(screen.renders),
-        "key_to_frame_ms": summary(keys),
+        **watched,
         "gc_pause_ms": collector.figures(),
     }
 
 
 async def run(
-    sizes: list[int], seconds: float, presses: int, profile: Path | None = None, attached: bool = False
+    sizes: list[int],
+    seconds: float,
+    presses: int,
+    profile: Path | None = None,
+    attached: bool = False,
+    logs_view: bool = False,
 ) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
-        result = await (measure_attached if attached else measure)(size, seconds, presses, profile)
+        result = await (measure_attached if attached else measure)(size, seconds, presses, profile, logs_view)
         results.append(result)
+        if logs_view:
+            outcome = (
+                f"frame gap p99 {result['frame_gap_ms'].get('p99')} ms max {result['frame_gap_ms'].get('max')} ms · "
+                f"{result['log_lines_per_s']} log lines/s"
+            )
+        else:
+            outcome = f"key→frame p50 {result['key_to_frame_ms'].get('p50')} ms p95 {result['key_to_frame_ms'].get('p95')} ms"
         print(
             f"{size:>6} chargers: flush p50 {result['flush_ms'].get('p50')} ms p95 {result['flush_ms'].get('p95')} ms · "
-            f"render p50 {result['render_ms'].get('p50')} ms p95 {result['render_ms'].get('p95')} ms · "
-            f"key→frame p50 {result['key_to_frame_ms'].get('p50')} ms p95 {result['key_to_frame_ms'].get('p95')} ms",
+            f"render p50 {result['render_ms'].get('p50')} ms p95 {result['render_ms'].get('p95')} ms · {outcome}",
             flush=True,
         )
     return results
+
+
+COLD_START_TIMEOUT = 60.0
+COLD_START_POLL = 0.02
+# The header's fleet count once the fleet is read (the frame shows 0/0 or "connecting…" before).
+FLEET_SHOWN = re.compile(r"connected \d+/[1-9]")
+
+
+def _pane(session: str) -> str:
+    captured = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True)
+    return captured.stdout
+
+
+def _cold_start_once(session: str, command: list[str]) -> dict[str, float]:
+    """Start `command` in a fresh tmux session; seconds from its start to the first frame and to the fleet shown."""
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    started = time.perf_counter()
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", subprocess.list2cmdline(command)], check=True
+    )
+    figures: dict[str, float] = {}
+    try:
+        while time.perf_counter() - started < COLD_START_TIMEOUT:
+            pane = _pane(session)
+            now = time.perf_counter() - started
+            if "first_paint_s" not in figures and "ocpp-console" in pane:
+                figures["first_paint_s"] = now
+            if FLEET_SHOWN.search(pane):
+                figures.setdefault("first_paint_s", now)
+                figures["ready_s"] = now
+                break
+            time.sleep(COLD_START_POLL)
+        else:
+            raise TimeoutError(f"the console showed no fleet within {COLD_START_TIMEOUT} s:\n{_pane(session)}")
+        # Quit as an operator does, so the simulated chargers stop and the store closes.
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
+        deadline = time.perf_counter() + 20
+        while time.perf_counter() < deadline:
+            if subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode:
+                break
+            time.sleep(0.1)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return figures
+
+
+def cold_start(runs: int) -> dict[str, Any]:
+    if shutil.which("tmux") is None:
+        raise SystemExit("--cold-start needs tmux")
+    from benchmarks.ocpp_bench import free_port
+
+    with tempfile.TemporaryDirectory() as directory:
+        command = [sys.executable, "-m", "console", "--db", f"sqlite:///{Path(directory) / 'cold.db'}"]
+        session = f"console-bench-{int(time.time())}"
+        # The first run makes the store (and imports the sample fleet): not measured.
+        _cold_start_once(session, [*command, "--ocpp-port", str(free_port())])
+        samples = [_cold_start_once(session, [*command, "--ocpp-port", str(free_port())]) for _ in range(runs)]
+    paints = [sample["first_paint_s"] for sample in samples]
+    ready = [sample["ready_s"] for sample in samples]
+    return {
+        "runs": runs,
+        "first_paint_s": round(statistics.median(paints), 2),
+        "first_paint_max_s": round(max(paints), 2),
+        "ready_s": round(statistics.median(ready), 2),
+        "ready_max_s": round(max(ready), 2),
+    }
 
 
 def main() -> None:
@@ -384,8 +535,23 @@ def main() -> None:
         "--attached", action="store_true",
         help="attach to `ocpp-console serve` in its own process, loaded by N real chargers from a load generator",
     )
+    parser.add_argument(
+        "--logs-view", action="store_true",
+        help="open the fleet Logs view and record the event loop's longest gaps (frame_gap_ms) instead of pressing keys",
+    )
+    parser.add_argument(
+        "--cold-start", action="store_true",
+        help="time `python -m console` from process start to its first frame and to the fleet shown, in tmux",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="cold starts to take the median of (default 5)")
     arguments = parser.parse_args()
-    results = asyncio.run(run(arguments.chargers, arguments.seconds, arguments.presses, arguments.profile, arguments.attached))
+    if arguments.cold_start:
+        result = cold_start(arguments.runs)
+        print(json.dumps({"benchmark": "console", "mode": "cold-start", "terminal": "160x48", **result}))
+        return
+    results = asyncio.run(
+        run(arguments.chargers, arguments.seconds, arguments.presses, arguments.profile, arguments.attached, arguments.logs_view)
+    )
     mode = "attached" if arguments.attached else "embedded"
     print(json.dumps({"benchmark": "console", "mode": mode, "terminal": "160x48", "results": results}))
 
