@@ -47,3 +47,33 @@ async def test_the_footer_follows_a_resize(live_service: ConsoleService, clock: 
         await settle(pilot)
         line = " ".join(footer_line(app).split())
         assert all(key in line for key in ESSENTIAL), line
+
+
+def screen_text(app: Any) -> str:
+    update = app.screen._compositor.render_full_update()
+    return "\n".join("".join(segment.text for strip in chop for segment in strip) for chop in update.strips)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda size: f"{size[0]}x{size[1]}")
+async def test_help_scrolls_down_only_and_explains_keys_and_the_filter(live_service: ConsoleService, clock: Any, size: tuple[int, int]) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_screen = app.screen
+        seen = [" ".join(screen_text(app).split())]
+        for key in ("pagedown", "right", "pagedown", "end", "pagedown"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert all(widget.scroll_x == 0 for widget in help_screen.query("*")), key
+            seen.append(" ".join(screen_text(app).split()))
+        # Each key with its longer description, the keys' column always in view.
+        assert any("c Charge Charge: now, scheduled or in a window" in text for text in seen)
+        assert any("^q Quit Quit the console" in text for text in seen)
+        # At the end, the filter's syntax.
+        assert "status:charging" in seen[-1]
+        assert "location:" in seen[-1] and "vendor:" in seen[-1]
+        await pilot.press("home")
+        await pilot.pause()
+        assert "? Help List every key of this view" in " ".join(screen_text(app).split())

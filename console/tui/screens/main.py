@@ -768,6 +768,7 @@ class MainScreen(Screen[None]):
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         dimmed: set[str] = set()
+        details: dict[str, str] = {}
         seen: set[str] = set()
         for key, active in self.active_bindings.items():
             binding = active.binding
@@ -777,10 +778,12 @@ class MainScreen(Screen[None]):
             seen.add(key)
             shown = escape(self.app.get_key_display(binding))
             keys.append((shown, escape(binding.description)))
+            if binding.tooltip:
+                details[shown] = escape(binding.tooltip)
             if not active.enabled:
                 dimmed.add(shown)
         keys.append(("ctrl+p", "Palette: find a charger, act on it"))
-        self.app.push_screen(HelpScreen(self.view, keys, dimmed))
+        self.app.push_screen(HelpScreen(self.view, keys, dimmed, details))
 
     @on(LocationsChanged)
     def _locations_changed(self, message: LocationsChanged) -> None:
