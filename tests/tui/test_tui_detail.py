@@ -443,3 +443,28 @@ def test_provisioning_stages_follow_the_runtime() -> None:
     assert "… registering" in marks("crashed", "boot_pending: the central system answered Pending")
     assert "✗ registering" in marks("crashed", "boot_rejected: Rejected")
     assert stage_line(replace(base, simulated=False, runtime="online")) is None
+
+
+async def test_an_ongoing_session_keeps_up_with_its_meter(live_service: ConsoleService, clock: Any) -> None:
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        transactions = main(app).query_one(TransactionTable)
+        assert transactions.get_cell_at((0, 6)) == "12.35"
+        duration = transactions.get_cell_at((0, 5))
+        live = live_service.live
+        transaction_id = live.open_transaction("dep-0001", 1)
+        register = live.session_energy_wh("dep-0001", 1) or 0.0
+        clock.advance(30)
+        start = next(row for row in await live_service.list_transactions("dep-0001") if row.id == transaction_id)
+        reading = register + 1000 + (start.energy_kwh or 0) * 0  # one more kWh on the meter
+        live.meter_values(
+            "dep-0001", 1, transaction_id,
+            [(clock.now(), "Energy.Active.Import.Register", None, "Wh", float(live._chargers["dep-0001"].registers[1] + 1000))],
+        )
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert transactions.get_cell_at((0, 6)) == "13.35"
+        assert transactions.get_cell_at((0, 5)) != duration

@@ -49,6 +49,8 @@ LABEL_WIDTH = 22
 HISTORY_MINUTES = 15
 SPARK_BUCKETS = 90
 LOG_HISTORY = 200
+# Seconds between reads of the Transactions tab while a session runs (its energy and duration move).
+TRANSACTIONS_REFRESH_S = 10
 TABS = ("overview", "live", "actions", "logs", "transactions")
 
 
@@ -434,8 +436,10 @@ class ChargerDetail(Vertical):
             self._pending_logs.clear()
 
     def _flush_transactions(self, charger: ChargerView, now: datetime) -> None:
-        # A session starts or stops with the charger's status; its energy moves with the meter.
-        key = (charger.id, charger.status, charger.is_charging)
+        # A session starts or stops with the charger's status; while one runs, its energy and
+        # duration move: read again every TRANSACTIONS_REFRESH_S so the ongoing row stays true.
+        running = charger.is_charging or charger.session_energy_kwh > 0
+        key = (charger.id, charger.status, charger.is_charging, int(now.timestamp() // TRANSACTIONS_REFRESH_S) if running else None)
         if self._transactions_key != key:
             self._transactions_key = key
             self._loaded.pop("transactions", None)
