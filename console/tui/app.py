@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import tzinfo
-from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,7 +65,6 @@ class ConsoleApp(App[None]):
         save_theme: Callable[[str], None] | None = None,
         confirm_single: bool = True,
         zone: tzinfo | None = None,
-        zone: tzinfo | None = None,
         start: Callable[[], Awaitable[Backend]] | None = None,
     ) -> None:
         """Either a `backend` ready to use, or `start`, which makes it while the frame says "connecting…"."""
@@ -76,8 +74,6 @@ class ConsoleApp(App[None]):
         # Why `start` failed: the console has exited, its caller says why.
         self.start_error: Exception | None = None
         self.clock = clock
-        # The zone times are shown in: None is the machine's own (tests fix one).
-        self.zone = zone
         # The zone times are shown in: None is the machine's own (tests fix one).
         self.zone = zone
         # Whether a stop, restart, inoperative or unlock that ends a session on one charger asks first
