@@ -8,6 +8,7 @@ from typing import Any
 from textual.widgets import Digits, Input, Select, Static, TabbedContent
 from tui_fleet import FakeRuntime, make_app, settle
 
+from console.core.models import Transaction
 from console.core.service import ConsoleService
 from console.tui.commands import ChargerCommands
 from console.tui.modals.command_form import CommandForm
@@ -456,14 +457,11 @@ async def test_an_ongoing_session_keeps_up_with_its_meter(live_service: ConsoleS
         duration = transactions.get_cell_at((0, 5))
         live = live_service.live
         transaction_id = live.open_transaction("dep-0001", 1)
-        register = live.session_energy_wh("dep-0001", 1) or 0.0
+        row = await live_service.store.run(lambda session: session.get(Transaction, transaction_id))
+        register = row.meter_start_wh + (live.session_energy_wh("dep-0001", 1) or 0.0)
         clock.advance(30)
-        start = next(row for row in await live_service.list_transactions("dep-0001") if row.id == transaction_id)
-        reading = register + 1000 + (start.energy_kwh or 0) * 0  # one more kWh on the meter
-        live.meter_values(
-            "dep-0001", 1, transaction_id,
-            [(clock.now(), "Energy.Active.Import.Register", None, "Wh", float(live._chargers["dep-0001"].registers[1] + 1000))],
-        )
+        # One kWh more on the meter than its last reading.
+        live.meter_values("dep-0001", 1, transaction_id, [(clock.now(), "Energy.Active.Import.Register", None, "Wh", register + 1000)])
         await pilot.pause(0.3)
         await settle(pilot)
         assert transactions.get_cell_at((0, 6)) == "13.35"
