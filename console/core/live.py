@@ -1337,7 +1337,6 @@ def summarize_action(action: Action) -> ActionSummary:
         created_at=action.created_at,
         updated_at=action.updated_at,
         detail=action.detail,
-        duration_ms=action.duration_ms,
     )
 
 

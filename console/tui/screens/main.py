@@ -42,7 +42,6 @@ from console.tui.modals.charger_form import ChargerForm
 from console.tui.modals.command_form import CommandForm
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.connector_picker import ConnectorPicker
-from console.tui.modals.frame_json import RawRecord
 from console.tui.modals.help import HelpScreen
 from console.tui.modals.lab_controls import LabControls
 from console.tui.widgets.charger_table import ChargerTable
@@ -66,19 +65,21 @@ NARROW_HEIGHT = 32
 # Actions that change the fleet: hidden in read-only mode.
 WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "lab"}
 # Actions on chargers: only in the chargers view.
-ON_CHARGERS = WRITES | {"raw", "mark", "sort", "filter"}
+ON_CHARGERS = WRITES | {"mark", "sort", "resort", "filter"}
 # Actions on the selected charger (or the marked ones): dimmed while there is none.
-ON_SELECTED = {"raw", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab"}
+ON_SELECTED = {"update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab"}
 # Actions that need the charger connected.
 ONLINE = {"charge", "idle", "unlock", "availability"}
 BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
 NOTICE_SEVERITIES = {"information", "warning", "error"}
 # Connector states with a session in progress: what a stop, restart, inoperative or unlock ends.
 IN_SESSION = {"Charging", "SuspendedEV", "SuspendedEVSE"}
+# Outcomes of a bulk action's calls that count as failed.
+FAILED_STATES = {"failed", "rejected", "expired"}
 # The footer shows these keys at every width (escape is `back` or `clear_filter`), then the others
 # in this order while they fit.
 ESSENTIAL_KEYS = ("help", "command_line", "filter", "mark", "back", "clear_filter", "quit")
-KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete", "raw")
+KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete")
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown"}
 
@@ -110,7 +111,8 @@ class MainScreen(Screen[None]):
         Binding("v", "lab", "EV/lab", id="console.lab", tooltip="Simulated charger: plug in an EV, present a tag, fault, drop"),
         Binding("space", "mark", "Mark", id="console.mark", tooltip="Mark the row for bulk actions"),
         Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
-        Binding("y", "raw", "Raw", id="console.raw", tooltip="The selected charger's record as stored, in JSON"),
+        Binding("O", "resort", "Re-sort", show=False, id="console.resort", tooltip="Sort again now (marks or a recent cursor move hold the order)"),
+        Binding("p", "pause", "Pause", show=False, id="console.pause", tooltip="Pause live updates (p again resumes)"),
         Binding("slash", "filter", "Filter", id="console.filter", priority=True, tooltip="Filter: text, status:, location:, vendor:"),
         Binding("escape", "clear_filter", "Clear filter", id="console.clear_filter"),
         Binding("escape", "back", "Back", id="console.back"),
@@ -143,6 +145,8 @@ class MainScreen(Screen[None]):
         self._lost: str | None = None
         # What the charger keys looked like when the footer was last drawn (see `_refresh_keys`).
         self._keys_shown: tuple[tuple[bool | None, str], ...] = ()
+        # `p`: live changes wait in `_pending`; only the operator's own keys redraw.
+        self.paused = False
 
     @property
     def backend(self) -> Backend:
@@ -165,7 +169,7 @@ class MainScreen(Screen[None]):
         yield Input(placeholder="filter: text, status:charging, location:north, vendor:abb", id="filter")
         with ContentSwitcher(id="views", initial="view-chargers"):
             with Vertical(id="view-chargers"):
-                yield ChargerTable(id="chargers")
+                yield ChargerTable(self.app.clock, id="chargers")
                 yield Static("", id="reason")
                 yield ChargerDetail(id="detail")
             yield ActionsView(id="view-actions")
@@ -289,14 +293,20 @@ class MainScreen(Screen[None]):
             return  # a dialog is on top: keep the pending changes for later
         now = self.app.clock.now()
         second = now.replace(microsecond=0)
-        quiet = not (self._pending or self._dirty or second != self._rendered_second or self.table.resorted)
-        if quiet and self.view == "chargers" and not self.detail.has_pending:
-            return
+        if self.paused:
+            if not (self._dirty or self.table.resorted):
+                return
+        else:
+            quiet = not (self._pending or self._dirty or second != self._rendered_second or self.table.resorted)
+            if quiet and self.view == "chargers" and not self.detail.has_pending:
+                return
         self._rendered_second = second
         # Only what changed is redrawn, unless something changed how every row looks.
         changed: set[str] | None = None if self._dirty or self.table.resorted else set(self._pending)
         self._dirty = False
-        pending, self._pending = self._pending, {}
+        pending: dict[str, ChargerView | None] = {}
+        if not self.paused:
+            pending, self._pending = self._pending, {}
         for charger_id, charger in pending.items():
             if charger is None:
                 self._chargers.pop(charger_id, None)
@@ -305,14 +315,18 @@ class MainScreen(Screen[None]):
                 self._chargers[charger_id] = charger
         with self.app.batch_update():
             self.query_one(FleetHeader).show(
-                self.backend.info, self._chargers.values(), self._locations, now, narrow=self.has_class("-narrow")
+                self.backend.info, self._chargers.values(), self._locations, now, narrow=self.has_class("-narrow"), paused=self.paused
             )
             if self.view == "chargers":
                 table = self.table
                 table.show(self._chargers, now, self._filter, changed)
+                title = "Chargers · order held: O re-sorts" if table.order_held else "Chargers"
+                if table.border_title != title:
+                    table.border_title = title
                 self._select(table.selected_id)
                 self._refresh_keys()  # the selected charger may have gone offline or come back
-                self.detail.flush(now)
+                if not self.paused:
+                    self.detail.flush(now)
                 self._show_reason()
             else:
                 self.query_one(f"#view-{self.view}", FleetView).flush(now, self._chargers)
@@ -391,7 +405,8 @@ class MainScreen(Screen[None]):
             parts.append(f"[b]{escape(self._lost)}[/b]: what you see may be out of date")
         marked = len(self.table.marked)
         if marked:
-            parts.append(f"[b]{marked} marked[/b]: s x r c i u a act on all of them (space unmarks, escape clears)")
+            hidden = len(self.table.hidden_marks)
+            parts.append(f"[b]{marked} marked ({hidden} hidden)[/b]: s x r c i u a act on all of them (space unmarks, escape clears)")
         state, reason = self.why_not("charge")
         if state is None and reason != "no charger selected":
             parts.append(f"{escape(reason)}: charge, idle, unlock and availability wait for it to connect")
@@ -496,17 +511,28 @@ class MainScreen(Screen[None]):
     async def _confirmed(self, what: str, chargers: list[ChargerView], sessions: int, note: str = "", yes_label: str = "") -> bool:
         """Ask before `what` (default No), naming the chargers and the live sessions that will end.
 
-        Several chargers are always asked about; one only when a session will end (unless
-        `--yes`) or when there is a `note` to read (a real charger's Reset).
+        Several chargers are always asked about, and marked ones the filter hides; one only when
+        a session will end (unless `--yes`) or when there is a `note` to read (a real charger's Reset).
         """
-        if len(chargers) == 1 and not note and (sessions == 0 or not self.app.confirm_single):
+        hidden = self._hidden(chargers)
+        if len(chargers) == 1 and not note and not hidden and (sessions == 0 or not self.app.confirm_single):
             return True
         shown = ", ".join(charger.identity for charger in chargers[:8])
         more = f" and {len(chargers) - 8} more" if len(chargers) > 8 else ""
         who = shown if len(chargers) == 1 else f"{len(chargers)} chargers ({shown}{more})"
         ends = f"{sessions} live session{'' if sessions == 1 else 's'} will end." if sessions else "No live session will end."
-        question = "\n".join(line for line in (f"{what} {who}?", ends, note) if line)
+        unseen = ""
+        if len(chargers) == 1 and hidden:
+            unseen = f"{hidden[0]} is hidden by the filter."
+        elif hidden:
+            unseen = f"{len(hidden)} of them hidden by the filter: {', '.join(hidden[:8])}{'…' if len(hidden) > 8 else ''}."
+        question = "\n".join(line for line in (f"{what} {who}?", unseen, ends, note) if line)
         return bool(await self.app.push_screen_wait(ConfirmDialog(question, yes_label=yes_label or what.split()[0])))
+
+    def _hidden(self, chargers: list[ChargerView]) -> list[str]:
+        """The identities of the marked chargers among `chargers` that the filter hides."""
+        hidden = self.table.hidden_marks
+        return [charger.identity for charger in chargers if charger.id in hidden]
 
     def _each(
         self, verb: str, call: Callable[[ChargerView], Awaitable[Any]], ends: Callable[[ChargerView], int] | None = None
@@ -524,24 +550,38 @@ class MainScreen(Screen[None]):
         self.run_worker(run(), name=verb, group="commands")
 
     async def _run_each(self, verb: str, chargers: list[ChargerView], call: Callable[[ChargerView], Awaitable[Any]]) -> None:
+        """Run `call` on each charger: one charger's outcome is told as it is, several in one toast of counts."""
+        failed: list[str] = []
         for charger in chargers:
             title = f"{verb.capitalize()} {charger.identity}"
             try:
                 outcome = await call(charger)
             except ConsoleError as error:
-                self.notify(str(error), title=f"{title} failed", severity="error")
-                continue
+                text, severity, title = str(error), "error", f"{title} failed"
             except Exception as error:  # a front end must outlive a failing backend call
                 log.exception("%s %s", verb, charger.identity)
-                self.notify(f"{type(error).__name__}: {error}", title=f"{title} failed", severity="error")
-                continue
-            if isinstance(outcome, str):
-                self.notify(outcome, title=title)
+                text, severity, title = f"{type(error).__name__}: {error}", "error", f"{title} failed"
             else:
-                # An OperationResult: the action is over by now.
-                failed = outcome.state in ("failed", "rejected")
-                text = outcome.detail or f"{outcome.operation} {outcome.state}"
-                self.notify(f"{outcome.state}: {text}" if outcome.detail else text, title=title, severity="error" if failed else "information")
+                if isinstance(outcome, str):
+                    text, severity = outcome, "information"
+                else:
+                    # An OperationResult: the action is over by now.
+                    detail = outcome.detail or f"{outcome.operation} {outcome.state}"
+                    text = f"{outcome.state}: {detail}" if outcome.detail else detail
+                    severity = "error" if outcome.state in FAILED_STATES else "information"
+            if severity == "error":
+                failed.append(charger.identity)
+            if len(chargers) == 1:
+                self.notify(text, title=title, severity=severity)  # type: ignore[arg-type]
+        if len(chargers) > 1:
+            self._tell_counts(verb, len(chargers), failed)
+
+    def _tell_counts(self, verb: str, total: int, failed: list[str]) -> None:
+        """One toast for a bulk action: "restart: 18 done, 2 failed (CP-A01, CP-B02) — see :actions"."""
+        text = f"{verb}: {total - len(failed)} done, {len(failed)} failed"
+        if failed:
+            text += f" ({', '.join(failed[:5])}{'…' if len(failed) > 5 else ''}) — see :actions"
+        self.notify(text, title=f"{verb.capitalize()} {total} chargers", severity="error" if failed else "information")
 
     def action_charge(self) -> None:
         self._command_form("charge")
@@ -556,7 +596,7 @@ class MainScreen(Screen[None]):
 
     async def _open_command_form(self, command: str, chargers: list[ChargerView]) -> None:
         sessions = sum(live_sessions(charger) for charger in chargers) if command == "idle" else 0
-        if len(chargers) > 1 and not await self._confirmed(command.capitalize(), chargers, sessions):
+        if (len(chargers) > 1 or self._hidden(chargers)) and not await self._confirmed(command.capitalize(), chargers, sessions):
             return
         executions = self.backend.charger_commands().get(command, {}).get("execution", ["immediate"])
 
@@ -645,13 +685,14 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
         self._show_reason()
 
-    def action_raw(self) -> None:
-        charger = self.selected
-        if charger is None:
-            return
-        shown = {*ChargerView.SEED_FIELDS, "organization_id", "user_id", "simulated", "tolerant"}
-        record = {name: value for name, value in charger.to_dict().items() if name in shown}
-        self.app.push_screen(RawRecord(f"{charger.identity} · record", record))
+    def action_resort(self) -> None:
+        self.table.resort()
+        self.flush()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._dirty = True
+        self.flush()
 
     def action_sort(self) -> None:
         column = self.table.cycle_sort()

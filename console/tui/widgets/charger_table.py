@@ -11,7 +11,7 @@ two lines.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from console.core.clock import Clock
 from console.core.views import ChargerView
 from console.tui.format import (
     connected_cell,
@@ -55,6 +56,8 @@ WIDTHS = {key: width for key, _, width in COLUMNS}
 LABELS = {key: label for key, label, _ in COLUMNS}
 # What a narrow terminal keeps.
 COMPACT = ("mark", "identity", "name", "status", "connected", "power")
+# After the operator moves the cursor, live changes leave the order alone this long (seconds).
+HOLD_AFTER_MOVE = 4.0
 
 
 def _action_key(charger: ChargerView) -> float:
@@ -77,7 +80,12 @@ SORTABLE = tuple(key for key, _, _ in COLUMNS if key in SORT_KEYS)
 
 
 class ChargerTable(ScrollView, can_focus=True):
-    """Chargers in rows; the cursor row is the selected charger."""
+    """Chargers in rows; the cursor row is the selected charger.
+
+    Marks belong to chargers, not rows. While there are marks, or the operator moved the
+    cursor a moment ago, live changes do not re-sort: rows stay where the operator sees
+    them (`order_held` says a re-sort waits) until `resort()` or the hold ends.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", show=False, id="chargers.open"),
@@ -127,8 +135,13 @@ class ChargerTable(ScrollView, can_focus=True):
     class Selected(_RowMessage):
         """Enter (or a click on the cursor row): open the charger."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, clock: Clock, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._clock = clock
+        # When the operator last moved the cursor.
+        self._moved_at: datetime | None = None
+        # The rows are not in sort order: a live re-sort is held back.
+        self.order_held = False
         self._cells: dict[str, tuple[str, ...]] = {}
         self._sort_values: dict[str, Any] = {}
         # The rows in display order, and each charger's place in it.
@@ -196,6 +209,16 @@ class ChargerTable(ScrollView, can_focus=True):
     def shown_ids(self) -> list[str]:
         return list(self._order)
 
+    @property
+    def hidden_marks(self) -> set[str]:
+        """The marked chargers that are not in the table (the filter hides them)."""
+        return {charger_id for charger_id in self.marked if charger_id not in self._index}
+
+    def holding(self, now: datetime) -> bool:
+        """Whether live changes must not move rows: there are marks, or the cursor moved just now."""
+        recently = self._moved_at is not None and now - self._moved_at < timedelta(seconds=HOLD_AFTER_MOVE)
+        return bool(self.marked) or recently
+
     def get_row_index(self, charger_id: str) -> int:
         return self._index[charger_id]
 
@@ -234,16 +257,23 @@ class ChargerTable(ScrollView, can_focus=True):
         With `changed`, only those chargers are looked at, and the ages of the rows
         on screen are brought up to date: a flush then costs the same with 10 or
         10,000 chargers. Without it (or when the filter changed) every row is checked.
+        While `holding`, only the operator's own sort or filter reorders the rows.
         """
         selected = self.selected_id
+        # The operator's sort or filter, or rows all new (the first load, a narrower table): sorted, held or not.
+        asked = self.resorted or filter_text != self._shown_filter or not self._order
         if changed is None or filter_text != self._shown_filter or (chargers and not self._cells):
             reorder = self._show_all(chargers, now, filter_text)
         else:
             reorder = self._show_changed(chargers, now, filter_text, changed)
         self._shown_filter = filter_text
         self.resorted = False
-        if reorder:
-            self._sort()
+        if asked or not self.holding(now):
+            if reorder or self.order_held:
+                self._sort()
+            self.order_held = False
+        elif reorder:
+            self.order_held = self._keep_order()
         self._resize()
         if selected in self._index:
             self.move_cursor(row=self._index[selected])
@@ -311,11 +341,27 @@ class ChargerTable(ScrollView, can_focus=True):
             if before[index] != cell:
                 self._cells[charger_id] = before[:index] + (cell,) + before[index + 1 :]
 
+    def _sorted(self) -> list[str]:
+        return sorted(self._cells, key=self._sort_values.__getitem__, reverse=self.sort_reverse)
+
     def _sort(self) -> None:
-        order = sorted(self._cells, key=self._sort_values.__getitem__, reverse=self.sort_reverse)
+        order = self._sorted()
         if order != self._order:
             self._order = order
             self._index = {charger_id: index for index, charger_id in enumerate(order)}
+
+    def _keep_order(self) -> bool:
+        """Rows stay where they are (new ones at the end, gone ones out); True when that is not the sort order."""
+        order = [charger_id for charger_id in self._order if charger_id in self._cells]
+        if order != self._order:
+            self._order = order
+            self._index = {charger_id: index for index, charger_id in enumerate(order)}
+        return order != self._sorted()
+
+    def resort(self) -> None:
+        """Sort now, holding or not (the next `show`)."""
+        self.resorted = True
+        self.refresh()
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Order the rows by `column`; the same column again flips the order."""
@@ -381,23 +427,28 @@ class ChargerTable(ScrollView, can_focus=True):
         if 1 <= line < self.size.height:
             self.refresh(Region(0, line, self.size.width, 1))
 
+    def _move_by_hand(self, row: int) -> None:
+        """The operator moves the cursor: the order holds for a moment (see `holding`)."""
+        self._moved_at = self._clock.now()
+        self.move_cursor(row=row)
+
     def action_cursor_up(self) -> None:
-        self.move_cursor(row=self.cursor_row - 1)
+        self._move_by_hand(self.cursor_row - 1)
 
     def action_cursor_down(self) -> None:
-        self.move_cursor(row=self.cursor_row + 1)
+        self._move_by_hand(self.cursor_row + 1)
 
     def action_page_up(self) -> None:
-        self.move_cursor(row=self.cursor_row - self._page)
+        self._move_by_hand(self.cursor_row - self._page)
 
     def action_page_down(self) -> None:
-        self.move_cursor(row=self.cursor_row + self._page)
+        self._move_by_hand(self.cursor_row + self._page)
 
     def action_first(self) -> None:
-        self.move_cursor(row=0)
+        self._move_by_hand(0)
 
     def action_last(self) -> None:
-        self.move_cursor(row=len(self._order) - 1)
+        self._move_by_hand(len(self._order) - 1)
 
     def action_select_cursor(self) -> None:
         charger_id = self.selected_id
@@ -419,7 +470,7 @@ class ChargerTable(ScrollView, can_focus=True):
         if row == self.cursor_row:
             self.action_select_cursor()
         else:
-            self.move_cursor(row=row)
+            self._move_by_hand(row)
 
     def _column_at(self, x: int) -> str | None:
         for key in self._columns:

@@ -18,7 +18,7 @@ from console.tui.widgets.paint import Readout
 HEADROOM_GAUGE = 8
 
 
-def summary(info: BackendInfo, fleet: list[ChargerView], narrow: bool = False) -> Content:
+def summary(info: BackendInfo, fleet: list[ChargerView], narrow: bool = False, paused: bool = False) -> Content:
     connected = sum(1 for charger in fleet if charger.is_connected)
     power = sum(charger.current_power_kw for charger in fleet)
     # A narrow terminal keeps the figures and drops the name.
@@ -29,6 +29,8 @@ def summary(info: BackendInfo, fleet: list[ChargerView], narrow: bool = False) -
     if info.store_unavailable:
         parts += ["  ", (f"store unavailable: {info.store_unavailable}", "bold $error")]
     parts += ["  │  ", (f"connected {connected}/{len(fleet)}", "bold"), "  │  ", (f"{kilowatts(power)} kW", "bold")]
+    if paused:
+        parts += ["  │  ", (" paused: p resumes ", "bold reverse $warning")]
     return Content.assemble(*parts)
 
 
@@ -86,9 +88,10 @@ class FleetHeader(Vertical):
         locations: Iterable[LocationView],
         now: datetime,
         narrow: bool = False,
+        paused: bool = False,
     ) -> None:
         fleet = list(chargers)
-        self.query_one("#header-summary", Readout).show(summary(info, fleet, narrow))
+        self.query_one("#header-summary", Readout).show(summary(info, fleet, narrow, paused))
         self.query_one("#header-clock", Readout).show(Content.styled(f"{clock_time(now)} UTC ", "bold"))
         self.query_one("#header-statuses", Readout).show(statuses(fleet))
         self.query_one("#header-headroom", Readout).show(headroom(locations, fleet, bars=not narrow))
