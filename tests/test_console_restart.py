@@ -35,6 +35,8 @@ FROM "transaction" t JOIN metersample m ON m.transaction_id = t.id
 WHERE t.stopped_at IS NULL AND m.measurand = 'Energy.Active.Import.Register'
 GROUP BY t.id HAVING MAX(m.value) >= t.meter_start_wh + 10
 """
+# Seconds a console may take to start (imports, on a busy machine) before the timed checks begin.
+STARTUP_S = 60
 OPEN = 'SELECT id, charger_id, connector_id FROM "transaction" WHERE stopped_at IS NULL'
 CLOSED = 'SELECT id, meter_start_wh, meter_stop_wh, stop_reason FROM "transaction" WHERE stopped_at IS NOT NULL'
 
@@ -53,6 +55,8 @@ class Console:
                 "--ocpp-port", "0", "--api-port", "0", "--speed", "30",
                 stdout=out, stderr=asyncio.subprocess.STDOUT,
             )
+        # Start-up is mostly imports, as slow as the machine is busy: the checks below count from here.
+        await until("serve listening", lambda: "serving: OCPP at" in self.output(), self, timeout=STARTUP_S)
 
     def output(self) -> str:
         return self.log.read_text()
@@ -92,6 +96,8 @@ class EmbeddedConsole(Console):
         self.master = master
         self.log.write_text("")
         asyncio.get_running_loop().add_reader(master, self._drain)
+        connected = "SELECT count(*) FROM chargerstate WHERE is_connected"
+        await until("the depot started", lambda: query(self.db, connected)[0][0] > 0, self, timeout=STARTUP_S)
 
     def _drain(self) -> None:
         try:

@@ -1337,6 +1337,7 @@ def summarize_action(action: Action) -> ActionSummary:
         created_at=action.created_at,
         updated_at=action.updated_at,
         detail=action.detail,
+        duration_ms=action.duration_ms,
     )
 
 

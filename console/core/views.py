@@ -80,6 +80,8 @@ class ActionSummary(View):
     created_at: datetime
     updated_at: datetime
     detail: str | None = None
+    # The round trip of its CALL, once answered (or failed after it was sent).
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,6 +182,9 @@ def action_timing(action: ActionView | ActionSummary, now: datetime, zone: tzinf
     """When a waiting action runs ("in 4m 10s", "window 22:00–06:00" in `zone`), how long a moving one
     has been in its state, or how long a finished one took."""
     if action.state in FINAL_STATES:
+        if action.duration_ms is not None:
+            # It made a CALL: what it took is the charger's round trip, not its time in the queue.
+            return f"took {round_trip(action.duration_ms)}"
         return f"took {duration((utc(action.updated_at) - utc(action.created_at)).total_seconds())}"
     if isinstance(action, ActionView) and action.start_at is not None:
         if action.execution == "windowed" and action.end_at is not None:
@@ -190,6 +193,11 @@ def action_timing(action: ActionView | ActionSummary, now: datetime, zone: tzinf
             wait = (utc(action.start_at) - utc(now)).total_seconds()
             return f"in {duration(wait, ' ')}" if wait >= 1 else "due now"
     return f"{age(action.created_at, now)} ago"
+
+
+def round_trip(ms: float) -> str:
+    """A CALL's round trip: 12 ms, 1.4 s."""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def parameters_cell(action: ActionView) -> str:

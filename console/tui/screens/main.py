@@ -42,6 +42,7 @@ from console.tui.modals.charger_form import ChargerForm
 from console.tui.modals.command_form import CommandForm
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.connector_picker import ConnectorPicker
+from console.tui.modals.frame_json import RawRecord
 from console.tui.modals.help import HelpScreen
 from console.tui.modals.lab_controls import LabControls
 from console.tui.widgets.charger_table import ChargerTable
@@ -65,9 +66,9 @@ NARROW_HEIGHT = 32
 # Actions that change the fleet: hidden in read-only mode.
 WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "lab"}
 # Actions on chargers: only in the chargers view.
-ON_CHARGERS = WRITES | {"mark", "sort", "resort", "filter"}
+ON_CHARGERS = WRITES | {"raw", "mark", "sort", "resort", "filter"}
 # Actions on the selected charger (or the marked ones): dimmed while there is none.
-ON_SELECTED = {"update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab"}
+ON_SELECTED = {"raw", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab"}
 # Actions that need the charger connected.
 ONLINE = {"charge", "idle", "unlock", "availability"}
 BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
@@ -79,7 +80,7 @@ FAILED_STATES = {"failed", "rejected", "expired"}
 # The footer shows these keys at every width (escape is `back` or `clear_filter`), then the others
 # in this order while they fit.
 ESSENTIAL_KEYS = ("help", "command_line", "filter", "mark", "back", "clear_filter", "quit")
-KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete")
+KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete", "raw")
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown"}
 
@@ -113,6 +114,7 @@ class MainScreen(Screen[None]):
         Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
         Binding("O", "resort", "Re-sort", show=False, id="console.resort", tooltip="Sort again now (marks or a recent cursor move hold the order)"),
         Binding("p", "pause", "Pause", show=False, id="console.pause", tooltip="Pause live updates (p again resumes)"),
+        Binding("y", "raw", "Raw", id="console.raw", tooltip="The selected charger's record as stored, in JSON"),
         Binding("slash", "filter", "Filter", id="console.filter", priority=True, tooltip="Filter: text, status:, location:, vendor:"),
         Binding("escape", "clear_filter", "Clear filter", id="console.clear_filter"),
         Binding("escape", "back", "Back", id="console.back"),
@@ -693,6 +695,14 @@ class MainScreen(Screen[None]):
         self.paused = not self.paused
         self._dirty = True
         self.flush()
+
+    def action_raw(self) -> None:
+        charger = self.selected
+        if charger is None:
+            return
+        shown = {*ChargerView.SEED_FIELDS, "organization_id", "user_id", "simulated", "tolerant"}
+        record = {name: value for name, value in charger.to_dict().items() if name in shown}
+        self.app.push_screen(RawRecord(f"{charger.identity} · record", record))
 
     def action_sort(self) -> None:
         column = self.table.cycle_sort()

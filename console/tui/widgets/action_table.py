@@ -96,7 +96,9 @@ class ActionTable(DataTable[str]):
                 unknown = True
                 continue
             # The rest (its schedule, its window) stays as read.
-            action = dataclasses.replace(before, state=summary.state, detail=summary.detail, updated_at=summary.updated_at)
+            action = dataclasses.replace(
+                before, state=summary.state, detail=summary.detail, updated_at=summary.updated_at, duration_ms=summary.duration_ms
+            )
             self.actions[action.id] = action
             try:
                 for column, value in zip(self._columns, self._cells(action, now)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -28,8 +28,10 @@ from console.tui.format import (
     connector_status_variable,
     gauge,
     kilowatts,
+    local_stamp,
     repairs_cell,
     resample,
+    short_version,
     stamp,
     station_meter,
     transaction_duration,
@@ -72,19 +74,29 @@ def _heading(text: str) -> Content:
     return Content.styled(f"{text}\n", "bold $primary")
 
 
-def _ago(moment: datetime | None, now: datetime) -> str | None:
-    return f"{stamp(moment)} ({age(moment, now)} ago)" if moment else None
+def _ago(moment: datetime | None, now: datetime, zone: tzinfo | None = timezone.utc) -> str | None:
+    return f"{local_stamp(moment, zone)} ({age(moment, now)} ago)" if moment else None
 
 
-def record_lines(charger: ChargerView) -> Content:
-    lines = [_heading("Record")]
-    lines += [_line(name, getattr(charger, name)) for name in ChargerView.SEED_FIELDS]
-    lines.append(_line("location", charger.location_name))
-    lines.append(_line("organization", charger.organization_id))
-    lines.append(_line("owner", charger.user_id))
-    lines.append(_line("simulated", charger.simulated))
+def record_lines(charger: ChargerView, zone: tzinfo | None = timezone.utc) -> Content:
+    """The charger's record as a person reads it (y shows it raw): kW, the location's name, times in `zone`."""
+    lines = [_heading("Charger")]
+    lines.append(_line("identity", charger.identity, "bold"))
+    lines.append(_line("name", charger.name))
+    lines.append(_line("vendor", " ".join(part for part in (charger.vendor_name, charger.model) if part)))
+    lines.append(_line("OCPP", short_version(charger.ocpp_version)))
+    connectors = f"{charger.number_of_connectors} × {charger.connector_type}" if charger.connector_type else charger.number_of_connectors
+    lines.append(_line("connectors", connectors))
+    lines.append(_line("max power", f"{charger.max_charging_power / 1000:g} kW"))
+    lines.append(_line("location", charger.location_name or ("not found" if charger.location_id else None)))
+    lines.append(_line("kind", "simulated" if charger.simulated else "real charger"))
+    if charger.image_url:
+        lines.append(_line("image", charger.image_url))
+    lines.append(_line("created", local_stamp(charger.created_at, zone)))
+    lines.append(_line("updated", local_stamp(charger.updated_at, zone)))
     if charger.tolerant:
         lines.append(_line("tolerant", "yes: quirky firmware's transaction and meter messages are taken, with a warning", "$warning"))
+    lines.append(Content.styled("\ny shows the record as stored", "$text-muted"))
     return Content.assemble(*lines).rstrip()
 
 
@@ -126,13 +138,13 @@ def stage_line(charger: ChargerView) -> Content | None:
     return Content.assemble(*parts)
 
 
-def state_lines(charger: ChargerView, now: datetime) -> Content:
+def state_lines(charger: ChargerView, now: datetime, zone: tzinfo | None = timezone.utc) -> Content:
     status_style = f"bold $status-{charger.status}" if charger.status in STATUSES else "bold"
     lines = [_heading("Provisioning")]
     lines.append(_line("status", charger.provisioning))
     lines.append(_line("registration", charger.registration))
     lines.append(_line("last failure", charger.last_failure, "$error" if charger.last_failure else ""))
-    lines.append(_line("offline since", _ago(charger.offline_since, now)))
+    lines.append(_line("offline since", _ago(charger.offline_since, now, zone)))
     lines.append(_heading("\nRuntime"))
     lines.append(_line("state", charger.status, status_style))
     meter = station_meter(charger)
@@ -158,8 +170,8 @@ def state_lines(charger: ChargerView, now: datetime) -> Content:
         lines.append(_line("last action", text))
     lines.append(_heading("\nConnection"))
     lines.append(_line("connected", charger.is_connected, "$success" if charger.is_connected else "$text-muted"))
-    lines.append(_line("connected since", _ago(charger.connected_since, now)))
-    lines.append(_line("last seen", _ago(charger.last_seen, now)))
+    lines.append(_line("connected since", _ago(charger.connected_since, now, zone)))
+    lines.append(_line("last seen", _ago(charger.last_seen, now, zone)))
     lines.append(_line("reconnects", charger.reconnects))
     lines.append(_line("ping rtt", f"{charger.ping_rtt_ms:.0f} ms" if charger.ping_rtt_ms is not None else None))
     lines.append(_line("security profile", charger.security_profile))
@@ -400,8 +412,8 @@ class ChargerDetail(Vertical):
         return False
 
     def _flush_overview(self, charger: ChargerView, now: datetime) -> None:
-        self.query_one("#overview-record", Readout).show(record_lines(charger))
-        self.query_one("#overview-state", Readout).show(state_lines(charger, now))
+        self.query_one("#overview-record", Readout).show(record_lines(charger, self.app.zone))
+        self.query_one("#overview-state", Readout).show(state_lines(charger, now, self.app.zone))
 
     def _flush_live(self, charger: ChargerView, now: datetime) -> None:
         self.query_one("#live-gauges", Readout).show(live_lines(charger))
