@@ -112,9 +112,9 @@ class MainScreen(Screen[None]):
         Binding("v", "lab", "EV/lab", id="console.lab", tooltip="Simulated charger: plug in an EV, present a tag, fault, drop"),
         Binding("space", "mark", "Mark", id="console.mark", tooltip="Mark the row for bulk actions"),
         Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
+        Binding("y", "raw", "Raw", id="console.raw", tooltip="The selected charger's record as stored, in JSON"),
         Binding("O", "resort", "Re-sort", show=False, id="console.resort", tooltip="Sort again now (marks or a recent cursor move hold the order)"),
         Binding("p", "pause", "Pause", show=False, id="console.pause", tooltip="Pause live updates (p again resumes)"),
-        Binding("y", "raw", "Raw", id="console.raw", tooltip="The selected charger's record as stored, in JSON"),
         Binding("slash", "filter", "Filter", id="console.filter", priority=True, tooltip="Filter: text, status:, location:, vendor:"),
         Binding("escape", "clear_filter", "Clear filter", id="console.clear_filter"),
         Binding("escape", "back", "Back", id="console.back"),
@@ -687,6 +687,14 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
         self._show_reason()
 
+    def action_raw(self) -> None:
+        charger = self.selected
+        if charger is None:
+            return
+        shown = {*ChargerView.SEED_FIELDS, "organization_id", "user_id", "simulated", "tolerant"}
+        record = {name: value for name, value in charger.to_dict().items() if name in shown}
+        self.app.push_screen(RawRecord(f"{charger.identity} · record", record))
+
     def action_resort(self) -> None:
         self.table.resort()
         self.flush()
@@ -695,14 +703,6 @@ class MainScreen(Screen[None]):
         self.paused = not self.paused
         self._dirty = True
         self.flush()
-
-    def action_raw(self) -> None:
-        charger = self.selected
-        if charger is None:
-            return
-        shown = {*ChargerView.SEED_FIELDS, "organization_id", "user_id", "simulated", "tolerant"}
-        record = {name: value for name, value in charger.to_dict().items() if name in shown}
-        self.app.push_screen(RawRecord(f"{charger.identity} · record", record))
 
     def action_sort(self) -> None:
         column = self.table.cycle_sort()
