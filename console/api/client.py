@@ -21,10 +21,12 @@ from urllib.parse import quote
 
 import httpx
 
+from console.api.tokens import WIRE_FIELDS, token_from_wire
 from console.api.wire import charger_from_dict, decode_event, from_dict
 from console.core.engine import CommandRefused
 from console.core.errors import ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.operations import OperationResult
+from console.core.tokens import TokenView
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, StoreHealth, Subscription
 from console.core.views import (
     ActionView,
@@ -41,6 +43,10 @@ from console.core.views import (
 log = logging.getLogger("console.api.client")
 
 GENERIC_CODES = {"NOT_FOUND", "VALIDATION_ERROR", "UNAVAILABLE", "UNAUTHORIZED", "INTERNAL_ERROR"}
+
+
+# The registry's field names on the wire.
+WIRE_NAMES = {field: wire for wire, field in WIRE_FIELDS.items()}
 
 
 def domain_error(response: httpx.Response) -> ConsoleError:
@@ -325,6 +331,35 @@ class RemoteBackend:
     async def set_location_cap(self, location_id: str, power_cap_kw: float | None) -> LocationView:
         answer = await self._put(f"/console/locations/{self._path(location_id)}/cap", {"power_cap_kw": power_cap_kw})
         return from_dict(LocationView, answer)
+
+    # -- id tokens: /tokens, in the envelope ----------------------------------------------
+
+    async def list_tokens(self) -> list[TokenView]:
+        tokens: list[TokenView] = []
+        while True:
+            page = (await self._get("/tokens", limit=500, offset=len(tokens)))["data"]
+            tokens += [token_from_wire(item) for item in page["items"]]
+            if not page["pagination"]["hasMore"]:
+                return tokens
+
+    async def save_token(
+        self, fields: dict[str, Any], token_id: str | None = None, *, stop_sessions: bool = False
+    ) -> TokenView:
+        body = {WIRE_NAMES[name]: value for name, value in fields.items()}
+        if token_id is None:
+            answer = await self._post("/tokens", body)
+        else:
+            path = f"/tokens/{self._path(token_id)}"
+            params = {"stopSessions": "true"} if stop_sessions else {}
+            answer = (await self._call(lambda: self._client.put(path, json=body, params=params))).json()
+        return token_from_wire(answer["data"])
+
+    async def delete_token(self, token_id: str) -> None:
+        await self._delete(f"/tokens/{self._path(token_id)}")
+
+    async def import_token_file(self, text: str) -> int:
+        send = lambda: self._client.post("/tokens/import", content=text.encode(), headers={"Content-Type": "text/csv"})  # noqa: E731
+        return int((await self._call(send)).json()["data"]["imported"])
 
     def charger_commands(self) -> dict[str, Any]:
         """As learned at connect()."""

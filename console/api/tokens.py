@@ -16,7 +16,7 @@ from console.api.auth import principal, service_of
 from console.api.envelope import ok
 from console.api.schemas import Envelope, Pagination, errors
 from console.core.keys import Principal
-from console.core.tokens import STATUSES, TOKEN_TYPES, LocalListView, TokenView, read_csv
+from console.core.tokens import STATUSES, TOKEN_TYPES, LocalListView, TokenView, parse_time, read_csv
 from console.core.views import iso
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -94,6 +94,22 @@ def wire(view: TokenView) -> dict[str, Any]:
         "createdAt": iso(view.created_at),
         "updatedAt": iso(view.updated_at),
     }
+
+
+def token_from_wire(item: dict[str, Any]) -> TokenView:
+    """A token as the attach client reads it back."""
+    return TokenView(
+        id=item["id"],
+        token=item["token"],
+        type=item["type"],
+        status=item["status"],
+        expires_at=parse_time(item["expiresAt"]) if item.get("expiresAt") else None,
+        parent_id=item.get("parentId"),
+        label=item.get("label"),
+        location_ids=list(item.get("locationIds") or []),
+        created_at=parse_time(item["createdAt"]) if item.get("createdAt") else None,
+        updated_at=parse_time(item["updatedAt"]) if item.get("updatedAt") else None,
+    )
 
 
 def local_list_wire(view: LocalListView) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from console.core.events import Subscription
 from console.core.operations import OperationResult
 from console.core.ports import OperatorControls
+from console.core.tokens import TokenView
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -93,6 +94,22 @@ class Backend(OperatorControls, Protocol):
     async def reject_charger(self, charger_id: str) -> ChargerView: ...
 
     async def set_location_cap(self, location_id: str, power_cap_kw: float | None) -> LocationView: ...
+
+    # -- id tokens (the organization's: the embedded console's default one, an API key's) --------
+
+    async def list_tokens(self) -> list[TokenView]: ...
+
+    async def save_token(
+        self, fields: dict[str, Any], token_id: str | None = None, *, stop_sessions: bool = False
+    ) -> TokenView:
+        """Create a token (no `token_id`) or change the fields given; ValidationFailed names every bad field."""
+        ...
+
+    async def delete_token(self, token_id: str) -> TokenView | None: ...
+
+    async def import_token_file(self, text: str) -> int:
+        """A CSV token file, whole or not at all (the error lists every bad row); returns the rows written."""
+        ...
 
     # -- commands and actions ------------------------------------------------------------
 

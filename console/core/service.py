@@ -29,7 +29,7 @@ from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
 from console.core.store import Store
-from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView
+from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -747,6 +747,9 @@ class ConsoleService:
         """Rows of a token file, whole or not at all (ImportRefused lists every bad row)."""
         self._writable()
         return await self.tokens.import_rows(self._org_id(organization_id), rows)
+
+    async def import_token_file(self, text: str, organization_id: str | None = None) -> int:
+        return await self.import_tokens(read_csv(text), organization_id)
 
     async def local_list(self, charger_id: str) -> LocalListView:
         return await self.local_lists.status(charger_id)

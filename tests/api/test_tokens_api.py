@@ -142,3 +142,28 @@ async def test_a_chargers_local_list_is_pushed_and_its_version_shown(api: Api, c
         assert (pushed["version"], pushed["entries"], pushed["current"]) == (1, 1, True)
         assert (cp.version, cp.entries) == (1, {"CARD-1": "Accepted"})
     assert_error(await api.client.post("/tokens/local-lists/dep-x01", headers=api.bearer()), 404, "NOT_FOUND")
+
+
+async def test_attach_mode_reads_and_writes_the_tokens(api: Api) -> None:
+    from console.api.client import RemoteBackend
+    from console.core.errors import ConsoleError, ValidationFailed
+
+    remote = RemoteBackend(api.url, api.key, reconnect_delays=(0.05, 0.1))
+    await remote.connect()
+    try:
+        created = await remote.save_token({"token": "CARD-1", "label": "Van 1", "expires_at": "2027-01-31T00:00:00Z"})
+        assert (created.token, created.label, created.expires_at.year) == ("CARD-1", "Van 1", 2027)
+        blocked = await remote.save_token({"status": "Blocked"}, created.id)
+        assert blocked.status == "Blocked" and blocked.label == "Van 1"
+        with pytest.raises(ValidationFailed) as refused:
+            await remote.save_token({"token": "CARD-2", "type": "Barcode"})
+        assert set(refused.value.problems) == {"type"}
+        with pytest.raises(ConsoleError) as bad_file:
+            await remote.import_token_file("token,status\nCARD-3,Lost\n")
+        assert "row 1 (CARD-3): status" in str(bad_file.value)
+        assert await remote.import_token_file("token,label\nCARD-3,Van 3\n") == 1
+        assert [(token.token, token.label) for token in await remote.list_tokens()] == [("CARD-1", "Van 1"), ("CARD-3", "Van 3")]
+        await remote.delete_token(created.id)
+        assert [token.token for token in await remote.list_tokens()] == ["CARD-3"]
+    finally:
+        await remote.aclose()

@@ -50,7 +50,7 @@ from console.tui.widgets.detail import TABS, ChargerDetail
 from console.tui.widgets.footer import KeyFooter
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.header import FleetHeader
-from console.tui.widgets.views import VIEWS, ActionsView, FleetView, LocationsView, LogsView, UnknownView
+from console.tui.widgets.views import VIEWS, ActionsView, FleetView, LocationsView, LogsView, TokensView, UnknownView
 
 if TYPE_CHECKING:
     from textual.screen import ActiveBinding
@@ -82,7 +82,8 @@ FAILED_STATES = {"failed", "rejected", "expired"}
 ESSENTIAL_KEYS = ("help", "command_line", "filter", "mark", "back", "clear_filter", "quit")
 KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete", "raw")
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
-                "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown"}
+                "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown",
+                "token": "tokens", "tok": "tokens"}
 
 
 def live_sessions(charger: ChargerView, connector_id: int | None = None) -> int:
@@ -178,6 +179,7 @@ class MainScreen(Screen[None]):
             yield LogsView(id="view-logs")
             yield LocationsView(id="view-locations")
             yield UnknownView(id="view-unknown")
+            yield TokensView(id="view-tokens")
         yield Input(
             placeholder=f"view: {', '.join(VIEWS)}",
             suggester=SuggestFromList(VIEWS, case_sensitive=False),

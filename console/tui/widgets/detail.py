@@ -8,7 +8,7 @@ the first time it is shown for a charger.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -276,13 +276,21 @@ class TransactionTable(RowTable):
         ("reason", "Stop reason", 16),
     )
 
-    def show(self, transactions: Iterable[TransactionView], charger: ChargerView | None, now: datetime) -> None:
+    def show(
+        self,
+        transactions: Iterable[TransactionView],
+        charger: ChargerView | None,
+        now: datetime,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """`labels`: each token's label (the vehicle, driver or cost centre) by token, casefolded."""
         self.clear()
         for transaction in transactions:
+            label = (labels or {}).get(transaction.id_tag.casefold())
             self.add_row(
                 escape(transaction.reference or str(transaction.id)),
                 str(transaction.connector_id),
-                escape(transaction.id_tag),
+                escape(f"{transaction.id_tag} · {label}" if label else transaction.id_tag),
                 transaction_started(transaction),
                 stamp(transaction.stopped_at) if transaction.stopped_at else "ongoing",
                 transaction_duration(transaction, now),
@@ -505,4 +513,8 @@ class ChargerDetail(Vertical):
         transactions = await self._read("transactions", charger_id, backend.list_transactions(charger_id))
         if transactions is None:
             return
-        self.query_one(TransactionTable).show(transactions, self.charger, self.app.clock.now())
+        try:
+            labels = {token.token.casefold(): token.label for token in await backend.list_tokens() if token.label}
+        except ConsoleError:
+            labels = {}  # the sessions without their tokens' labels, rather than none
+        self.query_one(TransactionTable).show(transactions, self.charger, self.app.clock.now(), labels)

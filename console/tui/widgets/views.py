@@ -1,4 +1,4 @@
-"""The fleet-wide views `:` jumps to: actions, logs, locations, unknown chargers.
+"""The fleet-wide views `:` jumps to: actions, logs, locations, unknown chargers, id tokens.
 
 Each buffers the events it cares about while hidden and renders them in
 `flush` only while it is the view on show; it reads its history the first
@@ -20,10 +20,12 @@ from textual.widgets._data_table import CellDoesNotExist
 
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged
+from console.core.tokens import TokenView
 from console.core.views import ChargerView, LocationView, LogView, UnknownChargerView
 from console.tui.format import gauge, kilowatts, stamp
 from console.tui.messages import LocationsChanged
 from console.tui.modals.cap_form import CapForm
+from console.tui.modals.token_form import TokenForm, TokenImportForm
 from console.tui.widgets.action_table import ActionTable
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import paint
@@ -32,7 +34,7 @@ from console.tui.widgets.row_table import RowTable
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
 
-VIEWS = ("chargers", "actions", "logs", "locations", "unknown")
+VIEWS = ("chargers", "actions", "logs", "locations", "unknown", "tokens")
 
 
 def location_load(chargers: Iterable[ChargerView]) -> dict[str, float]:
@@ -355,3 +357,127 @@ class UnknownView(FleetView):
             return
         self.reload()
 
+
+class TokenTable(RowTable):
+    COLUMNS = (
+        ("token", "Token", 22),
+        ("type", "Type", 10),
+        ("status", "Status", 9),
+        ("expires", "Expires", 19),
+        ("parent", "Parent/group", 14),
+        ("label", "Label", 22),
+        ("locations", "Locations", 18),
+    )
+
+
+STATUS_PAINT = {"Accepted": "success", "Blocked": "error", "Expired": "warning", "Invalid": "error"}
+
+
+class TokensView(FleetView):
+    """The organization's id tokens: who may charge, and where."""
+
+    BINDINGS = [
+        Binding("n", "new_token", "New", id="tokens.new", tooltip="Create a token"),
+        Binding("e", "edit_token", "Edit", id="tokens.edit", tooltip="Edit the token"),
+        Binding("enter", "edit_token", "Edit", show=False, id="tokens.edit_enter"),
+        Binding("b", "block_token", "Block", id="tokens.block", tooltip="Block the token: chargers are told Blocked"),
+        Binding("i", "import_tokens", "Import", id="tokens.import", tooltip="Import a CSV token file"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tokens: dict[str, TokenView] = {}
+
+    def compose(self) -> ComposeResult:
+        yield TokenTable(id="tokens-table")
+
+    async def load(self) -> None:
+        self.tokens = {token.id: token for token in await self.app.backend.list_tokens()}
+        table = self.query_one(TokenTable)
+        table.clear()
+        for token in self.tokens.values():
+            table.add_row(*self._cells(token), key=token.id)
+        self.refresh_bindings()
+
+    def _cells(self, token: TokenView) -> tuple[str, ...]:
+        return (
+            escape(token.token),
+            token.type,
+            paint(self.app, STATUS_PAINT.get(token.status, "foreground"), token.status),
+            stamp(token.expires_at) if token.expires_at else "never",
+            escape(token.parent_id or ""),
+            escape(token.label or ""),
+            escape(" ".join(token.location_ids) or "everywhere"),
+        )
+
+    def render_pending(self, now: datetime, chargers: Mapping[str, ChargerView]) -> None:
+        return None  # tokens change through this view only: each change is drawn as it is saved
+
+    def _saved(self, token: TokenView | None) -> None:
+        if token is None:
+            return
+        table = self.query_one(TokenTable)
+        if token.id in self.tokens and token.id in table.rows:
+            for (column, _, _), value in zip(TokenTable.COLUMNS, self._cells(token)):
+                table.update_cell(token.id, column, value)
+        else:
+            table.add_row(*self._cells(token), key=token.id)
+        self.tokens[token.id] = token
+        self.refresh_bindings()
+
+    @property
+    def selected(self) -> TokenView | None:
+        table = self.query_one(TokenTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+        return self.tokens.get(key or "")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("new_token", "edit_token", "block_token", "import_tokens"):
+            if self.app.backend.info.read_only:
+                return False
+            if action in ("edit_token", "block_token"):
+                return True if self.selected is not None else None
+        return True
+
+    def action_new_token(self) -> None:
+        self.app.push_screen(TokenForm(), self._told("created"))
+
+    def action_edit_token(self) -> None:
+        token = self.selected
+        if token is not None:
+            self.app.push_screen(TokenForm(token), self._told("saved"))
+
+    def _told(self, what: str) -> Any:
+        def saved(token: TokenView | None) -> None:
+            if token is not None:
+                self._saved(token)
+                self.notify(f"{token.token} ({token.type}) {what}: {token.status}", title="Token")
+
+        return saved
+
+    def action_block_token(self) -> None:
+        token = self.selected
+        if token is not None and token.status != "Blocked":
+            self.run_worker(self._block(token), group="block")
+
+    async def _block(self, token: TokenView) -> None:
+        try:
+            blocked = await self.app.backend.save_token({"status": "Blocked"}, token.id)
+        except ConsoleError as error:
+            self.notify(str(error), title=f"{token.token}: not blocked", severity="error")
+            return
+        self._saved(blocked)
+        self.notify(f"{blocked.token} is blocked; a running session on it is reported", title="Token blocked")
+
+    def action_import_tokens(self) -> None:
+        self.app.push_screen(TokenImportForm(), self._imported)
+
+    def _imported(self, imported: int | None) -> None:
+        if imported is not None:
+            self.notify(f"{imported} tokens imported", title="Tokens")
+            self.reload()
