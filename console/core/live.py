@@ -59,6 +59,7 @@ from console.core.views import (
     LocationView,
     LogView,
     ProtocolWarning,
+    clock_offset_words,
 )
 from console.core.writer import BatchWriter
 
@@ -1098,7 +1099,7 @@ class LiveState:
             self.log(
                 live.record.identity,
                 "event",
-                f"the charger's clock is off by {describe_offset(offset_s)}: its times are kept, "
+                f"the charger's clock is off by {clock_offset_words(offset_s)}: its times are kept, "
                 "and ordered and shown by the time they were received",
                 charger_id=charger_id,
             )
@@ -1299,20 +1300,6 @@ def _reconstructed(
         reconstructed=True,
         start_known=start_wh is not None,
     )
-
-
-def describe_offset(offset_s: float) -> str:
-    """-3600 -> "1.0 h behind"; 1970 seen in 2026 -> "56.3 years behind"."""
-    size = abs(offset_s)
-    if size >= 365 * 86400:
-        amount = f"{size / (365.25 * 86400):.1f} years"
-    elif size >= 86400:
-        amount = f"{size / 86400:.1f} days"
-    elif size >= 3600:
-        amount = f"{size / 3600:.1f} h"
-    else:
-        amount = f"{size / 60:.0f} min"
-    return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
 
 
 def frame_summary(text: str) -> tuple[str | None, str | None]:

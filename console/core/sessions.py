@@ -30,31 +30,12 @@ def in_base_unit(value: float, unit: str | None) -> float:
     return value * 1000.0 if unit in KILO_UNITS else value
 
 
-def register_readings(samples: Iterable[Sample]) -> list[tuple[datetime, float]]:
-    """The energy register readings (Wh) among samples, in order: the total where a time has one,
-    else the sum of its phases (meters that report per phase only)."""
+def _by_time(samples: Iterable[Sample], measurand: str) -> dict[datetime, float]:
+    """A measurand's readings (W, Wh) by time: the total where a time has one, else the sum of its phases."""
     totals: dict[datetime, float] = {}
     phases: dict[datetime, float] = {}
-    for at, measurand, phase, unit, value in samples:
-        if measurand != ENERGY:
-            continue
-        if phase is None:
-            totals[at] = in_base_unit(value, unit)
-        elif phase in LINE_PHASES:
-            phases[at] = phases.get(at, 0.0) + in_base_unit(value, unit)
-    if phases:
-        for at, summed in phases.items():
-            totals.setdefault(at, summed)
-        return sorted(totals.items())
-    return list(totals.items())
-
-
-def power_of(samples: Iterable[Sample]) -> float | None:
-    """The power (W) at the latest time among samples: its total, else the sum of its phases."""
-    totals: dict[datetime, float] = {}
-    phases: dict[datetime, float] = {}
-    for at, measurand, phase, unit, value in samples:
-        if measurand != POWER:
+    for at, name, phase, unit, value in samples:
+        if name != measurand:
             continue
         if phase is None:
             totals[at] = in_base_unit(value, unit)
@@ -62,7 +43,18 @@ def power_of(samples: Iterable[Sample]) -> float | None:
             phases[at] = phases.get(at, 0.0) + in_base_unit(value, unit)
     for at, summed in phases.items():
         totals.setdefault(at, summed)
-    return totals[max(totals)] if totals else None
+    return totals
+
+
+def register_readings(samples: Iterable[Sample]) -> list[tuple[datetime, float]]:
+    """The energy register readings (Wh) among samples, in time order (meters that report per phase only are summed)."""
+    return sorted(_by_time(samples, ENERGY).items())
+
+
+def power_of(samples: Iterable[Sample]) -> float | None:
+    """The power (W) at the latest time among samples: its total, else the sum of its phases."""
+    readings = _by_time(samples, POWER)
+    return readings[max(readings)] if readings else None
 
 
 @dataclass(slots=True)

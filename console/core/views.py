@@ -292,3 +292,17 @@ class BackendInfo(View):
     read_only: bool = False
     # Why the store takes no writes now (None: it does).
     store_unavailable: str | None = None
+
+
+def clock_offset_words(offset_s: float) -> str:
+    """How far a charger's clock is off, in the unit that reads best: "54.3 years behind", "2.0 days ahead"."""
+    size = abs(offset_s)
+    if size >= 365 * 86_400:
+        amount = f"{size / (365.25 * 86_400):.1f} years"
+    elif size >= 86_400:
+        amount = f"{size / 86_400:.1f} days"
+    elif size >= 3_600:
+        amount = f"{size / 3_600:.1f} h"
+    else:
+        amount = f"{size / 60:.0f} min"
+    return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone, tzinfo
 from collections.abc import Iterable
 from typing import Any
 
-from console.core.views import ActionSummary, ActionView, ChargerView, LogView, TransactionView
+from console.core.views import ActionSummary, ActionView, ChargerView, LogView, TransactionView, clock_offset_words
 
 DIRECTION_ARROWS = {"in": "→", "out": "←", "event": "·"}
 MESSAGE_ID_LENGTH = 8
@@ -238,17 +238,8 @@ def repairs_cell(transaction: TransactionView) -> str:
 
 
 def clock_offset(offset_s: float) -> str:
-    """How far a charger's clock is off, in the unit that reads best: "54.3 years behind", "2.0 days ahead"."""
-    size = abs(offset_s)
-    if size >= 365 * 86_400:
-        amount = f"{size / (365.25 * 86_400):.1f} years"
-    elif size >= 86_400:
-        amount = f"{size / 86_400:.1f} days"
-    elif size >= 3_600:
-        amount = f"{size / 3_600:.1f} h"
-    else:
-        amount = f"{size / 60:.0f} min"
-    return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
+    """How far a charger's clock is off: "54.3 years behind", "2.0 days ahead"."""
+    return clock_offset_words(offset_s)
 
 
 def station_meter(charger: ChargerView) -> str | None:
