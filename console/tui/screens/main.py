@@ -825,7 +825,7 @@ class MainScreen(Screen[None]):
             self.table.focus()
             return
         container = self.query_one(f"#view-{self.view}")
-        target = container.query(DataTable).first()
+        target = container.query("DataTable, FrameLog").first()
         target.focus()
 
     def action_help(self) -> None:

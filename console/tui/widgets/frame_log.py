@@ -2,27 +2,41 @@
 
 A row per line, so one can be picked (`y` shows its whole JSON); `f` follows
 the newest line, and the filter narrows to lines that contain its text.
+
+A line-API widget rather than Textual's DataTable: at the cap every new line
+pushed out the oldest, and DataTable's `remove_row` re-indexes every row (a
+flush of 250 lines took 0.7 s) and throws away every drawn line. Here the
+lines are a ring of the newest `MAX_LINES`, a flush costs the same however
+long the backlog, and only the rows on screen are drawn, each once.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from rich.markup import escape
-from textual import on
+from rich.style import Style
+from rich.text import Text
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Input, Static
-from textual.widgets._data_table import CellDoesNotExist
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, Static
 
 from console.core.views import LogView
 from console.tui.format import DIRECTION_ARROWS, clock_time, compact_payload, log_matches, short_id
 from console.tui.modals.frame_json import FrameJson
 
 MAX_LINES = 1000
+# Spaces on each side of a cell.
+PADDING = 1
 COLUMNS = (
     ("time", "Time", 8),
     ("identity", "Charger", 14),
@@ -31,24 +45,59 @@ COLUMNS = (
     ("message_id", "Msg id", 8),
     ("payload", "Payload", 400),
 )
+WIDTHS = {key: width for key, _, width in COLUMNS}
+LABELS = {key: label for key, label, _ in COLUMNS}
 
 
-class FrameLog(DataTable[str]):
+class FrameLog(ScrollView, can_focus=True):
     """The lines themselves; `LogPanel` adds the filter and the keys."""
 
-    def __init__(self, fleet: bool = False, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False, id="logs.up"),
+        Binding("down", "cursor_down", "Down", show=False, id="logs.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="logs.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="logs.page_down"),
+        Binding("home", "first", "First", show=False, id="logs.first"),
+        Binding("end", "last", "Last", show=False, id="logs.last"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"frame-log--header", "frame-log--cursor"}
+    DEFAULT_CSS = """
+    FrameLog {
+        background: $surface;
+        color: $foreground;
+        & > .frame-log--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .frame-log--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .frame-log--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
+    def __init__(self, fleet: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.fleet = fleet
         self.entries: deque[LogView] = deque(maxlen=MAX_LINES)
+        # The entries the filter keeps, oldest first: the rows.
+        self._shown: deque[LogView] = deque(maxlen=MAX_LINES)
+        # entry id -> (whether it held the cursor, its style, the drawn line).
+        self._strips: dict[int, tuple[bool, Style, Strip]] = {}
+        self._header: tuple[Style, Strip] | None = None
         self.last_id = 0
         self.filter_text = ""
         self.follow = True
+        self.cursor_row = 0
         self._columns = tuple(key for key, _, _ in COLUMNS if fleet or key != "identity")
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            if key in self._columns:
-                self.add_column(label, width=width, key=key)
+        self._width = sum(WIDTHS[key] + 2 * PADDING for key in self._columns)
 
     def _cells(self, entry: LogView) -> tuple[str, ...]:
         every = {
@@ -61,51 +110,186 @@ class FrameLog(DataTable[str]):
         }
         return tuple(every[key] for key in self._columns)
 
+    # -- reads -------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._shown)
+
     @property
     def selected(self) -> LogView | None:
-        if not self.row_count:
+        if not self._shown:
             return None
-        try:
-            row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except CellDoesNotExist:
-            return None
-        return next((entry for entry in self.entries if str(entry.id) == row_key), None)
+        return self._shown[min(self.cursor_row, len(self._shown) - 1)]
+
+    def get_cell_at(self, coordinate: tuple[int, int]) -> str:
+        """The cell at (row, column) as drawn (Rich markup)."""
+        row, column = coordinate
+        return self._cells(self._shown[row])[column]
+
+    # -- lines -------------------------------------------------------------------------
 
     def show_history(self, entries: Iterable[LogView]) -> None:
         self.reset()
         self.append(entries)
 
     def reset(self) -> None:
-        self.clear()
         self.entries.clear()
+        self._shown.clear()
+        self._strips.clear()
         self.last_id = 0
+        self.cursor_row = 0
+        self._changed(dropped=0)
 
     def append(self, entries: Iterable[LogView]) -> None:
-        """Add the lines not shown yet (ids only grow), dropping the oldest past `MAX_LINES`."""
-        added = False
+        """Add the lines not shown yet (ids only grow), dropping the oldest past `MAX_LINES`.
+
+        Only the newest `MAX_LINES` of a backlog are kept, so a flush costs the same whatever piled up.
+        """
+        fresh: deque[LogView] = deque(maxlen=MAX_LINES)
         for entry in entries:
-            if entry.id <= self.last_id:
-                continue
-            self.last_id = entry.id
-            if len(self.entries) == MAX_LINES:
-                oldest = self.entries[0]
-                if str(oldest.id) in self.rows:
-                    self.remove_row(str(oldest.id))
-            self.entries.append(entry)
-            if log_matches(entry, self.filter_text):
-                self.add_row(*self._cells(entry), key=str(entry.id))
-                added = True
-        if added and self.follow:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+            if entry.id > self.last_id:
+                self.last_id = entry.id
+                fresh.append(entry)
+        if not fresh:
+            return
+        before = len(self._shown)
+        self.entries.extend(fresh)
+        kept = [entry for entry in fresh if log_matches(entry, self.filter_text)]
+        self._shown.extend(kept)
+        oldest = self.entries[0].id
+        while self._shown and self._shown[0].id < oldest:
+            self._shown.popleft()
+        if len(self._strips) > len(self.entries):
+            self._strips = {key: value for key, value in self._strips.items() if key >= oldest}
+        self._changed(dropped=before + len(kept) - len(self._shown))
 
     def refilter(self, text: str) -> None:
+        """Show only the lines containing `text`; the cursor stays on its line, or the next one shown."""
+        selected = self.selected
         self.filter_text = text
-        self.clear()
-        for entry in self.entries:
-            if log_matches(entry, text):
-                self.add_row(*self._cells(entry), key=str(entry.id))
-        if self.follow and self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+        self._shown = deque((entry for entry in self.entries if log_matches(entry, text)), maxlen=MAX_LINES)
+        if selected is not None and self._shown:
+            at = bisect_left(self._shown, selected.id, key=lambda entry: entry.id)
+            self.cursor_row = min(at, len(self._shown) - 1)
+        self._changed(dropped=0)
+
+    def _changed(self, dropped: int) -> None:
+        """After rows came or went: `dropped` went from the top, so a paused cursor and view stay on their lines."""
+        self.virtual_size = Size(self._width, len(self._shown) + 1)
+        if self.follow:
+            self.move_cursor(row=len(self._shown) - 1)
+            # Once laid out again: the first rows bring the scrollbars, which take a line.
+            self.call_after_refresh(self._scroll_to_cursor)
+        else:
+            if dropped:
+                self.scroll_to(y=max(0, int(self.scroll_y) - dropped), animate=False, immediate=True, force=True)
+            self.move_cursor(row=self.cursor_row - dropped)
+        self.refresh()
+
+    # -- cursor ------------------------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        """Rows that fit under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Put the cursor on `row` (clamped) and scroll it into view."""
+        before = self.cursor_row
+        self.cursor_row = max(0, min(row, len(self._shown) - 1))
+        if before != self.cursor_row:
+            self._refresh_row(before)
+            self._refresh_row(self.cursor_row)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        # Forced: before the next layout the scrollbar may not be shown yet, and scrolling would be refused.
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True, force=True)
+        elif self.cursor_row >= top + self._page:
+            self.scroll_to(y=self.cursor_row - self._page + 1, animate=False, immediate=True, force=True)
+
+    def _refresh_row(self, row: int) -> None:
+        line = row - int(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - self._page)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + self._page)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._shown) - 1)
+
+    def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        row = int(self.scroll_y) + offset.y - 1
+        if row < len(self._shown):
+            self.move_cursor(row=row)
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = int(self.scroll_x), int(self.scroll_y)
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            strip = self._header_strip()
+        else:
+            row = scroll_y + y - 1
+            if row >= len(self._shown):
+                return Strip.blank(width, base)
+            strip = self._row_strip(self._shown[row], row == self.cursor_row)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _header_strip(self) -> Strip:
+        style = self.get_component_rich_style("frame-log--header")
+        if self._header is None or self._header[0] != style:
+            line = Text(no_wrap=True, end="")
+            for column in self._columns:
+                line.append_text(self._cell(Text(LABELS[column]), WIDTHS[column]))
+            self._header = (style, self._strip(line, style))
+        return self._header[1]
+
+    def _row_strip(self, entry: LogView, cursor: bool) -> Strip:
+        style = self.get_component_rich_style("frame-log--cursor") if cursor else self.rich_style
+        cached = self._strips.get(entry.id)
+        if cached is not None and cached[0] == cursor and cached[1] == style:
+            return cached[2]
+        line = Text(no_wrap=True, end="")
+        for column, cell in zip(self._columns, self._cells(entry)):
+            text = Text.from_markup(cell)
+            if cursor:
+                # The cursor's colours win, as a highlighted row reads best in one colour.
+                text = Text(text.plain)
+            line.append_text(self._cell(text, WIDTHS[column]))
+        strip = self._strip(line, style)
+        self._strips[entry.id] = (cursor, style, strip)
+        return strip
+
+    @staticmethod
+    def _cell(text: Text, width: int) -> Text:
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return Text.assemble(" " * PADDING, text, " " * PADDING)
+
+    def _strip(self, line: Text, style: Style) -> Strip:
+        segments = list(line.render(self.app.console))
+        return Strip(segments, self._width).apply_style(style).simplify()
 
 
 class LogPanel(Vertical):
