@@ -4,8 +4,9 @@ Every method is one request; an error answer becomes the same domain error the
 in-process service raises (NotFound, ValidationFailed with its problems,
 Unavailable, CommandRefused), and a lost server becomes Unavailable, so the UI
 behaves the same either way. `subscribe()` follows GET /events and, when the
-server is lost, says so with a Notice, reconnects with backoff, says so again,
-and re-sends every charger so the UI catches up on what it missed.
+server is lost, says so (ServerLost, and a Notice to read), reconnects with
+backoff, re-sends every charger so the UI catches up on what it missed, and says
+so again (ServerBack).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from console.core.engine import CommandRefused
 from console.core.errors import ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.operations import OperationResult
 from console.core.tokens import TokenView
-from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, StoreHealth, Subscription
+from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -108,6 +109,8 @@ class RemoteSubscription(Subscription):
             self._known.discard(event.charger_id)
         elif isinstance(event, StoreHealth):  # the header says it, as it does in process
             self._backend._info = replace(self._backend._info, store_unavailable=event.reason)
+        elif isinstance(event, (ServerLost, ServerBack)):
+            self._backend._info = replace(self._backend._info, server_lost=event.url if isinstance(event, ServerLost) else None)
         self._put(event)
 
     async def _follow(self) -> None:
@@ -120,6 +123,7 @@ class RemoteSubscription(Subscription):
                     if name is None:  # the stream is open
                         if lost:
                             await self._catch_up()
+                            self._deliver(ServerBack(self._backend.base_url))
                             self._deliver(Notice(f"reconnected to {self._backend.base_url}"))
                         lost, failures = False, 0
                         continue
@@ -134,6 +138,7 @@ class RemoteSubscription(Subscription):
                 return
             if not lost:
                 lost = True
+                self._deliver(ServerLost(self._backend.base_url))
                 self._deliver(
                     Notice(f"lost the server at {self._backend.base_url}; reconnecting", "warning")
                 )

@@ -76,7 +76,21 @@ class StoreHealth:
         return "ok" if self.reason is None else "degraded"
 
 
-Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice | ChargerAlert | StoreHealth
+@dataclass(frozen=True, slots=True)
+class ServerLost:
+    """Attach mode: the server at `url` cannot be reached; what the console shows is as of now."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBack:
+    """Attach mode: the server answers again, and every charger has been sent as it is now."""
+
+    url: str
+
+
+Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice | ChargerAlert | StoreHealth | ServerLost | ServerBack
 
 
 class Subscription:

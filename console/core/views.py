@@ -292,6 +292,8 @@ class BackendInfo(View):
     read_only: bool = False
     # Why the store takes no writes now (None: it does).
     store_unavailable: str | None = None
+    # Attach mode: the server that cannot be reached now (None: it answers).
+    server_lost: str | None = None
 
 
 def clock_offset_words(offset_s: float) -> str:

@@ -32,11 +32,13 @@ from console.core.events import (
     ChargerUpdated,
     LogAppended,
     Notice,
+    ServerBack,
+    ServerLost,
     Subscription,
     UnknownChargerSeen,
 )
 from console.core.views import ChargerView, LocationView
-from console.tui.format import FINAL_STATES
+from console.tui.format import FINAL_STATES, age, clock_time
 from console.tui.messages import LocationsChanged
 from console.tui.modals.charger_form import ChargerForm
 from console.tui.modals.command_form import CommandForm
@@ -53,6 +55,8 @@ from console.tui.widgets.header import FleetHeader
 from console.tui.widgets.views import VIEWS, ActionsView, FleetView, LocationsView, LogsView, TokensView, UnknownView
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from textual.screen import ActiveBinding
 
     from console.tui.app import ConsoleApp
@@ -146,6 +150,7 @@ class MainScreen(Screen[None]):
         self.view = "chargers"
         # Attach mode: why the server cannot be reached, while it cannot.
         self._lost: str | None = None
+        self._lost_at: datetime | None = None
         # What the charger keys looked like when the footer was last drawn (see `_refresh_keys`).
         self._keys_shown: tuple[tuple[bool | None, str], ...] = ()
         # `p`: live changes wait in `_pending`; only the operator's own keys redraw.
@@ -266,13 +271,10 @@ class MainScreen(Screen[None]):
                 elif isinstance(event, Notice):
                     severity = event.severity if event.severity in NOTICE_SEVERITIES else "information"
                     self.notify(event.message, severity=severity)  # type: ignore[arg-type]
-                    # Attach mode: a lost server stays on screen until the backend is back.
-                    if event.message.startswith("lost the server"):
-                        self._lost = event.message
-                        self._show_reason()
-                    elif event.message.startswith("reconnected") and self._lost:
-                        self._lost = None
-                        self._show_reason()
+                elif isinstance(event, ServerLost):
+                    self._server_lost(event)
+                elif isinstance(event, ServerBack):
+                    self._server_back()
 
     def _tell_outcome(self, event: ActionChanged) -> None:
         action = event.action
@@ -283,6 +285,25 @@ class MainScreen(Screen[None]):
         severity = "error" if action.state in ("failed", "rejected", "expired") else "information"
         detail = f": {action.detail}" if action.detail else ""
         self.notify(f"{action.state}{detail}", title=f"{action.command.capitalize()} {identity}", severity=severity)  # type: ignore[arg-type]
+
+    def _server_lost(self, event: ServerLost) -> None:
+        """Attach mode: until the server is back, every figure on screen is the last one known, and looks it."""
+        self._lost = f"lost the server at {event.url}"
+        self._lost_at = self.app.clock.now()
+        self.add_class("-stale")
+        self._dirty = True
+        self._show_reason()
+
+    def _server_back(self) -> None:
+        """Every charger has been sent again; every pane reads its history again, the gap with it."""
+        self._lost = None
+        self._lost_at = None
+        self.remove_class("-stale")
+        self.detail.resync()
+        for view in self.query(FleetView):
+            view.reload()
+        self._dirty = True
+        self._show_reason()
 
     def _tell_unknown(self, event: UnknownChargerSeen) -> None:
         charger = event.charger
@@ -405,8 +426,9 @@ class MainScreen(Screen[None]):
 
     def _show_reason(self) -> None:
         parts: list[str] = []
-        if self._lost:
-            parts.append(f"[b]{escape(self._lost)}[/b]: what you see may be out of date")
+        if self._lost and self._lost_at is not None:
+            since = f"{age(self._lost_at, self.app.clock.now())} ago"
+            parts.append(f"[b]{escape(self._lost)}[/b] {since}: every figure is as of {clock_time(self._lost_at)} UTC, reconnecting")
         marked = len(self.table.marked)
         if marked:
             hidden = len(self.table.hidden_marks)

@@ -374,6 +374,14 @@ class ChargerDetail(Vertical):
         self.query_one(ActionTable).show([], datetime.now())
         self.query_one(TransactionTable).clear()
 
+    def resync(self) -> None:
+        """After a gap in the events (attach mode, the server back): every tab reads its history again."""
+        self.workers.cancel_node(self)
+        self._loading.clear()
+        self._loaded.clear()
+        self._actions_stale = False
+        self._pending_actions.clear()
+
     def take_charger(self, charger: ChargerView) -> None:
         if charger.id != self.charger_id:
             return

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 
 from console.core.views import BackendInfo, ChargerView, LocationView
-from console.tui.format import clock_time, gauge, kilowatts
+from console.tui.format import age, clock_time, gauge, kilowatts
 from console.tui.themes import STATUSES
 from console.tui.widgets.paint import Readout
 
@@ -28,7 +28,11 @@ def summary(info: BackendInfo, fleet: list[ChargerView], narrow: bool = False, p
         parts += ["  ", ("read-only", "bold $warning")]
     if info.store_unavailable:
         parts += ["  ", (f"store unavailable: {info.store_unavailable}", "bold $error")]
-    parts += ["  │  ", (f"connected {connected}/{len(fleet)}", "bold"), "  │  ", (f"{kilowatts(power)} kW", "bold")]
+    if info.server_lost:
+        # The figures are the last ones known: dimmed, and the clock says how old they are.
+        parts += ["  │  ", ("disconnected", "bold $error"), "  │  ", (f"{connected}/{len(fleet)} · {kilowatts(power)} kW", "$text-disabled")]
+    else:
+        parts += ["  │  ", (f"connected {connected}/{len(fleet)}", "bold"), "  │  ", (f"{kilowatts(power)} kW", "bold")]
     if paused:
         parts += ["  │  ", (" paused: p resumes ", "bold reverse $warning")]
     return Content.assemble(*parts)
@@ -73,6 +77,8 @@ def headroom(locations: Iterable[LocationView], fleet: list[ChargerView], bars: 
 
 
 class FleetHeader(Vertical):
+    lost_since: datetime | None = None
+
     def compose(self) -> ComposeResult:
         with Horizontal(classes="header-line"):
             yield Readout(id="header-summary")
@@ -92,6 +98,15 @@ class FleetHeader(Vertical):
     ) -> None:
         fleet = list(chargers)
         self.query_one("#header-summary", Readout).show(summary(info, fleet, narrow, paused))
-        self.query_one("#header-clock", Readout).show(Content.styled(f"{clock_time(now)} UTC ", "bold"))
+        # Attach mode: since when the server has been lost, by this console's clock.
+        if not info.server_lost:
+            self.lost_since = None
+        elif self.lost_since is None:
+            self.lost_since = now
+        if self.lost_since is not None:
+            clock = Content.assemble((f"data {age(self.lost_since, now)} old", "bold $error"), f"  {clock_time(now)} UTC ")
+        else:
+            clock = Content.styled(f"{clock_time(now)} UTC ", "bold")
+        self.query_one("#header-clock", Readout).show(clock)
         self.query_one("#header-statuses", Readout).show(statuses(fleet))
         self.query_one("#header-headroom", Readout).show(headroom(locations, fleet, bars=not narrow))
