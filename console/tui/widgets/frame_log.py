@@ -92,6 +92,8 @@ class FrameLog(ScrollView, can_focus=True):
         # entry id -> (whether it held the cursor, its style, the drawn line).
         self._strips: dict[int, tuple[bool, Style, Strip]] = {}
         self._header: tuple[Style, Strip] | None = None
+        # (style, cursor style, width) for the lines of the paint under way.
+        self._paint: tuple[Style, Style, int] | None = None
         self.last_id = 0
         self.filter_text = ""
         self.follow = True
@@ -244,17 +246,24 @@ class FrameLog(ScrollView, can_focus=True):
 
     # -- drawing -----------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line needs, once per paint: a style is worked out from the CSS each time it is asked for.
+        self._paint = (self.rich_style, self.get_component_rich_style("frame-log--cursor"), self.size.width)
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
+        if self._paint is None:
+            self._paint = (self.rich_style, self.get_component_rich_style("frame-log--cursor"), self.size.width)
+        base, cursor_style, width = self._paint
         scroll_x, scroll_y = int(self.scroll_x), int(self.scroll_y)
-        width = self.size.width
-        base = self.rich_style
         if y == 0:
             strip = self._header_strip()
         else:
             row = scroll_y + y - 1
             if row >= len(self._shown):
                 return Strip.blank(width, base)
-            strip = self._row_strip(self._shown[row], row == self.cursor_row)
+            cursor = row == self.cursor_row
+            strip = self._row_strip(self._shown[row], cursor, cursor_style if cursor else base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _header_strip(self) -> Strip:
@@ -266,8 +275,7 @@ class FrameLog(ScrollView, can_focus=True):
             self._header = (style, self._strip(line, style))
         return self._header[1]
 
-    def _row_strip(self, entry: LogView, cursor: bool) -> Strip:
-        style = self.get_component_rich_style("frame-log--cursor") if cursor else self.rich_style
+    def _row_strip(self, entry: LogView, cursor: bool, style: Style) -> Strip:
         cached = self._strips.get(entry.id)
         if cached is not None and cached[0] == cursor and cached[1] == style:
             return cached[2]
