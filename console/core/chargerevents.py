@@ -32,7 +32,8 @@ KINDS = (
     "NotifyReport",
     "DataTransfer",
 )
-# The OCPP actions whose frames add a charger event (a view showing them reads again when one arrives).
+# The OCPP actions that add a charger event: a view showing them reads again once one is answered.
+# (A fault comes as a StatusNotification among many that add none: its ChargerAlert says so.)
 ACTIONS = frozenset(
     {
         "NotifyEvent",
@@ -42,7 +43,6 @@ ACTIONS = frozenset(
         "LogStatusNotification",
         "NotifyReport",
         "DataTransfer",
-        "StatusNotification",
     }
 )
 

@@ -59,7 +59,7 @@ def test_themes(snap_compare: Any, snapshot_service: ConsoleService, clock: Manu
     assert shot(snap_compare, snapshot_service, clock, theme=theme)
 
 
-@pytest.mark.parametrize("tab", ["live", "actions", "logs", "transactions"])
+@pytest.mark.parametrize("tab", ["live", "actions", "logs", "transactions", "events"])
 def test_detail_tab(snap_compare: Any, snapshot_service: ConsoleService, clock: ManualClock, tab: str) -> None:
     keys = {"live": "2", "actions": "3", "logs": "4", "transactions": "5"}
 
@@ -67,12 +67,17 @@ def test_detail_tab(snap_compare: Any, snapshot_service: ConsoleService, clock: 
         if tab == "actions":
             await pilot.press("down")  # CP-A02 has a scheduled charge
             await settle(pilot)
+        if tab == "events":
+            await pilot.press("down", "down")  # CP-A03 went Faulted
+            await settle(pilot)
+            pilot.app.screen_stack[0].action_tab("events")
+            return
         await pilot.press(keys[tab])
 
     assert shot(snap_compare, snapshot_service, clock, steps)
 
 
-@pytest.mark.parametrize("view", ["actions", "logs", "locations", "unknown"])
+@pytest.mark.parametrize("view", ["actions", "logs", "events", "locations", "unknown"])
 def test_view(snap_compare: Any, snapshot_service: ConsoleService, clock: ManualClock, view: str) -> None:
     async def steps(pilot: Any) -> None:
         await pilot.press("colon", *view, "enter")

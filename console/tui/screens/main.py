@@ -1,5 +1,5 @@
 """The depot: header, then one view at a time — chargers (table and detail tabs), actions, logs,
-locations, unknown chargers — and a `:` line to jump between them.
+events, locations, unknown chargers — and a `:` line to jump between them.
 
 Data in motion: one long-lived worker reads the backend's event stream into a
 pending map keyed by charger id (and into each view's own buffer); a timer
@@ -28,6 +28,7 @@ from console.core.backend import Backend
 from console.core.errors import ConsoleError
 from console.core.events import (
     ActionChanged,
+    ChargerAlert,
     ChargerRemoved,
     ChargerUpdated,
     LogAppended,
@@ -52,7 +53,7 @@ from console.tui.widgets.detail import TABS, ChargerDetail
 from console.tui.widgets.footer import KeyFooter
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.header import FleetHeader
-from console.tui.widgets.views import VIEWS, ActionsView, FleetView, LocationsView, LogsView, TokensView, UnknownView
+from console.tui.widgets.views import VIEWS, ActionsView, EventsView, FleetView, LocationsView, LogsView, TokensView, UnknownView
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -87,7 +88,9 @@ ESSENTIAL_KEYS = ("help", "command_line", "filter", "mark", "back", "clear_filte
 KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete", "raw")
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown",
-                "token": "tokens", "tok": "tokens"}
+                "token": "tokens", "tok": "tokens", "event": "events"}
+# More alerts than this in one batch are told in one notification.
+ALERTS_TOLD_ONE_BY_ONE = 3
 
 
 def live_sessions(charger: ChargerView, connector_id: int | None = None) -> int:
@@ -182,6 +185,7 @@ class MainScreen(Screen[None]):
                 yield ChargerDetail(id="detail")
             yield ActionsView(id="view-actions")
             yield LogsView(id="view-logs")
+            yield EventsView(id="view-events")
             yield LocationsView(id="view-locations")
             yield UnknownView(id="view-unknown")
             yield TokensView(id="view-tokens")
@@ -247,11 +251,13 @@ class MainScreen(Screen[None]):
         actions = self.query_one(ActionsView)
         logs = self.query_one(LogsView)
         unknown = self.query_one(UnknownView)
+        charger_events = self.query_one(EventsView)
         while True:
             try:
                 events = await subscription.next_batch()
             except StopAsyncIteration:
                 return
+            alerts: list[ChargerAlert] = []
             for event in events:
                 if isinstance(event, ChargerUpdated):
                     self._pending[event.charger.id] = event.charger
@@ -259,10 +265,15 @@ class MainScreen(Screen[None]):
                 elif isinstance(event, LogAppended):
                     detail.take_log(event.entry)
                     logs.take(event.entry)
+                    charger_events.take_log(event.entry)
                 elif isinstance(event, ActionChanged):
                     detail.take_action(event)
                     actions.take(event)
                     self._tell_outcome(event)
+                elif isinstance(event, ChargerAlert):
+                    detail.take_alert(event)
+                    charger_events.take_alert(event)
+                    alerts.append(event)
                 elif isinstance(event, ChargerRemoved):
                     self._pending[event.charger_id] = None
                 elif isinstance(event, UnknownChargerSeen):
@@ -275,6 +286,7 @@ class MainScreen(Screen[None]):
                     self._server_lost(event)
                 elif isinstance(event, ServerBack):
                     self._server_back()
+            self._tell_alerts(alerts)
 
     def _tell_outcome(self, event: ActionChanged) -> None:
         action = event.action
@@ -304,6 +316,20 @@ class MainScreen(Screen[None]):
             view.reload()
         self._dirty = True
         self._show_reason()
+
+    def _tell_alerts(self, alerts: list[ChargerAlert]) -> None:
+        """A fault, a security event, an alerting NotifyEvent: each told, or a burst of them in one line."""
+        if not alerts:
+            return
+        worst = "error" if any(alert.event.severity == "alert" for alert in alerts) else "warning"
+        if len(alerts) > ALERTS_TOLD_ONE_BY_ONE:
+            chargers = len({alert.event.charger_id for alert in alerts})
+            self.notify(f"{len(alerts)} alerts from {chargers} charger{'' if chargers == 1 else 's'}: :events to read them", title="Charger alerts", severity=worst)
+            return
+        for alert in alerts:
+            event = alert.event
+            severity = "error" if event.severity == "alert" else "warning"
+            self.notify(escape(event.text), title=f"{event.identity}: {event.kind}", severity=severity)
 
     def _tell_unknown(self, event: UnknownChargerSeen) -> None:
         charger = event.charger

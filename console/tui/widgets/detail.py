@@ -1,4 +1,4 @@
-"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions.
+"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions, Events.
 
 Events for the selected charger are buffered here as they arrive; `flush`
 renders only the tab on show, and a tab reads its history from the backend
@@ -19,8 +19,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Digits, Sparkline, Static, TabbedContent, TabPane
 
+from console.core.chargerevents import ACTIONS as EVENT_ACTIONS
 from console.core.errors import ConsoleError
-from console.core.events import ActionChanged
+from console.core.events import ActionChanged, ChargerAlert
 from console.core.views import ChargerView, LogView, TransactionView
 from console.tui.format import (
     age,
@@ -40,6 +41,7 @@ from console.tui.format import (
 )
 from console.tui.themes import STATUSES
 from console.tui.widgets.action_table import ActionTable
+from console.tui.widgets.event_table import EventsPanel
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import Readout
 from console.tui.widgets.row_table import RowTable
@@ -53,7 +55,7 @@ SPARK_BUCKETS = 90
 LOG_HISTORY = 200
 # Seconds between reads of the Transactions tab while a session runs (its energy and duration move).
 TRANSACTIONS_REFRESH_S = 10
-TABS = ("overview", "live", "actions", "logs", "transactions")
+TABS = ("overview", "live", "actions", "logs", "transactions", "events")
 
 
 def _value(value: Any) -> str:
@@ -315,6 +317,8 @@ class ChargerDetail(Vertical):
         self._actions_stale = False
         self._samples: deque[tuple[datetime, float]] = deque(maxlen=2000)
         self._transactions_key: Any = None
+        # The charger told something new since its Events tab read them.
+        self._events_stale = False
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs", initial="tab-overview"):
@@ -339,10 +343,12 @@ class ChargerDetail(Vertical):
                 yield LogPanel(id="charger-logs")
             with TabPane("Transactions", id="tab-transactions"):
                 yield TransactionTable(id="charger-transactions")
+            with TabPane("Events", id="tab-events"):
+                yield EventsPanel(id="charger-events")
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending_logs or self._pending_actions)
+        return bool(self._pending_logs or self._pending_actions or (self._events_stale and self.active_tab == "events"))
 
     @property
     def charger_id(self) -> str | None:
@@ -368,11 +374,13 @@ class ChargerDetail(Vertical):
         self._pending_actions.clear()
         self._samples.clear()
         self._transactions_key = None
+        self._events_stale = False
         self.workers.cancel_node(self)
         self._loading.clear()
         self.query_one("#charger-logs", LogPanel).log.reset()
         self.query_one(ActionTable).show([], datetime.now())
         self.query_one(TransactionTable).clear()
+        self.query_one(EventsPanel).show([])
 
     def resync(self) -> None:
         """After a gap in the events (attach mode, the server back): every tab reads its history again."""
@@ -391,6 +399,12 @@ class ChargerDetail(Vertical):
     def take_log(self, entry: LogView) -> None:
         if entry.charger_id is not None and entry.charger_id == self.charger_id:
             self._pending_logs.append(entry)
+            if entry.direction == "out" and entry.action in EVENT_ACTIONS:
+                self._events_stale = True  # answered: its event is kept
+
+    def take_alert(self, alert: ChargerAlert) -> None:
+        if alert.event.charger_id == self.charger_id:
+            self._events_stale = True
 
     def take_action(self, change: ActionChanged) -> None:
         if change.charger_id != self.charger_id:
@@ -399,6 +413,11 @@ class ChargerDetail(Vertical):
             self._pending_actions.append(change)
         else:
             self._actions_stale = True
+
+    @on(EventsPanel.FilterChanged)
+    def _events_filter_changed(self) -> None:
+        self._events_stale = True
+        self.flush(self.app.clock.now())
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -473,6 +492,12 @@ class ChargerDetail(Vertical):
             self._loaded.pop("transactions", None)
         self._needs("transactions", charger)
 
+    def _flush_events(self, charger: ChargerView, now: datetime) -> None:
+        if self._events_stale and "events" not in self._loading:  # one read at a time; a later change waits for it
+            self._events_stale = False
+            self._loaded.pop("events", None)
+        self._needs("events", charger)
+
     # -- reading history -------------------------------------------------------------
 
     async def _read(self, tab: str, charger_id: str, call: Any) -> Any:
@@ -526,3 +551,11 @@ class ChargerDetail(Vertical):
         except ConsoleError:
             labels = {}  # the sessions without their tokens' labels, rather than none
         self.query_one(TransactionTable).show(transactions, self.charger, self.app.clock.now(), labels)
+
+    async def _load_events(self, charger_id: str) -> None:
+        panel = self.query_one(EventsPanel)
+        events = await self._read(
+            "events", charger_id, self.app.backend.charger_events(charger_id, kind=panel.kind, severity=panel.severity)
+        )
+        if events is not None:
+            panel.show(events)

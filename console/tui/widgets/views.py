@@ -1,4 +1,4 @@
-"""The fleet-wide views `:` jumps to: actions, logs, locations, unknown chargers, id tokens.
+"""The fleet-wide views `:` jumps to: actions, logs, events, locations, unknown chargers, id tokens.
 
 Each buffers the events it cares about while hidden and renders them in
 `flush` only while it is the view on show; it reads its history the first
@@ -7,6 +7,7 @@ time it is shown.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -18,8 +19,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets._data_table import CellDoesNotExist
 
+from console.core.chargerevents import ACTIONS as EVENT_ACTIONS
 from console.core.errors import ConsoleError
-from console.core.events import ActionChanged
+from console.core.events import ActionChanged, ChargerAlert
 from console.core.tokens import TokenView
 from console.core.views import ChargerView, LocationView, LogView, UnknownChargerView
 from console.tui.format import gauge, kilowatts, stamp
@@ -27,6 +29,7 @@ from console.tui.messages import LocationsChanged
 from console.tui.modals.cap_form import CapForm
 from console.tui.modals.token_form import TokenForm, TokenImportForm
 from console.tui.widgets.action_table import ActionTable
+from console.tui.widgets.event_table import EventsPanel
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import paint
 from console.tui.widgets.row_table import RowTable
@@ -34,7 +37,9 @@ from console.tui.widgets.row_table import RowTable
 if TYPE_CHECKING:
     from console.tui.app import ConsoleApp
 
-VIEWS = ("chargers", "actions", "logs", "locations", "unknown", "tokens")
+VIEWS = ("chargers", "actions", "logs", "events", "locations", "unknown", "tokens")
+# The fleet's events are read again at most this often while chargers keep telling new ones (s).
+EVENTS_REREAD_S = 1.0
 
 
 def location_load(chargers: Iterable[ChargerView]) -> dict[str, float]:
@@ -134,6 +139,39 @@ class LogsView(FleetView):
         if self._pending:
             self.query_one(LogPanel).log.append(self._pending)
             self._pending.clear()
+
+
+class EventsView(FleetView):
+    """Every charger's events, newest first; read again when a charger tells something new."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stale = False
+        self._read_at = 0.0  # monotonic
+
+    def compose(self) -> ComposeResult:
+        yield EventsPanel(fleet=True, id="fleet-events")
+
+    def take_alert(self, alert: ChargerAlert) -> None:
+        self._stale = True
+
+    def take_log(self, entry: LogView) -> None:
+        if entry.direction == "out" and entry.action in EVENT_ACTIONS:
+            self._stale = True  # answered: its event is kept
+
+    async def load(self) -> None:
+        panel = self.query_one(EventsPanel)
+        self._stale = False
+        self._read_at = time.monotonic()
+        panel.show(await self.app.backend.fleet_events(kind=panel.kind, severity=panel.severity))
+
+    def render_pending(self, now: datetime, chargers: Mapping[str, ChargerView]) -> None:
+        if self._stale and time.monotonic() - self._read_at >= EVENTS_REREAD_S:
+            self.reload()
+
+    def on_events_panel_filter_changed(self) -> None:
+        self.reload()
+        self.flush(self.app.clock.now(), {})
 
 
 class LocationTable(RowTable):
