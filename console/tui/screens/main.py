@@ -131,6 +131,7 @@ class MainScreen(Screen[None]):
         Binding("3", "tab('actions')", "Actions", show=False, id="console.tab_actions"),
         Binding("4", "tab('logs')", "Logs", show=False, id="console.tab_logs"),
         Binding("5", "tab('transactions')", "Transactions", show=False, id="console.tab_transactions"),
+        Binding("6", "tab('events')", "Events", show=False, id="console.tab_events"),
         Binding("l", "tab('logs')", "Logs", show=False, id="console.logs"),
     ]
 
