@@ -77,3 +77,22 @@ async def test_help_scrolls_down_only_and_explains_keys_and_the_filter(live_serv
         await pilot.press("home")
         await pilot.pause()
         assert "? Help List every key of this view" in " ".join(screen_text(app).split())
+
+
+async def test_a_wide_terminal_gives_names_and_last_action_the_width_there_is(live_service: ConsoleService, clock: Any) -> None:
+    await live_service.update_charger("dep-0006", {"name": "Quayside rapid 150"})
+    app = make_app(live_service, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        narrow = screen_text(app)
+        assert "Quayside rapi…" in narrow  # 14 columns for the name at 120
+        await pilot.resize_terminal(200, 60)
+        await settle(pilot)
+        wide = screen_text(app)
+        assert "Quayside rapid 150 " in wide and "…" not in wide
+        header = next(line for line in wide.splitlines() if "Identity" in line)
+        # The table fills the width: its last column's header sits in the right third.
+        assert header.index("Last action") < 150 and len(header.rstrip(" │")) > 150
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert "Quayside rapi…" in screen_text(app)

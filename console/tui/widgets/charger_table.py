@@ -54,10 +54,31 @@ COLUMNS = (
 )
 WIDTHS = {key: width for key, _, width in COLUMNS}
 LABELS = {key: label for key, label, _ in COLUMNS}
+# Columns that take the width a wide terminal has beyond the fixed widths, each up to
+# its own maximum (in this order, a character at a time), so names are not cut with room to spare.
+FLEX_MAX = {"identity": 24, "name": 30, "location": 26, "action": 60}
 # What a narrow terminal keeps.
 COMPACT = ("mark", "identity", "name", "status", "connected", "power")
 # After the operator moves the cursor, live changes leave the order alone this long (seconds).
 HOLD_AFTER_MOVE = 4.0
+
+
+def fit_widths(columns: tuple[str, ...], available: int) -> dict[str, int]:
+    """Each column's width for a table `available` cells wide: the fixed widths, and what is
+    left shared among the flexible columns shown, a character at a time, up to each one's maximum."""
+    widths = dict(WIDTHS)
+    spare = available - sum(WIDTHS[key] + 2 * PADDING for key in columns)
+    flexible = [key for key in FLEX_MAX if key in columns]
+    while spare > 0 and flexible:
+        for key in list(flexible):
+            if spare <= 0:
+                break
+            if widths[key] >= FLEX_MAX[key]:
+                flexible.remove(key)
+                continue
+            widths[key] += 1
+            spare -= 1
+    return widths
 
 
 def _action_key(charger: ChargerView) -> float:
@@ -157,7 +178,9 @@ class ChargerTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self.compact = False
         self._columns: tuple[str, ...] = ()
+        self._widths: dict[str, int] = dict(WIDTHS)
         self._width = 0
+        self._fitted_to = 0
         # The order changed since the last `show`: the next flush must not be skipped.
         self.resorted = False
         self._shown_filter = ""
@@ -167,9 +190,23 @@ class ChargerTable(ScrollView, can_focus=True):
 
     def _set_columns(self) -> None:
         self._columns = tuple(key for key, _, _ in COLUMNS if not self.compact or key in COMPACT)
-        self._width = sum(WIDTHS[key] + 2 * PADDING for key in self._columns)
+        self._widths = fit_widths(self._columns, self._fitted_to)
+        self._width = sum(self._widths[key] + 2 * PADDING for key in self._columns)
         self._header = None
         self._resize()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Columns take the width there is; redrawn only when it changes."""
+        # The vertical scrollbar's room is kept, so a growing fleet does not re-fit the columns.
+        width = event.size.width - self.styles.scrollbar_size_vertical
+        if width == self._fitted_to:
+            return
+        self._fitted_to = width
+        widths = fit_widths(self._columns, width)
+        if widths != self._widths:
+            self._strips.clear()
+            self._set_columns()
+            self.refresh()
 
     def _label(self, key: str) -> str:
         label = LABELS[key]
@@ -474,7 +511,7 @@ class ChargerTable(ScrollView, can_focus=True):
 
     def _column_at(self, x: int) -> str | None:
         for key in self._columns:
-            x -= WIDTHS[key] + 2 * PADDING
+            x -= self._widths[key] + 2 * PADDING
             if x < 0:
                 return key
         return None
@@ -500,7 +537,7 @@ class ChargerTable(ScrollView, can_focus=True):
         if self._header is None or self._header[0] != key:
             line = Text(no_wrap=True, end="")
             for column in self._columns:
-                line.append_text(self._cell(Text(self._label(column)), WIDTHS[column]))
+                line.append_text(self._cell(Text(self._label(column)), self._widths[column]))
             self._header = (key, self._strip(line, style))
         return self._header[1]
 
@@ -517,7 +554,7 @@ class ChargerTable(ScrollView, can_focus=True):
             if cursor:
                 # The cursor's colours win, as a highlighted row reads best in one colour.
                 text = Text(text.plain)
-            line.append_text(self._cell(text, WIDTHS[column]))
+            line.append_text(self._cell(text, self._widths[column]))
         strip = self._strip(line, style)
         self._strips[charger_id] = (key, strip)
         return strip
