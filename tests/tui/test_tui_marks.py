@@ -220,3 +220,56 @@ async def test_a_bulk_action_tells_its_outcome_in_one_toast(live_service: Consol
         assert len(told) == 1, told
         assert "restart: 2 done, 1 failed" in told[0] and ":actions" in told[0]
         assert "CP-DC1" in told[0]
+
+
+async def test_a_bulk_charge_tells_its_outcomes_in_one_toast_once_all_are_over(
+    live_service: ConsoleService, clock: Any, runtime: FakeRuntime
+) -> None:
+    live_service.attach(gateway=AnsweringGateway({"CP-A01", "CP-A03", "CP-B01"}, refusing="CP-B01"))
+    await live_service.engine.start()
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        told: list[str] = []
+        notify = app.notify
+
+        def record(message: str, *, title: str = "", **options: Any) -> None:
+            told.append(f"{title}: {message}")
+            notify(message, title=title, **options)
+
+        app.notify = record  # type: ignore[method-assign]
+        for charger_id in ("dep-0001", "dep-0003", "dep-0004"):  # CP-B01 refuses its remote start
+            table(app).toggle_mark(charger_id)
+        await press(pilot, "c")
+        await press(pilot, "y")
+        await settle(pilot)
+        await press(pilot, "ctrl+s")
+
+        def outcomes() -> list[str]:
+            return [toast for toast in told if toast.startswith("Charge ") and not toast.startswith("Charge sent")]
+
+        for _ in range(50):
+            clock.advance(1)
+            await settle(pilot)
+            if outcomes():
+                break
+    await live_service.engine.stop()
+    assert len(outcomes()) == 1, told
+    assert outcomes()[0].startswith("Charge 3 chargers") and "charge: 2 done, 1 failed (CP-B01)" in outcomes()[0], told
+
+
+class AnsweringGateway:
+    """The central system's side for chargers that answer every CALL at once: Accepted, or Rejected by one."""
+
+    def __init__(self, connected: set[str], refusing: str) -> None:
+        self.connected = connected
+        self.refusing = refusing
+
+    def is_connected(self, identity: str) -> bool:
+        return identity in self.connected
+
+    async def call(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "Rejected" if identity == self.refusing else "Accepted"}
+
+    def disconnect(self, identity: str, reason: str) -> None:
+        self.connected.discard(identity)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -89,8 +91,20 @@ KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", 
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown",
                 "token": "tokens", "tok": "tokens", "event": "events"}
+# How many final states of unwatched actions are kept for a form that has not closed yet.
+RECENT_FINAL_KEPT = 1000
 # More alerts than this in one batch are told in one notification.
 ALERTS_TOLD_ONE_BY_ONE = 3
+
+
+@dataclass
+class _BulkWatch:
+    """A charge or idle sent to several chargers: its outcomes are told together, once all are in."""
+
+    verb: str
+    pending: set[str]
+    total: int
+    failed: list[str] = field(default_factory=list)
 
 
 def live_sessions(charger: ChargerView, connector_id: int | None = None) -> int:
@@ -149,7 +163,11 @@ class MainScreen(Screen[None]):
         self._rendered_second: Any = None
         self._subscription: Subscription | None = None
         # Actions this console asked for, told about when they are over: id -> identity.
-        self._watched: dict[str, str] = {}
+        # action id -> (charger identity, the bulk command it belongs to, if any).
+        self._watched: dict[str, tuple[str, _BulkWatch | None]] = {}
+        # The last final states seen of actions nobody watched yet: a quick charger can answer
+        # before the form that sent the command has closed and said what it watches.
+        self._recent_final: OrderedDict[str, ActionChanged] = OrderedDict()
         self._unknown_told: set[str] = set()
         self.view = "chargers"
         # Attach mode: why the server cannot be reached, while it cannot.
@@ -290,14 +308,27 @@ class MainScreen(Screen[None]):
             self._tell_alerts(alerts)
 
     def _tell_outcome(self, event: ActionChanged) -> None:
+        """A command's final state: told on its own, or, for a bulk command, once all of them are over, in one toast."""
         action = event.action
-        identity = self._watched.get(action.id)
-        if identity is None or action.state not in FINAL_STATES:
+        if action.state not in FINAL_STATES:
             return
-        del self._watched[action.id]
-        severity = "error" if action.state in ("failed", "rejected", "expired") else "information"
+        watched = self._watched.pop(action.id, None)
+        if watched is None:
+            self._recent_final[action.id] = event
+            if len(self._recent_final) > RECENT_FINAL_KEPT:
+                self._recent_final.popitem(last=False)
+            return
+        identity, bulk = watched
+        failed = action.state in ("failed", "rejected", "expired")
+        if bulk is not None:
+            bulk.pending.discard(action.id)
+            if failed:
+                bulk.failed.append(identity)
+            if not bulk.pending:
+                self._tell_counts(bulk.verb, bulk.total, bulk.failed)
+            return
         detail = f": {action.detail}" if action.detail else ""
-        self.notify(f"{action.state}{detail}", title=f"{action.command.capitalize()} {identity}", severity=severity)  # type: ignore[arg-type]
+        self.notify(f"{action.state}{detail}", title=f"{action.command.capitalize()} {identity}", severity="error" if failed else "information")
 
     def _server_lost(self, event: ServerLost) -> None:
         """Attach mode: until the server is back, every figure on screen is the last one known, and looks it."""
@@ -656,8 +687,12 @@ class MainScreen(Screen[None]):
         def sent(actions: list[Any] | None) -> None:
             if not actions:
                 return
+            bulk = _BulkWatch(command, {action.id for action in actions}, len(actions)) if len(actions) > 1 else None
             for action in actions:
-                self._watched[action.id] = action.identity
+                self._watched[action.id] = (action.identity, bulk)
+            for action in actions:
+                if (over := self._recent_final.pop(action.id, None)) is not None:
+                    self._tell_outcome(over)
             names = ", ".join(action.identity for action in actions[:3]) + ("…" if len(actions) > 3 else "")
             self.notify(f"{actions[0].execution} {command} for {names}: {actions[0].state}", title=f"{command.capitalize()} sent")
 
