@@ -96,6 +96,10 @@ def open_schema(engine: Engine) -> SchemaOpened:
         from alembic import command
 
         with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                # pysqlite runs DDL outside a transaction, so each CREATE would be its own commit (and
+                # fsync, under synchronous=FULL): one transaction makes a new store in one commit.
+                connection.exec_driver_sql("BEGIN")
             SQLModel.metadata.create_all(connection)
             command.stamp(config(connection), head())
         return SchemaOpened(head(), created=True)
