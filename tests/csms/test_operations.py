@@ -637,6 +637,7 @@ async def test_one_outstanding_call_per_connection(service: ConsoleService, cent
     assert [(r.operation, r.state) for r in results] == [("ClearCache", "acknowledged"), ("GetLocalListVersion", "acknowledged")]
     by_operation = {r.operation: r for r in results}
     # Both were handed over at once; the second waited for the first's answer, then took its own time
-    # (0.3 s + 0.2 s). Its clock starts once its own action row is written, a few ms after the first's.
-    assert by_operation[second[2]].duration_ms >= 495 and 500 > by_operation[first[2]].duration_ms >= 300
-    assert by_operation[second[2]].duration_ms >= by_operation[first[2]].duration_ms + 195
+    # (0.3 s + 0.2 s). Its clock starts once its own action row is written, after the first's: a few ms
+    # on a quiet machine, tens under load, so the bounds leave 50 ms for it.
+    assert by_operation[second[2]].duration_ms >= 450 and 500 > by_operation[first[2]].duration_ms >= 300
+    assert by_operation[second[2]].duration_ms >= by_operation[first[2]].duration_ms + 150
