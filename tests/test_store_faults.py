@@ -30,7 +30,7 @@ from console.api.server import ApiServer
 from console.core.clock import SystemClock
 from console.core.events import StoreHealth
 from console.core.fleet import FleetService
-from console.core.models import MeterSample, Transaction
+from console.core.models import Charger, MeterSample, Transaction
 from console.core.service import ConsoleService
 from console.core.store import Store
 from console.csms.server import CentralSystem
@@ -290,3 +290,52 @@ def test_the_store_s_condition_travels_the_event_stream() -> None:
         name, data = encode_event(health)  # type: ignore[misc]
         assert name == "store" and data["state"] == health.state
         assert decode_event(name, data) == health
+
+
+async def test_a_store_file_deleted_while_running_is_said_and_nothing_acknowledged_is_lost_once_it_is_back(
+    service: ConsoleService, store: Store, central: CentralSystem
+) -> None:
+    charger = await service.create_charger({"identity": "CP-DEL"})
+    changes = service.subscribe(kinds=(StoreHealth,))
+    path = Path(db_path(store))
+    async with charge_point(central.url, "CP-DEL") as cp:
+        await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        before = await stored_samples(service, charger.id)
+        path.rename(path.with_name("moved-away.db"))  # what `rm` does to the path; the file lives on while open
+        try:
+            for number in range(5):
+                await cp.call(meter_values(3000 + number))  # acknowledged: kept in the queue
+            with pytest.raises(InternalError):  # a durable answer is refused, so the charger retries
+                await cp.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp="2026-04-02T09:15:00Z"), suppress=False)
+            assert store.unavailable is not None and "deleted while running" in store.unavailable
+            assert "store unavailable" in summary(service.info, []).plain
+        finally:
+            path.with_name("moved-away.db").rename(path)
+        await eventually(lambda: store.unavailable is None, timeout=5)
+        assert [event.state for event in changes.drain()] == ["degraded", "ok"]
+
+        async def all_stored() -> bool:
+            return await stored_samples(service, charger.id) - before == 5
+
+        await eventually(all_stored, timeout=5)
+        answer = await cp.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp="2026-04-02T09:16:00Z"))
+        assert answer.id_tag_info["status"] == "Accepted"
+
+
+async def test_a_store_file_replaced_while_running_is_opened_and_written(service: ConsoleService, store: Store, tmp_path: Path) -> None:
+    charger = await service.create_charger({"identity": "CP-RESTORED"})
+    path = Path(db_path(store))
+    backup = tmp_path / "backup.db"
+    source = sqlite3.connect(path)
+    with contextlib.closing(sqlite3.connect(backup)) as target:
+        source.backup(target)
+    source.close()
+    path.unlink()  # the store deleted, then a backup put in its place (`store restore`)
+    backup.rename(path)
+    await service.update_charger(charger.id, {"name": "after the restore"})
+    reader = Store(f"sqlite:///{path}")
+    try:
+        names = reader.run_sync(lambda session: [row.name for row in session.exec(select(Charger)).all()])
+    finally:
+        reader.close()
+    assert names == ["after the restore"]

@@ -87,9 +87,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class StoreFileGone(Exception):
+    """The SQLite file the store opened is no longer at its path: what is written now would be lost."""
+
+
 def unavailable_reason(error: BaseException) -> str | None:
     """Why the store cannot take writes now, when `error` says so (locked, read-only, full, a disk or
-    connection failing); None for an error of the write's own (a row the store refuses, a bug)."""
+    connection failing, the file deleted); None for an error of the write's own (a row the store refuses, a bug)."""
+    if isinstance(error, StoreFileGone):
+        return str(error)
     original = error.orig if isinstance(error, exc.DBAPIError) else error
     if isinstance(original, sqlite3.Error):
         code = getattr(original, "sqlite_errorcode", None)
@@ -125,13 +131,14 @@ class Store:
         self.unavailable: str | None = None
         self._unavailable_since = 0.0
         self.health_listeners: list[Callable[[str | None], None]] = []
-        # The write-ahead log's file (SQLite), truncated by `checkpoint`.
+        # The SQLite file and its write-ahead log (truncated by `checkpoint`); None in memory or on a server.
         database = make_url(self.url).database
-        self.wal_path = (
-            Path(database).expanduser().with_name(Path(database).name + "-wal")
-            if self.engine.dialect.name == "sqlite" and database and database != ":memory:"
-            else None
+        self.path = (
+            Path(database).expanduser() if self.engine.dialect.name == "sqlite" and database and database != ":memory:" else None
         )
+        self.wal_path = self.path.with_name(self.path.name + "-wal") if self.path is not None else None
+        # Which file that is (device, inode): one deleted or replaced under a running store is noticed.
+        self._file = self._file_identity()
 
     @property
     def display_url(self) -> str:
@@ -145,6 +152,7 @@ class Store:
 
         def job() -> T:
             self._begun += 1
+            self._check_file()
             with self.session() as session:
                 return work(session)
 
@@ -156,6 +164,35 @@ class Store:
             if reason is None:
                 raise
             raise self.failed(reason) from error
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def _check_file(self) -> None:
+        """On the store thread, before each write: SQLite keeps writing to a file deleted under it, and
+        nothing would find those rows again. A deleted store makes the store unavailable (rows are kept,
+        durable answers refused) until a file is back at its path (`store restore`, or the file moved back),
+        which is then opened, its schema brought up to date."""
+        if self.path is None:
+            return
+        found = self._file_identity()
+        if found == self._file:
+            return
+        if found is None:
+            raise StoreFileGone(
+                f"the store file {self.path} was deleted while running: nothing written now could be found again; "
+                "put it back (or `ocpp-console store restore` a backup) and the console goes on, or stop it"
+            )
+        log.warning("the store file %s was replaced while running: opening the file now at that path", self.path)
+        self.engine.dispose()
+        open_schema(self.engine)
+        self._file = found
 
     def failed(self, reason: str) -> StoreUnavailable:
         """Writes fail for `reason`: said when the store stops taking writes (not per write, nor when only
