@@ -116,6 +116,17 @@ def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
     )
     parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="the PEM private key of --tls-cert")
     parser.add_argument(
+        "--tls-client-ca", type=Path, default=None, metavar="FILE",
+        help="security profile 3: verify chargers' client certificates against this PEM CA (its CN must be the "
+        "charger's identity); a charger whose record says security_profile 3 must present one",
+    )
+    parser.add_argument(
+        "--ca-cert", type=Path, default=None, metavar="FILE",
+        help="a lab CA certificate (`ocpp-console ca init` makes one) that signs chargers' SignCertificate requests; "
+        "without it a request is kept for the operator (the Events tab); needs --ca-key",
+    )
+    parser.add_argument("--ca-key", type=Path, default=None, metavar="FILE", help="the PEM private key of --ca-cert")
+    parser.add_argument(
         "--auto-register", action="store_true",
         help="accept unknown chargers as Pending (an operator accepts or rejects them) instead of refusing them",
     )
@@ -258,7 +269,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     store_restore.add_argument("file", type=Path, metavar="FILE")
     _add_db(store_restore)
+
+    ca = commands.add_parser("ca", help="a lab certificate authority for security profile 3: make one, issue charger certificates")
+    ca_commands = ca.add_subparsers(dest="ca_command", metavar="ACTION", required=True)
+    ca_init = ca_commands.add_parser("init", help="make a CA: DIR/ca.pem and DIR/ca.key (give them to --ca-cert, --ca-key, --tls-client-ca)")
+    ca_init.add_argument("dir", type=Path, metavar="DIR")
+    ca_issue = ca_commands.add_parser("issue", help="a key and a client certificate for a charger: DIR/IDENTITY.pem and DIR/IDENTITY.key")
+    ca_issue.add_argument("identity", metavar="IDENTITY")
+    ca_issue.add_argument("--ca-dir", type=Path, required=True, metavar="DIR", help="the directory `ca init` made")
+    ca_issue.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where to write the files (default: here)")
     return parser
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from console.core.certificates import LabCA
+
+    if args.ca_command == "init":
+        args.dir.mkdir(parents=True, exist_ok=True)
+        cert, key = args.dir / "ca.pem", args.dir / "ca.key"
+        if cert.exists() or key.exists():
+            raise ConsoleError(f"{args.dir} already holds a CA ({cert.name}, {key.name}); not overwritten")
+        LabCA.create().save(cert, key)
+        print(f"lab CA written: {cert} (give to --ca-cert and --tls-client-ca) and {key} (--ca-key; keep it private)")
+        return 0
+    authority = lab_certificate_authority_of(args.ca_dir)
+    args.out.mkdir(parents=True, exist_ok=True)
+    certificate, key = authority.issue(args.identity)
+    (args.out / f"{args.identity}.pem").write_text(certificate)
+    key_path = args.out / f"{args.identity}.key"
+    key_path.touch(mode=0o600)
+    key_path.write_text(key)
+    print(f"{args.identity}: certificate {args.out / (args.identity + '.pem')}, key {key_path}")
+    return 0
+
+
+def lab_certificate_authority_of(directory: Path) -> Any:
+    from console.depot import lab_certificate_authority
+
+    return lab_certificate_authority(directory / "ca.pem", directory / "ca.key")
 
 
 def _compression(text: str) -> dict[str, bool]:
@@ -295,6 +343,9 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         read_only=getattr(args, "read_only", False),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        ca_cert=args.ca_cert,
+        ca_key=args.ca_key,
         api_port=getattr(args, "api_port", None),
         api_host=getattr(args, "api_host", None) or args.host,
         environment=getattr(args, "environment", "production"),
@@ -756,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
             return _tokens(args)
         if args.command == "store":
             return _store_file(args)
+        if args.command == "ca":
+            return _ca(args)
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
             if args.log_json:

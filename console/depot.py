@@ -12,7 +12,8 @@ from pathlib import Path
 
 from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
-from console.core.errors import ConsoleError
+from console.core.certificates import LabCA
+from console.core.errors import ConsoleError, ValidationFailed
 from console.core.live import DEFAULT_CLOCK_SKEW_S
 from console.core.service import ConsoleService
 from console.core.store import Store
@@ -69,6 +70,11 @@ class DepotSettings:
     # Both given: the OCPP server speaks wss:// (security profile 2 with a charger password).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Security profile 3: chargers' client certificates are verified against this CA.
+    tls_client_ca: Path | None = None
+    # A lab CA that signs chargers' certificate signing requests (both or neither).
+    ca_cert: Path | None = None
+    ca_key: Path | None = None
     # The REST API (headless mode): None runs none; 0 takes any free port.
     api_port: int | None = None
     api_host: str = "127.0.0.1"
@@ -101,8 +107,12 @@ TLS12_CIPHERS = (
 )
 
 
-def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
-    """The TLS context of the OCPP server, or None for plain ws://."""
+def server_tls(cert: Path | None, key: Path | None, client_ca: Path | None = None) -> ssl.SSLContext | None:
+    """The TLS context of the OCPP server, or None for plain ws://. With `client_ca`, a client certificate is
+    asked for and, when given, verified against it (security profile 3; one not signed by it fails the TLS
+    handshake); chargers of profile 1 and 2 still connect without one."""
+    if client_ca is not None and cert is None:
+        raise ConsoleError("--tls-client-ca needs TLS: give --tls-cert and --tls-key too")
     if cert is None and key is None:
         return None
     if cert is None or key is None:
@@ -114,18 +124,37 @@ def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as error:
         raise ConsoleError(f"cannot load the TLS certificate {cert} with key {key}: {error}") from error
+    if client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=client_ca)
+        except (OSError, ssl.SSLError) as error:
+            raise ConsoleError(f"cannot load the client CA {client_ca}: {error}") from error
+        context.verify_mode = ssl.CERT_OPTIONAL
     return context
+
+
+def lab_certificate_authority(cert: Path | None, key: Path | None) -> LabCA | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConsoleError("the lab CA needs both its certificate (--ca-cert) and its key (--ca-key)")
+    try:
+        return LabCA.load(cert, key)
+    except ValidationFailed as error:
+        raise ConsoleError(error.problems["ca"]) from None
 
 
 class Depot:
     def __init__(self, settings: DepotSettings, clock: Clock | None = None) -> None:
-        ssl_context = server_tls(settings.tls_cert, settings.tls_key)  # before anything is opened
+        ssl_context = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)  # before anything is opened
+        lab_ca = lab_certificate_authority(settings.ca_cert, settings.ca_key)
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store = Store(settings.db_url, owner=True)  # a second console or serve on this store is refused here
         self.service = ConsoleService(self.store, clock=self.clock, read_only=settings.read_only)
         self.service.writer.drain_timeout = settings.stop_timeout
         self.service.tokens.unknown = settings.unknown_tokens
+        self.service.certificates.ca = lab_ca
         # Simulated time at --speed runs ahead of ours by design, further every minute: no clock is checked then.
         self.service.live.max_clock_skew_s = settings.max_clock_skew_s if settings.speed == 1 else float("inf")
         self.central = CentralSystem(

@@ -95,6 +95,7 @@ async def provisioning(request: Request, charger_id: str, who: Principal = Depen
         "offline_since": view.offline_since,
         "last_failure": view.last_failure,
         "tolerant": view.tolerant,
+        "security_profile": view.required_security_profile,
         "protocol_warnings": [warning.to_dict() for warning in view.protocol_warnings],
     }
     report = service.runtime_provisioning(charger_id)

@@ -99,6 +99,11 @@ class ChargerFields(BaseModel):
         "(an extra field, an over-long idTag, a unit in the wrong case, a number sent as text) are taken, each "
         "deviation a protocol warning, instead of refused with a CALLERROR (default false)",
     )
+    security_profile: int | None = Field(
+        default=None, ge=1, le=3,
+        description="the OCPP security profile it must connect with at least: 1 Basic auth, 2 TLS and Basic auth, "
+        "3 TLS with a client certificate whose CN is its identity (null: no minimum)",
+    )
     # A charger object read from this API may be sent back as it is; the server owns these.
     id: str | None = Field(default=None, description="ignored: the server assigns it")
     created_at: str | None = Field(default=None, description="ignored")
@@ -131,6 +136,7 @@ class Provisioning(BaseModel):
     verdict: str | None = None
     hint: str | None = None
     tolerant: bool = Field(default=False, description="the charger's tolerant setting (a server started with --tolerant takes every charger so)")
+    security_profile: int | None = Field(default=None, description="the security profile it must connect with at least (null: none)")
     protocol_warnings: list[ProtocolWarning] = Field(
         default_factory=list, description="the ways its messages broke OCPP that were let through, newest first, each counted"
     )

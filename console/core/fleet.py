@@ -60,6 +60,7 @@ CHARGER_FIELDS = (
     "user_id",
     "password",
     "tolerant",
+    "security_profile",
 )
 TEXT_LIMITS = {"name": 100, "vendor_name": 64, "model": 64, "connector_type": 32, "user_id": 64}
 
@@ -207,6 +208,16 @@ def clean_charger_fields(
             clean["tolerant"] = _as_bool(fields.get("tolerant", False))
         except ValueError:
             problems["tolerant"] = "must be true or false"
+
+    if present("security_profile") or not partial:
+        profile = _blank_to_none(fields.get("security_profile"))
+        try:
+            clean["security_profile"] = None if profile is None else _as_int(profile)
+        except ValueError:
+            problems["security_profile"] = "must be 1, 2 or 3 (or empty: no minimum)"
+        else:
+            if clean["security_profile"] not in (None, 1, 2, 3):
+                problems["security_profile"] = "must be 1, 2 or 3 (or empty: no minimum)"
 
     return clean, problems
 
@@ -448,6 +459,7 @@ class FleetService:
                     "simulated": charger.simulated,
                     # Only when on: a fleet file of strict chargers reads as it did before the setting.
                     **({"tolerant": True} if charger.tolerant else {}),
+                    **({"security_profile": charger.security_profile} if charger.security_profile else {}),
                 }
                 for charger in self.chargers(session)
             ],

@@ -370,13 +370,16 @@ class LiveState:
             station_energy_kwh=None if live.station_energy_wh is None else round(live.station_energy_wh / 1000, 3),
             clock_offset_s=state.clock_offset_s,
             tolerant=record.tolerant,
+            required_security_profile=record.security_profile,
             protocol_warnings=tuple(reversed(live.protocol_warnings.values())),
             limit_kw=limit_kw,
             limit_source=limit_source,
         )
 
     def security_profile(self, record: Charger) -> int:
-        """0: no auth; 1: Basic auth over ws://; 2: Basic auth over TLS."""
+        """0: no auth; 1: Basic auth over ws://; 2: Basic auth over TLS; 3: a client certificate (its record requires one)."""
+        if record.security_profile == 3 and self.tls:
+            return 3
         if record.password_hash is None:
             return 0
         return 2 if self.tls else 1

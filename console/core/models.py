@@ -70,6 +70,9 @@ class Charger(SQLModel, table=True):
     # Tolerant mode: its transaction and meter messages that break the schema in the ways quirky
     # firmware does are taken (with a protocol warning) instead of refused.
     tolerant: bool = False
+    # The OCPP security profile the charger must connect with at least (A00.FR.002): 1 Basic auth,
+    # 2 TLS and Basic auth, 3 TLS with a client certificate whose CN is its identity. None: no minimum.
+    security_profile: int | None = None
 
 
 class ChargerState(SQLModel, table=True):

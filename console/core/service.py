@@ -29,6 +29,7 @@ from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
 from console.core.store import Store
+from console.core.certificates import CertificateService
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
     ActionView,
@@ -79,6 +80,8 @@ class ConsoleService:
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         self.local_lists = LocalLists(store, self.clock, self.tokens, self.live.record, self.operate)
+        # Chargers' certificate signing requests; a lab CA (--ca-cert/--ca-key) is set by the depot.
+        self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )

@@ -132,6 +132,8 @@ class ChargerView(View):
     current_schedule: dict[str, Any] | None = None
     # Tolerant mode: messages that break the schema as quirky firmware does are taken, with a warning.
     tolerant: bool = False
+    # The security profile its record says it must connect with at least (None: no minimum).
+    required_security_profile: int | None = None
     # The ways its messages broke OCPP that were let through, newest first (the latest few, each counted).
     protocol_warnings: tuple[ProtocolWarning, ...] = ()
     # The station's own meter (connector or EVSE 0), apart from its connectors.

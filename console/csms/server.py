@@ -39,6 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from console.core.certificates import peer_common_name, security_profile
 from console.core.passwords import verify_password
 from console.core.service import ConsoleService
 from console.csms.collector import CollectorTuning
@@ -287,13 +288,28 @@ class CentralSystem:
             )
             await self.live.handshake_refused(charger_id, f"wrong subprotocol: {reason}")
             return self._refuse(connection, http.HTTPStatus.BAD_REQUEST, identity, reason)
-        if record.password_hash is not None:
+        # Security profile 3: a client certificate the TLS layer verified against --tls-client-ca; its CN
+        # must be the identity. It stands in for the password (profile 3 has no Basic auth).
+        tls = self.ssl_context is not None
+        certified = peer_common_name(connection.transport.get_extra_info("peercert")) if tls else None
+        if certified is not None and certified != identity:
+            problem = f"wrong client certificate: issued to {certified!r}, not {identity!r}"
+            await self.live.handshake_refused(charger_id, problem)
+            return self._refuse(connection, http.HTTPStatus.FORBIDDEN, identity, problem)
+        if record.password_hash is not None and certified is None:
             problem = await self._check_password(identity, record.password_hash, request.headers)
             if problem is not None:
                 await self.live.handshake_refused(charger_id, problem)
                 response = self._refuse(connection, http.HTTPStatus.UNAUTHORIZED, identity, problem)
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp-console", charset="UTF-8"'
                 return response
+        profile = security_profile(tls, record.password_hash is not None, certified is not None)
+        if record.security_profile and profile < record.security_profile:
+            problem = f"security profile {profile} is below the {record.security_profile} its record requires"
+            if record.security_profile == 3:
+                problem += ": it must present a client certificate signed by the console's CA (--tls-client-ca)"
+            await self.live.handshake_refused(charger_id, problem)
+            return self._refuse(connection, http.HTTPStatus.FORBIDDEN, identity, problem)
         if not self.compression.get(wanted, False):
             # Decline permessage-deflate for this connection only (the handshake answer is built next).
             connection.protocol.available_extensions = []
@@ -370,6 +386,7 @@ class CentralSystem:
         )
         charge_point.tolerant = self.tolerant
         charge_point.tokens = self.service.tokens
+        charge_point.certificates = self.service.certificates
         if isinstance(connection, Connection):  # our connection layer: CALLs to plain functions are answered as they arrive
             connection.answer_at_once = charge_point.answer_at_once
         link = Link(identity, charger_id, subprotocol, connection, charge_point)

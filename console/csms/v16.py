@@ -11,6 +11,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, RegistrationStatus
 
+from console.core.certificates import CertificateService
 from console.core.clock import Clock
 from console.core.live import LiveState
 from console.core.sessions import Sample, SignedSample
@@ -65,6 +66,8 @@ class ConsoleHandler(ProtocolGuard):
 
     # The registry tokens are answered from (set by the central system); without one every token is accepted.
     tokens: TokenRegistry | None = None
+    # Where a charger's certificate signing request goes (set by the central system); without it one is rejected.
+    certificates: CertificateService | None = None
 
     def __init__(
         self,
@@ -209,6 +212,11 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
     async def on_firmware_status_notification(self, status: str) -> call_result.FirmwareStatusNotification:
         await self.live.firmware_status(self.charger_id, status)
         return call_result.FirmwareStatusNotification()
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
+        status = self.certificates.sign_request(self.charger_id, csr) if self.certificates else "Rejected"
+        return call_result.SignCertificate(status=status)
 
     @on(Action.security_event_notification)
     async def on_security_event_notification(

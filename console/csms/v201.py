@@ -180,6 +180,13 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
         )
         return call_result.NotifyEvent()
 
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(
+        self, csr: str, certificate_type: str | None = None, **_: Any
+    ) -> call_result.SignCertificate:
+        status = self.certificates.sign_request(self.charger_id, csr, certificate_type) if self.certificates else "Rejected"
+        return call_result.SignCertificate(status=status)
+
     @on(Action.security_event_notification)
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str | None = None, **_: Any  # noqa: A002 - OCPP's name
