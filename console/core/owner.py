@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from console.core.errors import ConsoleError
 
-# pg_try_advisory_lock's key: "OCPP" in ASCII. It fits 32 bits, so pg_locks shows it as objid.
+# pg_try_advisory_lock's key: "OCPP" in ASCII. It fits 32 bits, so pg_locks shows it as objid. An advisory
+# lock is the database's: one owner per database, however many other databases share the cluster.
 ADVISORY_KEY = 0x4F435050
 # How long a console waits for a lock held by a reader bringing the schema up to date.
 ACQUIRE_WAIT_S = 2.0
@@ -85,7 +86,8 @@ class OwnerLock:
                 name = connection.execute(
                     text(
                         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key"
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key "
+                        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                     ),
                     {"key": ADVISORY_KEY},
                 ).scalar()

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import platformdirs
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from console.core import models  # noqa: F401  (registers the tables)
@@ -74,17 +74,32 @@ def _bind_null_quickly() -> None:
     sqlite3.register_adapter(type(None), {}.get)
 
 
-def make_engine(url: str) -> Engine:
+def engine_url(url: str) -> URL:
+    """`url` with its driver: PostgreSQL's is psycopg 3 (SQLAlchemy's default is psycopg2, not installed)."""
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         _bind_null_quickly()
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Times are kept without an offset, as UTC: the session's time zone must be UTC, or PostgreSQL turns an
+    # aware time into the server's local one. A lock another session holds is waited out as SQLite's busy
+    # timeout is (then the write is kept and retried); a server that is down is given up on in seconds.
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC -c lock_timeout=1000", "connect_timeout": 5},
+    )
 
 
 def unavailable_reason(error: BaseException) -> str | None:
