@@ -7,6 +7,7 @@ blocks on SQL, and SQLite sees one writer at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -190,6 +191,9 @@ class Store:
             return
         self.unavailable = None
         log.warning("store available again after %.1f s", time.monotonic() - self._unavailable_since)
+        if self.owner_lock.postgres:  # a server restart ended the owner's session, and its lock
+            with contextlib.suppress(RuntimeError):  # the store closing meanwhile
+                self._executor.submit(self._reclaim_owner)
         for listener in self.health_listeners:
             listener(None)
 
@@ -246,6 +250,17 @@ class Store:
     def _in_session(self, work: Callable[[Session], T]) -> T:
         with self.session() as session:
             return work(session)
+
+    def _reclaim_owner(self) -> None:
+        try:
+            if not self.owner_lock.reclaim():
+                log.error(
+                    "the store's owner lock was lost while it was unavailable, and another ocpp-console (%s) holds it now: "
+                    "two consoles run this depot; stop one",
+                    self.owner_lock.holder(),
+                )
+        except Exception as error:  # the server gone again: the next recovery tries again
+            log.warning("could not take the store's owner lock again: %s", error)
 
     def _open_beside_owner(self) -> SchemaOpened:
         """A reader changes the schema only while no console owns the store, never under a running one."""
