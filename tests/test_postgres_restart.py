@@ -115,3 +115,56 @@ async def test_postgresql_restarting_under_load(service: ConsoleService, store: 
         assert answer.id_tag_info["status"] == "Accepted"
         transactions = await store.run(lambda session: session.exec(select(Transaction)).all())
         assert [transaction.id for transaction in transactions] == [answer.transaction_id]
+
+
+async def terminate_sessions(store: Store, database: str) -> None:
+    """End every session on `database` but ours, as a failover or an operator does."""
+    import psycopg
+
+    maintenance = store.engine.url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(maintenance, autocommit=True) as connection:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+        )
+
+
+async def set_read_only(store: Store, read_only: bool) -> None:
+    """The database takes no writes (a hot standby does the same), or takes them again; for sessions begun after."""
+    import psycopg
+
+    database = store.engine.url.database
+    maintenance = store.engine.url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(maintenance, autocommit=True) as connection:
+        await connection.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = {"on" if read_only else "off"}')
+    await terminate_sessions(store, database)
+
+
+async def test_a_read_only_server_keeps_the_rows_for_later_and_refuses_what_must_be_on_disk(
+    service: ConsoleService, store: Store, central: CentralSystem
+) -> None:
+    """A write refused as read-only is the server's condition, not the row's fault: nothing is dropped."""
+    charger = await service.create_charger({"identity": "CP-RO"})
+    async with charge_point(central.url, "CP-RO") as cp:
+        await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        await service.writer.flush()
+        before = await stored_samples(store, charger.id)
+        await set_read_only(store, True)
+        try:
+            for number in range(5):
+                await cp.call(meter_values(2000 + number))
+            await eventually(lambda: store.unavailable is not None, timeout=10)
+            assert "read-only" in store.unavailable
+            with pytest.raises(InternalError):
+                await cp.call(
+                    call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp="2026-04-02T09:15:00Z"),
+                    suppress=False,
+                )
+        finally:
+            await set_read_only(store, False)
+        await eventually(lambda: store.unavailable is None, timeout=30)
+
+        async def all_stored() -> bool:
+            return await stored_samples(store, charger.id) - before == 5
+
+        await eventually(all_stored, timeout=10)
+        assert service.writer.refused == 0

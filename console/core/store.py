@@ -35,6 +35,9 @@ DB_ENV = "OCPP_CONSOLE_DB"
 # SQLite's primary result codes that say the store cannot take writes now, not that a write is wrong:
 # busy, locked, out of memory, read-only, I/O error, full, cannot open, lock protocol.
 UNAVAILABLE_CODES = {5, 6, 7, 8, 10, 13, 14, 15}
+# PostgreSQL's SQLSTATEs of that kind that psycopg does not raise as OperationalError (a server shutting
+# down, a lock or disk it lacks are): a read-only transaction (a hot standby, default_transaction_read_only).
+SERVER_CONDITIONS = {"25006"}
 
 
 def default_db_url() -> str:
@@ -111,7 +114,9 @@ def unavailable_reason(error: BaseException) -> str | None:
         code = getattr(original, "sqlite_errorcode", None)
         return str(original) if code is not None and code & 0xFF in UNAVAILABLE_CODES else None
     if isinstance(error, exc.DBAPIError) and (
-        error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+        error.connection_invalidated
+        or isinstance(error, exc.OperationalError | exc.InterfaceError)
+        or getattr(original, "sqlstate", None) in SERVER_CONDITIONS
     ):
         return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
     return None
