@@ -1,7 +1,8 @@
 """PostgreSQL as the store: the schema made and migrated there, one owner per database, `serve --db postgresql://…`.
 
-Each test has a new database on the test cluster (`OCPP_CONSOLE_TEST_PG`, see
-tests/conftest.py); without one they are skipped, saying so.
+Each test has new databases on the test cluster (`OCPP_CONSOLE_TEST_PG`, see
+tests/conftest.py): `db_url` a copy of one at the newest revision, `pg_url` an
+empty one; without a cluster they are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ pytestmark = pytest.mark.stores("postgresql")
 AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
 
-def test_a_postgresql_url_needs_no_driver_name(db_url: str) -> None:
+def test_a_postgresql_url_needs_no_driver_name(pg_url: str) -> None:
     """`--db postgresql://…` is psycopg 3, the driver the package brings."""
-    store = Store(db_url)
+    store = Store(pg_url)
     try:
         assert store.engine.dialect.name == "postgresql" and store.engine.driver == "psycopg"
         assert store.schema.created and store.schema.revision == head()
@@ -42,10 +43,16 @@ def test_a_postgresql_url_needs_no_driver_name(db_url: str) -> None:
         assert store.run_sync(lambda session: session.execute(text("SHOW timezone")).scalar()) == "UTC"
     finally:
         store.close()
+    tuned = Store(f"{pg_url}?options=-c%20statement_timeout%3D5s")  # the URL's own options are kept
+    try:
+        shown = tuned.run_sync(lambda session: session.execute(text("SELECT current_setting('statement_timeout'), current_setting('TimeZone')")).one())
+        assert tuple(shown) == ("5s", "UTC")
+    finally:
+        tuned.close()
 
 
-def test_the_revisions_apply_on_postgresql_and_reach_what_the_models_say(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_the_revisions_apply_on_postgresql_and_reach_what_the_models_say(pg_url: str) -> None:
+    engine = make_engine(pg_url)
     try:
         with engine.begin() as connection:
             command.upgrade(config(connection), "head")
@@ -56,8 +63,8 @@ def test_the_revisions_apply_on_postgresql_and_reach_what_the_models_say(db_url:
     assert differences == []
 
 
-def test_a_store_at_the_first_revision_is_upgraded_with_its_data(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_a_store_at_the_first_revision_is_upgraded_with_its_data(pg_url: str) -> None:
+    engine = make_engine(pg_url)
     try:
         with engine.begin() as connection:
             command.upgrade(config(connection), revisions()[0])
@@ -94,7 +101,7 @@ def test_a_store_at_the_first_revision_is_upgraded_with_its_data(db_url: str) ->
             )
     finally:
         engine.dispose()
-    store = Store(db_url)
+    store = Store(pg_url)
     try:
         assert store.schema.upgraded_from == revisions()[0] and store.schema.revision == head()
         charger, state, session, samples = store.run_sync(
@@ -111,7 +118,7 @@ def test_a_store_at_the_first_revision_is_upgraded_with_its_data(db_url: str) ->
         assert samples == 26
     finally:
         store.close()
-    again = Store(db_url)
+    again = Store(pg_url)
     again.close()
     assert again.schema.upgraded_from is None
 

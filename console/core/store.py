@@ -96,13 +96,14 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # Times are kept without an offset, as UTC: the session's time zone must be UTC, or PostgreSQL turns an
-    # aware time into the server's local one. A lock another session holds is waited out as SQLite's busy
-    # timeout is (then the write is kept and retried); a server that is down is given up on in seconds.
+    # The session's time zone is UTC, so times read outside the models (raw SQL, text) are UTC as everywhere
+    # else. A lock another session holds is waited out as SQLite's busy timeout is (then the write is kept
+    # and retried); a server that is down is given up on in seconds. The URL's own `options` come first.
+    options = " ".join(filter(None, [str(parsed.query.get("options", "")), "-c timezone=UTC -c lock_timeout=1000"]))
     return create_engine(
-        parsed,
+        parsed.difference_update_query(["options"]),
         pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC -c lock_timeout=1000", "connect_timeout": 5},
+        connect_args={"options": options, "connect_timeout": 5},
     )
 
 
