@@ -1,15 +1,17 @@
 """OCPP server benchmarks, side by side with their baselines in one run.
 
     uv run python -m benchmarks.ocpp_bench throughput [--connections 50] [--seconds 10] [--rounds 3] [--compare-transports] [--compare-bare-sync]
-    uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60]
+    uv run python -m benchmarks.ocpp_bench fleet [--chargers 1000 5000 10000] [--seconds 60] [--db-server postgresql://…]
     uv run python -m benchmarks.ocpp_bench startup [--chargers 10000]
     uv run python -m benchmarks.ocpp_bench compression [--chargers 2000] [--seconds 10]
 
 Each server runs in its own process pinned to CPU 0 and the load generator
 (benchmarks.loadgen) in another pinned to CPU 1, on loopback. `ocpp-console
 serve` runs with persistence on (a SQLite file in a temporary directory, every
-frame and meter value written). Prints one JSON line of figures at the end.
-Not part of the test run.
+frame and meter value written); the fleet benchmark's store is a new database on
+a PostgreSQL server instead with `--db-server URL` (any database there: the
+benchmark creates its own beside it, and drops it after). Prints one JSON line
+of figures at the end. Not part of the test run.
 """
 
 from __future__ import annotations
@@ -67,13 +69,35 @@ def fleet_file(directory: Path, count: int, prefix: str, ocpp_version: str = "OC
     return path
 
 
-def store_with(directory: Path, count: int, prefix: str, ocpp_version: str = "OCPP1.6") -> str:
-    url = f"sqlite:///{directory / f'bench-{count}-{ocpp_version}.db'}"
+def store_with(directory: Path, count: int, prefix: str, ocpp_version: str = "OCPP1.6", server: str | None = None) -> str:
+    url = f"sqlite:///{directory / f'bench-{count}-{ocpp_version}.db'}" if server is None else postgres_database(server, f"bench_{count}_{os.getpid()}")
     subprocess.run(
         [PYTHON, "-m", "console", "fleet", "import", str(fleet_file(directory, count, prefix, ocpp_version)), "--db", url],
         check=True, capture_output=True,
     )
     return url
+
+
+def postgres_database(server: str, name: str) -> str:
+    """A new empty database `name` on the PostgreSQL server of the URL `server` (one there already is dropped); its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    maintenance = make_url(server).set(drivername="postgresql")
+    with psycopg.connect(maintenance.render_as_string(hide_password=False), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return maintenance.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    maintenance = make_url(url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(maintenance.render_as_string(hide_password=False), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 class Server:
@@ -173,6 +197,14 @@ def baseline_server(kind: str) -> Server:
 def rows_written(db_url: str) -> dict[str, int]:
     import sqlite3
 
+    if db_url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(db_url) as connection:
+            return {
+                table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+                for table in ("metersample", "logentry")
+            }
     path = db_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
         return {
@@ -262,7 +294,7 @@ def fleet(args: argparse.Namespace) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         for count in args.chargers:
-            db_url = store_with(Path(directory), count, prefix)
+            db_url = store_with(Path(directory), count, prefix, server=args.db_server)
             server = console_server(db_url)
             try:
                 before = rows_written(db_url)
@@ -272,6 +304,8 @@ def fleet(args: argparse.Namespace) -> dict:
             finally:
                 server.stop()
             after = rows_written(db_url)
+            if args.db_server:
+                drop_postgres_database(db_url)
             written = sum(after.values()) - sum(before.values())
             figures["rows_written"] = written
             figures["rows_per_s"] = round(written / figures["seconds"], 1)
@@ -279,7 +313,8 @@ def fleet(args: argparse.Namespace) -> dict:
             figures["frames_logged_per_call"] = round((after["logentry"] - before["logentry"]) / max(1, figures["answered"]), 2)
             results[str(count)] = figures
             print(f"# {count}: {figures}", file=sys.stderr, flush=True)
-    return {"benchmark": "fleet", "period_s": args.period, "results": results}
+    store = "postgresql" if args.db_server else "sqlite"
+    return {"benchmark": "fleet", "store": store, "period_s": args.period, "results": results}
 
 
 def compression(args: argparse.Namespace) -> dict:
@@ -351,6 +386,10 @@ def main() -> int:
     )
     parser.add_argument("--chargers", type=int, nargs="+", default=None)
     parser.add_argument("--period", type=float, default=10.0)
+    parser.add_argument(
+        "--db-server", metavar="URL", default=None,
+        help="fleet: a PostgreSQL server (postgresql://user@host:port/db) to make each store on, instead of a SQLite file",
+    )
     parser.add_argument(
         "--compare-transports", action="store_true",
         help="throughput: also run the console on websockets' asyncio connection layer (OCPP_CONSOLE_TRANSPORT=asyncio)",

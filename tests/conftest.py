@@ -1,12 +1,22 @@
-"""Shared fixtures: a real store in a temporary SQLite file, a manual clock, the console service."""
+"""Shared fixtures: a real store (a temporary SQLite file, or a database of its own on PostgreSQL), a manual clock, the console service.
+
+A module or test marked `@pytest.mark.stores("sqlite", "postgresql")` runs once per
+store: its `db_url` (and the `store`, `service` and servers over it) is parametrized.
+The PostgreSQL runs need `OCPP_CONSOLE_TEST_PG`, the URL of a database on a cluster
+the tests may create databases on (`.ci/with-postgres` starts a throwaway one and
+sets it); without it they are skipped, saying so.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from console.core.clock import ManualClock
 from console.core.service import ConsoleService
@@ -14,11 +24,64 @@ from console.core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLEET = ROOT / "sample_fleet.json"
+PG_ENV = "OCPP_CONSOLE_TEST_PG"
+# The store of every test not marked `stores` (sqlite by default): set to postgresql to run any test file there.
+STORE_ENV = "OCPP_CONSOLE_TEST_STORE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stores(*names): run the test's db_url on each of these stores (sqlite, postgresql)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("stores")
+    if marker is not None and "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("db_url", marker.args, indirect=True)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'console.db'}"
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    backend = getattr(request, "param", os.environ.get(STORE_ENV, "sqlite"))
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'console.db'}"
+    elif backend == "postgresql":
+        yield from postgres_database(template=request.getfixturevalue("pg_template"))
+    else:
+        raise ValueError(f"no such store for tests: {backend}")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new empty database on the test cluster (no tables: as a SQLite file that does not exist yet)."""
+    yield from postgres_database()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A database with the schema at the newest revision, which each `db_url` on PostgreSQL is a copy of:
+    copying it is quicker than making the schema for every test."""
+    for url in postgres_database():
+        Store(url).close()
+        yield make_url(url).database  # type: ignore[misc]
+
+
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new database on the test cluster (empty, or a copy of `template`), dropped after the test (its connections ended)."""
+    server = os.environ.get(PG_ENV)
+    if not server:
+        pytest.skip(f"PostgreSQL: set {PG_ENV} to a database URL, or run under .ci/with-postgres")
+    import psycopg
+
+    maintenance = make_url(server).set(drivername="postgresql")
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = maintenance.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield maintenance.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture

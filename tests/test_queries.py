@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from console.core.clock import ManualClock
 from console.core.service import ConsoleService
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 
 async def test_histories(service: ConsoleService, clock: ManualClock) -> None:

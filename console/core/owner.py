@@ -4,13 +4,16 @@ Two servers on one store would each hand out the same ids and run the same
 actions. SQLite: an exclusive `flock` on a lock file beside the store
 (`console.db.lock`), held for the process's life; the kernel lets go however the
 process ends, so a crash leaves nothing to clean up. PostgreSQL: a session-level
-advisory lock held on a connection of its own, until cluster mode exists.
+advisory lock held on a connection of its own, until cluster mode exists; a server
+restart ends that session, and the owner takes the lock again once the store takes
+writes again (`reclaim`).
 Readers (`chargers`, `doctor`, `keys`, `store backup`) take no lock and work
 beside the owner; SQLite's own locking keeps their reads consistent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import datetime
@@ -21,7 +24,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from console.core.errors import ConsoleError
 
-# pg_try_advisory_lock's key: "OCPP" in ASCII. It fits 32 bits, so pg_locks shows it as objid.
+# pg_try_advisory_lock's key: "OCPP" in ASCII. It fits 32 bits, so pg_locks shows it as objid. An advisory
+# lock is the database's: one owner per database, however many other databases share the cluster.
 ADVISORY_KEY = 0x4F435050
 # How long a console waits for a lock held by a reader bringing the schema up to date.
 ACQUIRE_WAIT_S = 2.0
@@ -48,11 +52,15 @@ class OwnerLock:
         self.path = lock_path(url)
         self._fd: int | None = None
         self._connection: Connection | None = None
+        self._since = datetime.now().astimezone()
+        # This process took the advisory lock and has not let go (it may have lost it to a restart meanwhile).
+        self._owned = False
 
     def acquire(self) -> None:
         """Own the store for this process's life, or raise StoreOwned saying who does."""
         deadline = time.monotonic() + ACQUIRE_WAIT_S
-        while not self.try_acquire(f"pid {os.getpid()}, started at {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z}"):
+        self._since = datetime.now().astimezone()
+        while not self.try_acquire(f"pid {os.getpid()}, started at {self._since:%Y-%m-%d %H:%M:%S %Z}"):
             if time.monotonic() > deadline:
                 raise StoreOwned(f"another ocpp-console ({self.holder()}) owns this store; stop it first, or use another --db")
             time.sleep(0.05)
@@ -85,7 +93,8 @@ class OwnerLock:
                 name = connection.execute(
                     text(
                         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key"
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key "
+                        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                     ),
                     {"key": ADVISORY_KEY},
                 ).scalar()
@@ -96,6 +105,27 @@ class OwnerLock:
         except OSError:
             return "unknown"
 
+    def reclaim(self) -> bool:
+        """PostgreSQL: take the lock again if its session ended (the server restarted, the connection was cut).
+
+        True if this process holds it (again, or still); False if another took it meanwhile. A lock never
+        taken (a reader) is left so.
+        """
+        if not self._owned:
+            return True
+        connection = self._connection
+        if connection is None:
+            return self.try_acquire(f"pid {os.getpid()}, started at {self._since:%Y-%m-%d %H:%M:%S %Z}")
+        try:
+            connection.execute(text("SELECT 1")).scalar()
+            connection.commit()
+            return True
+        except Exception:  # the session is gone, and its lock with it
+            with contextlib.suppress(Exception):
+                connection.close()
+            self._connection = None
+        return self.try_acquire(f"pid {os.getpid()}, started at {self._since:%Y-%m-%d %H:%M:%S %Z}")
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor lets go of the flock
@@ -103,6 +133,7 @@ class OwnerLock:
         if self._connection is not None:
             self._connection.close()  # the session ends, and its advisory lock with it
             self._connection = None
+        self._owned = False
 
     def _try_advisory(self, who: str) -> bool:
         connection = self.engine.connect()
@@ -119,4 +150,5 @@ class OwnerLock:
         # Out of the pool for good: a connection handed back would be reused by others, the lock with it.
         connection.detach()
         self._connection = connection
+        self._owned = True
         return True

@@ -7,6 +7,7 @@ blocks on SQL, and SQLite sees one writer at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -18,7 +19,7 @@ from typing import TypeVar
 
 import platformdirs
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from console.core import models  # noqa: F401  (registers the tables)
@@ -34,6 +35,9 @@ DB_ENV = "OCPP_CONSOLE_DB"
 # SQLite's primary result codes that say the store cannot take writes now, not that a write is wrong:
 # busy, locked, out of memory, read-only, I/O error, full, cannot open, lock protocol.
 UNAVAILABLE_CODES = {5, 6, 7, 8, 10, 13, 14, 15}
+# PostgreSQL's SQLSTATEs of that kind that psycopg does not raise as OperationalError (a server shutting
+# down, a lock or disk it lacks are): a read-only transaction (a hot standby, default_transaction_read_only).
+SERVER_CONDITIONS = {"25006"}
 
 
 def default_db_url() -> str:
@@ -74,17 +78,33 @@ def _bind_null_quickly() -> None:
     sqlite3.register_adapter(type(None), {}.get)
 
 
-def make_engine(url: str) -> Engine:
+def engine_url(url: str) -> URL:
+    """`url` with its driver: PostgreSQL's is psycopg 3 (SQLAlchemy's default is psycopg2, not installed)."""
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         _bind_null_quickly()
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # The session's time zone is UTC, so times read outside the models (raw SQL, text) are UTC as everywhere
+    # else. A lock another session holds is waited out as SQLite's busy timeout is (then the write is kept
+    # and retried); a server that is down is given up on in seconds. The URL's own `options` come first.
+    options = " ".join(filter(None, [str(parsed.query.get("options", "")), "-c timezone=UTC -c lock_timeout=1000"]))
+    return create_engine(
+        parsed.difference_update_query(["options"]),
+        pool_pre_ping=True,
+        connect_args={"options": options, "connect_timeout": 5},
+    )
 
 
 class StoreFileGone(Exception):
@@ -101,7 +121,9 @@ def unavailable_reason(error: BaseException) -> str | None:
         code = getattr(original, "sqlite_errorcode", None)
         return str(original) if code is not None and code & 0xFF in UNAVAILABLE_CODES else None
     if isinstance(error, exc.DBAPIError) and (
-        error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+        error.connection_invalidated
+        or isinstance(error, exc.OperationalError | exc.InterfaceError)
+        or getattr(original, "sqlstate", None) in SERVER_CONDITIONS
     ):
         return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
     return None
@@ -212,6 +234,9 @@ class Store:
             return
         self.unavailable = None
         log.warning("store available again after %.1f s", time.monotonic() - self._unavailable_since)
+        if self.owner_lock.postgres:  # a server restart ended the owner's session, and its lock
+            with contextlib.suppress(RuntimeError):  # the store closing meanwhile
+                self._executor.submit(self._reclaim_owner)
         for listener in self.health_listeners:
             listener(None)
 
@@ -268,6 +293,17 @@ class Store:
     def _in_session(self, work: Callable[[Session], T]) -> T:
         with self.session() as session:
             return work(session)
+
+    def _reclaim_owner(self) -> None:
+        try:
+            if not self.owner_lock.reclaim():
+                log.error(
+                    "the store's owner lock was lost while it was unavailable, and another ocpp-console (%s) holds it now: "
+                    "two consoles run this depot; stop one",
+                    self.owner_lock.holder(),
+                )
+        except Exception as error:  # the server gone again: the next recovery tries again
+            log.warning("could not take the store's owner lock again: %s", error)
 
     def _open_beside_owner(self) -> SchemaOpened:
         """A reader changes the schema only while no console owns the store, never under a running one."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from apitools import Api
 from seeds import SEED_CHARGER
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 
 def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]

@@ -14,6 +14,8 @@ from console.api.schemas import Transaction
 from console.core.errors import NotFound
 from console.core.views import TransactionView
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 ENERGY = "Energy.Active.Import.Register"
 OCMF = "OCMF|{\"FV\":\"1.0\",\"RD\":[{\"RV\":1014.0,\"RU\":\"kWh\"}]}|{\"SD\":\"3045\"}"
 

@@ -14,6 +14,8 @@ from console.core.writer import BatchWriter
 
 from tests.conftest import SAMPLE_FLEET
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 
 def committed_state(store: Store, charger_id: str) -> ChargerState | None:
     """Read from a connection of its own: only what is committed is there."""

@@ -26,6 +26,8 @@ from console.core.store import Store
 from console.csms.server import CentralSystem
 from ocpp_clients import charge_point, eventually
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 
 class Obliging16(ChargePoint):
     """Accepts remote starts and profiles without starting a session; `slow` answers a remote start too late."""

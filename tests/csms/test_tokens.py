@@ -23,6 +23,8 @@ from console.core.tokens import REJECT, read_csv
 from console.csms.server import CentralSystem
 from test_replay import RawCharger, event, online201, raw_charger
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 T0 = "2026-04-02T09:15:00Z"  # the manual clock's time
 LATER = "2027-01-31T00:00:00Z"
 EARLIER = "2026-03-01T00:00:00Z"

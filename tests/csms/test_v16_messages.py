@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ocpp.v16 import call
 from sqlmodel import select
 
@@ -11,6 +12,8 @@ from console.core.models import ChargerEvent, ChargerState, MeterSample, Transac
 from console.core.service import ConsoleService
 from console.csms.server import CentralSystem
 from ocpp_clients import charge_point
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 
 async def rows(service: ConsoleService, query: Any) -> list[Any]:

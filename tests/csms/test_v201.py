@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ocpp.v201 import call
 from sqlmodel import select
 
@@ -11,6 +12,8 @@ from console.core.models import ChargerEvent, ChargerState, LogEntry, MeterSampl
 from console.core.service import ConsoleService
 from console.csms.server import CentralSystem
 from ocpp_clients import charge_point, eventually
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 T0 = "2026-04-02T09:15:00Z"
 
