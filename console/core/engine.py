@@ -97,6 +97,7 @@ class ActionEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
         self._action_tasks: set[asyncio.Task[None]] = set()
+        self._submitting: dict[str, asyncio.Lock] = {}
         # The power limit (W) of each charger's last acknowledged charge command, if it set one.
         self._power_limits: dict[str, float] = {}
         # Chargers whose limited session has been seen open: the limit (a TxProfile) ends with it.
@@ -195,6 +196,22 @@ class ActionEngine:
             raise CommandRefused(
                 "INVALID_CONFLICT_STRATEGY", f"unknown conflict strategy {on_conflict!r}: one of {', '.join(CONFLICT_STRATEGIES)}"
             )
+        # The check and the write are one step per charger: of parallel commands, one wins and the rest conflict.
+        async with self._submitting.setdefault(charger_id, asyncio.Lock()):
+            return await self._admit(record.identity, charger_id, command, parameters, execution, start_at, end_at, on_conflict)
+
+    async def _admit(
+        self,
+        identity: str,
+        charger_id: str,
+        command: str,
+        parameters: dict[str, Any],
+        execution: str,
+        start_at: datetime | None,
+        end_at: datetime | None,
+        on_conflict: str | None,
+    ) -> Action:
+        now = self.clock.now()
         conflicting = [action for action in self._open.values() if action.charger_id == charger_id and is_open(action, now)]
         conflicting.sort(key=lambda action: action.created_at)
         queued_after = None
@@ -203,7 +220,7 @@ class ActionEngine:
             if on_conflict is None:
                 raise CommandRefused(
                     "CONFLICT",
-                    f"{record.identity} already has {latest.command} {latest.id} ({latest.state}); "
+                    f"{identity} already has {latest.command} {latest.id} ({latest.state}); "
                     f"send it with onConflict cancel_and_replace or queue_after",
                     conflicting=latest.id,
                 )
@@ -306,6 +323,8 @@ class ActionEngine:
             start_at = parse_time(start, now)
         except ValueError as error:
             raise CommandRefused("INVALID_TIME", f"start: {error}") from None
+        except OverflowError:
+            raise CommandRefused("START_OUT_OF_RANGE", f"start {start!r} is beyond the calendar") from None
         if start_at < now - START_TOLERANCE or start_at > now + HORIZON:
             raise CommandRefused(
                 "START_OUT_OF_RANGE", f"start {start_at:%Y-%m-%d %H:%M:%S} UTC must be between now and {HORIZON.days} days ahead"
@@ -320,6 +339,8 @@ class ActionEngine:
             end_at = parse_time(end, now)
         except ValueError as error:
             raise CommandRefused("INVALID_TIME", f"end: {error}") from None
+        except OverflowError:
+            raise CommandRefused("END_OUT_OF_RANGE", f"end {end!r} is beyond the calendar") from None
         if end_at <= start_at:
             raise CommandRefused("END_BEFORE_START", "the window's end must come after its start")
         if end_at > now + HORIZON:
@@ -336,8 +357,10 @@ class ActionEngine:
         for action in self._open.values():
             if action.id in self._running:
                 continue
-            if action.state == "scheduled" and action.queued_after is None:
-                moments.append(self._start_of(action))
+            if action.state == "scheduled":
+                # A queued action's start counts once what it waits for is done; that settling wakes us.
+                if action.queued_after is None or action.queued_after not in self._open:
+                    moments.append(self._start_of(action))
             elif action.state == "pending":
                 moments.append(self._start_of(action) + self.grace if self._waiting(action) else now)
             elif action.state == "acknowledged" and action.end_at is not None:
