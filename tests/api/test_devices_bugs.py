@@ -163,3 +163,91 @@ async def test_of_ten_parallel_scheduled_commands_on_one_charger_exactly_one_is_
 async def test_times_beyond_the_calendar_are_refused_with_422(api: Api, times: dict[str, str], code: str) -> None:
     response = await api.client.post("/ev-charger/dep-a02", headers=api.x_api_key(), json={"command": "charge", **times})
     assert_error(response, 422, code)
+
+
+# -- powerRateLimit --------------------------------------------------------------------------
+
+
+async def power_rate_limit(api: Api, device_id: str) -> float:
+    return assert_envelope(await api.client.get(f"/ev-charger/{device_id}", headers=api.x_api_key()))["state"]["powerRateLimit"]
+
+
+async def test_power_rate_limit_is_the_limit_in_force(api: Api, central: CentralSystem) -> None:
+    async with online(central, "CP-A02") as cp:
+        await start_session(cp, api.service, "dep-a02")
+        assert await power_rate_limit(api, "dep-a02") == 22.0
+        idle = await command(api, "dep-a02", {"command": "idle"})
+        await reaches(api, idle["id"], "completed")
+        assert cp.limits_w() == [0.0]
+        assert await power_rate_limit(api, "dep-a02") == 0.0
+        capped = await command(api, "dep-a02", {"command": "charge", "parameters": {"powerLimit": 7}})
+        await reaches(api, capped["id"], "completed")
+        assert await power_rate_limit(api, "dep-a02") == 7.0
+        lifted = await command(api, "dep-a02", {"command": "charge"})
+        await reaches(api, lifted["id"], "completed")
+        assert cp.limits_w() == [0.0, 7000.0, 22000.0]
+        assert await power_rate_limit(api, "dep-a02") == 22.0
+
+
+# -- cancelling an open window ---------------------------------------------------------------
+
+
+async def test_cancelling_an_open_window_idles_the_charger_as_its_end_would(api: Api, central: CentralSystem) -> None:
+    async with online(central, "CP-A02") as cp:
+        await start_session(cp, api.service, "dep-a02")
+        window = await command(api, "dep-a02", {"command": "charge", "start": at(1), "end": at(20)})
+        await advance(api, 60)
+        opened = await reaches(api, window["id"], "acknowledged")
+        assert "window open until" in opened["detail"] and cp.limits_w() == [22000.0]
+        cancelled = assert_envelope(await api.client.post(f"/actions/{window['id']}/cancel", headers=api.x_api_key()))
+        # The session is held at 0 W (kept open, not stopped), as at the window's end.
+        assert cancelled["state"] == "cancelled"
+        assert cancelled["detail"] == "cancelled by an operator; window closed early: suspend with a 0 W limit: Accepted"
+        assert cp.limits_w() == [22000.0, 0.0]
+        assert await power_rate_limit(api, "dep-a02") == 0.0
+        device = assert_envelope(await api.client.get("/ev-charger/dep-a02", headers=api.x_api_key()))
+        assert device["currentSchedule"] is None
+        # The window's end passes with nothing more to do.
+        await advance(api, 20 * 60)
+        await asyncio.sleep(0.1)
+        assert cp.limits_w() == [22000.0, 0.0] and (await action_state(api, window["id"]))["state"] == "cancelled"
+
+
+async def test_an_open_window_of_an_offline_charger_is_not_cancelled_without_idling_it(api: Api, central: CentralSystem) -> None:
+    async with online(central, "CP-A02") as cp:
+        await start_session(cp, api.service, "dep-a02")
+        window = await command(api, "dep-a02", {"command": "charge", "start": at(1), "end": at(20)})
+        await advance(api, 60)
+        await reaches(api, window["id"], "acknowledged")
+    await eventually(lambda: not central.is_connected("CP-A02"))
+    response = await api.client.post(f"/actions/{window['id']}/cancel", headers=api.x_api_key())
+    assert "offline" in assert_error(response, 409, "NOT_CANCELLABLE")["error"]["message"]
+    assert (await action_state(api, window["id"]))["state"] == "acknowledged"
+
+
+# -- deleting a charger ----------------------------------------------------------------------
+
+
+async def test_deleting_a_charger_cancels_its_open_actions(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    from console.core.events import ActionChanged
+
+    subscription = api.service.subscribe(kinds=(ActionChanged,))
+    scheduled = await command(api, "dep-a02", {"command": "charge", "start": at(1)})
+    response = await api.client.delete("/ocpp/chargers/dep-a02", headers=api.bearer())
+    assert response.status_code == 204, response.text
+    changes: list[Any] = []
+
+    async def told() -> bool:
+        changes.extend(event.action for event in await subscription.next_batch())
+        return any(change.state == "cancelled" for change in changes)
+
+    await eventually(told, timeout=5)
+    last = [change for change in changes if change.id == scheduled["id"]][-1]
+    assert (last.state, last.detail) == ("cancelled", "cancelled: the charger was deleted")
+    logs = await api.service.fleet_logs()
+    assert any(entry.message == f"charger deleted; its open actions cancelled: charge {scheduled['id']}" for entry in logs)
+    # When it would have fallen due, nothing is left to run.
+    await advance(api, 120)
+    await asyncio.sleep(0.2)
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    assert_error(await api.client.get(f"/actions/{scheduled['id']}", headers=api.x_api_key()), 404, "NOT_FOUND")
