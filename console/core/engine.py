@@ -6,8 +6,12 @@ due (a start, a window's end, an offline action's deadline) and wakes early
 when a command arrives or a charger comes back.
 
 States: scheduled -> pending -> sent -> acknowledged -> completed, or
-rejected / failed / cancelled / expired. A windowed charge stays
+rejected / failed / cancelled / expired / unknown. A windowed charge stays
 acknowledged while its window is open and completes when the window ends.
+An action the console sent but stopped (or crashed) before the answer is
+`unknown` (reason interrupted): the charger may have done it, so it is not
+called a failure; the operator checks the charger. A window whose start is
+unknown still has its end carried out.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ COMMANDS: dict[str, dict[str, Any]] = {
     },
 }
 CONFLICT_STRATEGIES = ["cancel_and_replace", "queue_after"]
-TERMINAL = ("completed", "rejected", "failed", "cancelled", "expired")
+TERMINAL = ("completed", "rejected", "failed", "cancelled", "expired", "unknown")
 HORIZON = timedelta(days=30)
 # A start this far in the past still counts as "now" (a person typing "now" or a clock step).
 START_TOLERANCE = timedelta(seconds=60)
@@ -84,7 +88,12 @@ def is_open(action: Action, now: datetime) -> bool:
     """Still able to conflict with a new command on the same charger."""
     if action.state in ("scheduled", "pending", "sent"):
         return True
-    return action.state == "acknowledged" and action.execution == "windowed" and (action.end_at or now) > now
+    return has_window(action) and (action.end_at or now) > now
+
+
+def has_window(action: Action) -> bool:
+    """A windowed charge whose end the engine still has to carry out (its start acknowledged, or its outcome unknown)."""
+    return action.state in ("acknowledged", "unknown") and action.execution == "windowed" and action.end_at is not None
 
 
 class ActionEngine:
@@ -117,7 +126,7 @@ class ActionEngine:
         now = self._started_at = self.clock.now()
         actions = await self.store.run(
             lambda session: list(
-                session.exec(select(Action).where(col(Action.state).in_(("scheduled", "pending", "sent", "acknowledged")))).all()
+                session.exec(select(Action).where(col(Action.state).in_(("scheduled", "pending", "sent", "acknowledged", "unknown")))).all()
             )
         )
         for action in actions:
@@ -127,8 +136,10 @@ class ActionEngine:
                 continue
             if action.state == "sent":
                 await self._interrupted(action)
-            elif action.state == "acknowledged":
-                if action.execution == "windowed" and action.end_at is not None:
+                if has_window(action):
+                    self._open[action.id] = action
+            elif action.state in ("acknowledged", "unknown"):
+                if has_window(action):
                     self._open[action.id] = action
             elif self._missed(action, now):
                 await self.ledger.settle(
@@ -172,9 +183,19 @@ class ActionEngine:
             task.cancel()
 
     async def _interrupted(self, action: Action) -> None:
-        await self.ledger.settle(
-            action, "failed", "interrupted: the console stopped before the charger answered", reason=ops.INTERRUPTED
+        """The console stopped with the action on its way: never sent is a failure; sent is an outcome nobody knows."""
+        if action.state != "sent":
+            await self.ledger.settle(action, "failed", "interrupted: the console stopped before sending it", reason=ops.INTERRUPTED)
+            return
+        record = self.live.record(action.charger_id)
+        identity = record.identity if record is not None else action.charger_id
+        detail = (
+            f"outcome unknown: the console stopped after sending {action.operation or action.command} to {identity}, "
+            "before its answer; check the charger"
         )
+        if action.execution == "windowed" and action.end_at is not None:
+            detail += f" (the window still closes at {action.end_at:%H:%M:%S} UTC)"
+        await self.ledger.settle(action, "unknown", detail, reason=ops.INTERRUPTED)
 
     # -- commands --------------------------------------------------------------------
 
@@ -277,7 +298,7 @@ class ActionEngine:
             raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: only pending or scheduled actions can be cancelled")
         if action.id in self._running and action.state == "sent":
             raise CommandRefused("NOT_CANCELLABLE", f"{action_id} was already sent to the charger")
-        if action.state == "acknowledged":
+        if has_window(action):
             await self._cancel_open_window(action)
         else:
             await self.ledger.settle(action, "cancelled", "cancelled by an operator")
@@ -411,7 +432,7 @@ class ActionEngine:
                     moments.append(self._start_of(action))
             elif action.state == "pending":
                 moments.append(self._offline_deadline(action) if self._waiting(action) else now)
-            elif action.state == "acknowledged" and action.end_at is not None:
+            elif has_window(action) and action.end_at is not None:
                 if action.end_at > now or self._reachable(action):
                     moments.append(max(action.end_at, now))
                 else:
@@ -453,7 +474,7 @@ class ActionEngine:
                 return True
             record = self.live.record(action.charger_id)
             return record is None or self.ledger.is_connected(record.identity) or self._offline_deadline(action) <= now
-        if action.state == "acknowledged" and action.end_at is not None and action.end_at <= now:
+        if has_window(action) and action.end_at is not None and action.end_at <= now:
             # A window's end idles the charger: one offline is waited for (a restart finds them all offline).
             return self._reachable(action) or self._closing_deadline(action) <= now
         return False
@@ -463,7 +484,7 @@ class ActionEngine:
 
     def _closing(self, action: Action, now: datetime) -> bool:
         """A window that has ended and waits for its charger to come back to be idled."""
-        return action.state == "acknowledged" and action.end_at is not None and action.end_at <= now
+        return has_window(action) and action.end_at is not None and action.end_at <= now
 
     def _reachable(self, action: Action) -> bool:
         record = self.live.record(action.charger_id)
@@ -544,7 +565,7 @@ class ActionEngine:
 
     async def _run(self, action: Action) -> None:
         try:
-            if action.state == "acknowledged":
+            if has_window(action):
                 await self._end_window(action)
             else:
                 await self._execute(action)

@@ -13,14 +13,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from apitools import Api
+from apitools import DEPOT, Api
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from test_deployments import assert_error
 from test_devices import assert_envelope
 
+from console.api.server import ApiServer
+from console.core.clock import ManualClock
+from console.core.models import Action
 from console.core.service import ConsoleService
+from console.core.store import Store
 from console.csms.server import CentralSystem
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "csms"))
@@ -74,9 +79,11 @@ async def central(service: ConsoleService) -> AsyncIterator[CentralSystem]:
 
 
 @contextlib.asynccontextmanager
-async def online(central: CentralSystem, identity: str, status: str = "Available") -> AsyncIterator[Obliging16]:
+async def online(central: CentralSystem, identity: str, status: str = "Available", boot: bool = True) -> AsyncIterator[Obliging16]:
+    """A charger connected; without `boot` it comes back from a lost connection (its sessions go on)."""
     async with charge_point(central.url, identity, client=Obliging16) as cp:
-        await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
+        if boot:
+            await cp.call(call.BootNotification(charge_point_vendor="Wallbox", charge_point_model="Pulsar Plus"))
         await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status=status))
         await eventually(lambda: central.is_connected(identity))
         yield cp
@@ -251,3 +258,145 @@ async def test_deleting_a_charger_cancels_its_open_actions(api: Api, caplog: pyt
     await asyncio.sleep(0.2)
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
     assert_error(await api.client.get(f"/actions/{scheduled['id']}", headers=api.x_api_key()), 404, "NOT_FOUND")
+
+
+# -- across a restart --------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def console(db_url: str, clock: ManualClock, first: bool = False) -> AsyncIterator[tuple[Api, CentralSystem]]:
+    """The service, its central system and its API on the store `db_url`: started, then stopped."""
+    store = Store(db_url)
+    service = ConsoleService(store, clock=clock, flush_interval=0.05)
+    try:
+        if first:
+            await store.run(lambda session: (service.fleet.ensure_org(session), service.fleet.import_fleet(session, DEPOT)))
+        await service.open()
+        central = CentralSystem(service, port=0, heartbeat_interval=30, call_timeout=2)
+        await central.start()
+        _, key = await service.create_api_key("default")
+        server = ApiServer(service, port=0, environment="test", heartbeat_s=0.2)
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+                yield Api(server, service, clock, server.url, key, key, client), central
+        finally:
+            await server.stop()
+            await central.stop()
+            await service.close()
+    finally:
+        store.close()
+
+
+def crashed_with(db_url: str, *actions: Action) -> None:
+    """Leave `actions` in the store as a kill -9 would have: written, and nobody left to move them on."""
+    store = Store(db_url)
+    try:
+        store.run_sync(lambda session: ([session.add(action) for action in actions], session.commit()))
+    finally:
+        store.close()
+
+
+async def test_a_window_that_opened_during_the_outage_runs_for_what_is_left_of_it(db_url: str) -> None:
+    async with console(db_url, ManualClock(T0), first=True):
+        pass
+    window = Action(
+        charger_id="dep-a02", command="charge", execution="windowed", state="scheduled",
+        start_at=T0 + timedelta(minutes=1), end_at=T0 + timedelta(minutes=21), created_at=T0, updated_at=T0,
+    )
+    crashed_with(db_url, window)
+    # Down from 09:15:30 to 09:21:30 UTC: the window opened 5.5 minutes ago and has 14.5 to go.
+    clock = ManualClock(T0 + timedelta(minutes=6, seconds=30))
+    async with console(db_url, clock) as (api, central):
+        # Due, and its charger not back yet: it waits (the grace counts from the restart), not expired.
+        waiting = await reaches(api, window.id, "pending", "expired")
+        assert waiting["detail"] == "waiting for CP-A02 to come back (until 09:26:30 UTC)"
+        async with online(central, "CP-A02", boot=False) as cp:
+            opened = await reaches(api, window.id, "acknowledged")
+            assert opened["detail"] == "remote start on connector 1: Accepted; window open until 09:36:00 UTC"
+            assert [action for action, _ in cp.received] == ["RemoteStartTransaction"]
+            await start_session(cp, api.service, "dep-a02")
+            await advance(api, 14.5 * 60)
+            closed = await reaches(api, window.id, "completed")
+            assert closed["detail"] == "window closed; suspend with a 0 W limit: Accepted" and cp.limits_w() == [0.0]
+
+
+async def test_a_window_that_ended_during_the_outage_is_closed_when_its_charger_is_back(db_url: str) -> None:
+    clock = ManualClock(T0)
+    async with console(db_url, clock, first=True) as (api, central):
+        async with online(central, "CP-A02") as cp:
+            await start_session(cp, api.service, "dep-a02")
+            window = await command(api, "dep-a02", {"command": "charge", "start": at(1), "end": at(11)})
+            await advance(api, 60)
+            await reaches(api, window["id"], "acknowledged")
+    # Down from 09:20 to 09:30, the window's end (09:26) with it; the charger kept its session.
+    clock.advance(14 * 60)
+    async with console(db_url, clock) as (api, central):
+        await asyncio.sleep(0.2)
+        pending = await action_state(api, window["id"])
+        assert pending["state"] == "acknowledged", pending
+        async with online(central, "CP-A02", status="Charging", boot=False) as cp:
+            closed = await reaches(api, window["id"], "completed", "failed")
+            assert closed["state"] == "completed" and closed["detail"] == "window closed; suspend with a 0 W limit: Accepted"
+            assert cp.limits_w() == [0.0]
+
+
+async def test_a_window_whose_charger_stays_away_fails_rather_than_completes(db_url: str) -> None:
+    async with console(db_url, ManualClock(T0), first=True):
+        pass
+    window = Action(
+        charger_id="dep-a02", command="charge", execution="windowed", state="acknowledged", detail="window open until 09:26:00 UTC",
+        start_at=T0 + timedelta(minutes=1), end_at=T0 + timedelta(minutes=11), created_at=T0, updated_at=T0,
+    )
+    crashed_with(db_url, window)
+    clock = ManualClock(T0 + timedelta(minutes=15))
+    async with console(db_url, clock) as (api, _):
+        await asyncio.sleep(0.2)
+        assert (await action_state(api, window.id))["state"] == "acknowledged"
+        await advance(api, 5 * 60)
+        failed = await reaches(api, window.id, "completed", "failed")
+        assert failed["state"] == "failed"
+        assert failed["detail"] == "window closed at 09:26:00 UTC but CP-A02 was offline until 09:35:00 UTC: not idled"
+        stored = await api.service.get_action(window.id)
+        assert stored.reason == "offline"
+
+
+async def test_an_action_in_flight_at_the_crash_ends_with_its_outcome_unknown(db_url: str) -> None:
+    async with console(db_url, ManualClock(T0), first=True):
+        pass
+    sent = Action(
+        charger_id="dep-a02", command="charge", execution="immediate", state="sent", operation="RemoteStartTransaction",
+        detail="remote start on connector 1", sent_at=T0, created_at=T0, updated_at=T0,
+    )
+    never_sent = Action(charger_id="dep-a01", command="reset", state="pending", created_at=T0, updated_at=T0)
+    crashed_with(db_url, sent, never_sent)
+    async with console(db_url, ManualClock(T0 + timedelta(minutes=2))) as (api, _):
+        unknown = await action_state(api, sent.id)
+        assert unknown["state"] == "unknown"
+        assert unknown["detail"] == (
+            "outcome unknown: the console stopped after sending RemoteStartTransaction to CP-A02, before its answer; check the charger"
+        )
+        assert (await api.service.get_action(sent.id)).reason == "interrupted"
+        # Never sent: that one did fail.
+        failed = await api.service.get_action(never_sent.id)
+        assert (failed.state, failed.reason) == ("failed", "interrupted")
+
+
+async def test_a_window_whose_start_is_unknown_still_closes_at_its_end(db_url: str) -> None:
+    async with console(db_url, ManualClock(T0), first=True):
+        pass
+    window = Action(
+        charger_id="dep-a02", command="charge", execution="windowed", state="sent", operation="RemoteStartTransaction",
+        start_at=T0 + timedelta(minutes=1), end_at=T0 + timedelta(minutes=11), sent_at=T0 + timedelta(minutes=1),
+        created_at=T0, updated_at=T0,
+    )
+    crashed_with(db_url, window)
+    async with console(db_url, ManualClock(T0 + timedelta(minutes=2))) as (api, central):
+        unknown = await action_state(api, window.id)
+        assert unknown["state"] == "unknown" and unknown["detail"].endswith("(the window still closes at 09:26:00 UTC)")
+        async with online(central, "CP-A02", boot=False) as cp:
+            # The charger had started: it says so now.
+            await start_session(cp, api.service, "dep-a02")
+            await advance(api, 9 * 60)
+            closed = await reaches(api, window.id, "completed", "failed")
+            assert closed["detail"] == "window closed; suspend with a 0 W limit: Accepted" and cp.limits_w() == [0.0]
