@@ -48,6 +48,9 @@ COMMANDS: dict[str, dict[str, Any]] = {
 }
 CONFLICT_STRATEGIES = ["cancel_and_replace", "queue_after"]
 TERMINAL = ("completed", "rejected", "failed", "cancelled", "expired", "unknown")
+# What a start reads back: what may still move, and an unknown outcome whose window must still close.
+RELOADED = ("scheduled", "pending", "sent", "acknowledged", "unknown")
+NOT_CANCELLABLE = "only pending or scheduled actions, or an open window, can be cancelled"
 HORIZON = timedelta(days=30)
 # A start this far in the past still counts as "now" (a person typing "now" or a clock step).
 START_TOLERANCE = timedelta(seconds=60)
@@ -126,7 +129,7 @@ class ActionEngine:
         now = self._started_at = self.clock.now()
         actions = await self.store.run(
             lambda session: list(
-                session.exec(select(Action).where(col(Action.state).in_(("scheduled", "pending", "sent", "acknowledged", "unknown")))).all()
+                session.exec(select(Action).where(col(Action.state).in_(RELOADED))).all()
             )
         )
         for action in actions:
@@ -185,7 +188,8 @@ class ActionEngine:
     async def _interrupted(self, action: Action) -> None:
         """The console stopped with the action on its way: never sent is a failure; sent is an outcome nobody knows."""
         if action.state != "sent":
-            await self.ledger.settle(action, "failed", "interrupted: the console stopped before sending it", reason=ops.INTERRUPTED)
+            detail = "interrupted: the console stopped before sending it"
+            await self.ledger.settle(action, "failed", detail, reason=ops.INTERRUPTED)
             return
         record = self.live.record(action.charger_id)
         identity = record.identity if record is not None else action.charger_id
@@ -293,9 +297,9 @@ class ActionEngine:
             stored = await self.store.run(lambda session: session.get(Action, action_id))
             if stored is None:
                 raise NotFound(f"no action {action_id!r}")
-            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {stored.state}: only pending or scheduled actions can be cancelled")
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {stored.state}: {NOT_CANCELLABLE}")
         if action.state not in ("scheduled", "pending") and not is_open(action, self.clock.now()):
-            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: only pending or scheduled actions can be cancelled")
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: {NOT_CANCELLABLE}")
         if action.id in self._running and action.state == "sent":
             raise CommandRefused("NOT_CANCELLABLE", f"{action_id} was already sent to the charger")
         if has_window(action):
@@ -313,7 +317,8 @@ class ActionEngine:
         if record is None or not self.ledger.is_connected(record.identity):
             identity = record.identity if record else action.charger_id
             raise CommandRefused(
-                "NOT_CANCELLABLE", f"{identity} is offline: its window cannot be closed early (the engine idles it at the window's end)"
+                "NOT_CANCELLABLE",
+                f"{identity} is offline: its window cannot be closed early (the engine idles it at the window's end)",
             )
         self._running.add(action.id)
         try:
@@ -323,7 +328,8 @@ class ActionEngine:
         if state == "done":
             await self.ledger.settle(action, "cancelled", f"cancelled by an operator; window closed early: {what}")
         else:
-            await self.ledger.settle(action, state, f"cancelled by an operator, but {what}: the charger may still be charging", reason=reason)
+            detail = f"cancelled by an operator, but {what}: the charger may still be charging"
+            await self.ledger.settle(action, state, detail, reason=reason)
 
     async def charger_deleted(self, charger_id: str) -> list[Action]:
         """Cancel the charger's open actions before it goes, so none falls due on a charger that is not there."""
@@ -713,7 +719,8 @@ class ActionEngine:
                 return None
             summary = f"charge at up to {watts / 1000:g} kW"
             # Without a powerLimit the profile is the charger's own max: no limit.
-            return self._profile(version, connector_id, transaction_id, reference, watts, summary, None if limit_kw is None else watts)
+            limit_w = None if limit_kw is None else watts
+            return self._profile(version, connector_id, transaction_id, reference, watts, summary, limit_w)
         if transaction_id is None:
             return None
         if action.parameters.get("stopSession"):
@@ -734,7 +741,8 @@ class ActionEngine:
         )
         limited = "" if limit_kw is None else f" at up to {limit_kw:g} kW"
         where = "connector" if operation == "RemoteStartTransaction" else "EVSE"
-        return Plan(operation, payload, f"remote start on {where} {connector_id}{limited}", None if limit_kw is None else limit_kw * 1000)
+        limit_w = None if limit_kw is None else limit_kw * 1000
+        return Plan(operation, payload, f"remote start on {where} {connector_id}{limited}", limit_w)
 
     def _profile(
         self,

@@ -34,10 +34,21 @@ COLUMNS = (
 )
 
 
+def cancellable(action: ActionView, now: datetime) -> bool:
+    """Pending or scheduled, or a window still open (cancelling it idles the charger)."""
+    if action.state in CANCELLABLE_STATES:
+        return True
+    window_open = action.end_at is not None and action.end_at > now
+    return action.execution == "windowed" and action.state in ("acknowledged", "unknown") and window_open
+
+
 class ActionTable(DataTable[str]):
     BINDINGS = [
         # Not `k`: that is up to every vim user. k9s kills with ctrl+k.
-        Binding("ctrl+k", "cancel_action", "Cancel action", id="actions.cancel", tooltip="Cancel the selected pending or scheduled action (asks first)"),
+        Binding(
+            "ctrl+k", "cancel_action", "Cancel action", id="actions.cancel",
+            tooltip="Cancel the selected pending or scheduled action, or an open window (asks first)",
+        ),
         Binding(
             "ctrl+o", "check_outcome", "Check charger", id="actions.check",
             tooltip="An action whose outcome is unknown (the console stopped before the answer): read what its charger shows now",
@@ -123,7 +134,7 @@ class ActionTable(DataTable[str]):
             if self.app.backend.info.read_only:
                 return False
             selected = self.selected
-            return True if selected is not None and selected.state in CANCELLABLE_STATES else None
+            return True if selected is not None and cancellable(selected, self.app.clock.now()) else None
         if action == "check_outcome":
             selected = self.selected
             return selected is not None and selected.state == "unknown"
