@@ -155,7 +155,11 @@ async def get_action(request: Request, action_id: str, who: Principal = Depends(
     response_model=Envelope[DeviceAction],
     responses=errors(401, 404, 409, 422),
     summary="Cancel action",
-    description="Only a scheduled or pending action can be cancelled; otherwise 409 NOT_CANCELLABLE.",
+    description=(
+        "A scheduled or pending action, or a windowed charge whose window is open: that window closes now as at its "
+        "end (the charger's session held at 0 W, not stopped). Otherwise, or while the window's charger is offline, "
+        "409 NOT_CANCELLABLE."
+    ),
 )
 async def cancel_action(request: Request, action_id: str, who: Principal = Depends(principal)) -> Any:
     service = service_of(request)

@@ -6,8 +6,12 @@ due (a start, a window's end, an offline action's deadline) and wakes early
 when a command arrives or a charger comes back.
 
 States: scheduled -> pending -> sent -> acknowledged -> completed, or
-rejected / failed / cancelled / expired. A windowed charge stays
+rejected / failed / cancelled / expired / unknown. A windowed charge stays
 acknowledged while its window is open and completes when the window ends.
+An action the console sent but stopped (or crashed) before the answer is
+`unknown` (reason interrupted): the charger may have done it, so it is not
+called a failure; the operator checks the charger. A window whose start is
+unknown still has its end carried out.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ COMMANDS: dict[str, dict[str, Any]] = {
     },
 }
 CONFLICT_STRATEGIES = ["cancel_and_replace", "queue_after"]
-TERMINAL = ("completed", "rejected", "failed", "cancelled", "expired")
+TERMINAL = ("completed", "rejected", "failed", "cancelled", "expired", "unknown")
+# What a start reads back: what may still move, and an unknown outcome whose window must still close.
+RELOADED = ("scheduled", "pending", "sent", "acknowledged", "unknown")
+NOT_CANCELLABLE = "only pending or scheduled actions, or an open window, can be cancelled"
 HORIZON = timedelta(days=30)
 # A start this far in the past still counts as "now" (a person typing "now" or a clock step).
 START_TOLERANCE = timedelta(seconds=60)
@@ -51,6 +58,8 @@ DEFAULT_GRACE = timedelta(minutes=5)
 DEFAULT_ID_TAG = "CONSOLE"
 # Profile ids the engine owns, so a new limit replaces the old one on the charger.
 COMMAND_PROFILE_ID = 1001
+# Why an action was cancelled without an operator asking (Action.reason).
+CHARGER_DELETED = "charger_deleted"
 
 
 class CommandRefused(ConsoleError):
@@ -69,6 +78,8 @@ class Plan:
     operation: str
     payload: dict[str, Any]
     summary: str
+    # The limit (W) the session is held to once the charger accepts it; None: its own max.
+    limit_w: float | None = None
 
 
 def remote_start_id(action_id: str) -> int:
@@ -80,7 +91,12 @@ def is_open(action: Action, now: datetime) -> bool:
     """Still able to conflict with a new command on the same charger."""
     if action.state in ("scheduled", "pending", "sent"):
         return True
-    return action.state == "acknowledged" and action.execution == "windowed" and (action.end_at or now) > now
+    return has_window(action) and (action.end_at or now) > now
+
+
+def has_window(action: Action) -> bool:
+    """A windowed charge whose end the engine still has to carry out (its start acknowledged, or its outcome unknown)."""
+    return action.state in ("acknowledged", "unknown") and action.execution == "windowed" and action.end_at is not None
 
 
 class ActionEngine:
@@ -91,12 +107,14 @@ class ActionEngine:
         self.store = ledger.store
         self.bus = ledger.bus
         self.grace = grace
+        self._started_at = clock.now()
         ledger.listeners.append(self._settled)
         self._open: dict[str, Action] = {}
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[str] = set()
         self._action_tasks: set[asyncio.Task[None]] = set()
+        self._submitting: dict[str, asyncio.Lock] = {}
         # The power limit (W) of each charger's last acknowledged charge command, if it set one.
         self._power_limits: dict[str, float] = {}
         # Chargers whose limited session has been seen open: the limit (a TxProfile) ends with it.
@@ -108,10 +126,10 @@ class ActionEngine:
 
     async def start(self) -> None:
         """Reload what was open when the console stopped; expire what was missed."""
-        now = self.clock.now()
+        now = self._started_at = self.clock.now()
         actions = await self.store.run(
             lambda session: list(
-                session.exec(select(Action).where(col(Action.state).in_(("scheduled", "pending", "sent", "acknowledged")))).all()
+                session.exec(select(Action).where(col(Action.state).in_(RELOADED))).all()
             )
         )
         for action in actions:
@@ -121,10 +139,12 @@ class ActionEngine:
                 continue
             if action.state == "sent":
                 await self._interrupted(action)
-            elif action.state == "acknowledged":
-                if action.execution == "windowed" and action.end_at is not None:
+                if has_window(action):
                     self._open[action.id] = action
-            elif self._start_of(action) + self.grace < now and action.queued_after is None:
+            elif action.state in ("acknowledged", "unknown"):
+                if has_window(action):
+                    self._open[action.id] = action
+            elif self._missed(action, now):
                 await self.ledger.settle(
                     action, "expired", f"missed: due at {self._start_of(action):%Y-%m-%d %H:%M:%S} UTC while the console was down"
                 )
@@ -138,6 +158,15 @@ class ActionEngine:
         self._wakeup.set()
         for charger_id in {action.charger_id for action in self._open.values()}:
             self._publish_schedule(charger_id)
+
+    def _missed(self, action: Action, now: datetime) -> bool:
+        """Too late to run after a restart: a window once it has ended, anything else past its start's grace."""
+        if action.queued_after is not None:
+            return False
+        if action.execution == "windowed" and action.end_at is not None:
+            # A window that opened while the console was down runs for what is left of it.
+            return action.end_at <= now
+        return self._start_of(action) + self.grace < now
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop scheduling; let actions already on their way finish, and mark the ones that cannot."""
@@ -157,9 +186,20 @@ class ActionEngine:
             task.cancel()
 
     async def _interrupted(self, action: Action) -> None:
-        await self.ledger.settle(
-            action, "failed", "interrupted: the console stopped before the charger answered", reason=ops.INTERRUPTED
+        """The console stopped with the action on its way: never sent is a failure; sent is an outcome nobody knows."""
+        if action.state != "sent":
+            detail = "interrupted: the console stopped before sending it"
+            await self.ledger.settle(action, "failed", detail, reason=ops.INTERRUPTED)
+            return
+        record = self.live.record(action.charger_id)
+        identity = record.identity if record is not None else action.charger_id
+        detail = (
+            f"outcome unknown: the console stopped after sending {action.operation or action.command} to {identity}, "
+            "before its answer; check the charger"
         )
+        if action.execution == "windowed" and action.end_at is not None:
+            detail += f" (the window still closes at {action.end_at:%H:%M:%S} UTC)"
+        await self.ledger.settle(action, "unknown", detail, reason=ops.INTERRUPTED)
 
     # -- commands --------------------------------------------------------------------
 
@@ -195,6 +235,22 @@ class ActionEngine:
             raise CommandRefused(
                 "INVALID_CONFLICT_STRATEGY", f"unknown conflict strategy {on_conflict!r}: one of {', '.join(CONFLICT_STRATEGIES)}"
             )
+        # The check and the write are one step per charger: of parallel commands, one wins and the rest conflict.
+        async with self._submitting.setdefault(charger_id, asyncio.Lock()):
+            return await self._admit(record.identity, charger_id, command, parameters, execution, start_at, end_at, on_conflict)
+
+    async def _admit(
+        self,
+        identity: str,
+        charger_id: str,
+        command: str,
+        parameters: dict[str, Any],
+        execution: str,
+        start_at: datetime | None,
+        end_at: datetime | None,
+        on_conflict: str | None,
+    ) -> Action:
+        now = self.clock.now()
         conflicting = [action for action in self._open.values() if action.charger_id == charger_id and is_open(action, now)]
         conflicting.sort(key=lambda action: action.created_at)
         queued_after = None
@@ -203,7 +259,7 @@ class ActionEngine:
             if on_conflict is None:
                 raise CommandRefused(
                     "CONFLICT",
-                    f"{record.identity} already has {latest.command} {latest.id} ({latest.state}); "
+                    f"{identity} already has {latest.command} {latest.id} ({latest.state}); "
                     f"send it with onConflict cancel_and_replace or queue_after",
                     conflicting=latest.id,
                 )
@@ -241,14 +297,50 @@ class ActionEngine:
             stored = await self.store.run(lambda session: session.get(Action, action_id))
             if stored is None:
                 raise NotFound(f"no action {action_id!r}")
-            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {stored.state}: only pending or scheduled actions can be cancelled")
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {stored.state}: {NOT_CANCELLABLE}")
         if action.state not in ("scheduled", "pending") and not is_open(action, self.clock.now()):
-            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: only pending or scheduled actions can be cancelled")
+            raise CommandRefused("NOT_CANCELLABLE", f"{action_id} is {action.state}: {NOT_CANCELLABLE}")
         if action.id in self._running and action.state == "sent":
             raise CommandRefused("NOT_CANCELLABLE", f"{action_id} was already sent to the charger")
-        await self.ledger.settle(action, "cancelled", "cancelled by an operator")
+        if has_window(action):
+            await self._cancel_open_window(action)
+        else:
+            await self.ledger.settle(action, "cancelled", "cancelled by an operator")
         self._wakeup.set()
         return action
+
+    async def _cancel_open_window(self, action: Action) -> None:
+        """A window cancelled while open closes now, as at its end: the charger is idled (held at 0 W) first."""
+        record = self.live.record(action.charger_id)
+        if action.id in self._running:
+            raise CommandRefused("NOT_CANCELLABLE", f"{action.id}'s window is closing already")
+        if record is None or not self.ledger.is_connected(record.identity):
+            identity = record.identity if record else action.charger_id
+            raise CommandRefused(
+                "NOT_CANCELLABLE",
+                f"{identity} is offline: its window cannot be closed early (the engine idles it at the window's end)",
+            )
+        self._running.add(action.id)
+        try:
+            state, what, reason = await self._close_window(action)
+        finally:
+            self._running.discard(action.id)
+        if state == "done":
+            await self.ledger.settle(action, "cancelled", f"cancelled by an operator; window closed early: {what}")
+        else:
+            detail = f"cancelled by an operator, but {what}: the charger may still be charging"
+            await self.ledger.settle(action, state, detail, reason=reason)
+
+    async def charger_deleted(self, charger_id: str) -> list[Action]:
+        """Cancel the charger's open actions before it goes, so none falls due on a charger that is not there."""
+        cancelled = [action for action in self._open.values() if action.charger_id == charger_id]
+        for action in cancelled:
+            await self.ledger.settle(action, "cancelled", "cancelled: the charger was deleted", reason=CHARGER_DELETED)
+        self._power_limits.pop(charger_id, None)
+        self._limited_session_open.discard(charger_id)
+        self._held = {key: value for key, value in self._held.items() if key[0] != charger_id}
+        self._submitting.pop(charger_id, None)
+        return cancelled
 
     def current_schedule(self, charger_id: str) -> dict[str, Any] | None:
         """The seed's currentSchedule: the scheduled or windowed command that governs the charger next."""
@@ -306,6 +398,8 @@ class ActionEngine:
             start_at = parse_time(start, now)
         except ValueError as error:
             raise CommandRefused("INVALID_TIME", f"start: {error}") from None
+        except OverflowError:
+            raise CommandRefused("START_OUT_OF_RANGE", f"start {start!r} is beyond the calendar") from None
         if start_at < now - START_TOLERANCE or start_at > now + HORIZON:
             raise CommandRefused(
                 "START_OUT_OF_RANGE", f"start {start_at:%Y-%m-%d %H:%M:%S} UTC must be between now and {HORIZON.days} days ahead"
@@ -320,6 +414,8 @@ class ActionEngine:
             end_at = parse_time(end, now)
         except ValueError as error:
             raise CommandRefused("INVALID_TIME", f"end: {error}") from None
+        except OverflowError:
+            raise CommandRefused("END_OUT_OF_RANGE", f"end {end!r} is beyond the calendar") from None
         if end_at <= start_at:
             raise CommandRefused("END_BEFORE_START", "the window's end must come after its start")
         if end_at > now + HORIZON:
@@ -336,12 +432,17 @@ class ActionEngine:
         for action in self._open.values():
             if action.id in self._running:
                 continue
-            if action.state == "scheduled" and action.queued_after is None:
-                moments.append(self._start_of(action))
+            if action.state == "scheduled":
+                # A queued action's start counts once what it waits for is done; that settling wakes us.
+                if action.queued_after is None or action.queued_after not in self._open:
+                    moments.append(self._start_of(action))
             elif action.state == "pending":
-                moments.append(self._start_of(action) + self.grace if self._waiting(action) else now)
-            elif action.state == "acknowledged" and action.end_at is not None:
-                moments.append(action.end_at)
+                moments.append(self._offline_deadline(action) if self._waiting(action) else now)
+            elif has_window(action) and action.end_at is not None:
+                if action.end_at > now or self._reachable(action):
+                    moments.append(max(action.end_at, now))
+                else:
+                    moments.append(self._closing_deadline(action))
         return min(moments) if moments else None
 
     async def _schedule(self) -> None:
@@ -355,13 +456,17 @@ class ActionEngine:
                     self._action_tasks.add(task)
                     task.add_done_callback(self._action_tasks.discard)
             due = self._next_due(now)
-            sleeper = asyncio.ensure_future(self.clock.sleep((due - now).total_seconds()) if due else asyncio.Event().wait())
+            sleeper = asyncio.ensure_future(self._sleep_until(due) if due else asyncio.Event().wait())
             waker = asyncio.ensure_future(self._wakeup.wait())
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 sleeper.cancel()
                 waker.cancel()
+
+    async def _sleep_until(self, moment: datetime) -> None:
+        # Measured when the sleep begins, not when it was planned: the clock may have moved in between.
+        await self.clock.sleep((moment - self.clock.now()).total_seconds())
 
     def _due(self, action: Action, now: datetime) -> bool:
         if action.state == "scheduled":
@@ -374,18 +479,46 @@ class ActionEngine:
             if not self._waiting(action):
                 return True
             record = self.live.record(action.charger_id)
-            return record is None or self.ledger.is_connected(record.identity) or self._start_of(action) + self.grace <= now
-        return action.state == "acknowledged" and action.end_at is not None and action.end_at <= now
+            return record is None or self.ledger.is_connected(record.identity) or self._offline_deadline(action) <= now
+        if has_window(action) and action.end_at is not None and action.end_at <= now:
+            # A window's end idles the charger: one offline is waited for (a restart finds them all offline).
+            return self._reachable(action) or self._closing_deadline(action) <= now
+        return False
 
     def _waiting(self, action: Action) -> bool:
         return action.state == "pending" and (action.detail or "").startswith("waiting")
+
+    def _closing(self, action: Action, now: datetime) -> bool:
+        """A window that has ended and waits for its charger to come back to be idled."""
+        return has_window(action) and action.end_at is not None and action.end_at <= now
+
+    def _reachable(self, action: Action) -> bool:
+        record = self.live.record(action.charger_id)
+        return record is None or self.ledger.is_connected(record.identity)
+
+    def _offline_deadline(self, action: Action) -> datetime:
+        """How long a due action waits for an offline charger: the grace, from its start or from the engine's start.
+
+        A window waits no longer than its end.
+        """
+        deadline = max(self._start_of(action), self._started_at) + self.grace
+        return deadline if action.end_at is None else min(deadline, action.end_at)
+
+    def _closing_deadline(self, action: Action) -> datetime:
+        """How long a window's end waits for an offline charger: the grace, from the end or from the engine's start."""
+        assert action.end_at is not None
+        return max(action.end_at, self._started_at) + self.grace
 
     async def _watch(self, subscription: Any) -> None:
         """Chargers coming back let waiting actions run; a session outside its charge window is held idle."""
         while True:
             events = await subscription.next_batch()
             updated = {e.charger.id: e.charger for e in events if isinstance(e, ChargerUpdated)}
-            if any(action.charger_id in updated and self._waiting(action) for action in self._open.values()):
+            now = self.clock.now()
+            if any(
+                action.charger_id in updated and (self._waiting(action) or self._closing(action, now))
+                for action in self._open.values()
+            ):
                 self._wakeup.set()
             for charger_id, view in updated.items():
                 if charger_id in self._power_limits:
@@ -430,14 +563,15 @@ class ActionEngine:
         self._held[key] = transaction
         # Not an action of its own: the windowed charge that waits is what the operator asked for.
         exchange = await self.ledger.call(charger_id, plan.operation, plan.payload)
-        if exchange.state == "failed":
+        if exchange.state != "acknowledged":
             log.warning("could not hold %s idle before its window: %s", record.identity, exchange.detail)
         else:
+            self._limit_in_force(charger_id, plan.limit_w)
             self.live.log(record.identity, "event", f"held idle until the charge window opens ({waiting[0].id})", charger_id=charger_id)
 
     async def _run(self, action: Action) -> None:
         try:
-            if action.state == "acknowledged":
+            if has_window(action):
                 await self._end_window(action)
             else:
                 await self._execute(action)
@@ -458,7 +592,7 @@ class ActionEngine:
         if action.state == "scheduled":
             await self.ledger.settle(action, "pending", None)
         if not self.ledger.is_connected(record.identity):
-            deadline = self._start_of(action) + self.grace
+            deadline = self._offline_deadline(action)
             if now >= deadline:
                 await self.ledger.settle(
                     action, "failed", f"offline: {record.identity} did not come back by {deadline:%H:%M:%S} UTC", reason=ops.OFFLINE
@@ -475,51 +609,79 @@ class ActionEngine:
     async def _send(self, action: Action, plan: Plan) -> None:
         exchange = await self.ledger.dispatch(action, plan.operation, plan.payload, sent_detail=plan.summary)
         if exchange.acknowledged:
-            await self._acknowledged(action, f"{plan.summary}: {exchange.status or 'Accepted'}")
+            await self._acknowledged(action, f"{plan.summary}: {exchange.status or 'Accepted'}", plan)
 
     def command_limit_w(self, charger_id: str) -> float | None:
         """The power limit a charge command set for the charger (the power cap respects it)."""
         return self._power_limits.get(charger_id)
 
-    async def _acknowledged(self, action: Action, detail: str) -> None:
-        if action.command == "charge":
-            limit = action.parameters.get("powerLimit")
-            if limit is None:
-                self._power_limits.pop(action.charger_id, None)
-            else:
-                self._power_limits[action.charger_id] = float(limit) * 1000
-            self.live.limit_changed(action.charger_id, None if limit is None else float(limit), "command")
-            # A remote start's session opens after this; a running one is the limited one now.
-            self._limited_session_open.discard(action.charger_id)
-            if limit is not None and self._has_session(action.charger_id):
-                self._limited_session_open.add(action.charger_id)
+    def _limit_in_force(self, charger_id: str, watts: float | None) -> None:
+        """The charger accepted a TxProfile of `watts` (None: up to its max) from a command, a window's end or a hold."""
+        if watts is None:
+            self._power_limits.pop(charger_id, None)
+        else:
+            self._power_limits[charger_id] = watts
+        self.live.limit_changed(charger_id, None if watts is None else watts / 1000, "command")
+        # A remote start's session opens after this; a running one is the limited one now.
+        self._limited_session_open.discard(charger_id)
+        if watts is not None and self._has_session(charger_id):
+            self._limited_session_open.add(charger_id)
+
+    async def _acknowledged(self, action: Action, detail: str, plan: Plan | None = None) -> None:
+        if plan is not None:
+            self._limit_in_force(action.charger_id, plan.limit_w)
+        elif action.command == "charge":  # already charging at its max: no limit holds it
+            self._limit_in_force(action.charger_id, None)
         if action.execution == "windowed" and action.end_at is not None:
             await self.ledger.settle(action, "acknowledged", f"{detail}; window open until {action.end_at:%H:%M:%S} UTC")
         else:
             await self.ledger.settle(action, "completed", detail, via="acknowledged")
 
     async def _end_window(self, action: Action) -> None:
-        """The window closed: idle the charger, then the action is done."""
+        """The window closed: idle the charger, then the action is done; never done when the charger was not idled."""
+        assert action.end_at is not None
         record = self.live.record(action.charger_id)
-        if record is None or not self.ledger.is_connected(record.identity):
-            await self.ledger.settle(action, "completed", "window closed (the charger was offline; nothing to idle)")
+        if record is not None and not self.ledger.is_connected(record.identity):
+            await self.ledger.settle(
+                action,
+                "failed",
+                f"window closed at {action.end_at:%H:%M:%S} UTC but {record.identity} was offline until "
+                f"{self._closing_deadline(action):%H:%M:%S} UTC: not idled",
+                reason=ops.OFFLINE,
+            )
             return
+        state, what, reason = await self._close_window(action)
+        if state == "done":
+            await self.ledger.settle(action, "completed", f"window closed; {what}")
+        else:
+            await self.ledger.settle(action, state, f"window closed but {what}", reason=reason)
+
+    async def _close_window(self, action: Action) -> tuple[str, str, str | None]:
+        """Idle the charger as a window's end does: its session is held at 0 W (kept open, not stopped).
+
+        Returns (done | rejected | failed, what happened, the failure's reason).
+        """
+        connector = action.parameters.get("connectorId")
         idle = Action(
-            charger_id=action.charger_id, command="idle", parameters={"connectorId": action.parameters.get("connectorId")} if action.parameters.get("connectorId") else {},
-            created_at=action.created_at, updated_at=action.updated_at,
+            charger_id=action.charger_id,
+            command="idle",
+            parameters={"connectorId": connector} if connector else {},
+            created_at=action.created_at,
+            updated_at=action.updated_at,
         )
+        if self.live.record(action.charger_id) is None:
+            return "failed", "the charger was deleted", ops.ERROR
         plan = self._plan(idle)
         if plan is None:
-            await self.ledger.settle(action, "completed", "window closed; the charger was already idle")
-            return
+            return "done", "the charger was already idle", None
         # The closing idle belongs to the window's action: its outcome is that action's last word.
         exchange = await self.ledger.call(action.charger_id, plan.operation, plan.payload)
         if exchange.state == "failed":
-            await self.ledger.settle(
-                action, "failed", f"window closed but idling failed: {exchange.detail}", reason=exchange.reason
-            )
-            return
-        await self.ledger.settle(action, "completed", f"window closed; {plan.summary}: {exchange.status or 'Accepted'}")
+            return "failed", f"idling failed: {exchange.detail}", exchange.reason
+        if exchange.state == "rejected":
+            return "rejected", f"the charger refused to idle: {plan.summary}: {exchange.status}", None
+        self._limit_in_force(action.charger_id, plan.limit_w)
+        return "done", f"{plan.summary}: {exchange.status or 'Accepted'}", None
 
     # -- what a command means for a charger now ------------------------------------------
 
@@ -555,7 +717,10 @@ class ActionEngine:
             watts = float(limit_kw * 1000) if limit_kw is not None else float(record.max_charging_power)
             if self.live.is_drawing(action.charger_id, connector_id) and limit_kw is None:
                 return None
-            return self._profile(version, connector_id, transaction_id, reference, watts, f"charge at up to {watts / 1000:g} kW")
+            summary = f"charge at up to {watts / 1000:g} kW"
+            # Without a powerLimit the profile is the charger's own max: no limit.
+            limit_w = None if limit_kw is None else watts
+            return self._profile(version, connector_id, transaction_id, reference, watts, summary, limit_w)
         if transaction_id is None:
             return None
         if action.parameters.get("stopSession"):
@@ -564,7 +729,7 @@ class ActionEngine:
             assert stopped is not None
             operation, payload = ops.remote_stop_request(version, stopped)
             return Plan(operation, payload, f"remote stop of transaction {stopped}")
-        return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit")
+        return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit", 0.0)
 
     def _remote_start(self, version: str, action: Action, connector_id: int, limit_kw: float | None) -> Plan:
         """A remote start; a power limit goes with it as its TxProfile, so it holds from the session's first second."""
@@ -576,15 +741,23 @@ class ActionEngine:
         )
         limited = "" if limit_kw is None else f" at up to {limit_kw:g} kW"
         where = "connector" if operation == "RemoteStartTransaction" else "EVSE"
-        return Plan(operation, payload, f"remote start on {where} {connector_id}{limited}")
+        limit_w = None if limit_kw is None else limit_kw * 1000
+        return Plan(operation, payload, f"remote start on {where} {connector_id}{limited}", limit_w)
 
     def _profile(
-        self, version: str, connector_id: int, transaction_id: int, reference: str | None, watts: float, summary: str
+        self,
+        version: str,
+        connector_id: int,
+        transaction_id: int,
+        reference: str | None,
+        watts: float,
+        summary: str,
+        limit_w: float | None,
     ) -> Plan:
         """The running session's TxProfile: 1.6 names the session by our id, 2.0.1 by the charger's reference."""
         transaction = transaction_id if version == "OCPP1.6" else reference
         profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, watts, transaction=transaction)
-        return Plan(*ops.set_profile_request(version, connector_id, profile), summary)
+        return Plan(*ops.set_profile_request(version, connector_id, profile), summary, limit_w)
 
     # -- the ledger's word -----------------------------------------------------------------
 

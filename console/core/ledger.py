@@ -82,6 +82,12 @@ class ActionLedger:
 
     async def settle(self, action: Action, state: str, detail: str | None, *, via: str | None = None, **fields: Any) -> None:
         """Move an action to `state` (through `via` first, when given), written once, then announced."""
+        if self.live.record(action.charger_id) is None:
+            # The charger was deleted and its actions with it: a late answer has nothing left to be written to.
+            action.state = state
+            for listener in self.listeners:
+                listener(action)
+            return
         action.detail = detail
         for name, value in fields.items():
             setattr(action, name, value)

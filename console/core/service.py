@@ -288,9 +288,14 @@ class ConsoleService:
             raise NotFound(f"no charger {charger_id!r}")
         if record.simulated and self.runtime is not None:
             await self.runtime.stop(charger_id)
+        cancelled = await self.engine.charger_deleted(charger_id)
         await self.writer.flush()
         charger = await self.store.run(lambda session: self.fleet.delete(session, charger_id))
         self.live.record_removed(charger)
+        if cancelled:
+            # The actions go with the charger; the fleet log keeps what became of them.
+            ids = ", ".join(f"{action.command} {action.id}" for action in cancelled)
+            self.live.log(charger.identity, "event", f"charger deleted; its open actions cancelled: {ids}")
 
     # -- commands (charge / idle) ---------------------------------------------------------
 

@@ -14,7 +14,7 @@ MESSAGE_ID_LENGTH = 8
 # Filter prefixes: `status:charging location:south vendor:abb` narrow by one field each.
 FILTER_FIELDS = ("status", "location", "vendor")
 # Action states that are over; anything else may still change.
-FINAL_STATES = frozenset({"completed", "acknowledged", "rejected", "failed", "cancelled", "expired"})
+FINAL_STATES = frozenset({"completed", "acknowledged", "rejected", "failed", "cancelled", "expired", "unknown"})
 CANCELLABLE_STATES = frozenset({"pending", "scheduled"})
 GAUGE_WIDTH = 20
 

@@ -182,3 +182,23 @@ def test_every_profile_the_console_sends_is_valid_ocpp(version: str) -> None:
     ):
         assert ops.request_problem(version, operation, payload) is None, (operation, payload)
     assert (limit.get("transactionId"), cap["chargingProfileKind"]) == (session, "Absolute")
+
+
+async def test_a_charge_in_flight_when_the_console_stops_ends_with_its_outcome_unknown(
+    service: ConsoleService, central_system: CentralSystem
+) -> None:
+    charger = await service.create_charger({"identity": "LED-6"})
+    async with online(central_system, "LED-6", slow=True):
+        action = await service.send_command(charger.id, "charge")
+
+        async def sent() -> bool:
+            return (await service.get_action(action.id)).state == "sent"
+
+        await eventually(sent)
+        await service.engine.stop(drain_seconds=0.1)
+    stopped = await service.get_action(action.id)
+    # The charger got the remote start and may have done it: not a failure, an outcome nobody knows.
+    assert (stopped.state, stopped.reason) == ("unknown", "interrupted")
+    assert stopped.detail == (
+        "outcome unknown: the console stopped after sending RemoteStartTransaction to LED-6, before its answer; check the charger"
+    )

@@ -34,10 +34,25 @@ COLUMNS = (
 )
 
 
+def cancellable(action: ActionView, now: datetime) -> bool:
+    """Pending or scheduled, or a window still open (cancelling it idles the charger)."""
+    if action.state in CANCELLABLE_STATES:
+        return True
+    window_open = action.end_at is not None and action.end_at > now
+    return action.execution == "windowed" and action.state in ("acknowledged", "unknown") and window_open
+
+
 class ActionTable(DataTable[str]):
     BINDINGS = [
         # Not `k`: that is up to every vim user. k9s kills with ctrl+k.
-        Binding("ctrl+k", "cancel_action", "Cancel action", id="actions.cancel", tooltip="Cancel the selected pending or scheduled action (asks first)"),
+        Binding(
+            "ctrl+k", "cancel_action", "Cancel action", id="actions.cancel",
+            tooltip="Cancel the selected pending or scheduled action, or an open window (asks first)",
+        ),
+        Binding(
+            "ctrl+o", "check_outcome", "Check charger", id="actions.check",
+            tooltip="An action whose outcome is unknown (the console stopped before the answer): read what its charger shows now",
+        ),
     ]
     app: ConsoleApp
 
@@ -119,7 +134,10 @@ class ActionTable(DataTable[str]):
             if self.app.backend.info.read_only:
                 return False
             selected = self.selected
-            return True if selected is not None and selected.state in CANCELLABLE_STATES else None
+            return True if selected is not None and cancellable(selected, self.app.clock.now()) else None
+        if action == "check_outcome":
+            selected = self.selected
+            return selected is not None and selected.state == "unknown"
         return True
 
     def action_cancel_action(self) -> None:
@@ -137,6 +155,24 @@ class ActionTable(DataTable[str]):
             self.notify(str(error), title=f"{action.command} on {action.identity} not cancelled", severity="error")
             return
         self.notify(f"{cancelled.command} on {cancelled.identity}: {cancelled.state}", title="Action cancelled")
+
+    def action_check_outcome(self) -> None:
+        action = self.selected
+        if action is not None and action.state == "unknown":
+            self.run_worker(self._check(action), group="check outcome")
+
+    async def _check(self, action: ActionView) -> None:
+        try:
+            charger = await self.app.backend.get_charger(action.charger_id)
+        except ConsoleError as error:
+            self.notify(str(error), title=f"{action.identity} not checked", severity="error")
+            return
+        connected = "connected" if charger.is_connected else "offline (as last seen)"
+        self.notify(
+            f"{charger.status}, {charger.current_power_kw:g} kW, {connected}: see whether it did the {action.command}",
+            title=f"{action.command} on {action.identity}: outcome unknown",
+            severity="warning",
+        )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.refresh_bindings()

@@ -20,6 +20,8 @@ STATE_VARIABLES = {
     "scheduled": "accent",
     "cancelled": "text-muted",
     "expired": "text-muted",
+    # Sent, but the console stopped before the answer: neither done nor failed.
+    "unknown": "secondary",
 }
 
 
