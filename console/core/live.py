@@ -187,6 +187,8 @@ class LiveState:
         self.tls = False
         # How far (s) a charger's clock may be from ours before its times are taken as wrong.
         self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
+        # Told of every firmware status a charger reports (charger id, status): rolling updates follow them.
+        self.firmware_listeners: list[Callable[[str, str], None]] = []
 
     # -- loading ---------------------------------------------------------------------
 
@@ -991,12 +993,17 @@ class LiveState:
             view = ChargerEventView(None, charger_id, live.record.identity, at, kind, level, text, data)
             self.bus.publish(ChargerAlert(view))
 
-    async def firmware_status(self, charger_id: str, status: str) -> None:
+    async def firmware_status(self, charger_id: str, status: str, request_id: int | None = None) -> None:
         live = self._chargers[charger_id]
         live.state.firmware_status = status
-        self.charger_event(charger_id, "FirmwareStatus", {"status": status})
+        data: dict[str, Any] = {"status": status}
+        if request_id is not None:
+            data["requestId"] = request_id
+        self.charger_event(charger_id, "FirmwareStatus", data)
         await self._persist(live)
         self._publish(charger_id)
+        for listener in self.firmware_listeners:
+            listener(charger_id, status)
 
     def meter_values(
         self,

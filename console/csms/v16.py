@@ -210,6 +210,19 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
         await self.live.firmware_status(self.charger_id, status)
         return call_result.FirmwareStatusNotification()
 
+    # The security extension's signed updates and log uploads (1.6 whitepaper): same words as 2.0.1.
+    @on(Action.signed_firmware_status_notification)
+    async def on_signed_firmware_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.SignedFirmwareStatusNotification:
+        await self.live.firmware_status(self.charger_id, status, request_id)
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(self, status: str, request_id: int | None = None) -> call_result.LogStatusNotification:
+        self.live.charger_event(self.charger_id, "LogStatus", {"status": status, "requestId": request_id})
+        return call_result.LogStatusNotification()
+
     @on(Action.security_event_notification)
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str | None = None  # noqa: A002 - OCPP's name
