@@ -178,10 +178,8 @@ class _MultipartFile:
             data, self._data = self._data, []
             for piece in data:
                 yield piece
-        if not self._done_file:
-            raise (FileTruncated if received else FileRefused)(
-                "the upload ended before its file part did; nothing was kept" if received else "the upload has no file part"
-            )
+        if self._ended and not self._done_file:
+            raise FileRefused("the upload has no file part (a form field with a filename)")
         if not self._ended:
             raise FileTruncated("the upload ended before its closing boundary; nothing was kept")
 
