@@ -173,3 +173,34 @@ async def test_files_are_the_default_organizations_and_need_a_key(lab: Lab) -> N
     both = await lab.client.post(f"/console/chargers/{lab.charger_id}/firmware", json={})
     assert both.status_code == 422
     assert (await lab.client.get(f"/console/chargers/{lab.charger_id}")).json()["firmware_version"] == FIRMWARE_VERSION
+
+
+async def test_firmware_and_diagnostics_from_the_shell(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from console.cli import build_parser
+    from console.filescli import files_command
+
+    key = lab.client.headers["x-api-key"]
+
+    async def run(*words: str) -> int:
+        return await files_command(build_parser().parse_args([*words, "--url", lab.server.url, "--key", key]))
+
+    image = tmp_path / "sim-3.1.0.bin"
+    image.write_bytes(b"\1" * 4096)
+    assert await run("firmware", "update", "LAB-1", "--file", str(image), "--wait") == 0
+    out = capsys.readouterr().out
+    assert "added sim-3.1.0.bin (4,096 bytes)" in out and "UpdateFirmware acknowledged by LAB-1" in out
+    assert "LAB-1: Installed (firmware sim-3.1.0)" in out
+    assert await run("firmware", "list") == 0
+    assert '"name": "sim-3.1.0.bin"' in capsys.readouterr().out
+
+    assert await run("diagnostics", "request", "LAB-1") == 0
+    assert "GetDiagnostics acknowledged by LAB-1" in capsys.readouterr().out
+    await until(lambda: lab.service.firmware.uploads(lab.charger_id))
+    (upload,) = lab.service.firmware.uploads(lab.charger_id)
+    assert await run("diagnostics", "get", "LAB-1", upload.id, "-o", str(tmp_path / "got.log")) == 0
+    assert b"firmware sim-3.1.0" in (tmp_path / "got.log").read_bytes()
+
+    lab.service.firmware.shelf.firmware_max = 100
+    assert await run("firmware", "add", str(image)) == 1
+    assert "413" in capsys.readouterr().err
+    assert await run("firmware", "update", "LAB-1", "--location", "nope") == 1
