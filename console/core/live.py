@@ -167,6 +167,8 @@ class LiveCharger:
     protocol_warnings: dict[str, ProtocolWarning] = field(default_factory=dict)
     # The power limits (kW) the charger accepted, by source: "command", "location cap".
     limits: dict[str, float] = field(default_factory=dict)
+    # The last log upload status it reported (kept in memory: the events keep the history).
+    upload_status: str | None = None
 
 
 class LiveState:
@@ -375,6 +377,7 @@ class LiveState:
             protocol_warnings=tuple(reversed(live.protocol_warnings.values())),
             limit_kw=limit_kw,
             limit_source=limit_source,
+            upload_status=live.upload_status,
         )
 
     def security_profile(self, record: Charger) -> int:
@@ -1004,6 +1007,18 @@ class LiveState:
         self._publish(charger_id)
         for listener in self.firmware_listeners:
             listener(charger_id, status)
+
+    def upload_status(self, charger_id: str, kind: str, status: str, request_id: int | None = None) -> None:
+        """A DiagnosticsStatusNotification (kind DiagnosticsStatus) or LogStatusNotification (LogStatus)."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        data: dict[str, Any] = {"status": status}
+        if kind == "LogStatus":
+            data["requestId"] = request_id
+        self.charger_event(charger_id, kind, data)
+        live.upload_status = f"{'diagnostics' if kind == 'DiagnosticsStatus' else 'log'} {status}"
+        self._publish(charger_id)
 
     def meter_values(
         self,

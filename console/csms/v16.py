@@ -202,7 +202,7 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
 
     @on(Action.diagnostics_status_notification)
     async def on_diagnostics_status_notification(self, status: str) -> call_result.DiagnosticsStatusNotification:
-        self.live.charger_event(self.charger_id, "DiagnosticsStatus", {"status": status})
+        self.live.upload_status(self.charger_id, "DiagnosticsStatus", status)
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification)
@@ -220,7 +220,7 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
 
     @on(Action.log_status_notification)
     async def on_log_status_notification(self, status: str, request_id: int | None = None) -> call_result.LogStatusNotification:
-        self.live.charger_event(self.charger_id, "LogStatus", {"status": status, "requestId": request_id})
+        self.live.upload_status(self.charger_id, "LogStatus", status, request_id)
         return call_result.LogStatusNotification()
 
     @on(Action.security_event_notification)

@@ -114,6 +114,8 @@ async def test_a_charger_uploads_its_log_to_the_console(
     await settle(manager)
     await eventually(lambda: statuses(service, charger_id, kind))
     assert await statuses(service, charger_id, kind) == ["Uploading", "Uploaded"]
+    word = "diagnostics" if kind == "DiagnosticsStatus" else "log"
+    assert service.live.view(charger_id).upload_status == f"{word} Uploaded"
 
 
 async def test_an_upload_to_an_unknown_url_is_refused(service: ConsoleService, file_server: ApiServer) -> None:
