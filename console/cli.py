@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     firmware_update.add_argument("--batch", type=int, default=None, help="chargers updated at a time (a rolling update)")
     firmware_update.add_argument("--wait", action="store_true", help="follow the update until it is installed or fails")
     firmware_rollouts = firmware_commands.add_parser("rollouts", help="rolling updates and where each stands (JSON)")
+    firmware_status = firmware_commands.add_parser("status", help="the fleet's firmware: each charger's version, update and log upload")
 
     diagnostics = commands.add_parser("diagnostics", help="chargers' diagnostics and security logs on a running server (REST API)")
     diagnostics_commands = diagnostics.add_subparsers(dest="diagnostics_command", metavar="ACTION", required=True)
@@ -241,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnostics_get.add_argument("upload_id", metavar="UPLOAD_ID")
     diagnostics_get.add_argument("-o", "--output", type=Path, default=None, help="write to FILE (default: its own name here)")
     for files_parser in (
-        firmware_add, firmware_list, firmware_update, firmware_rollouts, diagnostics_request, diagnostics_list, diagnostics_get
+        firmware_add, firmware_list, firmware_update, firmware_rollouts, firmware_status, diagnostics_request, diagnostics_list, diagnostics_get
     ):
         files_parser.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
         files_parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"an API key (default ${KEY_ENV})")

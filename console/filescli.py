@@ -131,6 +131,21 @@ class Files:
         return target
 
 
+def fleet_lines(chargers: list[dict[str, Any]]) -> list[str]:
+    """One line per charger: identity, firmware version, where an update stands, the last log upload."""
+    rows = [("CHARGER", "FIRMWARE", "UPDATE", "LOG UPLOAD")] + [
+        (
+            charger["identity"],
+            charger.get("firmware_version") or "-",
+            charger.get("firmware_status") or "-",
+            charger.get("upload_status") or "-",
+        )
+        for charger in sorted(chargers, key=lambda charger: charger["identity"])
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip() for row in rows]
+
+
 async def files_command(args: argparse.Namespace) -> int:
     if not args.key:
         print("ocpp-console: an API key is needed (--key or $OCPP_CONSOLE_KEY)", file=sys.stderr)
@@ -158,6 +173,9 @@ async def _run(files: Files, args: argparse.Namespace) -> int:
             print(f"added {added['name']} ({added['size']:,} bytes, sha256 {added['sha256']}) as {added['id']}: {added['url']}")
         elif args.firmware_command == "list":
             print(json.dumps(_answer(await client.get("/console/firmware")), indent=2))
+        elif args.firmware_command == "status":
+            for line in fleet_lines(_answer(await client.get("/console/chargers"))):
+                print(line)
         elif args.firmware_command == "rollouts":
             print(json.dumps(_answer(await client.get("/console/firmware/rollouts")), indent=2))
         else:

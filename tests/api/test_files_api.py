@@ -190,6 +190,10 @@ async def test_firmware_and_diagnostics_from_the_shell(lab: Lab, tmp_path: Path,
     out = capsys.readouterr().out
     assert "added sim-3.1.0.bin (4,096 bytes)" in out and "UpdateFirmware acknowledged by LAB-1" in out
     assert "LAB-1: Installed (firmware sim-3.1.0)" in out
+    assert await run("firmware", "status") == 0
+    status = capsys.readouterr().out.splitlines()
+    assert status[0].split() == ["CHARGER", "FIRMWARE", "UPDATE", "LOG", "UPLOAD"]
+    assert status[1].split() == ["LAB-1", "sim-3.1.0", "Installed", "-"]
     assert await run("firmware", "list") == 0
     assert '"name": "sim-3.1.0.bin"' in capsys.readouterr().out
 
@@ -204,3 +208,43 @@ async def test_firmware_and_diagnostics_from_the_shell(lab: Lab, tmp_path: Path,
     assert await run("firmware", "add", str(image)) == 1
     assert "413" in capsys.readouterr().err
     assert await run("firmware", "update", "LAB-1", "--location", "nope") == 1
+
+
+async def test_a_rolling_update_over_the_api(lab: Lab) -> None:
+    image = b"ocpp-console-firmware 2.1.0\n"
+    stored = (await lab.client.put("/console/firmware/r.bin", content=image)).json()
+    started = await lab.client.post("/console/firmware/rollouts", json={"charger_ids": [lab.charger_id], "batch": 1, "firmware_id": stored["id"]})
+    assert started.status_code == 202, started.text
+    rollout_id = started.json()["id"]
+
+    async def over() -> bool:
+        return (await lab.client.get(f"/console/firmware/rollouts/{rollout_id}")).json()["state"] != "running"
+
+    await until(over)
+    done = (await lab.client.get(f"/console/firmware/rollouts/{rollout_id}")).json()
+    assert done["state"] == "completed" and done["installed"] == [lab.charger_id] and done["statuses"][lab.charger_id] == "Installed"
+    assert [item["id"] for item in (await lab.client.get("/console/firmware/rollouts")).json()] == [rollout_id]
+    assert (await lab.client.get("/console/firmware/rollouts", headers={"x-api-key": lab.acme_key})).json() == []
+    assert (await lab.client.get(f"/console/firmware/rollouts/{rollout_id}", headers={"x-api-key": lab.acme_key})).status_code == 404
+    twice = await lab.client.post("/console/firmware/rollouts", json={"charger_ids": [lab.charger_id, lab.charger_id], "location": "http://x/a.bin"})
+    assert twice.status_code == 422
+
+
+async def test_the_embedded_console_serves_files_on_loopback(tmp_path: Path) -> None:
+    from console.depot import Depot, DepotSettings
+
+    depot = Depot(DepotSettings(db_url=f"sqlite:///{tmp_path / 'e.db'}", ocpp_port=0, simulate=False, first_run_fleet=None))
+    await depot.start()
+    try:
+        firmware = depot.service.firmware
+        assert depot.api is None and firmware.base_url is not None and firmware.base_url.startswith("http://127.0.0.1:")
+        assert firmware.shelf.root == tmp_path / "e.db-files"
+        image = tmp_path / "emb-1.0.bin"
+        image.write_bytes(b"abc")
+        stored = await firmware.add_firmware_file(image)
+        async with httpx.AsyncClient() as client:
+            served = await client.get(stored.url)
+            assert served.status_code == 200 and served.content == b"abc"
+            assert (await client.get(f"{firmware.base_url}/console/firmware")).status_code == 404  # no REST API here
+    finally:
+        await depot.stop()
