@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import os
 import re
 import secrets
@@ -43,13 +42,6 @@ from console.core.live import LiveState
 from console.core.operations import OperationResult
 from console.core.views import View, iso
 
-log = logging.getLogger(__name__)
-
-# Operations this module builds, per charger version (registered in operations.OPERATIONS).
-OPERATIONS = {
-    "OCPP1.6": ("GetDiagnostics", "GetLog", "SignedUpdateFirmware", "UpdateFirmware"),
-    "OCPP2.0.1": ("GetLog", "UpdateFirmware"),
-}
 FIRMWARE_MAX_BYTES = 256 * 1024 * 1024
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024
 LOG_TYPES = ("DiagnosticsLog", "SecurityLog")
@@ -57,16 +49,7 @@ LOG_TYPES = ("DiagnosticsLog", "SecurityLog")
 UPLOAD_SLOT_TTL = timedelta(hours=24)
 # FirmwareStatusNotification: what ends an update, well or not (1.6 and 2.0.1 words).
 INSTALLED = "Installed"
-FIRMWARE_FAILURES = frozenset(
-    {
-        "DownloadFailed",
-        "InstallationFailed",
-        "InstallVerificationFailed",
-        "InvalidSignature",
-        "InstallRebooting_Failed",
-        "DownloadScheduled_Failed",
-    }
-)
+FIRMWARE_FAILURES = frozenset({"DownloadFailed", "InstallationFailed", "InstallVerificationFailed", "InvalidSignature"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,119}$")
 CHUNK = 64 * 1024
 
