@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_depot(serve, "127.0.0.1")
     serve.add_argument("--api-port", type=int, default=8080, help="REST API port (default 8080; 0 = any free port)")
     serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
+    serve.add_argument(
+        "--files-url", default=None, metavar="URL",
+        help="the base URL chargers reach this server's files at (firmware images, log uploads), e.g. "
+        "http://depot-box:8080 (default: the REST API's own address)",
+    )
     serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
     serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     serve.add_argument(
@@ -209,6 +214,49 @@ def build_parser() -> argparse.ArgumentParser:
     runtime.add_argument("--location", default=None, help="every simulated charger at this location (id or name)")
     runtime.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
     runtime.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"an API key (default ${KEY_ENV})")
+
+    firmware = commands.add_parser("firmware", help="firmware images and updates on a running server (through its REST API)")
+    firmware_commands = firmware.add_subparsers(dest="firmware_command", metavar="ACTION", required=True)
+    firmware_add = firmware_commands.add_parser("add", help="add a firmware image the server serves to chargers")
+    firmware_add.add_argument("file", type=Path, metavar="FILE")
+    firmware_list = firmware_commands.add_parser("list", help="list the firmware images (JSON)")
+    firmware_update = firmware_commands.add_parser(
+        "update", help="update chargers' firmware; several chargers (or --batch) make a rolling update, stopped by the first failure"
+    )
+    firmware_update.add_argument("chargers", nargs="+", metavar="CHARGER", help="charger ids or identities, in order")
+    source = firmware_update.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, default=None, help="a local image: added to the server first, then served")
+    source.add_argument("--firmware-id", default=None, help="an image the server has (firmware list)")
+    source.add_argument("--location", default=None, help="a URL the charger fetches the image from")
+    firmware_update.add_argument("--retrieve-at", default=None, metavar="TIME", help="ISO 8601 time to fetch it (default now)")
+    firmware_update.add_argument("--retries", type=int, default=None)
+    firmware_update.add_argument("--retry-interval", type=int, default=None, metavar="SECONDS")
+    firmware_update.add_argument("--signed", action="store_true", help="a signed update (1.6 SignedUpdateFirmware)")
+    firmware_update.add_argument("--signature", default=None, help="the image's signature (base64)")
+    firmware_update.add_argument("--certificate", type=Path, default=None, metavar="PEM", help="the signing certificate")
+    firmware_update.add_argument("--batch", type=int, default=None, help="chargers updated at a time (a rolling update)")
+    firmware_update.add_argument("--wait", action="store_true", help="follow the update until it is installed or fails")
+    firmware_rollouts = firmware_commands.add_parser("rollouts", help="rolling updates and where each stands (JSON)")
+    firmware_status = firmware_commands.add_parser("status", help="the fleet's firmware: each charger's version, update and log upload")
+
+    diagnostics = commands.add_parser("diagnostics", help="chargers' diagnostics and security logs on a running server (REST API)")
+    diagnostics_commands = diagnostics.add_subparsers(dest="diagnostics_command", metavar="ACTION", required=True)
+    diagnostics_request = diagnostics_commands.add_parser("request", help="ask a charger to upload its log to the server")
+    diagnostics_request.add_argument("charger", metavar="CHARGER")
+    diagnostics_request.add_argument("--log-type", choices=["DiagnosticsLog", "SecurityLog"], default="DiagnosticsLog")
+    diagnostics_request.add_argument("--since", default=None, metavar="TIME")
+    diagnostics_request.add_argument("--until", default=None, metavar="TIME")
+    diagnostics_list = diagnostics_commands.add_parser("list", help="the files a charger uploaded (JSON)")
+    diagnostics_list.add_argument("charger", metavar="CHARGER")
+    diagnostics_get = diagnostics_commands.add_parser("get", help="download one uploaded file")
+    diagnostics_get.add_argument("charger", metavar="CHARGER")
+    diagnostics_get.add_argument("upload_id", metavar="UPLOAD_ID")
+    diagnostics_get.add_argument("-o", "--output", type=Path, default=None, help="write to FILE (default: its own name here)")
+    for files_parser in (
+        firmware_add, firmware_list, firmware_update, firmware_rollouts, firmware_status, diagnostics_request, diagnostics_list, diagnostics_get
+    ):
+        files_parser.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
+        files_parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"an API key (default ${KEY_ENV})")
 
     fleet = commands.add_parser("fleet", help="import, export or generate the fleet as JSON")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
@@ -356,6 +404,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         max_clock_skew_s=args.clock_skew * 3600,
         unknown_tokens=args.unknown_tokens or ("reject" if args.command == "serve" and not args.demo else "accept"),
         stop_timeout=getattr(args, "stop_timeout", 10.0),
+        files_url=getattr(args, "files_url", None),
     )
 
 
@@ -795,6 +844,10 @@ def main(argv: list[str] | None = None) -> int:
             return _fleet(args)
         if args.command == "runtime":
             return asyncio.run(_runtime(args))
+        if args.command in ("firmware", "diagnostics"):
+            from console.filescli import files_command
+
+            return asyncio.run(files_command(args))
         if args.command == "sim":
             return _sim(args.sim_args)
         if args.command == "chargers":

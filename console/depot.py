@@ -93,6 +93,9 @@ class DepotSettings:
     max_clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
     # What a token not in the registry gets: "accept" (a lab) or "reject" (`serve` with real chargers).
     unknown_tokens: str = "accept"
+    # The base URL chargers reach the console's files at (firmware images, log uploads); None: the API's own
+    # URL, or without the API the embedded file server on loopback (which only chargers on this host reach).
+    files_url: str | None = None
 
 
 # The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
@@ -170,6 +173,7 @@ class Depot:
         )
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None
+        self.files: ApiServer | None = None
 
     async def start(self) -> None:
         raise_open_files_limit()
@@ -200,6 +204,12 @@ class Depot:
                 self.service, self.settings.api_host, self.settings.api_port, environment=self.settings.environment
             )
             await self.api.start()
+            self.service.firmware.serve_at(self.settings.files_url or self.api.url)
+        else:
+            # No REST API: a small server of its own lets chargers fetch firmware and upload logs.
+            self.files = ApiServer(self.service, "127.0.0.1", 0, files_only=True)
+            await self.files.start()
+            self.service.firmware.serve_at(self.settings.files_url or self.files.url)
 
     def _sim_tls(self) -> ssl.SSLContext | None:
         """Our own simulators reach a wss:// listener on loopback trusting its certificate, whatever its host name."""
@@ -213,6 +223,8 @@ class Depot:
         """Stop everything; the acknowledged rows the store did not take (0: nothing lost)."""
         if self.api is not None:  # first: no new requests while the rest winds down
             await self.api.stop()
+        if self.files is not None:
+            await self.files.stop()
         if self.sims is not None:
             await self.sims.close()
         await self.central.stop()

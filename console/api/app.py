@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import deployments, devices, events, internal, tokens
+from console.api import deployments, devices, events, files, internal, tokens
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.schemas import Envelope, Health
 from console.core.engine import CommandRefused
@@ -187,4 +187,25 @@ def create_app(
     app.include_router(internal.router)
     app.include_router(events.router)
     app.include_router(tokens.router)
+    app.include_router(files.router)
+    app.include_router(files.charger_files)
+    return app
+
+
+def create_files_app(service: ConsoleService) -> FastAPI:
+    """Only what chargers reach (`/files`): the embedded console's file server for firmware and log uploads."""
+    app = FastAPI(title="ocpp-console files", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = service
+    app.state.streams = events.Streams()
+    app.add_middleware(RequestStamp)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> Any:
+        return error_response(request, error.status, error.code, error.message, error.details, error.headers)
+
+    @app.exception_handler(ConsoleError)
+    async def console_error(request: Request, error: ConsoleError) -> Any:
+        return domain_error(request, error)
+
+    app.include_router(files.charger_files)
     return app

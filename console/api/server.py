@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator
 
 import uvicorn
 
-from console.api.app import create_app
+from console.api.app import create_app, create_files_app
 from console.core.service import ConsoleService
 
 log = logging.getLogger("console.api")
@@ -34,8 +34,14 @@ class ApiServer:
         ocpp_listening: Callable[[], bool] | None = None,
         heartbeat_s: float = 15.0,
         access_log: bool = False,
+        files_only: bool = False,
     ) -> None:
-        self.app = create_app(service, environment=environment, ocpp_listening=ocpp_listening, heartbeat_s=heartbeat_s)
+        # files_only: the embedded console's file server (firmware images, log uploads), no REST API.
+        self.app = (
+            create_files_app(service)
+            if files_only
+            else create_app(service, environment=environment, ocpp_listening=ocpp_listening, heartbeat_s=heartbeat_s)
+        )
         config = uvicorn.Config(
             self.app,
             host=host,
@@ -46,6 +52,7 @@ class ApiServer:
             timeout_graceful_shutdown=5,
         )
         self.server = _EmbeddedServer(config)
+        self.files_only = files_only
         self.host = host
         self.port = port
         self._task: asyncio.Task[None] | None = None
@@ -61,13 +68,15 @@ class ApiServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.create_server((self.host, self.port), family=family)
         self.port = sock.getsockname()[1]
-        self._task = asyncio.create_task(self.server.serve(sockets=[sock]), name="REST API")
+        self._task = asyncio.create_task(
+            self.server.serve(sockets=[sock]), name="file server" if self.files_only else "REST API"
+        )
         while not self.server.started:
             if self._task.done():
                 sock.close()
-                raise OSError(f"the REST API could not start on {self.url}") from self._task.exception()
+                raise OSError(f"the {self._task.get_name()} could not start on {self.url}") from self._task.exception()
             await asyncio.sleep(0.01)
-        log.info("REST API listening on %s", self.url)
+        log.info("%s listening on %s", self._task.get_name(), self.url)
 
     async def stop(self) -> None:
         """Stop accepting, end the event streams, let requests in flight finish."""

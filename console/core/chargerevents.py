@@ -39,6 +39,7 @@ ACTIONS = frozenset(
         "NotifyEvent",
         "SecurityEventNotification",
         "FirmwareStatusNotification",
+        "SignedFirmwareStatusNotification",
         "DiagnosticsStatusNotification",
         "LogStatusNotification",
         "NotifyReport",

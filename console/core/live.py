@@ -167,6 +167,8 @@ class LiveCharger:
     protocol_warnings: dict[str, ProtocolWarning] = field(default_factory=dict)
     # The power limits (kW) the charger accepted, by source: "command", "location cap".
     limits: dict[str, float] = field(default_factory=dict)
+    # The last log upload status it reported (kept in memory: the events keep the history).
+    upload_status: str | None = None
 
 
 class LiveState:
@@ -187,6 +189,8 @@ class LiveState:
         self.tls = False
         # How far (s) a charger's clock may be from ours before its times are taken as wrong.
         self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
+        # Told of every firmware status a charger reports (charger id, status): rolling updates follow them.
+        self.firmware_listeners: list[Callable[[str, str], None]] = []
 
     # -- loading ---------------------------------------------------------------------
 
@@ -374,6 +378,7 @@ class LiveState:
             protocol_warnings=tuple(reversed(live.protocol_warnings.values())),
             limit_kw=limit_kw,
             limit_source=limit_source,
+            upload_status=live.upload_status,
         )
 
     def security_profile(self, record: Charger) -> int:
@@ -994,11 +999,28 @@ class LiveState:
             view = ChargerEventView(None, charger_id, live.record.identity, at, kind, level, text, data)
             self.bus.publish(ChargerAlert(view))
 
-    async def firmware_status(self, charger_id: str, status: str) -> None:
+    async def firmware_status(self, charger_id: str, status: str, request_id: int | None = None) -> None:
         live = self._chargers[charger_id]
         live.state.firmware_status = status
-        self.charger_event(charger_id, "FirmwareStatus", {"status": status})
+        data: dict[str, Any] = {"status": status}
+        if request_id is not None:
+            data["requestId"] = request_id
+        self.charger_event(charger_id, "FirmwareStatus", data)
         await self._persist(live)
+        self._publish(charger_id)
+        for listener in self.firmware_listeners:
+            listener(charger_id, status)
+
+    def upload_status(self, charger_id: str, kind: str, status: str, request_id: int | None = None) -> None:
+        """A DiagnosticsStatusNotification (kind DiagnosticsStatus) or LogStatusNotification (LogStatus)."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        data: dict[str, Any] = {"status": status}
+        if kind == "LogStatus":
+            data["requestId"] = request_id
+        self.charger_event(charger_id, kind, data)
+        live.upload_status = f"{'diagnostics' if kind == 'DiagnosticsStatus' else 'log'} {status}"
         self._publish(charger_id)
 
     def meter_values(

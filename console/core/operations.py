@@ -75,6 +75,10 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 }
 # 2.1 keeps every 2.0.1 operation under the same name and shape.
 OPERATIONS["OCPP2.1"] = OPERATIONS["OCPP2.0.1"]
+# Firmware updates and log uploads: their payloads are built in console/core/firmware.py.
+OPERATIONS["OCPP1.6"] += ("GetDiagnostics", "GetLog", "SignedUpdateFirmware", "UpdateFirmware")
+OPERATIONS["OCPP2.0.1"] += ("GetLog", "UpdateFirmware")
+OPERATIONS["OCPP2.1"] = OPERATIONS["OCPP2.0.1"]
 # The `ocpp` package's name for each version's schemas.
 SCHEMA_VERSION = {"OCPP1.6": "1.6", "OCPP2.0.1": "2.0.1", "OCPP2.1": "2.1"}
 # OCPP 1.6 schedules have one-decimal floats; the package validates these with
@@ -84,7 +88,7 @@ DECIMAL_REQUESTS = {"1.6": ("SetChargingProfile", "RemoteStartTransaction")}
 DECIMAL_ANSWERS = {"1.6": ("GetCompositeSchedule",)}
 # Answer statuses meaning the charger did (or will do) what was asked. Any other
 # status is a refusal; an answer without a status is an answer.
-ACKNOWLEDGING = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "EmptyResultSet"})
+ACKNOWLEDGING = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "EmptyResultSet", "AcceptedCanceled"})
 
 # Why an operation failed (Action.reason).
 OFFLINE = "offline"

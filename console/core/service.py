@@ -18,6 +18,7 @@ from console.core import operations as ops
 from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.engine import ActionEngine
 from console.core.events import EventBus, Notice, StoreHealth, Subscription
+from console.core.firmware import Firmware
 from console.core.fleet import DEFAULT_ORG, FleetService
 from console.core.ledger import ActionLedger
 from console.core.live import LiveState, log_view
@@ -82,6 +83,7 @@ class ConsoleService:
         self.local_lists = LocalLists(store, self.clock, self.tokens, self.live.record, self.operate)
         # Chargers' certificate signing requests; a lab CA (--ca-cert/--ca-key) is set by the depot.
         self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
+        self.firmware = Firmware(self.live, self.bus, self.clock, self.operate, store.url)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
@@ -100,6 +102,7 @@ class ConsoleService:
         self.tokens.load(session)
 
     async def close(self) -> None:
+        await self.firmware.close()
         await self.power_cap.stop()
         await self.engine.stop()
         await self.writer.stop()

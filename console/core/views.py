@@ -144,6 +144,8 @@ class ChargerView(View):
     # The power limit in force (kW) and where it comes from: "command", "location cap" or "charger maximum".
     limit_kw: float | None = None
     limit_source: str | None = None
+    # The last diagnostics or log upload it reported: "DiagnosticsLog Uploading", "SecurityLog Uploaded" (since the console started).
+    upload_status: str | None = None
 
     SEED_FIELDS = (
         "id",

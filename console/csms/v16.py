@@ -205,7 +205,7 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
 
     @on(Action.diagnostics_status_notification)
     async def on_diagnostics_status_notification(self, status: str) -> call_result.DiagnosticsStatusNotification:
-        self.live.charger_event(self.charger_id, "DiagnosticsStatus", {"status": status})
+        self.live.upload_status(self.charger_id, "DiagnosticsStatus", status)
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification)
@@ -217,6 +217,19 @@ class ChargePoint16(ConsoleHandler, ChargePoint):
     async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
         status = self.certificates.sign_request(self.charger_id, csr) if self.certificates else "Rejected"
         return call_result.SignCertificate(status=status)
+
+    # The security extension's signed updates and log uploads (1.6 whitepaper): same words as 2.0.1.
+    @on(Action.signed_firmware_status_notification)
+    async def on_signed_firmware_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.SignedFirmwareStatusNotification:
+        await self.live.firmware_status(self.charger_id, status, request_id)
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(self, status: str, request_id: int | None = None) -> call_result.LogStatusNotification:
+        self.live.upload_status(self.charger_id, "LogStatus", status, request_id)
+        return call_result.LogStatusNotification()
 
     @on(Action.security_event_notification)
     async def on_security_event_notification(

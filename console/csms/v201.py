@@ -198,14 +198,14 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
     async def on_firmware_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ) -> call_result.FirmwareStatusNotification:
-        await self.live.firmware_status(self.charger_id, status)
+        await self.live.firmware_status(self.charger_id, status, request_id)
         return call_result.FirmwareStatusNotification()
 
     @on(Action.log_status_notification)
     async def on_log_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ) -> call_result.LogStatusNotification:
-        self.live.charger_event(self.charger_id, "LogStatus", {"status": status, "requestId": request_id})
+        self.live.upload_status(self.charger_id, "LogStatus", status, request_id)
         return call_result.LogStatusNotification()
 
     @on(Action.data_transfer)

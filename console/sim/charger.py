@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from websockets.exceptions import ConnectionClosed
 
 from console.core.clock import Clock
@@ -35,6 +36,10 @@ from console.sim.ev import EV, VOLTAGE, phase_current
 from console.sim.profiles import TX, ChargingProfile, ProfileRejected, ProfileStore
 
 FIRMWARE_VERSION = "sim-0.2.0"
+# A firmware image's first line may name its version ("ocpp-console-firmware 1.2.3"); else its file name does.
+FIRMWARE_HEADER = b"ocpp-console-firmware "
+# Why a charger rebooted itself to install firmware (the reset type `serve` returns).
+FIRMWARE_REBOOT = "Firmware"
 # How long a boot that was not accepted waits when the answer gives no interval.
 BOOT_RETRY = 30
 
@@ -204,6 +209,9 @@ class SimulatedCharger:
         self._unsent_stops: list[UnsentStop] = []
         self._ensure_connectors()
         self.boot_reason = "PowerUp"
+        self.firmware_version = FIRMWARE_VERSION
+        # The update being installed across a reboot: (request id, signed), reported Installed after the boot.
+        self._installing: tuple[int | None, bool] | None = None
         # One connection's worth of state, reset by `serve`.
         self._link: Any = None
         self._connection: Any = None
@@ -264,6 +272,14 @@ class SimulatedCharger:
 
     async def _send_fault_event(self, connector: ConnectorSim, error_code: str | None) -> None:
         """2.0.1 reports faults as events too; 1.6 has only the status."""
+
+    async def _send_firmware_status(self, status: str, request_id: int | None, signed: bool) -> None:
+        """A FirmwareStatusNotification (1.6 signed updates: SignedFirmwareStatusNotification)."""
+        raise NotImplementedError
+
+    async def _send_log_status(self, status: str, request_id: int | None, diagnostics: bool) -> None:
+        """1.6 GetDiagnostics: DiagnosticsStatusNotification; a GetLog: LogStatusNotification."""
+        raise NotImplementedError
 
     # -- identity and settings -------------------------------------------------------------
 
@@ -331,7 +347,7 @@ class SimulatedCharger:
         finally:
             await self._shutdown()
         if reset is not None:
-            self.boot_reason = "RemoteReset"
+            self.boot_reason = "FirmwareUpdate" if reset == FIRMWARE_REBOOT else "RemoteReset"
             return f"{reset} reset"
         self.boot_reason = "PowerUp"
         if failure is not None:
@@ -436,6 +452,10 @@ class SimulatedCharger:
 
     async def _lifecycle(self, on_online: Callable[[], None]) -> None:
         await self._boot()
+        if self._installing is not None:
+            request_id, signed = self._installing
+            self._installing = None
+            await self._send_firmware_status("Installed", request_id, signed)
         while self._unsent_stops:
             await self._send_unsent(self._unsent_stops[0])
             self._unsent_stops.pop(0)
@@ -983,6 +1003,117 @@ class SimulatedCharger:
                 return True
         return False
 
+    # -- firmware and logs ---------------------------------------------------------------------
+
+    def update_firmware(
+        self,
+        location: str,
+        retrieve_at: datetime | None,
+        retries: int | None,
+        retry_interval: int | None,
+        request_id: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        """Fetch the image from `location` (for real), install it and reboot into it, reporting each stage."""
+        self._spawn(self._firmware_update(location, retrieve_at, retries, retry_interval, request_id, signed))
+
+    async def _firmware_update(
+        self,
+        location: str,
+        retrieve_at: datetime | None,
+        retries: int | None,
+        retry_interval: int | None,
+        request_id: int | None,
+        signed: bool,
+    ) -> None:
+        wait = (retrieve_at - self.clock.now()).total_seconds() if retrieve_at is not None else 0
+        if wait > 0:
+            await self._send_firmware_status("DownloadScheduled", request_id, signed)
+            await self.clock.sleep(wait)
+        image = None
+        for attempt in range(max(1, retries or 0)):
+            if attempt:
+                await self.clock.sleep(retry_interval or 0)
+            await self._send_firmware_status("Downloading", request_id, signed)
+            image = await fetch(location)
+            if image is not None:
+                break
+        if image is None:
+            await self._send_firmware_status("DownloadFailed", request_id, signed)
+            return
+        await self._send_firmware_status("Downloaded", request_id, signed)
+        if signed:
+            # The signature is taken as valid: the simulator holds no manufacturer's root certificate.
+            await self._send_firmware_status("SignatureVerified", request_id, signed)
+        version = firmware_version_of(location, image)
+        if version is None:
+            await self._send_firmware_status("Installing", request_id, signed)
+            await self._send_firmware_status("InstallationFailed", request_id, signed)
+            return
+        await self._send_firmware_status("Installing", request_id, signed)
+        self.firmware_version = version
+        self._installing = (request_id, signed)
+        await self._rebooting(request_id, signed)
+        await self._reset(FIRMWARE_REBOOT, REBOOT, on_idle=False)
+
+    async def _rebooting(self, request_id: int | None, signed: bool) -> None:
+        """2.0.1 says InstallRebooting; 1.6 has no such stage."""
+
+    def upload_logs(
+        self,
+        location: str,
+        log_type: str,
+        request_id: int | None,
+        retries: int | None,
+        retry_interval: int | None,
+        diagnostics: bool,
+        name: str,
+    ) -> None:
+        """Generate a log file and upload it to `location` as `name` (HTTP POST, multipart)."""
+        self._spawn(self._upload(location, name, log_type, request_id, retries, retry_interval, diagnostics))
+
+    def log_name(self, log_type: str) -> str:
+        return f"{self.identity}-{log_type}-{self.clock.now():%Y%m%dT%H%M%SZ}.log"
+
+    async def _upload(
+        self,
+        location: str,
+        name: str,
+        log_type: str,
+        request_id: int | None,
+        retries: int | None,
+        retry_interval: int | None,
+        diagnostics: bool,
+    ) -> None:
+        content = self.log_text(log_type).encode()
+        for attempt in range(max(1, retries or 0)):
+            if attempt:
+                await self.clock.sleep(retry_interval or 0)
+            await self._send_log_status("Uploading", request_id, diagnostics)
+            if await upload(location, name, content):
+                await self._send_log_status("Uploaded", request_id, diagnostics)
+                return
+        await self._send_log_status("UploadFailed" if diagnostics else "UploadFailure", request_id, diagnostics)
+
+    def log_text(self, log_type: str) -> str:
+        """A charger's log as a file: who it is, what it runs, each connector's state and meter."""
+        lines = [
+            f"# {log_type} of {self.identity} ({self.ocpp_version}), written {self._now()}",
+            f"{self._now()} INFO firmware {self.firmware_version}",
+            f"{self._now()} INFO boot reason {self.boot_reason}, online {self.online}",
+        ]
+        for connector in self.outlets:
+            session = connector.session
+            lines.append(
+                f"{self._now()} INFO connector {connector.connector_id} {connector.status}"
+                f" register {connector.energy_wh:.0f} Wh"
+                + (f" fault {connector.fault}" if connector.fault else "")
+                + (f" transaction {session.transaction_id}" if session is not None and session.transaction_id else "")
+            )
+        if log_type == "SecurityLog":
+            lines.append(f"{self._now()} INFO security: no events since boot")
+        return "\n".join(lines) + "\n"
+
     # -- operator controls ---------------------------------------------------------------------
 
     def _outlet(self, connector_id: int) -> ConnectorSim:
@@ -1071,6 +1202,42 @@ class SimulatedCharger:
         await self._status(connector, PREPARING if session is not None else connector.resting_status())
         if session is not None:
             session.wake.set()
+
+
+async def fetch(location: str) -> bytes | None:
+    """The file at `location` (http or https), or None when it could not be fetched whole."""
+    try:
+        async with httpx.AsyncClient(timeout=30, follow_redirects=True) as client:
+            answer = await client.get(location)
+    except (httpx.HTTPError, ValueError):
+        return None
+    return answer.content if answer.status_code == 200 else None
+
+
+async def upload(location: str, name: str, content: bytes) -> bool:
+    """POST `content` as a multipart file to `location`; whether it was taken."""
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.post(location, files={"file": (name, content, "text/plain")})
+    except (httpx.HTTPError, ValueError):
+        return False
+    return answer.is_success
+
+
+def firmware_version_of(location: str, image: bytes) -> str | None:
+    """The version an image installs: its header's, else its file name's; None for an empty image."""
+    if not image:
+        return None
+    first = image.split(b"\n", 1)[0]
+    if first.startswith(FIRMWARE_HEADER):
+        version = first[len(FIRMWARE_HEADER) :].decode("utf-8", "replace").strip()
+        return version[:50] or None
+    name = location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".tar.gz", ".tgz", ".bin", ".img", ".zip", ".fw"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name[:50] or None
 
 
 def describe_close(closed: ConnectionClosed | None) -> str:

@@ -13,7 +13,6 @@ from ocpp.v16.enums import Action, ChargePointErrorCode, Measurand, MessageTrigg
 from console.sim.charger import (
     DEFAULT_MEASURANDS,
     ENERGY,
-    FIRMWARE_VERSION,
     HARD_RESET,
     SOFT_RESET,
     ChargingSession,
@@ -35,6 +34,8 @@ SETTINGS = {
     "authorize_remote": "AuthorizeRemoteTxRequests",
     "measurands": "MeterValuesSampledData",
 }
+# What a plain 1.6 FirmwareStatusNotification can say (a signed update says more).
+FIRMWARE_STATUSES = ("Downloaded", "DownloadFailed", "Downloading", "Idle", "InstallationFailed", "Installing", "Installed")
 TRIGGERS = (
     MessageTrigger.boot_notification,
     MessageTrigger.heartbeat,
@@ -82,7 +83,7 @@ class Charger16(SimulatedCharger):
                 charge_point_vendor=(self.record.vendor_name or "Simulated")[:20],
                 charge_point_model=(self.record.model or "Simulated charger")[:20],
                 charge_point_serial_number=self.identity[:25],
-                firmware_version=FIRMWARE_VERSION,
+                firmware_version=self.firmware_version,
             )
         )
         if answer is None:
@@ -165,6 +166,18 @@ class Charger16(SimulatedCharger):
             )
         )
 
+    async def _send_firmware_status(self, status: str, request_id: int | None, signed: bool) -> None:
+        if signed:
+            await self._call(call.SignedFirmwareStatusNotification(status=status, request_id=request_id))
+        elif status in FIRMWARE_STATUSES:
+            await self._call(call.FirmwareStatusNotification(status=status))
+
+    async def _send_log_status(self, status: str, request_id: int | None, diagnostics: bool) -> None:
+        if diagnostics:
+            await self._call(call.DiagnosticsStatusNotification(status=status))
+        else:
+            await self._call(call.LogStatusNotification(status=status, request_id=request_id))
+
     async def _send_unsent(self, stop: UnsentStop) -> None:
         await self._call(
             call.StopTransaction(
@@ -244,6 +257,8 @@ class Link16(ChargePoint):
     def __init__(self, charger: Charger16, connection: Any) -> None:
         super().__init__(charger.identity, connection, response_timeout=charger.response_timeout)
         self.charger = charger
+        # The file name a log request was answered with, for its upload.
+        self._log_name = ""
         ids = charger._message_ids
         self._unique_id_generator = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
 
@@ -379,6 +394,51 @@ class Link16(ChargePoint):
         expires = parse_time(expiry_date)
         assert expires is not None
         return call_result.ReserveNow(status=self.charger.reserve(connector_id, reservation_id, id_tag, expires))
+
+    # Each job starts once its answer is on the wire (`after`), so its first status follows the answer.
+    @on(Action.update_firmware)
+    def on_update_firmware(self, location: str, retrieve_date: str, **_: Any) -> call_result.UpdateFirmware:
+        return call_result.UpdateFirmware()
+
+    @after(Action.update_firmware)
+    def after_update_firmware(
+        self, location: str, retrieve_date: str, retries: int | None = None, retry_interval: int | None = None
+    ) -> None:
+        self.charger.update_firmware(location, parse_time(retrieve_date), retries, retry_interval)
+
+    @on(Action.signed_update_firmware)
+    def on_signed_update_firmware(self, request_id: int, firmware: dict[str, Any], **_: Any) -> call_result.SignedUpdateFirmware:
+        return call_result.SignedUpdateFirmware(status="Accepted")
+
+    @after(Action.signed_update_firmware)
+    def after_signed_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], retries: int | None = None, retry_interval: int | None = None
+    ) -> None:
+        self.charger.update_firmware(
+            firmware["location"], parse_time(firmware["retrieve_date_time"]), retries, retry_interval, request_id, signed=True
+        )
+
+    @on(Action.get_diagnostics)
+    def on_get_diagnostics(self, location: str, **_: Any) -> call_result.GetDiagnostics:
+        self._log_name = self.charger.log_name("DiagnosticsLog")
+        return call_result.GetDiagnostics(file_name=self._log_name)
+
+    @after(Action.get_diagnostics)
+    def after_get_diagnostics(
+        self, location: str, retries: int | None = None, retry_interval: int | None = None, **_: Any
+    ) -> None:
+        self.charger.upload_logs(location, "DiagnosticsLog", None, retries, retry_interval, True, self._log_name)
+
+    @on(Action.get_log)
+    def on_get_log(self, log: dict[str, Any], log_type: str, request_id: int, **_: Any) -> call_result.GetLog:
+        self._log_name = self.charger.log_name(log_type)
+        return call_result.GetLog(status="Accepted", filename=self._log_name)
+
+    @after(Action.get_log)
+    def after_get_log(
+        self, log: dict[str, Any], log_type: str, request_id: int, retries: int | None = None, retry_interval: int | None = None
+    ) -> None:
+        self.charger.upload_logs(log["remote_location"], log_type, request_id, retries, retry_interval, False, self._log_name)
 
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int) -> call_result.CancelReservation:

@@ -17,7 +17,6 @@ from ocpp.v201.enums import Action
 from console.sim import charger as core
 from console.sim.charger import (
     DEFAULT_MEASURANDS,
-    FIRMWARE_VERSION,
     ChargingSession,
     ConnectorSim,
     Reservation,
@@ -165,7 +164,7 @@ class Charger201(SimulatedCharger):
                     "vendor_name": (self.record.vendor_name or "Simulated")[:50],
                     "model": (self.record.model or "Simulated charger")[:20],
                     "serial_number": self.identity[:25],
-                    "firmware_version": FIRMWARE_VERSION,
+                    "firmware_version": self.firmware_version,
                 },
                 reason=self.boot_reason,
             )
@@ -323,6 +322,15 @@ class Charger201(SimulatedCharger):
             )
         )
 
+    async def _send_firmware_status(self, status: str, request_id: int | None, signed: bool) -> None:
+        await self._call(call.FirmwareStatusNotification(status=status, request_id=request_id))
+
+    async def _rebooting(self, request_id: int | None, signed: bool) -> None:
+        await self._send_firmware_status("InstallRebooting", request_id, signed)
+
+    async def _send_log_status(self, status: str, request_id: int | None, diagnostics: bool) -> None:
+        await self._call(call.LogStatusNotification(status=status, request_id=request_id))
+
     async def _reservation_ended(self, connector: ConnectorSim, reservation: Reservation, why: str) -> None:
         await self._call(
             call.ReservationStatusUpdate(reservation_id=reservation.reservation_id, reservation_update_status=why)
@@ -411,6 +419,8 @@ class Link201(ChargePoint):
     def __init__(self, charger: Charger201, connection: Any) -> None:
         super().__init__(charger.identity, connection, response_timeout=charger.response_timeout)
         self.charger = charger
+        # The file name a log request was answered with, for its upload.
+        self._log_name = ""
         ids = charger._message_ids
         self._unique_id_generator = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
 
@@ -575,3 +585,28 @@ class Link201(ChargePoint):
     def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
         cancelled = self.charger.cancel_reservation(reservation_id)
         return call_result.CancelReservation(status="Accepted" if cancelled else "Rejected")
+
+    # Each job starts once its answer is on the wire (`after`), so its first status follows the answer.
+    @on(Action.update_firmware)
+    def on_update_firmware(self, request_id: int, firmware: dict[str, Any], **_: Any) -> call_result.UpdateFirmware:
+        return call_result.UpdateFirmware(status="Accepted")
+
+    @after(Action.update_firmware)
+    def after_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], retries: int | None = None, retry_interval: int | None = None, **_: Any
+    ) -> None:
+        signed = bool(firmware.get("signature") or firmware.get("signing_certificate"))
+        self.charger.update_firmware(
+            firmware["location"], parse_time(firmware["retrieve_date_time"]), retries, retry_interval, request_id, signed
+        )
+
+    @on(Action.get_log)
+    def on_get_log(self, log: dict[str, Any], log_type: str, request_id: int, **_: Any) -> call_result.GetLog:
+        self._log_name = self.charger.log_name(log_type)
+        return call_result.GetLog(status="Accepted", filename=self._log_name)
+
+    @after(Action.get_log)
+    def after_get_log(
+        self, log: dict[str, Any], log_type: str, request_id: int, retries: int | None = None, retry_interval: int | None = None, **_: Any
+    ) -> None:
+        self.charger.upload_logs(log["remote_location"], log_type, request_id, retries, retry_interval, False, self._log_name)

@@ -59,7 +59,7 @@ async def test_an_over_temperature_event_a_security_event_and_a_fault_are_alerts
         ("SecurityEvent", "security"),
         ("NotifyEvent", "alert"),
     ]
-    assert events[0].text == "firmware InstallationFailed"
+    assert events[0].text == "firmware InstallationFailed (request 3)"  # the 2.0.1 requestId is kept
     assert events[-1].data["eventData"][0]["actualValue"] == "92"
     assert [event.kind for event in await service.charger_events(charger.id, severity="alert")] == ["StatusNotification", "NotifyEvent"]
     assert [event.severity for event in await service.charger_events(charger.id, kind="NotifyEvent")] == ["info", "alert"]

@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.widgets import Digits, Sparkline, Static, TabbedContent, TabPane
 
 from console.core.chargerevents import ACTIONS as EVENT_ACTIONS
+from console.core.chargerevents import FAILED_STATUSES
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged, ChargerAlert
 from console.core.views import ChargerView, LogView, TransactionView
@@ -140,6 +141,24 @@ def stage_line(charger: ChargerView) -> Content | None:
     return Content.assemble(*parts)
 
 
+# A firmware update's stages as the charger reports them (2.0.1 adds InstallRebooting, a signed one SignatureVerified).
+FIRMWARE_STAGES = ("Downloading", "Downloaded", "Installing", "Installed")
+
+
+def firmware_line(charger: ChargerView) -> Content:
+    """The version it runs and, during an update, the stage reached: n of 4, in colour."""
+    status = charger.firmware_status
+    if not charger.firmware_version or not status:
+        return _line("firmware", charger.firmware_version)
+    if status in FAILED_STATUSES:
+        return _line("firmware", f"{charger.firmware_version} — {status}", "$error")
+    if status in FIRMWARE_STAGES:
+        stage = FIRMWARE_STAGES.index(status) + 1
+        style = "$success" if status == "Installed" else "$warning"
+        return _line("firmware", f"{charger.firmware_version} — {status} ({stage}/{len(FIRMWARE_STAGES)})", style)
+    return _line("firmware", f"{charger.firmware_version} ({status})")
+
+
 def state_lines(charger: ChargerView, now: datetime, zone: tzinfo | None = timezone.utc) -> Content:
     status_style = f"bold $status-{charger.status}" if charger.status in STATUSES else "bold"
     lines = [_heading("Provisioning")]
@@ -159,10 +178,10 @@ def state_lines(charger: ChargerView, now: datetime, zone: tzinfo | None = timez
     stages = stage_line(charger)
     if stages is not None:
         lines.append(stages)
-    firmware = charger.firmware_version
-    if firmware and charger.firmware_status:
-        firmware = f"{firmware} ({charger.firmware_status})"
-    lines.append(_line("firmware", firmware))
+    lines.append(firmware_line(charger))
+    if charger.upload_status:
+        failed = charger.upload_status.rsplit(" ", 1)[-1] in FAILED_STATUSES
+        lines.append(_line("log upload", charger.upload_status, "$error" if failed else ""))
     if charger.current_schedule:
         schedule = charger.current_schedule
         lines.append(_line("schedule", f"{schedule.get('command')} {schedule.get('execution')} {schedule.get('state')}"))
