@@ -23,7 +23,7 @@ from sqlmodel import col, select
 
 from console.core import operations as ops
 from console.core.clock import Clock
-from console.core.errors import ConsoleError, NotFound
+from console.core.errors import CommandRefused, NotFound
 from console.core.events import ChargerUpdated
 from console.core.ledger import ActionLedger
 from console.core.live import LiveState
@@ -51,15 +51,6 @@ DEFAULT_GRACE = timedelta(minutes=5)
 DEFAULT_ID_TAG = "CONSOLE"
 # Profile ids the engine owns, so a new limit replaces the old one on the charger.
 COMMAND_PROFILE_ID = 1001
-
-
-class CommandRefused(ConsoleError):
-    """A command the engine will not take; `code` is the seed-style error name."""
-
-    def __init__(self, code: str, message: str, conflicting: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.conflicting = conflicting
 
 
 @dataclass(frozen=True)

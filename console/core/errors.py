@@ -36,6 +36,15 @@ class ValidationFailed(ConsoleError):
         super().__init__(f"{where}{detail}")
 
 
+class CommandRefused(ConsoleError):
+    """A command the action engine will not take; `code` is the seed-style error name."""
+
+    def __init__(self, code: str, message: str, conflicting: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.conflicting = conflicting
+
+
 class ImportRefused(ConsoleError):
     """A fleet or token file was refused whole; `problems` lists (subject, field, message)."""
 

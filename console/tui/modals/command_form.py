@@ -16,8 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from console.core.engine import CommandRefused
-from console.core.errors import ConsoleError
+from console.core.errors import CommandRefused, ConsoleError
 from console.core.views import ActionView, ChargerView
 from console.tui.modals.form import Form
 

@@ -11,8 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from console.core.errors import ConsoleError, ValidationFailed
-from console.core.tokens import STATUSES, TOKEN_TYPES, TokenView
-from console.core.views import iso
+from console.core.views import TOKEN_STATUSES, TOKEN_TYPES, TokenView, iso
 from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ class TokenForm(Form[TokenView | None]):
             with Horizontal(classes="field-row", id="row-status"):
                 yield Label("Status", classes="field-label")
                 yield Select(
-                    [(status, status) for status in STATUSES], value=self.token.status if self.token else "Accepted",
+                    [(status, status) for status in TOKEN_STATUSES], value=self.token.status if self.token else "Accepted",
                     allow_blank=False, compact=True, id="field-status",
                 )
             yield Static("", id="error-status", classes="field-error", markup=False)

@@ -22,8 +22,7 @@ from textual.widgets._data_table import CellDoesNotExist
 from console.core.chargerevents import ACTIONS as EVENT_ACTIONS
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged, ChargerAlert
-from console.core.tokens import TokenView
-from console.core.views import ChargerView, LocationView, LogView, UnknownChargerView
+from console.core.views import ChargerView, LocationView, LogView, TokenView, UnknownChargerView
 from console.tui.format import gauge, kilowatts, stamp
 from console.tui.messages import LocationsChanged
 from console.tui.modals.cap_form import CapForm
