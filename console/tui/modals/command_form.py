@@ -21,7 +21,7 @@ from console.core.views import ActionView, ChargerView
 from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 FIELDS = ("execution", "start", "end", "power_limit", "connector", "on_conflict", "stop_session")
 CONFLICT_CHOICES = (
@@ -61,7 +61,7 @@ class CommandForm(Form[list[ActionView] | None]):
         Binding("escape", "cancel", "Cancel", id="command.cancel"),
         Binding("ctrl+s", "send", "Send", id="command.send"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, command: str, chargers: list[ChargerView], executions: list[str]) -> None:
         super().__init__()

@@ -15,7 +15,7 @@ from console.core.views import TOKEN_STATUSES, TOKEN_TYPES, TokenView, iso
 from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 # (field, label, placeholder) of the text fields, in order.
 TEXT_FIELDS = (
@@ -34,7 +34,7 @@ class TokenForm(Form[TokenView | None]):
         Binding("escape", "cancel", "Cancel", id="token.cancel"),
         Binding("ctrl+s", "save", "Save", id="token.save"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, token: TokenView | None = None) -> None:
         super().__init__()
@@ -126,7 +126,7 @@ class TokenImportForm(Form[int | None]):
         Binding("escape", "cancel", "Cancel", id="token_import.cancel"),
         Binding("ctrl+s", "save", "Import", id="token_import.save"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def compose(self) -> ComposeResult:
         with Vertical(id="token-import", classes="dialog"):

@@ -20,7 +20,7 @@ from console.tui.format import CANCELLABLE_STATES, action_timing, parameters_cel
 from console.tui.widgets.paint import state_cell
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 COLUMNS = (
     ("identity", "Charger", 14),
@@ -39,7 +39,7 @@ class ActionTable(DataTable[str]):
         # Not `k`: that is up to every vim user. k9s kills with ctrl+k.
         Binding("ctrl+k", "cancel_action", "Cancel action", id="actions.cancel", tooltip="Cancel the selected pending or scheduled action (asks first)"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, fleet: bool = False, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
