@@ -67,7 +67,8 @@ def domain_error(response: httpx.Response) -> ConsoleError:
     if code == "UNAVAILABLE":
         return Unavailable(message)
     if response.status_code in (409, 422) and code not in GENERIC_CODES:
-        return CommandRefused(code, message)
+        fields = [str(item["field"]) for item in error.get("details") or [] if isinstance(item, dict) and item.get("field")]
+        return CommandRefused(code, message, field=fields[0] if fields else None)
     return Unavailable(f"the server answered {response.status_code}: {message}")
 
 
