@@ -88,7 +88,8 @@ def domain_error(request: Request, error: ConsoleError) -> Any:
         return error_response(request, 422, error.code, str(error), details)
     if isinstance(error, CommandRefused):
         status = 409 if error.code in STATE_CONFLICTS else 422
-        return error_response(request, status, error.code, str(error))
+        details = [{"field": error.field, "message": str(error)}] if error.field else None
+        return error_response(request, status, error.code, str(error), details)
     if isinstance(error, StoreUnavailable):  # the request may be tried again once the store takes writes
         return error_response(request, 503, error.code, str(error), headers={"Retry-After": "5"})
     if isinstance(error, Conflict | Unavailable):

@@ -22,12 +22,8 @@ from urllib.parse import quote
 
 import httpx
 
-from console.api.tokens import WIRE_FIELDS, token_from_wire
-from console.api.wire import charger_from_dict, decode_event, from_dict
-from console.core.engine import CommandRefused
-from console.core.errors import ConsoleError, NotFound, Unavailable, ValidationFailed
-from console.core.operations import OperationResult
-from console.core.tokens import TokenView
+from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, token_from_wire
+from console.core.errors import CommandRefused, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
 from console.core.views import (
     ActionView,
@@ -36,7 +32,9 @@ from console.core.views import (
     ChargerView,
     LocationView,
     LogView,
+    OperationResult,
     PowerSample,
+    TokenView,
     TransactionView,
     UnknownChargerView,
 )
@@ -47,7 +45,7 @@ GENERIC_CODES = {"NOT_FOUND", "VALIDATION_ERROR", "UNAVAILABLE", "UNAUTHORIZED",
 
 
 # The registry's field names on the wire.
-WIRE_NAMES = {field: wire for wire, field in WIRE_FIELDS.items()}
+WIRE_NAMES = {field: wire for wire, field in TOKEN_WIRE_FIELDS.items()}
 
 
 def domain_error(response: httpx.Response) -> ConsoleError:
@@ -69,7 +67,8 @@ def domain_error(response: httpx.Response) -> ConsoleError:
     if code == "UNAVAILABLE":
         return Unavailable(message)
     if response.status_code in (409, 422) and code not in GENERIC_CODES:
-        return CommandRefused(code, message)
+        fields = [str(item["field"]) for item in error.get("details") or [] if isinstance(item, dict) and item.get("field")]
+        return CommandRefused(code, message, field=fields[0] if fields else None)
     return Unavailable(f"the server answered {response.status_code}: {message}")
 
 

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from console.api.auth import principal, service_of
 from console.api.schemas import Charger, ChargerEventLine, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
+from console.api.scope import org_scope
 from console.core.chargerevents import SEVERITIES
 from console.core.keys import Principal
 
-router = APIRouter(prefix="/ocpp/chargers", tags=["chargers"])
+router = APIRouter(prefix="/ocpp/chargers", tags=["chargers"], dependencies=[Depends(org_scope)])
 
 PAGE_MAX = 500
 
@@ -67,9 +68,8 @@ async def update_charger(
 
 
 @router.delete("/{charger_id}", status_code=204, responses=errors(401, 403, 404, 422), summary="Delete charger")
-async def delete_charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Response:
+async def delete_charger(request: Request, charger_id: str) -> Response:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     await service.delete_charger(charger_id)
     return Response(status_code=204)
 
@@ -155,12 +155,10 @@ async def logs(
     request: Request,
     response: Response,
     charger_id: str,
-    who: Principal = Depends(principal),
     limit: int = Query(100, ge=1, le=PAGE_MAX),
     before: int | None = Query(None, ge=1, le=2**63 - 1, description="only lines older than this id"),
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     page = await service.charger_log_page(charger_id, limit, before)
     if len(page) == limit:
         response.headers["X-Next-Before"] = str(page[-1].id)
@@ -182,14 +180,12 @@ async def events(
     request: Request,
     response: Response,
     charger_id: str,
-    who: Principal = Depends(principal),
     kind: str | None = Query(None, max_length=64, description="one kind, e.g. NotifyEvent or SecurityEvent"),
     severity: str | None = Query(None, pattern=f"^({'|'.join(SEVERITIES)})$", description=f"one of {', '.join(SEVERITIES)}"),
     limit: int = Query(100, ge=1, le=PAGE_MAX, description="events per page (1-500)"),
     offset: int = Query(0, ge=0, le=2**31 - 1, description="events to skip"),
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     page, total = await service.charger_event_page(charger_id, limit, offset, kind, severity)
     response.headers["X-Total-Count"] = str(total)
     return [event.to_dict() for event in page]

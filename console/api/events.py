@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from console.api.auth import principal, service_of
 from console.api.schemas import errors
+from console.api.scope import org_scope
 from console.api.wire import encode_event, sse_message
 from console.core.events import (
     ActionChanged,
@@ -32,7 +33,7 @@ from console.core.events import (
 from console.core.fleet import DEFAULT_ORG
 from console.core.keys import Principal
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], dependencies=[Depends(org_scope)])
 
 
 class Streams:

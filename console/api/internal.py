@@ -29,6 +29,7 @@ from console.api.schemas import (
     UnlockRequest,
     errors,
 )
+from console.api.scope import org_scope
 from console.core.chargerevents import SEVERITIES
 from console.core.errors import NotFound, ValidationFailed
 from console.core.fleet import DEFAULT_ORG
@@ -45,7 +46,7 @@ from console.core.views import (
     UnknownChargerView,
 )
 
-router = APIRouter(prefix="/console", tags=["console"])
+router = APIRouter(prefix="/console", tags=["console"], dependencies=[Depends(org_scope)])
 
 READ = errors(401, 404, 422)
 WRITE = errors(401, 404, 409, 422)
@@ -92,10 +93,9 @@ async def update(request: Request, charger_id: str, fields: dict[str, Any] = Bod
 
 @router.get("/chargers/{charger_id}/logs", response_model=list[LogView], responses=READ, summary="The charger's latest log lines, oldest first")
 async def charger_logs(
-    request: Request, charger_id: str, who: Principal = Depends(principal), limit: int = Query(200, ge=1, le=5000)
+    request: Request, charger_id: str, limit: int = Query(200, ge=1, le=5000)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return [entry.to_dict() for entry in await service.charger_logs(charger_id, limit)]
 
 
@@ -106,10 +106,9 @@ async def charger_logs(
     summary="Charging sessions, newest first, each with what had to be repaired",
 )
 async def transactions(
-    request: Request, charger_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=5000)
+    request: Request, charger_id: str, limit: int = Query(100, ge=1, le=5000)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return [{**item.to_dict(), "repairs": list(item.repairs)} for item in await service.list_transactions(charger_id, limit)]
 
 
@@ -119,32 +118,28 @@ async def transactions(
     responses=READ,
     summary="One session with all its meter values, signed ones as the charger sent them (for an audit)",
 )
-async def export_transaction(request: Request, charger_id: str, transaction_id: int, who: Principal = Depends(principal)) -> Any:
+async def export_transaction(request: Request, charger_id: str, transaction_id: int) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return await service.export_transaction(charger_id, transaction_id)
 
 
 @router.get("/chargers/{charger_id}/power", response_model=list[PowerSample], responses=READ, summary="Power over the last minutes")
 async def power(
-    request: Request, charger_id: str, who: Principal = Depends(principal), minutes: int = Query(15, ge=1, le=24 * 60)
+    request: Request, charger_id: str, minutes: int = Query(15, ge=1, le=24 * 60)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return [sample.to_dict() for sample in await service.power_history(charger_id, minutes)]
 
 
 @router.post("/chargers/{charger_id}/accept", response_model=ChargerView, responses=WRITE, summary="Accept a charger pending registration")
-async def accept(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+async def accept(request: Request, charger_id: str) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return (await service.accept_charger(charger_id)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/reject", response_model=ChargerView, responses=WRITE, summary="Reject a charger's registration")
-async def reject(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+async def reject(request: Request, charger_id: str) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return (await service.reject_charger(charger_id)).to_dict()
 
 
@@ -158,7 +153,6 @@ async def actions(
     service = service_of(request)
     if charger_id is None:
         return [item.to_dict() for item in await service.org_actions(who.organization_id, limit)]
-    service.org_charger(who.organization_id, charger_id)
     return [item.to_dict() for item in await service.list_actions(charger_id, limit)]
 
 
@@ -180,7 +174,6 @@ async def fleet_events(
     if charger_id is None:
         found = await service.org_fleet_events(who.organization_id, limit, kind, severity)
     else:
-        service.org_charger(who.organization_id, charger_id)
         found = await service.charger_events(charger_id, limit, kind, severity)
     return [event.to_dict() for event in found]
 
@@ -214,11 +207,9 @@ async def reject_unknown(request: Request, identity: str, who: Principal = Depen
 
 @router.put("/locations/{location_id}/cap", response_model=LocationView, responses=WRITE, summary="Set or remove a location's power cap")
 async def set_location_cap(
-    request: Request, location_id: str, body: LocationCap = Body(...), who: Principal = Depends(principal)
+    request: Request, location_id: str, body: LocationCap = Body(...)
 ) -> Any:
     service = service_of(request)
-    if location_id not in await service.org_location_ids(who.organization_id):
-        raise NotFound(f"no location {location_id!r}")
     return (await service.set_location_cap(location_id, body.power_cap_kw)).to_dict()
 
 
@@ -229,58 +220,44 @@ async def commands(request: Request, who: Principal = Depends(principal)) -> Any
 
 @router.post("/chargers/{charger_id}/commands", status_code=201, response_model=ActionView, responses=WRITE, summary="Send charge or idle")
 async def send_command(
-    request: Request, charger_id: str, body: ConsoleCommand = Body(...), who: Principal = Depends(principal)
+    request: Request, charger_id: str, body: ConsoleCommand = Body(...)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     action = await service.send_command(
         charger_id, body.command, body.parameters, body.execution, body.start, body.end, body.on_conflict
     )
     return action.to_dict()
 
 
-async def _scoped_action(request: Request, who: Principal, action_id: str) -> None:
-    service = service_of(request)
-    try:
-        service.org_charger(who.organization_id, await service.action_charger_id(action_id))
-    except NotFound:
-        raise NotFound(f"no action {action_id!r}") from None
-
-
 @router.get("/actions/{action_id}", response_model=ActionView, responses=READ, summary="One action")
-async def get_action(request: Request, action_id: str, who: Principal = Depends(principal)) -> Any:
-    await _scoped_action(request, who, action_id)
+async def get_action(request: Request, action_id: str) -> Any:
     return (await service_of(request).get_action(action_id)).to_dict()
 
 
 @router.post("/actions/{action_id}/cancel", response_model=ActionView, responses=WRITE, summary="Cancel a scheduled or pending action")
-async def cancel_action(request: Request, action_id: str, who: Principal = Depends(principal)) -> Any:
-    await _scoped_action(request, who, action_id)
+async def cancel_action(request: Request, action_id: str) -> Any:
     return (await service_of(request).cancel_action(action_id)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/reset", response_model=OperationResult, responses=WRITE, summary="OCPP Reset (soft or hard)")
 async def reset(
-    request: Request, charger_id: str, body: ResetRequest = Body(default_factory=ResetRequest), who: Principal = Depends(principal)
+    request: Request, charger_id: str, body: ResetRequest = Body(default_factory=ResetRequest)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return (await service.reset(charger_id, body.hard)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/unlock", response_model=OperationResult, responses=WRITE, summary="OCPP UnlockConnector")
-async def unlock(request: Request, charger_id: str, body: UnlockRequest = Body(...), who: Principal = Depends(principal)) -> Any:
+async def unlock(request: Request, charger_id: str, body: UnlockRequest = Body(...)) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return (await service.unlock(charger_id, body.connector_id)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/availability", response_model=OperationResult, responses=WRITE, summary="OCPP ChangeAvailability")
 async def change_availability(
-    request: Request, charger_id: str, body: AvailabilityRequest = Body(...), who: Principal = Depends(principal)
+    request: Request, charger_id: str, body: AvailabilityRequest = Body(...)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     return (await service.change_availability(charger_id, body.connector_id, body.operative)).to_dict()
 
 
@@ -291,10 +268,9 @@ async def change_availability(
     summary="Operator control on a simulated charger: plug in/unplug an EV, present a tag, inject/clear a fault, drop the connection",
 )
 async def simulator_control(
-    request: Request, charger_id: str, body: SimulatorControl = Body(...), who: Principal = Depends(principal)
+    request: Request, charger_id: str, body: SimulatorControl = Body(...)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     if body.control == "plug_in":
         message = await service.plug_in(charger_id, body.connector_id, soc=body.soc, battery_kwh=body.battery_kwh)
     elif body.control == "present_id_tag":
@@ -317,10 +293,8 @@ async def simulator_control(
     summary="Start, stop or restart every simulated charger at a location",
 )
 async def location_runtime(
-    request: Request, location_id: str, body: LocationRuntime = Body(...), who: Principal = Depends(principal)
+    request: Request, location_id: str, body: LocationRuntime = Body(...)
 ) -> Any:
     service = service_of(request)
-    if location_id not in await service.org_location_ids(who.organization_id):
-        raise NotFound(f"no location {location_id!r}")
     messages = await service.location_runtime(location_id, body.command)
     return {"location_id": location_id, "command": body.command, "messages": messages}

@@ -15,22 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from console.api.auth import principal, service_of
 from console.api.envelope import ok
 from console.api.schemas import Envelope, Pagination, errors
+from console.api.scope import org_scope
+from console.api.wire import TOKEN_WIRE_FIELDS as WIRE_FIELDS
 from console.core.keys import Principal
-from console.core.tokens import STATUSES, TOKEN_TYPES, LocalListView, TokenView, parse_time, read_csv
+from console.core.tokens import STATUSES, TOKEN_TYPES, LocalListView, TokenView, read_csv
 from console.core.views import iso
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
-
-# The wire's names (camelCase, as the device API) and the registry's.
-WIRE_FIELDS = {
-    "token": "token",
-    "type": "type",
-    "status": "status",
-    "expiresAt": "expires_at",
-    "parentId": "parent_id",
-    "label": "label",
-    "locationIds": "location_ids",
-}
+router = APIRouter(prefix="/tokens", tags=["tokens"], dependencies=[Depends(org_scope)])
 
 
 class Token(BaseModel):
@@ -94,22 +85,6 @@ def wire(view: TokenView) -> dict[str, Any]:
         "createdAt": iso(view.created_at),
         "updatedAt": iso(view.updated_at),
     }
-
-
-def token_from_wire(item: dict[str, Any]) -> TokenView:
-    """A token as the attach client reads it back."""
-    return TokenView(
-        id=item["id"],
-        token=item["token"],
-        type=item["type"],
-        status=item["status"],
-        expires_at=parse_time(item["expiresAt"]) if item.get("expiresAt") else None,
-        parent_id=item.get("parentId"),
-        label=item.get("label"),
-        location_ids=list(item.get("locationIds") or []),
-        created_at=parse_time(item["createdAt"]) if item.get("createdAt") else None,
-        updated_at=parse_time(item["updatedAt"]) if item.get("updatedAt") else None,
-    )
 
 
 def local_list_wire(view: LocalListView) -> dict[str, Any]:
@@ -194,11 +169,8 @@ async def local_lists(request: Request, who: Principal = Depends(principal)) -> 
     summary="Push the local authorization list to a charger",
     description="SendLocalList: what changed since the charger's version (`full=true`: the whole list), as an action.",
 )
-async def push_local_list(
-    request: Request, charger_id: str, who: Principal = Depends(principal), full: bool = Query(False)
-) -> Any:
+async def push_local_list(request: Request, charger_id: str, full: bool = Query(False)) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
     await service.push_local_list(charger_id, full)
     return ok(request, local_list_wire(await service.local_list(charger_id)))
 

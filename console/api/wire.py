@@ -30,6 +30,7 @@ from console.core.views import (
     ConnectorView,
     LogView,
     ProtocolWarning,
+    TokenView,
     UnknownChargerView,
 )
 
@@ -87,6 +88,34 @@ def charger_from_dict(data: dict[str, Any]) -> ChargerView:
             key: parse_time(value) if key in ("start", "end") else value for key, value in schedule.items()
         }
     return from_dict(ChargerView, data)
+
+
+# A token's names on the wire (camelCase, as the device API) and the registry's.
+TOKEN_WIRE_FIELDS = {
+    "token": "token",
+    "type": "type",
+    "status": "status",
+    "expiresAt": "expires_at",
+    "parentId": "parent_id",
+    "label": "label",
+    "locationIds": "location_ids",
+}
+
+
+def token_from_wire(item: dict[str, Any]) -> TokenView:
+    """A token as the attach client reads it back."""
+    return TokenView(
+        id=item["id"],
+        token=item["token"],
+        type=item["type"],
+        status=item["status"],
+        expires_at=parse_time(item.get("expiresAt")),
+        parent_id=item.get("parentId"),
+        label=item.get("label"),
+        location_ids=list(item.get("locationIds") or []),
+        created_at=parse_time(item.get("createdAt")),
+        updated_at=parse_time(item.get("updatedAt")),
+    )
 
 
 def encode_event(event: Any) -> tuple[str, dict[str, Any]] | None:

@@ -1,7 +1,11 @@
-"""The one interface every front end talks to.
+"""The one interface every front end talks to: core's front door.
 
 The embedded console gets the in-process `ConsoleService`; attach mode gets an
-HTTP client with the same methods. The UI never reaches past this.
+HTTP client with the same methods. The UI never reaches past this. The front
+door is this module and the light ones it names (`views`, `events`, `errors`,
+`ports`, `clock`, `chargerevents`): plain types only, so a front end loads
+neither the store (SQLAlchemy) nor the `ocpp` package (import-linter's
+contracts in pyproject.toml, and tests/test_front_door.py, hold it).
 """
 
 from __future__ import annotations
@@ -9,9 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from console.core.events import Subscription
-from console.core.operations import OperationResult
 from console.core.ports import OperatorControls
-from console.core.tokens import TokenView
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -19,7 +21,9 @@ from console.core.views import (
     ChargerView,
     LocationView,
     LogView,
+    OperationResult,
     PowerSample,
+    TokenView,
     TransactionView,
     UnknownChargerView,
 )

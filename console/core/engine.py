@@ -27,7 +27,7 @@ from sqlmodel import col, select
 
 from console.core import operations as ops
 from console.core.clock import Clock
-from console.core.errors import ConsoleError, NotFound
+from console.core.errors import CommandRefused, NotFound
 from console.core.events import ChargerUpdated
 from console.core.ledger import ActionLedger
 from console.core.live import LiveState
@@ -60,15 +60,6 @@ DEFAULT_ID_TAG = "CONSOLE"
 COMMAND_PROFILE_ID = 1001
 # Why an action was cancelled without an operator asking (Action.reason).
 CHARGER_DELETED = "charger_deleted"
-
-
-class CommandRefused(ConsoleError):
-    """A command the engine will not take; `code` is the seed-style error name."""
-
-    def __init__(self, code: str, message: str, conflicting: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.conflicting = conflicting
 
 
 @dataclass(frozen=True)
@@ -221,7 +212,7 @@ class ActionEngine:
         if record is None:
             raise NotFound(f"no charger {charger_id!r}")
         if command not in COMMANDS:
-            raise CommandRefused("INVALID_COMMAND", f"unknown command {command!r}: one of {', '.join(COMMANDS)}")
+            raise CommandRefused("INVALID_COMMAND", f"unknown command {command!r}: one of {', '.join(COMMANDS)}", field="command")
         parameters = self._check_parameters(command, dict(parameters or {}), record.max_charging_power)
         now = self.clock.now()
         execution = execution or ("windowed" if end is not None else "scheduled" if start is not None else "immediate")
@@ -229,11 +220,14 @@ class ActionEngine:
             raise CommandRefused(
                 "EXECUTION_NOT_SUPPORTED",
                 f"{command} runs {', '.join(COMMANDS[command]['execution'])}, not {execution}",
+                field="execution",
             )
         start_at, end_at = self._check_times(execution, start, end, now)
         if on_conflict is not None and on_conflict not in CONFLICT_STRATEGIES:
             raise CommandRefused(
-                "INVALID_CONFLICT_STRATEGY", f"unknown conflict strategy {on_conflict!r}: one of {', '.join(CONFLICT_STRATEGIES)}"
+                "INVALID_CONFLICT_STRATEGY",
+                f"unknown conflict strategy {on_conflict!r}: one of {', '.join(CONFLICT_STRATEGIES)}",
+                field="onConflict",
             )
         # The check and the write are one step per charger: of parallel commands, one wins and the rest conflict.
         async with self._submitting.setdefault(charger_id, asyncio.Lock()):
@@ -262,6 +256,7 @@ class ActionEngine:
                     f"{identity} already has {latest.command} {latest.id} ({latest.state}); "
                     f"send it with onConflict cancel_and_replace or queue_after",
                     conflicting=latest.id,
+                    field="onConflict",
                 )
         action_id = new_action_id()
         state = "scheduled" if execution != "immediate" else "pending"
@@ -368,21 +363,25 @@ class ActionEngine:
         allowed = COMMANDS[command]["parameters"]
         unknown = sorted(set(parameters) - set(allowed))
         if unknown:
-            raise CommandRefused("INVALID_PARAMETERS", f"{command} takes {', '.join(allowed)}; not {', '.join(unknown)}")
+            raise CommandRefused("INVALID_PARAMETERS", f"{command} takes {', '.join(allowed)}; not {', '.join(unknown)}", field="parameters")
         if "connectorId" in parameters:
             connector = parameters["connectorId"]
             if isinstance(connector, bool) or not isinstance(connector, int) or connector < 1:
-                raise CommandRefused("INVALID_PARAMETERS", "connectorId must be a connector number from 1")
+                raise CommandRefused("INVALID_PARAMETERS", "connectorId must be a connector number from 1", field="parameters.connectorId")
         if "powerLimit" in parameters:
             limit = parameters["powerLimit"]
             if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
-                raise CommandRefused("INVALID_PARAMETERS", "powerLimit must be a number of kW, 0 or more")
+                raise CommandRefused("INVALID_PARAMETERS", "powerLimit must be a number of kW, 0 or more", field="parameters.powerLimit")
             if limit * 1000 > max_power_w:
-                raise CommandRefused("INVALID_PARAMETERS", f"powerLimit {limit} kW is above the charger's {max_power_w / 1000:g} kW")
+                raise CommandRefused(
+                    "INVALID_PARAMETERS",
+                    f"powerLimit {limit} kW is above the charger's {max_power_w / 1000:g} kW",
+                    field="parameters.powerLimit",
+                )
         if "idTag" in parameters and (not isinstance(parameters["idTag"], str) or not 0 < len(parameters["idTag"]) <= 20):
-            raise CommandRefused("INVALID_PARAMETERS", "idTag must be text of 1 to 20 characters")
+            raise CommandRefused("INVALID_PARAMETERS", "idTag must be text of 1 to 20 characters", field="parameters.idTag")
         if "stopSession" in parameters and not isinstance(parameters["stopSession"], bool):
-            raise CommandRefused("INVALID_PARAMETERS", "stopSession must be true or false")
+            raise CommandRefused("INVALID_PARAMETERS", "stopSession must be true or false", field="parameters.stopSession")
         return parameters
 
     def _check_times(
@@ -390,36 +389,38 @@ class ActionEngine:
     ) -> tuple[datetime | None, datetime | None]:
         if execution == "immediate":
             if start is not None or end is not None:
-                raise CommandRefused("INVALID_EXECUTION", "an immediate command takes no start or end")
+                raise CommandRefused("INVALID_EXECUTION", "an immediate command takes no start or end", field="execution")
             return None, None
         if start is None:
-            raise CommandRefused("START_REQUIRED", f"a {execution} command needs a start time")
+            raise CommandRefused("START_REQUIRED", f"a {execution} command needs a start time", field="start")
         try:
             start_at = parse_time(start, now)
         except ValueError as error:
-            raise CommandRefused("INVALID_TIME", f"start: {error}") from None
+            raise CommandRefused("INVALID_TIME", f"start: {error}", field="start") from None
         except OverflowError:
-            raise CommandRefused("START_OUT_OF_RANGE", f"start {start!r} is beyond the calendar") from None
+            raise CommandRefused("START_OUT_OF_RANGE", f"start {start!r} is beyond the calendar", field="start") from None
         if start_at < now - START_TOLERANCE or start_at > now + HORIZON:
             raise CommandRefused(
-                "START_OUT_OF_RANGE", f"start {start_at:%Y-%m-%d %H:%M:%S} UTC must be between now and {HORIZON.days} days ahead"
+                "START_OUT_OF_RANGE",
+                f"start {start_at:%Y-%m-%d %H:%M:%S} UTC must be between now and {HORIZON.days} days ahead",
+                field="start",
             )
         if execution == "scheduled":
             if end is not None:
-                raise CommandRefused("INVALID_EXECUTION", "a scheduled command takes no end; use windowed")
+                raise CommandRefused("INVALID_EXECUTION", "a scheduled command takes no end; use windowed", field="execution")
             return start_at, None
         if end is None:
-            raise CommandRefused("END_REQUIRED", "a windowed command needs an end time")
+            raise CommandRefused("END_REQUIRED", "a windowed command needs an end time", field="end")
         try:
             end_at = parse_time(end, now)
         except ValueError as error:
-            raise CommandRefused("INVALID_TIME", f"end: {error}") from None
+            raise CommandRefused("INVALID_TIME", f"end: {error}", field="end") from None
         except OverflowError:
-            raise CommandRefused("END_OUT_OF_RANGE", f"end {end!r} is beyond the calendar") from None
+            raise CommandRefused("END_OUT_OF_RANGE", f"end {end!r} is beyond the calendar", field="end") from None
         if end_at <= start_at:
-            raise CommandRefused("END_BEFORE_START", "the window's end must come after its start")
+            raise CommandRefused("END_BEFORE_START", "the window's end must come after its start", field="end")
         if end_at > now + HORIZON:
-            raise CommandRefused("END_OUT_OF_RANGE", f"the window must end within {HORIZON.days} days")
+            raise CommandRefused("END_OUT_OF_RANGE", f"the window must end within {HORIZON.days} days", field="end")
         return start_at, end_at
 
     # -- the scheduler -----------------------------------------------------------------

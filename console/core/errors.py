@@ -36,6 +36,20 @@ class ValidationFailed(ConsoleError):
         super().__init__(f"{where}{detail}")
 
 
+class CommandRefused(ConsoleError):
+    """A command the action engine will not take; `code` is the seed-style error name.
+
+    `field` is the part of the request refused, in the request's words ("start", "end",
+    "execution", "onConflict", "parameters.powerLimit"...); None when it is the command as a whole.
+    """
+
+    def __init__(self, code: str, message: str, conflicting: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.conflicting = conflicting
+        self.field = field
+
+
 class ImportRefused(ConsoleError):
     """A fleet or token file was refused whole; `problems` lists (subject, field, message)."""
 

@@ -12,15 +12,13 @@ from __future__ import annotations
 import decimal
 import json
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, get_validator
 
 from console.core.errors import ValidationFailed
-from console.core.views import View
+from console.core.views import OperationResult
 
 # Operations from the central system to a charger, per charger version (issue 3, part 3).
 OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -111,31 +109,6 @@ class OperationRefused(ValidationFailed):
     def __init__(self, problems: dict[str, str], subject: str | None = None, result: OperationResult | None = None) -> None:
         super().__init__(problems, subject)
         self.result = result
-
-
-@dataclass(frozen=True, slots=True)
-class OperationResult(View):
-    """What became of one operation to one charger (an action, as the front ends see it)."""
-
-    action_id: str | None
-    charger_id: str
-    identity: str
-    operation: str
-    command: str
-    state: str
-    request: dict[str, Any]
-    answer: dict[str, Any] | None = None
-    status: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-    created_at: datetime | None = None
-    sent_at: datetime | None = None
-    answered_at: datetime | None = None
-    duration_ms: float | None = None
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.state == "acknowledged"
 
 
 # -- checks ----------------------------------------------------------------------------

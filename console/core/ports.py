@@ -9,6 +9,41 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 
+class ChargerRecord(Protocol):
+    """What the simulator runtime reads of a charger's record: the store's `Charger` row is one,
+    a load run's in-memory record another."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def vendor_name(self) -> str | None: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def ocpp_version(self) -> str: ...
+
+    @property
+    def number_of_connectors(self) -> int: ...
+
+    @property
+    def max_charging_power(self) -> int: ...
+
+    @property
+    def location_id(self) -> str | None: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
+    @property
+    def sim_password(self) -> str | None: ...
+
+
 class OperatorControls(Protocol):
     """What an operator does to a simulated charger in the lab; each returns what happened, in words.
 

@@ -22,11 +22,9 @@ from console.core.errors import Conflict, ImportRefused, NotFound, ValidationFai
 from console.core.events import EventBus, Notice
 from console.core.models import Charger, IdToken, LocalAuthList, Location, Transaction
 from console.core.sessions import as_utc
-from console.core.views import View, iso
+from console.core.views import TOKEN_STATUSES as STATUSES
+from console.core.views import TOKEN_TYPES, TokenView, View, iso
 
-# 2.0.1's IdTokenEnumType; a 1.6 idTag has no type and matches a token of any type.
-TOKEN_TYPES = ("ISO14443", "ISO15693", "eMAID", "Central", "KeyCode", "Local", "MacAddress", "NoAuthorization")
-STATUSES = ("Accepted", "Blocked", "Expired", "Invalid")
 # 2.0.1's idToken is at most 36 characters; a 1.6 idTag at most 20 (longer tokens never reach a 1.6 charger).
 TOKEN_MAX = 36
 ID_TAG_MAX = 20
@@ -40,20 +38,6 @@ CSV_COLUMNS = TOKEN_FIELDS
 
 def new_token_id() -> str:
     return f"tok_{secrets.token_hex(8)}"
-
-
-@dataclass(frozen=True, slots=True)
-class TokenView(View):
-    id: str
-    token: str
-    type: str
-    status: str
-    expires_at: datetime | None
-    parent_id: str | None
-    label: str | None
-    location_ids: list[str]
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ from typing import Any
 # The vocabularies a front end offers as choices.
 OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1", "OCPP2.1")
 CONNECTOR_TYPES = ("Type2", "Type1", "CCS2", "CCS1", "CHAdeMO", "GB/T", "NACS", "Schuko")
+# 2.0.1's IdTokenEnumType; a 1.6 idTag has no type and matches a token of any type.
+TOKEN_TYPES = ("ISO14443", "ISO15693", "eMAID", "Central", "KeyCode", "Local", "MacAddress", "NoAuthorization")
+TOKEN_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -312,3 +315,42 @@ def clock_offset_words(offset_s: float) -> str:
     else:
         amount = f"{size / 60:.0f} min"
     return f"{amount} {'ahead' if offset_s > 0 else 'behind'}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult(View):
+    """What became of one operation to one charger (an action, as the front ends see it)."""
+
+    action_id: str | None
+    charger_id: str
+    identity: str
+    operation: str
+    command: str
+    state: str
+    request: dict[str, Any]
+    answer: dict[str, Any] | None = None
+    status: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None
+    duration_ms: float | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.state == "acknowledged"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView(View):
+    id: str
+    token: str
+    type: str
+    status: str
+    expires_at: datetime | None
+    parent_id: str | None
+    label: str | None
+    location_ids: list[str]
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

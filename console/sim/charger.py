@@ -30,7 +30,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 
 from console.core.clock import Clock
-from console.core.models import Charger
+from console.core.ports import ChargerRecord
 from console.core.views import iso
 from console.sim.ev import EV, VOLTAGE, phase_current
 from console.sim.profiles import TX, ChargingProfile, ProfileRejected, ProfileStore
@@ -187,7 +187,7 @@ class SimulatedCharger:
 
     def __init__(
         self,
-        record: Charger,
+        record: ChargerRecord,
         clock: Clock,
         rng: random.Random,
         *,
@@ -296,7 +296,7 @@ class SimulatedCharger:
         """No CALL of ours awaits an answer (tests use this to let the network settle)."""
         return self.in_flight == 0
 
-    def update_record(self, record: Charger) -> None:
+    def update_record(self, record: ChargerRecord) -> None:
         """Take an edited charger record; applies from the next connection."""
         self.record = record
         self._ensure_connectors()

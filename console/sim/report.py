@@ -9,14 +9,14 @@ store, so thousands of simulated chargers run in a process of their own.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from console.core.models import Charger
+from console.core.ports import ChargerRecord
 
 
 class RuntimeReporter(Protocol):
-    def record(self, charger_id: str) -> Charger | None: ...
+    def record(self, charger_id: str) -> ChargerRecord | None: ...
 
     def ids(self) -> list[str]: ...
 
@@ -33,25 +33,34 @@ class RuntimeReporter(Protocol):
     ) -> Any: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LoadRecord:
+    """A load run's charger record (a `ChargerRecord`), in memory only."""
+
+    id: str
+    identity: str
+    ocpp_version: str
+    number_of_connectors: int
+    max_charging_power: int
+    vendor_name: str | None = "Simulated"
+    model: str | None = "Load charger"
+    location_id: str | None = None
+    simulated: bool = True
+    sim_password: str | None = None
+
+
 def simulated_records(
     count: int, prefix: str = "SIM-", version: str = "OCPP1.6", connectors: int = 2, max_power_w: int = 22000
-) -> list[Charger]:
+) -> list[LoadRecord]:
     """In-memory charger records SIM-0001 … for a load run; nothing is stored."""
     width = max(4, len(str(count)))
-    now = datetime.now(timezone.utc)
     return [
-        Charger(
+        LoadRecord(
             id=f"{prefix}{n:0{width}d}",
-            organization_id="load",
             identity=f"{prefix}{n:0{width}d}",
-            vendor_name="Simulated",
-            model="Load charger",
             ocpp_version=version,
             number_of_connectors=connectors,
             max_charging_power=max_power_w,
-            simulated=True,
-            created_at=now,
-            updated_at=now,
         )
         for n in range(1, count + 1)
     ]
@@ -60,14 +69,14 @@ def simulated_records(
 class FleetReporter:
     """Keeps each runtime's state and counts what a load run wants to see."""
 
-    def __init__(self, records: list[Charger]) -> None:
+    def __init__(self, records: list[ChargerRecord]) -> None:
         self.records = {record.id: record for record in records}
         self.states: dict[str, str] = {}
         self.details: dict[str, str | None] = {}
         self.errors = 0
         self.error_kinds: Counter[str] = Counter()
 
-    def record(self, charger_id: str) -> Charger | None:
+    def record(self, charger_id: str) -> ChargerRecord | None:
         return self.records.get(charger_id)
 
     def ids(self) -> list[str]:

@@ -21,6 +21,7 @@ from textual.theme import Theme
 from textual.widgets import Footer
 
 from console.tui.commands import ChargerCommands
+from console.tui.host import ConsoleHost
 from console.tui.themes import DEFAULT_THEME, DEFAULT_THEMES_DIR, STATUS_DEFAULTS, load_themes
 from console.tui.widgets.header import FleetHeader
 from console.tui.widgets.paint import Readout
@@ -48,7 +49,7 @@ def _import_main_screen() -> type[Screen]:
     return MainScreen
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(ConsoleHost):
     CSS_PATH = "console.tcss"
     TITLE = "ocpp-console"
     COMMANDS = App.COMMANDS | {ChargerCommands}

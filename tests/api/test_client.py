@@ -75,6 +75,8 @@ async def test_a_refused_command_comes_back_as_command_refused(api: Api) -> None
     response = await api.client.post("/ev-charger/dep-a01", headers=api.x_api_key(), json={"command": "charge", "start": "2030-01-01T00:00:00Z"})
     error = domain_error(response)
     assert isinstance(error, CommandRefused) and error.code == "START_OUT_OF_RANGE"
+    # The refused part travels in error.details, as ValidationFailed's fields do.
+    assert error.field == "start"
     assert isinstance(domain_error(httpx.Response(500, text="oops")), Unavailable)
 
 

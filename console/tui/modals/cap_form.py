@@ -15,7 +15,7 @@ from console.core.views import LocationView
 from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 
 def parse_cap(text: str) -> tuple[float | None, str]:
@@ -37,7 +37,7 @@ class CapForm(Form[LocationView | None]):
         Binding("escape", "cancel", "Cancel", id="cap.cancel"),
         Binding("ctrl+s", "save", "Save", id="cap.save"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, location: LocationView) -> None:
         super().__init__()

@@ -1,6 +1,6 @@
 """Charge or idle one charger or the marked set: execution, times, power limit, connector, conflicts.
 
-Fields are checked as typed; the backend's refusal (`CommandRefused.code`)
+Fields are checked as typed; the backend's refusal (`CommandRefused.field`)
 lands under the field it is about. The form stays open until at least one
 charger took the command.
 """
@@ -16,13 +16,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from console.core.engine import CommandRefused
-from console.core.errors import ConsoleError
+from console.core.errors import CommandRefused, ConsoleError
 from console.core.views import ActionView, ChargerView
 from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 FIELDS = ("execution", "start", "end", "power_limit", "connector", "on_conflict", "stop_session")
 CONFLICT_CHOICES = (
@@ -30,31 +29,16 @@ CONFLICT_CHOICES = (
     ("cancel_and_replace", "cancel_and_replace"),
     ("queue_after", "queue_after"),
 )
-# Which field each refusal is about.
-CODE_FIELDS = {
-    "INVALID_EXECUTION": "execution",
-    "EXECUTION_NOT_SUPPORTED": "execution",
-    "START_REQUIRED": "start",
-    "START_OUT_OF_RANGE": "start",
-    "END_REQUIRED": "end",
-    "END_BEFORE_START": "end",
-    "END_OUT_OF_RANGE": "end",
-    "CONFLICT": "on_conflict",
-    "INVALID_CONFLICT_STRATEGY": "on_conflict",
+# The form's field for each part of a request the engine may refuse (`CommandRefused.field`).
+REQUEST_FIELDS = {
+    "execution": "execution",
+    "start": "start",
+    "end": "end",
+    "parameters.powerLimit": "power_limit",
+    "parameters.connectorId": "connector",
+    "parameters.stopSession": "stop_session",
+    "onConflict": "on_conflict",
 }
-
-
-def refusal_field(error: CommandRefused) -> str | None:
-    message = str(error)
-    if error.code == "INVALID_TIME":
-        return "end" if message.startswith("end") else "start"
-    if error.code == "INVALID_PARAMETERS":
-        if "powerLimit" in message:
-            return "power_limit"
-        if "connectorId" in message:
-            return "connector"
-        return None
-    return CODE_FIELDS.get(error.code)
 
 
 class CommandForm(Form[list[ActionView] | None]):
@@ -62,7 +46,7 @@ class CommandForm(Form[list[ActionView] | None]):
         Binding("escape", "cancel", "Cancel", id="command.cancel"),
         Binding("ctrl+s", "send", "Send", id="command.send"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, command: str, chargers: list[ChargerView], executions: list[str]) -> None:
         super().__init__()
@@ -226,7 +210,7 @@ class CommandForm(Form[list[ActionView] | None]):
         general: list[str] = []
         for charger, error in refused:
             prefix = f"{charger.identity}: " if len(self.chargers) > 1 else ""
-            field = refusal_field(error) if isinstance(error, CommandRefused) else None
+            field = REQUEST_FIELDS.get(error.field or "") if isinstance(error, CommandRefused) else None
             if field is not None and field in FIELDS:
                 problems.setdefault(field, f"{prefix}{error}")
             else:

@@ -11,12 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from console.core.errors import ConsoleError, ValidationFailed
-from console.core.tokens import STATUSES, TOKEN_TYPES, TokenView
-from console.core.views import iso
+from console.core.views import TOKEN_STATUSES, TOKEN_TYPES, TokenView, iso
 from console.tui.modals.form import Form
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 # (field, label, placeholder) of the text fields, in order.
 TEXT_FIELDS = (
@@ -35,7 +34,7 @@ class TokenForm(Form[TokenView | None]):
         Binding("escape", "cancel", "Cancel", id="token.cancel"),
         Binding("ctrl+s", "save", "Save", id="token.save"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, token: TokenView | None = None) -> None:
         super().__init__()
@@ -67,7 +66,7 @@ class TokenForm(Form[TokenView | None]):
             with Horizontal(classes="field-row", id="row-status"):
                 yield Label("Status", classes="field-label")
                 yield Select(
-                    [(status, status) for status in STATUSES], value=self.token.status if self.token else "Accepted",
+                    [(status, status) for status in TOKEN_STATUSES], value=self.token.status if self.token else "Accepted",
                     allow_blank=False, compact=True, id="field-status",
                 )
             yield Static("", id="error-status", classes="field-error", markup=False)
@@ -127,7 +126,7 @@ class TokenImportForm(Form[int | None]):
         Binding("escape", "cancel", "Cancel", id="token_import.cancel"),
         Binding("ctrl+s", "save", "Import", id="token_import.save"),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def compose(self) -> ComposeResult:
         with Vertical(id="token-import", classes="dialog"):

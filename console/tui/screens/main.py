@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
     from textual.screen import ActiveBinding
 
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class MainScreen(Screen[None]):
         Binding("l", "tab('logs')", "Logs", show=False, id="console.logs"),
     ]
 
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self) -> None:
         super().__init__(id="main")

@@ -20,7 +20,7 @@ from console.tui.format import CANCELLABLE_STATES, action_timing, parameters_cel
 from console.tui.widgets.paint import state_cell
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 COLUMNS = (
     ("identity", "Charger", 14),
@@ -54,7 +54,7 @@ class ActionTable(DataTable[str]):
             tooltip="An action whose outcome is unknown (the console stopped before the answer): read what its charger shows now",
         ),
     ]
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, fleet: bool = False, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]

@@ -48,7 +48,7 @@ from console.tui.widgets.paint import Readout
 from console.tui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 LABEL_WIDTH = 22
 HISTORY_MINUTES = 15
@@ -323,7 +323,7 @@ class TransactionTable(RowTable):
 
 
 class ChargerDetail(Vertical):
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from console.tui.format import stamp
 from console.tui.widgets.paint import paint
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 COLUMNS = (
     ("identity", "Charger", 14),
@@ -37,7 +37,7 @@ ALL = ""
 
 
 class EventTable(DataTable[str]):
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, fleet: bool = False, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]

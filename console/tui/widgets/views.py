@@ -22,8 +22,7 @@ from textual.widgets._data_table import CellDoesNotExist
 from console.core.chargerevents import ACTIONS as EVENT_ACTIONS
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged, ChargerAlert
-from console.core.tokens import TokenView
-from console.core.views import ChargerView, LocationView, LogView, UnknownChargerView
+from console.core.views import ChargerView, LocationView, LogView, TokenView, UnknownChargerView
 from console.tui.format import gauge, kilowatts, stamp
 from console.tui.messages import LocationsChanged
 from console.tui.modals.cap_form import CapForm
@@ -35,7 +34,7 @@ from console.tui.widgets.paint import paint
 from console.tui.widgets.row_table import RowTable
 
 if TYPE_CHECKING:
-    from console.tui.app import ConsoleApp
+    from console.tui.host import ConsoleHost
 
 VIEWS = ("chargers", "actions", "logs", "events", "locations", "unknown", "tokens")
 # The fleet's events are read again at most this often while chargers keep telling new ones (s).
@@ -54,7 +53,7 @@ def location_load(chargers: Iterable[ChargerView]) -> dict[str, float]:
 class FleetView(Vertical):
     """A view that reads its history once, then follows events."""
 
-    app: ConsoleApp
+    app: ConsoleHost
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
