@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect
 
 from console.api.auth import principal, service_of
 from console.api.envelope import ApiError
+from console.api.scope import org_scope
 from console.api.schemas import ErrorEnvelope, errors
 from console.core.errors import NotFound
 from console.core.firmware import FileRefused, FileTooLarge, FileTruncated, RolloutView, StoredFile
@@ -37,7 +38,7 @@ from console.core.keys import Principal
 from console.core.operations import OperationResult
 
 charger_files = APIRouter(prefix="/files", tags=["files (chargers)"])
-router = APIRouter(prefix="/console", tags=["firmware and logs"])
+router = APIRouter(prefix="/console", tags=["firmware and logs"], dependencies=[Depends(org_scope)])
 
 READ = errors(401, 404, 422)
 WRITE = errors(401, 404, 409, 422)
