@@ -198,6 +198,8 @@ class Depot:
                 ssl_context=self._sim_tls(),
             )
             self.service.attach(runtime=self.sims)
+            if self.service.certificates.ca is not None:  # simulated profile 3 chargers get their certificates from the lab CA
+                self.sims.provision = self.service.certificates.ca.issue
             await self.sims.start_all()
         if self.settings.api_port is not None:
             self.api = ApiServer(

@@ -43,6 +43,9 @@ class ChargerRecord(Protocol):
     @property
     def sim_password(self) -> str | None: ...
 
+    @property
+    def security_profile(self) -> int | None: ...
+
 
 class OperatorControls(Protocol):
     """What an operator does to a simulated charger in the lab; each returns what happened, in words.

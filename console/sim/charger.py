@@ -34,6 +34,7 @@ from console.core.ports import ChargerRecord
 from console.core.views import iso
 from console.sim.ev import EV, VOLTAGE, phase_current
 from console.sim.profiles import TX, ChargingProfile, ProfileRejected, ProfileStore
+from console.sim.security import SimCertificates
 
 FIRMWARE_VERSION = "sim-0.2.0"
 # A firmware image's first line may name its version ("ocpp-console-firmware 1.2.3"); else its file name does.
@@ -203,6 +204,8 @@ class SimulatedCharger:
         self.plan = plan or SessionPlan()
         self.connectors: dict[int, ConnectorSim] = {}
         self.profiles = ProfileStore()
+        # Security profile 3: its client certificate and key, the CSR it sent, the roots installed on it.
+        self.certificates = SimCertificates(record.identity)
         self.local_list_version = 0
         self.local_list: dict[str, str] = {}
         self._message_ids = random.Random(rng.random())

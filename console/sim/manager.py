@@ -16,6 +16,7 @@ import random
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -166,6 +167,9 @@ class SimManager:
         self.response_timeout = response_timeout
         self._targets: dict[str, Target] = {}
         self._plans: dict[str, SessionPlan] = {}
+        # Security profile 3: issues a charger its client certificate and key (PEM) by its identity
+        # (the depot's lab CA); without it such a charger connects with none, and is refused.
+        self.provision: Callable[[str], tuple[str, str]] | None = None
         self._runtimes: dict[str, Runtime] = {}
 
     @property
@@ -478,11 +482,16 @@ class SimManager:
         if password is not None:
             headers["Authorization"] = basic_auth(runtime.charger.identity, password)
         wanted = runtime.charger.subprotocol
+        tls = target.ssl_context if url.startswith("wss://") else None
+        certificates = runtime.charger.certificates
+        if tls is not None and record is not None and record.security_profile == 3 and certificates.certificate is None:
+            if self.provision is not None:  # a charger of profile 3 leaves the factory with its certificate
+                certificates.provision(*self.provision(runtime.charger.identity))
         async with connect(
             url,
             subprotocols=[wanted],  # type: ignore[list-item]
             additional_headers=headers or None,
-            ssl=target.ssl_context if url.startswith("wss://") else None,
+            ssl=certificates.tls(tls),
             open_timeout=OPEN_TIMEOUT,
             close_timeout=CLOSE_TIMEOUT,
             compression=None,

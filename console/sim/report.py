@@ -47,6 +47,7 @@ class LoadRecord:
     location_id: str | None = None
     simulated: bool = True
     sim_password: str | None = None
+    security_profile: int | None = None
 
 
 def simulated_records(

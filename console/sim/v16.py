@@ -387,6 +387,42 @@ class Link16(ChargePoint):
     def on_get_local_list_version(self) -> call_result.GetLocalListVersion:
         return call_result.GetLocalListVersion(list_version=self.charger.local_list_version)
 
+    # -- the security extension: certificates (profile 3) ------------------------------
+
+    @on(Action.extended_trigger_message)
+    def on_extended_trigger_message(
+        self, requested_message: str, connector_id: int | None = None
+    ) -> call_result.ExtendedTriggerMessage:
+        if requested_message == "SignChargePointCertificate":
+            return call_result.ExtendedTriggerMessage(status="Accepted")
+        return call_result.ExtendedTriggerMessage(status=self.charger.trigger(requested_message, connector_id))
+
+    @after(Action.extended_trigger_message)
+    def after_extended_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
+        if requested_message == "SignChargePointCertificate":
+            self.charger._spawn(self.charger._call(call.SignCertificate(csr=self.charger.certificates.csr())))
+        elif self.charger.trigger(requested_message, connector_id) == "Accepted":
+            self.charger._spawn(self.charger.triggered(requested_message, connector_id))
+
+    @on(Action.certificate_signed)
+    def on_certificate_signed(self, certificate_chain: str) -> call_result.CertificateSigned:
+        return call_result.CertificateSigned(status=self.charger.certificates.signed(certificate_chain))
+
+    @on(Action.install_certificate)
+    def on_install_certificate(self, certificate_type: str, certificate: str) -> call_result.InstallCertificate:
+        return call_result.InstallCertificate(status=self.charger.certificates.install(certificate_type, certificate))
+
+    @on(Action.get_installed_certificate_ids)
+    def on_get_installed_certificate_ids(self, certificate_type: str) -> call_result.GetInstalledCertificateIds:
+        found = [data for _, data in self.charger.certificates.installed_ids([certificate_type])]
+        if not found:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data=found)
+
+    @on(Action.delete_certificate)
+    def on_delete_certificate(self, certificate_hash_data: dict[str, Any]) -> call_result.DeleteCertificate:
+        return call_result.DeleteCertificate(status=self.charger.certificates.delete(certificate_hash_data))
+
     @on(Action.reserve_now)
     def on_reserve_now(
         self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any

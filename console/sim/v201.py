@@ -61,7 +61,9 @@ STOP_TRIGGER = {
     # A reboot of the charger's own (no Reset was asked) and a power loss are AbnormalCondition.
     core.UNLOCK: "UnlockCommand",
 }
-TRIGGERS = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent")
+TRIGGERS = (
+    "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent", "SignChargingStationCertificate",
+)
 
 
 @dataclass
@@ -397,6 +399,8 @@ class Charger201(SimulatedCharger):
         targets = self.outlets if not evse_id else [self.connectors[evse_id]]
         if requested == "BootNotification":
             await self._send_boot()
+        elif requested == "SignChargingStationCertificate":
+            await self._call(call.SignCertificate(csr=self.certificates.csr(), certificate_type="ChargingStationCertificate"))
         elif requested == "Heartbeat":
             await self._send_heartbeat()
         elif requested == "StatusNotification":
@@ -610,3 +614,29 @@ class Link201(ChargePoint):
         self, log: dict[str, Any], log_type: str, request_id: int, retries: int | None = None, retry_interval: int | None = None, **_: Any
     ) -> None:
         self.charger.upload_logs(log["remote_location"], log_type, request_id, retries, retry_interval, False, self._log_name)
+
+    # -- certificates (security profile 3) ------------------------------------------------
+
+    @on(Action.certificate_signed)
+    def on_certificate_signed(self, certificate_chain: str, **_: Any) -> call_result.CertificateSigned:
+        return call_result.CertificateSigned(status=self.charger.certificates.signed(certificate_chain))
+
+    @on(Action.install_certificate)
+    def on_install_certificate(self, certificate_type: str, certificate: str, **_: Any) -> call_result.InstallCertificate:
+        return call_result.InstallCertificate(status=self.charger.certificates.install(certificate_type, certificate))
+
+    @on(Action.get_installed_certificate_ids)
+    def on_get_installed_certificate_ids(
+        self, certificate_type: list[str] | None = None, **_: Any
+    ) -> call_result.GetInstalledCertificateIds:
+        found = [
+            {"certificateType": kind, "certificateHashData": data}
+            for kind, data in self.charger.certificates.installed_ids(certificate_type)
+        ]
+        if not found:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data_chain=found)
+
+    @on(Action.delete_certificate)
+    def on_delete_certificate(self, certificate_hash_data: dict[str, Any], **_: Any) -> call_result.DeleteCertificate:
+        return call_result.DeleteCertificate(status=self.charger.certificates.delete(certificate_hash_data))
