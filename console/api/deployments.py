@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from console.api.auth import principal, service_of
 from console.api.schemas import Charger, ChargerEventLine, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
 from console.core.chargerevents import SEVERITIES
 from console.core.keys import Principal
+from console.core.service import ConsoleService
+from console.core.views import ChargerView
 
 router = APIRouter(prefix="/ocpp/chargers", tags=["chargers"])
 
@@ -103,41 +105,51 @@ async def provisioning(request: Request, charger_id: str, who: Principal = Depen
     return answer
 
 
-async def _runtime(request: Request, charger_id: str, who: Principal, command: str) -> dict[str, Any]:
+def control_target(service: ConsoleService, who: Principal, charger: str) -> ChargerView:
+    """The charger a control endpoint names: by identity, as the seed says, or by its internal id."""
+    charger_id = charger if service.live.record(charger) is not None else service.live.charger_id_for(charger)
+    return service.org_charger(who.organization_id, charger_id or charger)
+
+
+async def _runtime(request: Request, charger: str, who: Principal, command: str) -> dict[str, Any]:
     service = service_of(request)
-    view = service.org_charger(who.organization_id, charger_id)
-    message = await getattr(service, f"{command}_charger")(charger_id)
+    view = control_target(service, who, charger)
+    message = await getattr(service, f"{command}_charger")(view.id)
     return {
         "charger_id": view.id,
         "identity": view.identity,
         "command": command,
         "message": message,
-        "runtime": service.live.view(charger_id).runtime if service.live.record(charger_id) else None,
+        "runtime": service.live.view(view.id).runtime if service.live.record(view.id) else None,
     }
 
 
 RUNTIME_ERRORS = errors(401, 403, 404, 409, 422)
+IDENTITY = Path(
+    description="The charger's identity (as the seed says for control endpoints); its internal id works too",
+    examples=["CP-TEST-001"],
+)
 
 
-@router.post("/{charger_id}/start", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Start charger runtime")
-async def start(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
-    return await _runtime(request, charger_id, who, "start")
+@router.post("/{identity}/start", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Start charger runtime")
+async def start(request: Request, identity: str = IDENTITY, who: Principal = Depends(principal)) -> Any:
+    return await _runtime(request, identity, who, "start")
 
 
-@router.post("/{charger_id}/stop", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Stop charger runtime")
-async def stop(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
-    return await _runtime(request, charger_id, who, "stop")
+@router.post("/{identity}/stop", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Stop charger runtime")
+async def stop(request: Request, identity: str = IDENTITY, who: Principal = Depends(principal)) -> Any:
+    return await _runtime(request, identity, who, "stop")
 
 
 @router.post(
-    "/{charger_id}/restart",
+    "/{identity}/restart",
     response_model=RuntimeOutcome,
     responses=RUNTIME_ERRORS,
     summary="Restart charger runtime",
     description="A simulated charger's runtime restarts; a real charger is sent an OCPP Reset.",
 )
-async def restart(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
-    return await _runtime(request, charger_id, who, "restart")
+async def restart(request: Request, identity: str = IDENTITY, who: Principal = Depends(principal)) -> Any:
+    return await _runtime(request, identity, who, "restart")
 
 
 @router.get(

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from console.api.auth import principal, service_of
+from console.api.deployments import control_target
 from console.api.schemas import (
     AcceptUnknown,
     AvailabilityRequest,
@@ -289,12 +290,13 @@ async def change_availability(
     response_model=ControlOutcome,
     responses=WRITE,
     summary="Operator control on a simulated charger: plug in/unplug an EV, present a tag, inject/clear a fault, drop the connection",
+    description="The charger is named by its identity (as the seed says for simulator endpoints) or its internal id.",
 )
 async def simulator_control(
     request: Request, charger_id: str, body: SimulatorControl = Body(...), who: Principal = Depends(principal)
 ) -> Any:
     service = service_of(request)
-    service.org_charger(who.organization_id, charger_id)
+    charger_id = control_target(service, who, charger_id).id
     if body.control == "plug_in":
         message = await service.plug_in(charger_id, body.connector_id, soc=body.soc, battery_kwh=body.battery_kwh)
     elif body.control == "present_id_tag":
