@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import deployments, devices, events, internal, tokens
+from console.api import deployments, devices, events, internal, keys, scopes, tokens
 from console.api.envelope import ApiError, error_response, new_request_id, ok
-from console.api.schemas import Envelope, Health
+from console.api.schemas import Envelope, Health, errors
 from console.core.engine import CommandRefused
 from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, StoreUnavailable, Unavailable, ValidationFailed
 from console.core.service import ConsoleService
@@ -183,8 +183,9 @@ def create_app(
         )
 
     app.include_router(deployments.router)
-    app.include_router(devices.router)
+    app.include_router(devices.router, dependencies=[Depends(scopes.by_method("operate"))], responses=errors(403))
     app.include_router(internal.router)
-    app.include_router(events.router)
-    app.include_router(tokens.router)
+    app.include_router(events.router, dependencies=[Depends(scopes.reader)], responses=errors(403))
+    app.include_router(tokens.router, dependencies=[Depends(scopes.by_method("admin"))], responses=errors(403))
+    app.include_router(keys.router)
     return app

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from console.api.auth import principal, service_of
+from console.api.auth import service_of
 from console.api.schemas import Charger, ChargerEventLine, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
+from console.api.scopes import administrator, operator, reader
 from console.core.chargerevents import SEVERITIES
 from console.core.keys import Principal
 from console.core.service import ConsoleService
@@ -28,7 +29,7 @@ PAGE_MAX = 500
 async def list_chargers(
     request: Request,
     response: Response,
-    who: Principal = Depends(principal),
+    who: Principal = Depends(reader),
     limit: int = Query(100, ge=1, le=PAGE_MAX, description="chargers per page (1-500)"),
     offset: int = Query(0, ge=0, description="chargers to skip"),
 ) -> Any:
@@ -44,13 +45,13 @@ async def list_chargers(
     responses=errors(401, 403, 422),
     summary="Create charger (durable)",
 )
-async def create_charger(request: Request, fields: ChargerFields = Body(...), who: Principal = Depends(principal)) -> Any:
+async def create_charger(request: Request, fields: ChargerFields = Body(...), who: Principal = Depends(administrator)) -> Any:
     view = await service_of(request).create_charger_in(who.organization_id, fields.fields())
     return view.seed_dict()
 
 
 @router.get("/{charger_id}", response_model=Charger, responses=errors(401, 403, 404, 422), summary="Get charger")
-async def get_charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+async def get_charger(request: Request, charger_id: str, who: Principal = Depends(reader)) -> Any:
     return service_of(request).org_charger(who.organization_id, charger_id).seed_dict()
 
 
@@ -62,14 +63,14 @@ async def get_charger(request: Request, charger_id: str, who: Principal = Depend
     description="Changes the fields sent; the others keep their values.",
 )
 async def update_charger(
-    request: Request, charger_id: str, fields: ChargerFields = Body(...), who: Principal = Depends(principal)
+    request: Request, charger_id: str, fields: ChargerFields = Body(...), who: Principal = Depends(administrator)
 ) -> Any:
     view = await service_of(request).update_charger_in(who.organization_id, charger_id, fields.fields())
     return view.seed_dict()
 
 
 @router.delete("/{charger_id}", status_code=204, responses=errors(401, 403, 404, 422), summary="Delete charger")
-async def delete_charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Response:
+async def delete_charger(request: Request, charger_id: str, who: Principal = Depends(administrator)) -> Response:
     service = service_of(request)
     service.org_charger(who.organization_id, charger_id)
     await service.delete_charger(charger_id)
@@ -82,7 +83,7 @@ async def delete_charger(request: Request, charger_id: str, who: Principal = Dep
     responses=errors(401, 403, 404, 422),
     summary="Get charger provisioning status",
 )
-async def provisioning(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+async def provisioning(request: Request, charger_id: str, who: Principal = Depends(reader)) -> Any:
     service = service_of(request)
     view = service.org_charger(who.organization_id, charger_id)
     answer: dict[str, Any] = {
@@ -132,12 +133,12 @@ IDENTITY = Path(
 
 
 @router.post("/{identity}/start", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Start charger runtime")
-async def start(request: Request, identity: str = IDENTITY, who: Principal = Depends(principal)) -> Any:
+async def start(request: Request, identity: str = IDENTITY, who: Principal = Depends(operator)) -> Any:
     return await _runtime(request, identity, who, "start")
 
 
 @router.post("/{identity}/stop", response_model=RuntimeOutcome, responses=RUNTIME_ERRORS, summary="Stop charger runtime")
-async def stop(request: Request, identity: str = IDENTITY, who: Principal = Depends(principal)) -> Any:
+async def stop(request: Request, identity: str = IDENTITY, who: Principal = Depends(operator)) -> Any:
     return await _runtime(request, identity, who, "stop")
 
 
@@ -148,7 +149,7 @@ async def stop(request: Request, identity: str = IDENTITY, who: Principal = Depe
     summary="Restart charger runtime",
     description="A simulated charger's runtime restarts; a real charger is sent an OCPP Reset.",
 )
-async def restart(request: Request, identity: str = IDENTITY, who: Principal = Depends(principal)) -> Any:
+async def restart(request: Request, identity: str = IDENTITY, who: Principal = Depends(operator)) -> Any:
     return await _runtime(request, identity, who, "restart")
 
 
@@ -166,7 +167,7 @@ async def logs(
     request: Request,
     response: Response,
     charger_id: str,
-    who: Principal = Depends(principal),
+    who: Principal = Depends(reader),
     limit: int = Query(100, ge=1, le=PAGE_MAX),
     before: int | None = Query(None, ge=1, le=2**63 - 1, description="only lines older than this id"),
 ) -> Any:
@@ -193,7 +194,7 @@ async def events(
     request: Request,
     response: Response,
     charger_id: str,
-    who: Principal = Depends(principal),
+    who: Principal = Depends(reader),
     kind: str | None = Query(None, max_length=64, description="one kind, e.g. NotifyEvent or SecurityEvent"),
     severity: str | None = Query(None, pattern=f"^({'|'.join(SEVERITIES)})$", description=f"one of {', '.join(SEVERITIES)}"),
     limit: int = Query(100, ge=1, le=PAGE_MAX, description="events per page (1-500)"),

@@ -263,6 +263,7 @@ class DeviceAction(BaseModel):
     createdAt: datetime
     updatedAt: datetime
     links: Links
+    keyId: str | None = Field(description="the API key that asked for it (its id, never the key); null: the console's operator or the console itself")
 
 
 # -- ours: health and the console's internal endpoints ----------------------------------
@@ -434,3 +435,38 @@ class TransactionExport(BaseModel):
     transaction: Transaction
     meter_values: list[ExportedSample]
     signed_meter_values: list[SignedReading]
+
+
+# -- API keys (admin) -----------------------------------------------------------------------
+
+Scope = Literal["read", "operate", "admin"]
+
+
+class ApiKeyInfo(BaseModel):
+    """A key's record; the key itself is shown only once, when it is created."""
+
+    id: str = Field(examples=["key_4f2a9c01d4e6"])
+    prefix: str = Field(description="the key's first characters, to tell keys apart", examples=["ocpp_sk_Ab3dEf"])
+    label: str | None
+    scopes: list[Scope] = Field(description="read; operate: commands, runtime, simulator controls; admin: fleet, keys, caps, tokens")
+    createdAt: datetime
+    expiresAt: datetime | None = Field(description="refused from then on; null: never")
+    lastUsedAt: datetime | None = Field(description="the last request with it, to within a minute")
+    revokedAt: datetime | None
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyInfo]
+    pagination: Pagination
+
+
+class NewApiKey(ApiKeyInfo):
+    key: str = Field(description="the key: shown this once, stored only as a hash")
+
+
+class ApiKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, max_length=100)
+    scopes: list[Scope] = Field(default=["read", "operate", "admin"], min_length=1)
+    expiresAt: datetime | None = Field(default=None, description="ISO 8601, in the future; null: never expires")

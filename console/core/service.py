@@ -82,6 +82,8 @@ class ConsoleService:
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
+        # API keys whose last-used time is on its way to the store.
+        self._key_uses: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -614,31 +616,57 @@ class ConsoleService:
     # organization is "not found", so ids do not leak. Imports are local to keep this
     # section self-contained.
 
-    async def create_api_key(self, org: str = DEFAULT_ORG, label: str | None = None) -> tuple[Any, str]:
-        """A new key of the organization named `org` (created if new): (its ApiKeyView, the key, shown once)."""
-        from console.core.keys import ApiKeys, org_name_problem
+    async def create_api_key(
+        self,
+        org: str = DEFAULT_ORG,
+        label: str | None = None,
+        scopes: Any = None,
+        expires_at: Any = None,
+    ) -> tuple[Any, str]:
+        """A new key of the organization named `org` (created if new): (its ApiKeyView, the key, shown once).
+
+        `scopes` (read, operate, admin) default to all three; `expires_at` to never.
+        """
+        from console.core.keys import ApiKeys, org_name_problem, parse_scopes
 
         problem = org_name_problem(org)
         if problem:
             raise ValidationFailed({"org": problem})
+        chosen = parse_scopes(scopes)
         keys = ApiKeys(self.clock)
-        return await self.store.run(lambda session: keys.create(session, self.fleet.ensure_org(session, org.strip()), label))
+        return await self.store.run(
+            lambda session: keys.create(session, self.fleet.ensure_org(session, org.strip()), label, chosen, expires_at)
+        )
 
-    async def revoke_api_key(self, key_id: str) -> Any:
+    async def revoke_api_key(self, key_id: str, organization_id: str | None = None) -> Any:
+        """End a key at once; with `organization_id`, only one of that organization's (NotFound otherwise)."""
         from console.core.keys import ApiKeys
 
-        return await self.store.run(lambda session: ApiKeys(self.clock).revoke(session, key_id))
+        return await self.store.run(lambda session: ApiKeys(self.clock).revoke(session, key_id, organization_id))
 
-    async def list_api_keys(self) -> list[Any]:
+    async def list_api_keys(self, organization_id: str | None = None) -> list[Any]:
         from console.core.keys import ApiKeys
 
-        return await self.store.run(ApiKeys(self.clock).list)
+        return await self.store.run(lambda session: ApiKeys(self.clock).list(session, organization_id))
 
     async def authenticate(self, key: str) -> Any:
-        """The key's Principal (key id, organization), or None for a missing, wrong or revoked key."""
+        """The key's Principal (key id, organization, scopes), or None for a missing, wrong, revoked or expired key.
+
+        Its last-used time goes to the store with the next batch, at most once a minute per key.
+        """
         from console.core.keys import ApiKeys
 
-        return await self.store.run(lambda session: ApiKeys(self.clock).verify(session, key))
+        keys = ApiKeys(self.clock)
+        found = await self.store.run(lambda session: keys.verify(session, key))
+        if found is not None and found.stale_use and not self._info.read_only and found.key_id not in self._key_uses:
+            self._key_uses.add(found.key_id)
+
+            def used(session: Session) -> None:
+                self._key_uses.discard(found.key_id)
+                keys.used(session, found.key_id)
+
+            self.writer.call(used)
+        return found
 
     def org_chargers(self, organization_id: str) -> list[ChargerView]:
         """The organization's chargers, by identity."""
