@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.api import deployments, devices, events, internal, keys, scopes, tokens
 from console.api.envelope import ApiError, error_response, new_request_id, ok
+from console.api.idempotency import Idempotency
 from console.api.schemas import Envelope, Health, errors
 from console.core.engine import CommandRefused
 from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, StoreUnavailable, Unavailable, ValidationFailed
@@ -133,6 +134,7 @@ def create_app(
     app.state.environment = environment
     app.state.heartbeat_s = heartbeat_s
     app.state.streams = events.Streams()
+    app.add_middleware(Idempotency)  # inside RequestStamp: a refusal or a replay has its own request id
     app.add_middleware(RequestStamp)
 
     @app.exception_handler(ApiError)
