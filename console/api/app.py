@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import deployments, devices, events, internal, keys, scopes, tokens
+from console.api import actions, contract, deployments, devices, events, internal, keys, scopes, tokens, transactions
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.idempotency import Idempotency
 from console.api.schemas import Envelope, Health, errors
@@ -129,6 +129,8 @@ def create_app(
             "envelope), the console's own endpoints (`/console`) used by attach mode, server-sent events "
             "(`/events`) and `/health`. Either key header works everywhere; a key sees only its organization."
         ),
+        dependencies=[Depends(contract.known_query)],
+        generate_unique_id_function=contract.operation_id,
     )
     app.state.service = service
     app.state.environment = environment
@@ -185,9 +187,11 @@ def create_app(
         )
 
     app.include_router(deployments.router)
+    app.include_router(actions.router)
     app.include_router(devices.router, dependencies=[Depends(scopes.by_method("operate"))], responses=errors(403))
     app.include_router(internal.router)
     app.include_router(events.router, dependencies=[Depends(scopes.reader)], responses=errors(403))
     app.include_router(tokens.router, dependencies=[Depends(scopes.by_method("admin"))], responses=errors(403))
     app.include_router(keys.router)
+    app.include_router(transactions.router)
     return app

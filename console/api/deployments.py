@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from console.api.auth import service_of
-from console.api.schemas import Charger, ChargerEventLine, ChargerFields, LogLine, Provisioning, RuntimeOutcome, errors
+from console.api.schemas import Charger, ChargerEventLine, ChargerFields, ChargerStatus, LogLine, Provisioning, RuntimeOutcome, errors
 from console.api.scopes import administrator, operator, reader
 from console.core.chargerevents import SEVERITIES
 from console.core.keys import Principal
@@ -24,16 +24,25 @@ PAGE_MAX = 500
     response_model=list[Charger],
     responses=errors(401, 422),
     summary="List chargers",
-    description="The organization's chargers by identity; `limit`/`offset` page them and `X-Total-Count` tells how many there are.",
+    description=(
+        "The organization's chargers by identity; `location_id` and `status` narrow them, `limit`/`offset` page "
+        "them and `X-Total-Count` tells how many match."
+    ),
 )
 async def list_chargers(
     request: Request,
     response: Response,
     who: Principal = Depends(reader),
+    location_id: str | None = Query(None, max_length=200, description="only the chargers at this location"),
+    status: ChargerStatus | None = Query(None, description="only the chargers in this live status"),
     limit: int = Query(100, ge=1, le=PAGE_MAX, description="chargers per page (1-500)"),
-    offset: int = Query(0, ge=0, description="chargers to skip"),
+    offset: int = Query(0, ge=0, le=2**31 - 1, description="chargers to skip"),
 ) -> Any:
-    views = service_of(request).org_chargers(who.organization_id)
+    views = [
+        view
+        for view in service_of(request).org_chargers(who.organization_id)
+        if (location_id is None or view.location_id == location_id) and (status is None or view.status == status)
+    ]
     response.headers["X-Total-Count"] = str(len(views))
     return [view.seed_dict() for view in views[offset : offset + limit]]
 

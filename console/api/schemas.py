@@ -56,6 +56,18 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorEnvelope, "description": descriptions[status]} for status in statuses}
 
 
+# -- the names the seeds fix, as enums -----------------------------------------------------
+
+# A charger's live status: offline, or the status of the connector that matters most.
+ChargerStatus = Literal["offline", "faulted", "charging", "suspended", "preparing", "finishing", "reserved", "available", "unavailable"]
+# The commands the device API takes, how they run, and what settles a conflict (core/engine.py).
+Command = Literal["charge", "idle"]
+Execution = Literal["immediate", "scheduled", "windowed"]
+OnConflict = Literal["cancel_and_replace", "queue_after"]
+# An action's states, from asked to settled (core/ledger.py, core/engine.py).
+ActionState = Literal["scheduled", "pending", "sent", "acknowledged", "completed", "rejected", "failed", "cancelled", "expired"]
+
+
 # -- the charger deployment API (first seed) ------------------------------------------
 
 
@@ -264,6 +276,11 @@ class DeviceAction(BaseModel):
     updatedAt: datetime
     links: Links
     keyId: str | None = Field(description="the API key that asked for it (its id, never the key); null: the console's operator or the console itself")
+
+
+class ActionList(BaseModel):
+    items: list[DeviceAction]
+    pagination: Pagination
 
 
 # -- ours: health and the console's internal endpoints ----------------------------------

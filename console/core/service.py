@@ -7,7 +7,7 @@ import json
 import logging
 from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +203,26 @@ class ConsoleService:
     async def list_transactions(self, charger_id: str, limit: int = 100) -> list[TransactionView]:
         self._charger(charger_id)
         return await self.queries.transactions(charger_id, limit)
+
+    async def transaction_page(self, charger_id: str, limit: int = 100, offset: int = 0) -> tuple[list[TransactionView], int]:
+        """One page of a charger's sessions, newest first, and how many it has."""
+        from sqlalchemy import func
+
+        self._charger(charger_id)
+        newest = await self.queries.transactions(charger_id, offset + limit)
+        total = await self.store.run(
+            lambda session: session.exec(
+                select(func.count()).select_from(Transaction).where(Transaction.charger_id == charger_id)
+            ).one()
+        )
+        return newest[offset:], total
+
+    async def transaction_charger_id(self, transaction_id: int) -> str:
+        """The charger a session belongs to (NotFound when there is no such session)."""
+        transaction = await self.store.run(lambda session: session.get(Transaction, transaction_id))
+        if transaction is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        return transaction.charger_id
 
     async def export_transaction(self, charger_id: str, transaction_id: int) -> dict[str, Any]:
         """A session with all its readings, signed ones as the charger sent them."""
@@ -825,6 +845,46 @@ class ConsoleService:
             )
 
         return [action_view(action, self._charger(action.charger_id).identity) for action in await self.store.run(read)]
+
+    async def org_action_page(
+        self,
+        organization_id: str,
+        *,
+        charger_id: str | None = None,
+        command: str | None = None,
+        state: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> tuple[list[ActionView], int]:
+        """One page of the organization's actions, newest first, narrowed by charger, command, state and
+        creation time (`since` included, `until` not), and how many match in all."""
+        from sqlalchemy import func
+
+        await self.writer.flush()
+
+        def read(session: Session) -> tuple[list[Action], int]:
+            query = select(Action).join(Charger, col(Charger.id) == col(Action.charger_id))
+            query = query.where(Charger.organization_id == organization_id)
+            if charger_id is not None:
+                query = query.where(Action.charger_id == charger_id)
+            if command is not None:
+                query = query.where(Action.command == command)
+            if state is not None:
+                query = query.where(Action.state == state)
+            if since is not None:
+                query = query.where(col(Action.created_at) >= since)
+            if until is not None:
+                query = query.where(col(Action.created_at) < until)
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            page = session.exec(
+                query.order_by(col(Action.created_at).desc(), col(Action.id).desc()).offset(offset).limit(limit)
+            ).all()
+            return list(page), total
+
+        page, total = await self.store.run(read)
+        return [action_view(action, self._charger(action.charger_id).identity) for action in page], total
 
     async def org_fleet_logs(self, organization_id: str, limit: int = 500) -> list[LogView]:
         """The organization's chargers' latest log lines, oldest first."""

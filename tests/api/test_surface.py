@@ -16,3 +16,76 @@ async def test_control_endpoints_take_the_charger_identity(api: Api, runtime) ->
     assert runtime.calls == [("start", "dep-a01"), ("stop", "dep-a01"), ("restart", "dep-a01"), ("start", "dep-a01")]
     assert_error(await api.client.post("/ocpp/chargers/ACME-01/start", headers=api.bearer()), 404, "NOT_FOUND")
     assert_error(await api.client.post("/ocpp/chargers/NOPE/stop", headers=api.bearer()), 404, "NOT_FOUND")
+
+
+async def test_unknown_query_parameters_are_a_422(api: Api) -> None:
+    body = assert_error(await api.client.get("/ocpp/chargers?limt=5", headers=api.bearer()), 422, "VALIDATION_ERROR")
+    assert body["error"]["details"] == [{"field": "limt", "message": "unknown query parameter"}]
+    assert "limit" in body["error"]["message"]
+    assert_error(await api.client.get("/ev-charger?userid=user_abc123", headers=api.x_api_key()), 422, "VALIDATION_ERROR")
+    assert_error(await api.client.post("/ocpp/chargers/CP-A01/start?force=1", headers=api.bearer()), 422, "VALIDATION_ERROR")
+    assert_error(await api.client.get("/console/info?x=1", headers=api.bearer()), 422, "VALIDATION_ERROR")
+    # Declared ones still work, and /health takes none.
+    assert (await api.client.get("/ocpp/chargers?limit=1&offset=1", headers=api.bearer())).status_code == 200
+    assert_error(await api.client.get("/health?verbose=1"), 422, "VALIDATION_ERROR")
+
+
+async def test_charger_list_filters_by_location_and_status(api: Api) -> None:
+    async def identities(query: str) -> tuple[list[str], str]:
+        response = await api.client.get(f"/ocpp/chargers?{query}", headers=api.bearer())
+        assert response.status_code == 200, response.text
+        return [item["identity"] for item in response.json()], response.headers["X-Total-Count"]
+
+    assert await identities("location_id=loc-depot") == (["CP-A01", "CP-A02"], "2")
+    assert await identities("location_id=loc-acme") == ([], "0")  # another organization's location
+    assert await identities("status=offline&limit=1") == (["CP-A01"], "3")
+    assert await identities("status=charging") == ([], "0")
+    assert_error(await api.client.get("/ocpp/chargers?status=asleep", headers=api.bearer()), 422, "VALIDATION_ERROR")
+
+
+def test_the_enums_are_the_cores_names() -> None:
+    from typing import get_args
+
+    from console.api.schemas import ActionState, ChargerStatus, Command, Execution, OnConflict
+    from console.core.engine import COMMANDS, CONFLICT_STRATEGIES, TERMINAL
+    from console.core.live import STATUS_PRIORITY
+
+    assert set(get_args(ChargerStatus)) == {"offline", *STATUS_PRIORITY}
+    assert set(get_args(Command)) == set(COMMANDS) and list(get_args(OnConflict)) == CONFLICT_STRATEGIES
+    assert set(get_args(Execution)) == {execution for spec in COMMANDS.values() for execution in spec["execution"]}
+    assert set(TERMINAL) < set(get_args(ActionState))
+
+
+async def test_transactions_in_the_public_api(api: Api) -> None:
+    from datetime import timedelta
+
+    live, now = api.service.live, api.clock.now()
+    energy = "Energy.Active.Import.Register"
+    first = await live.transaction_started("dep-a01", 1, "TAG-1", 1_000, now)
+    await live.transaction_stopped(
+        "dep-a01", first, 3_000, now + timedelta(minutes=5), "Local",
+        samples=[(now, energy, None, "Wh", 1_000.0), (now + timedelta(minutes=5), energy, None, "Wh", 3_000.0)],
+    )
+    second = await live.transaction_started("dep-a01", 1, "TAG-2", 3_000, now + timedelta(minutes=10))
+    await api.service.writer.flush()
+    response = await api.client.get("/ocpp/chargers/CP-A01/transactions?limit=1", headers=api.bearer())
+    assert response.status_code == 200 and response.headers["X-Total-Count"] == "2"
+    assert [item["id"] for item in response.json()] == [second]
+    older = (await api.client.get("/ocpp/chargers/dep-a01/transactions?offset=1", headers=api.bearer())).json()
+    assert [(item["id"], item["energy_kwh"]) for item in older] == [(first, 2.0)]
+    one = await api.client.get(f"/transactions/{first}", headers=api.bearer())
+    assert one.status_code == 200
+    assert one.json()["transaction"]["id"] == first and [v["value"] for v in one.json()["meter_values"]] == [1000.0, 3000.0]
+    exported = await api.client.get(f"/transactions/{first}/meter-values.csv", headers=api.bearer())
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.splitlines()
+    assert lines[0] == "transaction_id,charger_id,identity,at,connector_id,measurand,phase,unit,value"
+    assert lines[1:] == [
+        f"{first},dep-a01,CP-A01,2026-04-02T09:15:00Z,1,{energy},,Wh,1000.0",
+        f"{first},dep-a01,CP-A01,2026-04-02T09:20:00Z,1,{energy},,Wh,3000.0",
+    ]
+    # Another organization sees none of it.
+    assert_error(await api.client.get(f"/transactions/{first}", headers=api.bearer(api.acme_key)), 404, "NOT_FOUND")
+    assert_error(await api.client.get(f"/transactions/{first}/meter-values.csv", headers=api.bearer(api.acme_key)), 404, "NOT_FOUND")
+    assert_error(await api.client.get("/ocpp/chargers/CP-A01/transactions", headers=api.bearer(api.acme_key)), 404, "NOT_FOUND")
+    assert_error(await api.client.get("/transactions/999999", headers=api.bearer()), 404, "NOT_FOUND")
