@@ -194,4 +194,5 @@ def create_app(
     app.include_router(tokens.router, dependencies=[Depends(scopes.by_method("admin"))], responses=errors(403))
     app.include_router(keys.router)
     app.include_router(transactions.router)
+    contract.install(app)
     return app

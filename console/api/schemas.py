@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.core.views import ProtocolWarning
 
 T = TypeVar("T")
+
+
+def one_of(names: Any, *, nullable: bool = False, **field: Any) -> Any:
+    """A text field whose schema lists the names it takes (an enum) while the server checks it itself:
+    a request's value is refused by the core with its own code, and a stored value never fails an answer."""
+    values: list[Any] = list(get_args(names))
+    return Field(json_schema_extra={"enum": values + [None] if nullable else values}, **field)
+
+
+# -- the names the seeds fix, as enums -----------------------------------------------------
+
+# A charger's live status: offline, or the status of the connector that matters most.
+ChargerStatus = Literal["offline", "faulted", "charging", "suspended", "preparing", "finishing", "reserved", "available", "unavailable"]
+# The commands the device API takes, how they run, and what settles a conflict (core/engine.py).
+Command = Literal["charge", "idle"]
+Execution = Literal["immediate", "scheduled", "windowed"]
+OnConflict = Literal["cancel_and_replace", "queue_after"]
+# An action's states, from asked to settled (core/ledger.py, core/engine.py).
+ActionState = Literal["scheduled", "pending", "sent", "acknowledged", "completed", "rejected", "failed", "cancelled", "expired"]
 
 
 # -- envelope ------------------------------------------------------------------------
@@ -47,25 +66,13 @@ class ErrorEnvelope(BaseModel):
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
-        401: "Missing, wrong or revoked API key",
-        403: "Forbidden",
+        401: "Missing, wrong, revoked or expired API key",
+        403: "The API key does not have the scope this needs (read, operate or admin)",
         404: "Not found in the key's organization",
         409: "Conflicts with the charger's or action's current state",
         422: "Invalid request: every bad field is listed in error.details",
     }
     return {status: {"model": ErrorEnvelope, "description": descriptions[status]} for status in statuses}
-
-
-# -- the names the seeds fix, as enums -----------------------------------------------------
-
-# A charger's live status: offline, or the status of the connector that matters most.
-ChargerStatus = Literal["offline", "faulted", "charging", "suspended", "preparing", "finishing", "reserved", "available", "unavailable"]
-# The commands the device API takes, how they run, and what settles a conflict (core/engine.py).
-Command = Literal["charge", "idle"]
-Execution = Literal["immediate", "scheduled", "windowed"]
-OnConflict = Literal["cancel_and_replace", "queue_after"]
-# An action's states, from asked to settled (core/ledger.py, core/engine.py).
-ActionState = Literal["scheduled", "pending", "sent", "acknowledged", "completed", "rejected", "failed", "cancelled", "expired"]
 
 
 # -- the charger deployment API (first seed) ------------------------------------------
@@ -194,7 +201,7 @@ class DeviceMetadata(BaseModel):
 
 
 class DeviceState(BaseModel):
-    status: str
+    status: str = one_of(ChargerStatus)
     isConnected: bool
     isCharging: bool
     currentPower: float = Field(description="kW")
@@ -204,7 +211,7 @@ class DeviceState(BaseModel):
 
 class CommandSpec(BaseModel):
     parameters: dict[str, Any]
-    execution: list[str]
+    execution: list[Execution]
 
 
 class Links(BaseModel):
@@ -213,8 +220,8 @@ class Links(BaseModel):
 
 class LastAction(BaseModel):
     id: str
-    command: str
-    state: str
+    command: str = Field(description="charge, idle, or the operation or runtime request (reset, start, ...)")
+    state: str = one_of(ActionState)
     createdAt: datetime
     updatedAt: datetime
     links: Links
@@ -222,11 +229,11 @@ class LastAction(BaseModel):
 
 class Schedule(BaseModel):
     actionId: str
-    command: str
-    execution: str
+    command: str = one_of(Command)
+    execution: str = one_of(Execution)
     start: datetime | None
     end: datetime | None
-    state: str
+    state: str = one_of(ActionState)
 
 
 class Device(BaseModel):
@@ -236,7 +243,7 @@ class Device(BaseModel):
     metadata: DeviceMetadata
     state: DeviceState
     commands: dict[str, CommandSpec]
-    conflictStrategies: list[str]
+    conflictStrategies: list[OnConflict]
     lastAction: LastAction | None
     currentSchedule: Schedule | None
 
@@ -256,21 +263,23 @@ class DeviceList(BaseModel):
 class CommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command: str = Field(description='"charge" or "idle"', examples=["charge"])
+    command: str = one_of(Command, examples=["charge"])
     parameters: dict[str, Any] | None = Field(default=None, examples=[{"powerLimit": 7.4}])
-    execution: str | None = Field(default=None, description="immediate | scheduled | windowed (default: from start/end)")
+    execution: str | None = one_of(Execution, nullable=True, default=None, description="default: from start/end")
     start: str | None = Field(default=None, description="ISO 8601 time, or 'now'", examples=["2026-05-07T22:00:00Z"])
     end: str | None = Field(default=None, description="ISO 8601 time: the end of a windowed command")
-    onConflict: str | None = Field(default=None, description="cancel_and_replace | queue_after", examples=["cancel_and_replace"])
+    onConflict: str | None = one_of(
+        OnConflict, nullable=True, default=None, description="what to do when an earlier command is still open", examples=["cancel_and_replace"]
+    )
 
 
 class DeviceAction(BaseModel):
     id: str
     deviceId: str
-    command: str
+    command: str = Field(description="charge, idle, or the operation or runtime request (reset, start, ...)")
     parameters: dict[str, Any]
-    execution: str
-    state: str
+    execution: str = one_of(Execution)
+    state: str = one_of(ActionState)
     detail: str | None
     createdAt: datetime
     updatedAt: datetime
@@ -338,12 +347,12 @@ class LocationCap(BaseModel):
 class ConsoleCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command: str
+    command: str = one_of(Command)
     parameters: dict[str, Any] | None = None
-    execution: str | None = None
+    execution: str | None = one_of(Execution, nullable=True, default=None)
     start: str | None = None
     end: str | None = None
-    on_conflict: str | None = None
+    on_conflict: str | None = one_of(OnConflict, nullable=True, default=None)
 
 
 class ResetRequest(BaseModel):

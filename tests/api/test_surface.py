@@ -89,3 +89,62 @@ async def test_transactions_in_the_public_api(api: Api) -> None:
     assert_error(await api.client.get(f"/transactions/{first}/meter-values.csv", headers=api.bearer(api.acme_key)), 404, "NOT_FOUND")
     assert_error(await api.client.get("/ocpp/chargers/CP-A01/transactions", headers=api.bearer(api.acme_key)), 404, "NOT_FOUND")
     assert_error(await api.client.get("/transactions/999999", headers=api.bearer()), 404, "NOT_FOUND")
+
+
+async def test_the_openapi_contract(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    operations = {
+        operation["operationId"]: (method, path, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    }
+    # Stable operationIds: the route's tag and function.
+    assert {"chargers_start", "ev_charger_send_command", "ev_charger_list_actions", "keys_revoke_key"} <= set(operations)
+    for operation_id, (method, path, operation) in operations.items():
+        responses = operation["responses"]
+        assert {"422", "500"} <= set(responses), operation_id
+        if operation.get("security"):
+            assert {"401", "403"} <= set(responses), operation_id
+        for code, response in responses.items():
+            assert "X-Request-Id" in response["headers"], (operation_id, code)
+            if code[0] in "45":
+                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+        if method == "post":
+            assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation["parameters"]), operation_id
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    components = schema["components"]["schemas"]
+    command = components["CommandRequest"]["properties"]
+    assert command["command"]["enum"] == ["charge", "idle"]
+    assert command["execution"]["enum"] == ["immediate", "scheduled", "windowed", None]
+    assert command["onConflict"]["enum"] == ["cancel_and_replace", "queue_after", None]
+    assert "acknowledged" in components["DeviceAction"]["properties"]["state"]["enum"]
+    assert "charging" in components["DeviceState"]["properties"]["status"]["enum"]
+    status = next(p for p in operations["chargers_list_chargers"][2]["parameters"] if p["name"] == "status")
+    assert "offline" in str(status["schema"])
+
+
+async def test_the_declared_headers_are_sent(api: Api) -> None:
+    from console.api.contract import SUCCESS_HEADERS
+
+    created = await api.client.post("/ev-charger/dep-a01", headers=api.x_api_key(), json={"command": "charge", "start": "2026-04-02T10:00:00Z"})
+    api.service.live.log("CP-A02", "event", "a line", charger_id="dep-a02")
+    await api.service.writer.flush()
+    calls = {
+        "chargers_list_chargers": api.client.get("/ocpp/chargers", headers=api.bearer()),
+        "chargers_events": api.client.get("/ocpp/chargers/dep-a01/events", headers=api.bearer()),
+        "chargers_logs": api.client.get("/ocpp/chargers/dep-a02/logs?limit=1", headers=api.bearer()),
+        "ev_charger_list_actions": api.client.get("/actions", headers=api.bearer()),
+        "keys_list_keys": api.client.get("/keys", headers=api.bearer()),
+        "keys_create_key": api.client.post("/keys", headers=api.bearer(), json={}),
+        "tokens_list_tokens": api.client.get("/tokens", headers=api.bearer()),
+        "tokens_create_token": api.client.post("/tokens", headers=api.bearer(), json={"token": "AB12"}),
+        "transactions_list_transactions": api.client.get("/ocpp/chargers/CP-A01/transactions", headers=api.bearer()),
+    }
+    answers = {"ev_charger_send_command": created}
+    for operation_id, call in calls.items():
+        answers[operation_id] = await call
+    assert set(answers) == set(SUCCESS_HEADERS)
+    for operation_id, response in answers.items():
+        assert response.status_code in (200, 201), (operation_id, response.text)
+        for name in ("X-Request-Id", *SUCCESS_HEADERS[operation_id]):
+            assert name in response.headers, (operation_id, name)
