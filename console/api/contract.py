@@ -64,6 +64,7 @@ def operation_id(route: APIRoute) -> str:
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorEnvelope"}
 ERROR_DESCRIPTIONS = {
+    "400": "The body could not be read: not JSON, or not UTF-8",
     "401": "Missing, wrong, revoked or expired API key",
     "403": "The API key does not have the scope this needs",
     "422": "Invalid request (a bad field, an unknown query parameter): each problem is in error.details",
@@ -116,6 +117,7 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         for method, operation in methods.items():
             responses = operation.setdefault("responses", {})
             codes = ["422", "500", "503"] + (["401", "403"] if operation.get("security") else [])
+            codes += ["400"] if "requestBody" in operation else []
             for code in codes:
                 responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
             for code, response in responses.items():
