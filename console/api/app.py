@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import actions, contract, deployments, devices, events, internal, keys, scopes, tokens, transactions
+from console.api import actions, contract, deployments, devices, docs, events, internal, keys, scopes, tokens, transactions
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.idempotency import Idempotency
 from console.api.schemas import Envelope, Health, errors
@@ -131,6 +131,8 @@ def create_app(
         ),
         dependencies=[Depends(contract.known_query)],
         generate_unique_id_function=contract.operation_id,
+        docs_url=None,  # docs.install serves them without a CDN
+        redoc_url=None,
     )
     app.state.service = service
     app.state.environment = environment
@@ -195,4 +197,5 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(transactions.router)
     contract.install(app)
+    docs.install(app)
     return app

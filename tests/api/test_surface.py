@@ -148,3 +148,18 @@ async def test_the_declared_headers_are_sent(api: Api) -> None:
         assert response.status_code in (200, 201), (operation_id, response.text)
         for name in ("X-Request-Id", *SUCCESS_HEADERS[operation_id]):
             assert name in response.headers, (operation_id, name)
+
+
+async def test_the_api_docs_need_no_cdn(api: Api) -> None:
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = (await api.client.get(page)).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets and all(asset.startswith("/") for asset in assets), (page, assets)
+        assert "cdn" not in html.lower() and "fonts.googleapis" not in html
+        for asset in assets:
+            response = await api.client.get(asset)
+            assert response.status_code == 200 and len(response.content) > 1000, asset
+    swagger = (await api.client.get("/docs")).text
+    assert "/openapi.json" in swagger
