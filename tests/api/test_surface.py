@@ -163,3 +163,29 @@ async def test_the_api_docs_need_no_cdn(api: Api) -> None:
             assert response.status_code == 200 and len(response.content) > 1000, asset
     swagger = (await api.client.get("/docs")).text
     assert "/openapi.json" in swagger
+
+
+async def test_the_python_client_drives_the_api(api: Api, runtime) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import pytest
+
+    from console.api.rest_client import ApiClient, ApiError
+
+    def script() -> None:
+        with ApiClient(api.url, api.key) as client:
+            assert [c["identity"] for c in client.chargers(location_id="loc-depot")] == ["CP-A01", "CP-A02"]
+            action = client.command("dep-a01", "charge", start="2026-04-02T10:00:00Z", idempotency_key="once")
+            assert client.command("dep-a01", "charge", start="2026-04-02T10:00:00Z", idempotency_key="once") == action
+            assert client.start("CP-A02")["identity"] == "CP-A02"
+            assert sorted(item["command"] for item in client.actions()) == ["charge", "start"]
+            assert client.action(action["id"])["id"] == action["id"]
+            assert client.cancel(action["id"])["state"] == "cancelled"
+            created = client.create_key(label="script", scopes=["read"])
+            assert created["key"] and client.revoke_key(created["id"])["revokedAt"]
+            with pytest.raises(ApiError) as refused:
+                client.charger("dep-x01")
+            assert refused.value.status == 404 and refused.value.code == "NOT_FOUND" and refused.value.request_id
+
+    await asyncio.to_thread(script)
+    assert runtime.calls == [("start", "dep-a02")]
