@@ -10,10 +10,13 @@ from console.api.auth import service_of
 from console.api.envelope import ok
 from console.api.schemas import ApiKeyInfo, ApiKeyList, ApiKeyRequest, Envelope, NewApiKey, errors
 from console.api.scopes import administrator
+from console.core.errors import ValidationFailed
 from console.core.keys import ApiKeyView, Principal
 from console.core.views import iso
 
 router = APIRouter(prefix="/keys", tags=["keys"])
+
+WIRE = {"expires_at": "expiresAt"}
 
 
 def key_wire(view: ApiKeyView) -> dict[str, Any]:
@@ -66,7 +69,10 @@ async def list_keys(
 async def create_key(
     request: Request, response: Response, body: ApiKeyRequest = Body(...), who: Principal = Depends(administrator)
 ) -> Any:
-    view, key = await service_of(request).create_api_key(who.organization, body.label, body.scopes, body.expiresAt)
+    try:
+        view, key = await service_of(request).create_api_key(who.organization, body.label, body.scopes, body.expiresAt)
+    except ValidationFailed as refused:  # the core's names, as this API spells them
+        raise ValidationFailed({WIRE.get(name, name): problem for name, problem in refused.problems.items()}) from None
     response.headers["Location"] = f"/keys/{view.id}"
     return ok(request, {**key_wire(view), "key": key})
 

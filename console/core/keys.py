@@ -94,8 +94,10 @@ class ApiKeys:
         if label is not None and len(label) > 100:
             raise ValidationFailed({"label": "at most 100 characters"})
         scopes = parse_scopes(scopes)
-        if expires_at is not None and expires_at <= self.clock.now():
-            raise ValidationFailed({"expires_at": "must be in the future"})
+        if expires_at is not None:
+            expires_at = _aware(expires_at)
+            if expires_at <= self.clock.now():
+                raise ValidationFailed({"expires_at": "must be in the future"})
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = ApiKey(
             id=f"key_{secrets.token_hex(6)}",

@@ -72,6 +72,8 @@ async def test_admin_lists_creates_and_revokes_its_organizations_keys(api: Api) 
     assert (await api.client.get("/ev-charger", headers=api.x_api_key(created["key"]))).status_code == 200
     assert_error(await api.client.post("/keys", headers=api.bearer(), json={"scopes": ["root"]}), 422, "VALIDATION_ERROR")
     assert_error(await api.client.post("/keys", headers=api.bearer(), json={"scopes": []}), 422, "VALIDATION_ERROR")
+    past = assert_error(await api.client.post("/keys", headers=api.bearer(), json={"expiresAt": "2026-04-01T00:00:00"}), 422, "VALIDATION_ERROR")
+    assert past["error"]["details"] == [{"field": "expiresAt", "message": "must be in the future"}]  # a time without a zone is UTC
     # Another organization's admin does not see or revoke it.
     acme = assert_envelope(await api.client.get("/keys", headers=api.bearer(api.acme_key)))
     assert created["id"] not in {item["id"] for item in acme["items"]}
