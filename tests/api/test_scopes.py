@@ -119,3 +119,20 @@ def test_keys_made_before_scopes_keep_every_scope(tmp_path: Path) -> None:
         assert old.scopes == ("read", "operate", "admin") and old.expires_at is None and old.last_used_at is None
     finally:
         store.close()
+
+
+async def test_keys_create_with_scopes_and_an_expiry_from_the_cli(tmp_path: Path) -> None:
+    import os
+
+    from test_serve_api import run
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "OCPP_CONSOLE_DB": db}
+    code, key, _ = await run("keys", "create", "--org", "default", "--scopes", "read,operate", "--expires", "30d", env=env)
+    assert code == 0 and key.strip().startswith("ocpp_sk_")
+    code, listed, _ = await run("keys", "list", env=env)
+    assert code == 0 and "\tread,operate\tactive until " in listed and "\tnever used" in listed
+    code, _, err = await run("keys", "create", "--scopes", "root", env=env)
+    assert code == 2 and "unknown scope root" in err
+    code, _, err = await run("keys", "create", "--expires", "someday", env=env)
+    assert code == 2 and "someday" in err
