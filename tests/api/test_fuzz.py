@@ -12,9 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# A server of its own and schemathesis' 62 operations: over half a minute alone, more on a loaded machine.
+@pytest.mark.timeout(240)
 def test_no_generated_request_gets_a_server_error_or_an_undeclared_answer(tmp_path: Path) -> None:
     env = {**os.environ, "OCPP_CONSOLE_DB": f"sqlite:///{tmp_path / 'fuzz.db'}"}
     python = [sys.executable, "-m", "console"]
