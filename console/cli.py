@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys_create = keys_commands.add_parser("create", help="create a key for an organization and print it (once)")
     keys_create.add_argument("--org", default=None, help="the organization the key acts for (created if new)")
     keys_create.add_argument("--label", default=None, help="a note to tell keys apart")
+    keys_create.add_argument(
+        "--scopes",
+        default="read,operate,admin",
+        help="what it may do, comma-separated: read, operate (commands, runtime), admin (fleet, keys, caps, tokens); default all",
+    )
+    keys_create.add_argument("--expires", default=None, metavar="WHEN", help="refused from then on: ISO 8601 or relative (30d, 12h); default never")
     _add_db(keys_create)
     keys_revoke = keys_commands.add_parser("revoke", help="end a key at once")
     keys_revoke.add_argument("key_id", metavar="KEY_ID")
@@ -725,7 +731,9 @@ def _tokens(args: argparse.Namespace) -> int:
 
 def _keys(args: argparse.Namespace) -> int:
     from console.core.fleet import FleetService
-    from console.core.keys import ApiKeys, org_name_problem
+    from console.core.errors import ValidationFailed
+    from console.core.keys import ApiKeys, org_name_problem, parse_scopes
+    from console.core.timespec import parse_time
 
     store = _store(args)
     keys = ApiKeys(SystemClock())
@@ -736,8 +744,14 @@ def _keys(args: argparse.Namespace) -> int:
             if problem:
                 print(f"ocpp-console: --org: {problem}", file=sys.stderr)
                 return 2
+            try:
+                scopes = parse_scopes(args.scopes)
+                expires = None if args.expires is None else parse_time(args.expires, SystemClock().now())
+            except (ValidationFailed, ValueError) as error:
+                print(f"ocpp-console: {error}", file=sys.stderr)
+                return 2
             fleet = FleetService(store, SystemClock())
-            view, key = store.run_sync(lambda s: keys.create(s, fleet.ensure_org(s, org.strip()), args.label))
+            view, key = store.run_sync(lambda s: keys.create(s, fleet.ensure_org(s, org.strip()), args.label, scopes, expires))
             print(key)
             print(f"key {view.id} of organization {view.organization}: shown once, store it now", file=sys.stderr)
         elif args.keys_command == "revoke":
@@ -746,7 +760,10 @@ def _keys(args: argparse.Namespace) -> int:
         else:
             for view in store.run_sync(keys.list):
                 state = f"revoked {view.revoked_at:%Y-%m-%d %H:%M}" if view.revoked_at else "active"
-                print(f"{view.id}\t{view.organization}\t{view.prefix}…\t{state}\t{view.label or ''}")
+                if view.expires_at and not view.revoked_at:
+                    state += f" until {view.expires_at:%Y-%m-%d %H:%M}"
+                used = f"used {view.last_used_at:%Y-%m-%d %H:%M}" if view.last_used_at else "never used"
+                print(f"{view.id}\t{view.organization}\t{view.prefix}…\t{','.join(view.scopes)}\t{state}\t{used}\t{view.label or ''}")
     finally:
         store.close()
     return 0

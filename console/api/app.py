@@ -12,14 +12,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import deployments, devices, events, files, internal, tokens
+from console.api import actions, contract, deployments, devices, docs, events, files, internal, keys, scopes, tokens, transactions
 from console.api.envelope import ApiError, error_response, new_request_id, ok
-from console.api.schemas import Envelope, Health
+from console.api.idempotency import Idempotency
+from console.api.schemas import Envelope, Health, errors
 from console.core.engine import CommandRefused
 from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, StoreUnavailable, Unavailable, ValidationFailed
 from console.core.service import ConsoleService
@@ -129,11 +130,16 @@ def create_app(
             "envelope), the console's own endpoints (`/console`) used by attach mode, server-sent events "
             "(`/events`) and `/health`. Either key header works everywhere; a key sees only its organization."
         ),
+        dependencies=[Depends(contract.known_query)],
+        generate_unique_id_function=contract.operation_id,
+        docs_url=None,  # docs.install serves them without a CDN
+        redoc_url=None,
     )
     app.state.service = service
     app.state.environment = environment
     app.state.heartbeat_s = heartbeat_s
     app.state.streams = events.Streams()
+    app.add_middleware(Idempotency)  # inside RequestStamp: a refusal or a replay has its own request id
     app.add_middleware(RequestStamp)
 
     @app.exception_handler(ApiError)
@@ -184,12 +190,19 @@ def create_app(
         )
 
     app.include_router(deployments.router)
-    app.include_router(devices.router)
+    app.include_router(actions.router)
+    app.include_router(devices.router, dependencies=[Depends(scopes.by_method("operate"))], responses=errors(403))
     app.include_router(internal.router)
-    app.include_router(events.router)
-    app.include_router(tokens.router)
-    app.include_router(files.router)
+    app.include_router(events.router, dependencies=[Depends(scopes.reader)], responses=errors(403))
+    app.include_router(tokens.router, dependencies=[Depends(scopes.by_method("admin"))], responses=errors(403))
+    app.include_router(keys.router)
+    app.include_router(transactions.router)
+    # The operator's firmware and log files: reading needs `read`, the rest `operate`.
+    app.include_router(files.router, dependencies=[Depends(scopes.by_method("operate"))], responses=errors(403))
+    # What chargers fetch and upload: no key, the URL is theirs alone.
     app.include_router(files.charger_files)
+    contract.install(app)
+    docs.install(app)
     return app
 
 

@@ -65,6 +65,7 @@ def action(view: ActionView) -> dict[str, Any]:
         "createdAt": iso(view.created_at),
         "updatedAt": iso(view.updated_at),
         "links": {"self": view.link},
+        "keyId": view.key_id,
     }
 
 

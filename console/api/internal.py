@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from console.api.auth import principal, service_of
+from console.api.auth import service_of
+from console.api.deployments import control_target
 from console.api.schemas import (
     AcceptUnknown,
     AvailabilityRequest,
@@ -30,6 +31,7 @@ from console.api.schemas import (
     errors,
 )
 from console.api.scope import org_scope
+from console.api.scopes import administrator, operator, reader
 from console.core.chargerevents import SEVERITIES
 from console.core.errors import NotFound, ValidationFailed
 from console.core.fleet import DEFAULT_ORG
@@ -61,39 +63,39 @@ def _unknown_allowed(who: Principal) -> None:
 
 
 @router.get("/info", response_model=BackendInfo, responses=READ, summary="What the server is: OCPP URL, store, read-only")
-async def info(request: Request, who: Principal = Depends(principal)) -> Any:
+async def info(request: Request, who: Principal = Depends(reader)) -> Any:
     return service_of(request).info.to_dict()
 
 
 @router.get("/chargers", response_model=list[ChargerView], responses=READ, summary="Every charger of the organization, with live state")
-async def chargers(request: Request, who: Principal = Depends(principal)) -> Any:
+async def chargers(request: Request, who: Principal = Depends(reader)) -> Any:
     return [view.to_dict() for view in service_of(request).org_chargers(who.organization_id)]
 
 
 @router.get("/chargers/{charger_id}", response_model=ChargerView, responses=READ, summary="One charger with live state")
-async def charger(request: Request, charger_id: str, who: Principal = Depends(principal)) -> Any:
+async def charger(request: Request, charger_id: str, who: Principal = Depends(reader)) -> Any:
     return service_of(request).org_charger(who.organization_id, charger_id).to_dict()
 
 
 @router.post("/chargers/check", response_model=Problems, responses=READ, summary="Check charger fields without saving")
-async def check(request: Request, body: CheckRequest = Body(...), who: Principal = Depends(principal)) -> Any:
+async def check(request: Request, body: CheckRequest = Body(...), who: Principal = Depends(reader)) -> Any:
     problems = await service_of(request).check_charger_in(who.organization_id, body.fields, body.charger_id)
     return {"problems": problems}
 
 
 @router.post("/chargers", status_code=201, response_model=ChargerView, responses=WRITE, summary="Create a charger from form fields")
-async def create(request: Request, fields: dict[str, Any] = Body(...), who: Principal = Depends(principal)) -> Any:
+async def create(request: Request, fields: dict[str, Any] = Body(...), who: Principal = Depends(administrator)) -> Any:
     return (await service_of(request).create_charger_in(who.organization_id, fields)).to_dict()
 
 
 @router.put("/chargers/{charger_id}", response_model=ChargerView, responses=WRITE, summary="Update a charger from form fields")
-async def update(request: Request, charger_id: str, fields: dict[str, Any] = Body(...), who: Principal = Depends(principal)) -> Any:
+async def update(request: Request, charger_id: str, fields: dict[str, Any] = Body(...), who: Principal = Depends(administrator)) -> Any:
     return (await service_of(request).update_charger_in(who.organization_id, charger_id, fields)).to_dict()
 
 
 @router.get("/chargers/{charger_id}/logs", response_model=list[LogView], responses=READ, summary="The charger's latest log lines, oldest first")
 async def charger_logs(
-    request: Request, charger_id: str, limit: int = Query(200, ge=1, le=5000)
+    request: Request, charger_id: str, who: Principal = Depends(reader), limit: int = Query(200, ge=1, le=5000)
 ) -> Any:
     service = service_of(request)
     return [entry.to_dict() for entry in await service.charger_logs(charger_id, limit)]
@@ -106,7 +108,7 @@ async def charger_logs(
     summary="Charging sessions, newest first, each with what had to be repaired",
 )
 async def transactions(
-    request: Request, charger_id: str, limit: int = Query(100, ge=1, le=5000)
+    request: Request, charger_id: str, who: Principal = Depends(reader), limit: int = Query(100, ge=1, le=5000)
 ) -> Any:
     service = service_of(request)
     return [{**item.to_dict(), "repairs": list(item.repairs)} for item in await service.list_transactions(charger_id, limit)]
@@ -118,27 +120,27 @@ async def transactions(
     responses=READ,
     summary="One session with all its meter values, signed ones as the charger sent them (for an audit)",
 )
-async def export_transaction(request: Request, charger_id: str, transaction_id: int) -> Any:
+async def export_transaction(request: Request, charger_id: str, transaction_id: int, who: Principal = Depends(reader)) -> Any:
     service = service_of(request)
     return await service.export_transaction(charger_id, transaction_id)
 
 
 @router.get("/chargers/{charger_id}/power", response_model=list[PowerSample], responses=READ, summary="Power over the last minutes")
 async def power(
-    request: Request, charger_id: str, minutes: int = Query(15, ge=1, le=24 * 60)
+    request: Request, charger_id: str, who: Principal = Depends(reader), minutes: int = Query(15, ge=1, le=24 * 60)
 ) -> Any:
     service = service_of(request)
     return [sample.to_dict() for sample in await service.power_history(charger_id, minutes)]
 
 
 @router.post("/chargers/{charger_id}/accept", response_model=ChargerView, responses=WRITE, summary="Accept a charger pending registration")
-async def accept(request: Request, charger_id: str) -> Any:
+async def accept(request: Request, charger_id: str, who: Principal = Depends(administrator)) -> Any:
     service = service_of(request)
     return (await service.accept_charger(charger_id)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/reject", response_model=ChargerView, responses=WRITE, summary="Reject a charger's registration")
-async def reject(request: Request, charger_id: str) -> Any:
+async def reject(request: Request, charger_id: str, who: Principal = Depends(administrator)) -> Any:
     service = service_of(request)
     return (await service.reject_charger(charger_id)).to_dict()
 
@@ -146,7 +148,7 @@ async def reject(request: Request, charger_id: str) -> Any:
 @router.get("/actions", response_model=list[ActionView], responses=READ, summary="Action history, newest first")
 async def actions(
     request: Request,
-    who: Principal = Depends(principal),
+    who: Principal = Depends(reader),
     charger_id: str | None = Query(None, description="one charger's history; the organization's without it"),
     limit: int = Query(200, ge=1, le=5000),
 ) -> Any:
@@ -157,14 +159,14 @@ async def actions(
 
 
 @router.get("/logs", response_model=list[LogView], responses=READ, summary="The organization's latest log lines, oldest first")
-async def fleet_logs(request: Request, who: Principal = Depends(principal), limit: int = Query(500, ge=1, le=5000)) -> Any:
+async def fleet_logs(request: Request, who: Principal = Depends(reader), limit: int = Query(500, ge=1, le=5000)) -> Any:
     return [entry.to_dict() for entry in await service_of(request).org_fleet_logs(who.organization_id, limit)]
 
 
 @router.get("/events", response_model=list[ChargerEventView], responses=READ, summary="The organization's charger events, newest first")
 async def fleet_events(
     request: Request,
-    who: Principal = Depends(principal),
+    who: Principal = Depends(reader),
     charger_id: str | None = Query(None, description="one charger's events; the organization's without it"),
     kind: str | None = Query(None, max_length=64),
     severity: str | None = Query(None, pattern=f"^({'|'.join(SEVERITIES)})$"),
@@ -179,12 +181,12 @@ async def fleet_events(
 
 
 @router.get("/locations", response_model=list[LocationView], responses=READ, summary="The organization's locations with power and headroom")
-async def locations(request: Request, who: Principal = Depends(principal)) -> Any:
+async def locations(request: Request, who: Principal = Depends(reader)) -> Any:
     return [location.to_dict() for location in await service_of(request).org_locations(who.organization_id)]
 
 
 @router.get("/unknown", response_model=list[UnknownChargerView], responses=READ, summary="Identities not in the fleet that tried to connect")
-async def unknown(request: Request, who: Principal = Depends(principal)) -> Any:
+async def unknown(request: Request, who: Principal = Depends(reader)) -> Any:
     if who.organization_id != DEFAULT_ORG_ID:
         return []
     return [item.to_dict() for item in await service_of(request).list_unknown()]
@@ -192,14 +194,14 @@ async def unknown(request: Request, who: Principal = Depends(principal)) -> Any:
 
 @router.post("/unknown/{identity}/accept", response_model=ChargerView, responses=WRITE, summary="Admit an unknown identity to the fleet")
 async def accept_unknown(
-    request: Request, identity: str, body: AcceptUnknown = Body(default_factory=AcceptUnknown), who: Principal = Depends(principal)
+    request: Request, identity: str, body: AcceptUnknown = Body(default_factory=AcceptUnknown), who: Principal = Depends(administrator)
 ) -> Any:
     _unknown_allowed(who)
     return (await service_of(request).accept_unknown(identity, body.ocpp_version)).to_dict()
 
 
 @router.post("/unknown/{identity}/reject", status_code=204, responses=WRITE, summary="Refuse an unknown identity")
-async def reject_unknown(request: Request, identity: str, who: Principal = Depends(principal)) -> Response:
+async def reject_unknown(request: Request, identity: str, who: Principal = Depends(administrator)) -> Response:
     _unknown_allowed(who)
     await service_of(request).reject_unknown(identity)
     return Response(status_code=204)
@@ -207,20 +209,20 @@ async def reject_unknown(request: Request, identity: str, who: Principal = Depen
 
 @router.put("/locations/{location_id}/cap", response_model=LocationView, responses=WRITE, summary="Set or remove a location's power cap")
 async def set_location_cap(
-    request: Request, location_id: str, body: LocationCap = Body(...)
+    request: Request, location_id: str, body: LocationCap = Body(...), who: Principal = Depends(administrator)
 ) -> Any:
     service = service_of(request)
     return (await service.set_location_cap(location_id, body.power_cap_kw)).to_dict()
 
 
 @router.get("/commands", response_model=dict[str, CommandSpec], responses=READ, summary="The commands a charger takes")
-async def commands(request: Request, who: Principal = Depends(principal)) -> Any:
+async def commands(request: Request, who: Principal = Depends(reader)) -> Any:
     return service_of(request).charger_commands()
 
 
 @router.post("/chargers/{charger_id}/commands", status_code=201, response_model=ActionView, responses=WRITE, summary="Send charge or idle")
 async def send_command(
-    request: Request, charger_id: str, body: ConsoleCommand = Body(...)
+    request: Request, charger_id: str, body: ConsoleCommand = Body(...), who: Principal = Depends(operator)
 ) -> Any:
     service = service_of(request)
     action = await service.send_command(
@@ -230,32 +232,32 @@ async def send_command(
 
 
 @router.get("/actions/{action_id}", response_model=ActionView, responses=READ, summary="One action")
-async def get_action(request: Request, action_id: str) -> Any:
+async def get_action(request: Request, action_id: str, who: Principal = Depends(reader)) -> Any:
     return (await service_of(request).get_action(action_id)).to_dict()
 
 
 @router.post("/actions/{action_id}/cancel", response_model=ActionView, responses=WRITE, summary="Cancel a scheduled or pending action")
-async def cancel_action(request: Request, action_id: str) -> Any:
+async def cancel_action(request: Request, action_id: str, who: Principal = Depends(operator)) -> Any:
     return (await service_of(request).cancel_action(action_id)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/reset", response_model=OperationResult, responses=WRITE, summary="OCPP Reset (soft or hard)")
 async def reset(
-    request: Request, charger_id: str, body: ResetRequest = Body(default_factory=ResetRequest)
+    request: Request, charger_id: str, body: ResetRequest = Body(default_factory=ResetRequest), who: Principal = Depends(operator)
 ) -> Any:
     service = service_of(request)
     return (await service.reset(charger_id, body.hard)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/unlock", response_model=OperationResult, responses=WRITE, summary="OCPP UnlockConnector")
-async def unlock(request: Request, charger_id: str, body: UnlockRequest = Body(...)) -> Any:
+async def unlock(request: Request, charger_id: str, body: UnlockRequest = Body(...), who: Principal = Depends(operator)) -> Any:
     service = service_of(request)
     return (await service.unlock(charger_id, body.connector_id)).to_dict()
 
 
 @router.post("/chargers/{charger_id}/availability", response_model=OperationResult, responses=WRITE, summary="OCPP ChangeAvailability")
 async def change_availability(
-    request: Request, charger_id: str, body: AvailabilityRequest = Body(...)
+    request: Request, charger_id: str, body: AvailabilityRequest = Body(...), who: Principal = Depends(operator)
 ) -> Any:
     service = service_of(request)
     return (await service.change_availability(charger_id, body.connector_id, body.operative)).to_dict()
@@ -266,11 +268,13 @@ async def change_availability(
     response_model=ControlOutcome,
     responses=WRITE,
     summary="Operator control on a simulated charger: plug in/unplug an EV, present a tag, inject/clear a fault, drop the connection",
+    description="The charger is named by its identity (as the seed says for simulator endpoints) or its internal id.",
 )
 async def simulator_control(
-    request: Request, charger_id: str, body: SimulatorControl = Body(...)
+    request: Request, charger_id: str, body: SimulatorControl = Body(...), who: Principal = Depends(operator)
 ) -> Any:
     service = service_of(request)
+    charger_id = control_target(service, who, charger_id).id
     if body.control == "plug_in":
         message = await service.plug_in(charger_id, body.connector_id, soc=body.soc, battery_kwh=body.battery_kwh)
     elif body.control == "present_id_tag":
@@ -293,7 +297,7 @@ async def simulator_control(
     summary="Start, stop or restart every simulated charger at a location",
 )
 async def location_runtime(
-    request: Request, location_id: str, body: LocationRuntime = Body(...)
+    request: Request, location_id: str, body: LocationRuntime = Body(...), who: Principal = Depends(operator)
 ) -> Any:
     service = service_of(request)
     messages = await service.location_runtime(location_id, body.command)

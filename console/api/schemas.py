@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.core.views import ProtocolWarning
 
 T = TypeVar("T")
+
+
+def one_of(names: Any, *, nullable: bool = False, **field: Any) -> Any:
+    """A text field whose schema lists the names it takes (an enum) while the server checks it itself:
+    a request's value is refused by the core with its own code, and a stored value never fails an answer."""
+    values: list[Any] = list(get_args(names))
+    return Field(json_schema_extra={"enum": values + [None] if nullable else values}, **field)
+
+
+# -- the names the seeds fix, as enums -----------------------------------------------------
+
+# A charger's live status: offline, or the status of the connector that matters most.
+ChargerStatus = Literal["offline", "faulted", "charging", "suspended", "preparing", "finishing", "reserved", "available", "unavailable"]
+# The commands the device API takes, how they run, and what settles a conflict (core/engine.py).
+Command = Literal["charge", "idle"]
+Execution = Literal["immediate", "scheduled", "windowed"]
+OnConflict = Literal["cancel_and_replace", "queue_after"]
+# An action's states, from asked to settled (core/ledger.py, core/engine.py).
+ActionState = Literal["scheduled", "pending", "sent", "acknowledged", "completed", "rejected", "failed", "cancelled", "expired"]
 
 
 # -- envelope ------------------------------------------------------------------------
@@ -47,8 +66,8 @@ class ErrorEnvelope(BaseModel):
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
-        401: "Missing, wrong or revoked API key",
-        403: "Forbidden",
+        401: "Missing, wrong, revoked or expired API key",
+        403: "The API key does not have the scope this needs (read, operate or admin)",
         404: "Not found in the key's organization",
         409: "Conflicts with the charger's or action's current state",
         422: "Invalid request: every bad field is listed in error.details",
@@ -188,7 +207,7 @@ class DeviceMetadata(BaseModel):
 
 
 class DeviceState(BaseModel):
-    status: str
+    status: str = one_of(ChargerStatus)
     isConnected: bool
     isCharging: bool
     currentPower: float = Field(description="kW")
@@ -198,7 +217,7 @@ class DeviceState(BaseModel):
 
 class CommandSpec(BaseModel):
     parameters: dict[str, Any]
-    execution: list[str]
+    execution: list[Execution]
 
 
 class Links(BaseModel):
@@ -207,8 +226,8 @@ class Links(BaseModel):
 
 class LastAction(BaseModel):
     id: str
-    command: str
-    state: str
+    command: str = Field(description="charge, idle, or the operation or runtime request (reset, start, ...)")
+    state: str = one_of(ActionState)
     createdAt: datetime
     updatedAt: datetime
     links: Links
@@ -216,11 +235,11 @@ class LastAction(BaseModel):
 
 class Schedule(BaseModel):
     actionId: str
-    command: str
-    execution: str
+    command: str = one_of(Command)
+    execution: str = one_of(Execution)
     start: datetime | None
     end: datetime | None
-    state: str
+    state: str = one_of(ActionState)
 
 
 class Device(BaseModel):
@@ -230,7 +249,7 @@ class Device(BaseModel):
     metadata: DeviceMetadata
     state: DeviceState
     commands: dict[str, CommandSpec]
-    conflictStrategies: list[str]
+    conflictStrategies: list[OnConflict]
     lastAction: LastAction | None
     currentSchedule: Schedule | None
 
@@ -250,25 +269,33 @@ class DeviceList(BaseModel):
 class CommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command: str = Field(description='"charge" or "idle"', examples=["charge"])
+    command: str = one_of(Command, examples=["charge"])
     parameters: dict[str, Any] | None = Field(default=None, examples=[{"powerLimit": 7.4}])
-    execution: str | None = Field(default=None, description="immediate | scheduled | windowed (default: from start/end)")
+    execution: str | None = one_of(Execution, nullable=True, default=None, description="default: from start/end")
     start: str | None = Field(default=None, description="ISO 8601 time, or 'now'", examples=["2026-05-07T22:00:00Z"])
     end: str | None = Field(default=None, description="ISO 8601 time: the end of a windowed command")
-    onConflict: str | None = Field(default=None, description="cancel_and_replace | queue_after", examples=["cancel_and_replace"])
+    onConflict: str | None = one_of(
+        OnConflict, nullable=True, default=None, description="what to do when an earlier command is still open", examples=["cancel_and_replace"]
+    )
 
 
 class DeviceAction(BaseModel):
     id: str
     deviceId: str
-    command: str
+    command: str = Field(description="charge, idle, or the operation or runtime request (reset, start, ...)")
     parameters: dict[str, Any]
-    execution: str
-    state: str
+    execution: str = one_of(Execution)
+    state: str = one_of(ActionState)
     detail: str | None
     createdAt: datetime
     updatedAt: datetime
     links: Links
+    keyId: str | None = Field(description="the API key that asked for it (its id, never the key); null: the console's operator or the console itself")
+
+
+class ActionList(BaseModel):
+    items: list[DeviceAction]
+    pagination: Pagination
 
 
 # -- ours: health and the console's internal endpoints ----------------------------------
@@ -326,12 +353,12 @@ class LocationCap(BaseModel):
 class ConsoleCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command: str
+    command: str = one_of(Command)
     parameters: dict[str, Any] | None = None
-    execution: str | None = None
+    execution: str | None = one_of(Execution, nullable=True, default=None)
     start: str | None = None
     end: str | None = None
-    on_conflict: str | None = None
+    on_conflict: str | None = one_of(OnConflict, nullable=True, default=None)
 
 
 class ResetRequest(BaseModel):
@@ -440,3 +467,38 @@ class TransactionExport(BaseModel):
     transaction: Transaction
     meter_values: list[ExportedSample]
     signed_meter_values: list[SignedReading]
+
+
+# -- API keys (admin) -----------------------------------------------------------------------
+
+Scope = Literal["read", "operate", "admin"]
+
+
+class ApiKeyInfo(BaseModel):
+    """A key's record; the key itself is shown only once, when it is created."""
+
+    id: str = Field(examples=["key_4f2a9c01d4e6"])
+    prefix: str = Field(description="the key's first characters, to tell keys apart", examples=["ocpp_sk_Ab3dEf"])
+    label: str | None
+    scopes: list[Scope] = Field(description="read; operate: commands, runtime, simulator controls; admin: fleet, keys, caps, tokens")
+    createdAt: datetime
+    expiresAt: datetime | None = Field(description="refused from then on; null: never")
+    lastUsedAt: datetime | None = Field(description="the last request with it, to within a minute")
+    revokedAt: datetime | None
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyInfo]
+    pagination: Pagination
+
+
+class NewApiKey(ApiKeyInfo):
+    key: str = Field(description="the key: shown this once, stored only as a hash")
+
+
+class ApiKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, max_length=100)
+    scopes: list[Scope] = Field(default=["read", "operate", "admin"], min_length=1)
+    expiresAt: datetime | None = Field(default=None, description="ISO 8601, in the future; null: never expires")

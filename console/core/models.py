@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,11 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from console.core.views import OCPP_VERSIONS  # noqa: F401  (re-exported for the store's users)
+
+
+# The API key a request acts for, set by the REST API for the request's work: each Action
+# created meanwhile records it. Unset (None) for the UI and the console's own decisions.
+acting_key: ContextVar[str | None] = ContextVar("acting_key", default=None)
 
 
 def new_charger_id() -> str:
@@ -211,6 +217,9 @@ class Action(SQLModel, table=True):
     sent_at: datetime | None = None
     answered_at: datetime | None = None
     duration_ms: float | None = None
+    # The API key that asked for it (its id, never the key); None for the console's own
+    # operator and for what the console decides itself (the power cap).
+    key_id: str | None = Field(default_factory=lambda: acting_key.get(), index=True)
 
 
 class LogEntry(SQLModel, table=True):
@@ -263,6 +272,12 @@ class ApiKey(SQLModel, table=True):
     label: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
+    # What the key may do, space-separated: read, operate (commands, runtime), admin (fleet, keys, caps).
+    scopes: str = "read operate admin"
+    # After this the key is refused, as a revoked one is.
+    expires_at: datetime | None = None
+    # When a request last came with it (kept to within a minute: not a write per request).
+    last_used_at: datetime | None = None
 
 
 class IdToken(SQLModel, table=True):
@@ -294,3 +309,19 @@ class LocalAuthList(SQLModel, table=True):
     # The entries by key, in the charger's OCPP shape, so the next push sends only what changed.
     entries: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     pushed_at: datetime | None = None
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A POST's first answer under its Idempotency-Key, replayed for the same key and body within a day."""
+
+    # The SHA-256 of the API key that sent it (as ApiKey.key_hash): one client's keys are its own.
+    key_hash: str = Field(primary_key=True)
+    idempotency_key: str = Field(primary_key=True)
+    method: str
+    path: str
+    # The SHA-256 of the request body: the same key with another body is refused.
+    body_hash: str
+    status: int
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    body: str = Field(sa_column=Column(Text))
+    created_at: datetime = Field(index=True)

@@ -36,6 +36,7 @@ def action_view(action: Action, identity: str) -> ActionView:
         sent_at=action.sent_at,
         answered_at=action.answered_at,
         duration_ms=action.duration_ms,
+        key_id=action.key_id,
     )
 
 

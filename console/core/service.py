@@ -7,7 +7,7 @@ import json
 import logging
 from dataclasses import replace
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,8 @@ class ConsoleService:
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
+        # API keys whose last-used time is on its way to the store.
+        self._key_uses: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -207,6 +209,26 @@ class ConsoleService:
     async def list_transactions(self, charger_id: str, limit: int = 100) -> list[TransactionView]:
         self._charger(charger_id)
         return await self.queries.transactions(charger_id, limit)
+
+    async def transaction_page(self, charger_id: str, limit: int = 100, offset: int = 0) -> tuple[list[TransactionView], int]:
+        """One page of a charger's sessions, newest first, and how many it has."""
+        from sqlalchemy import func
+
+        self._charger(charger_id)
+        newest = await self.queries.transactions(charger_id, offset + limit)
+        total = await self.store.run(
+            lambda session: session.exec(
+                select(func.count()).select_from(Transaction).where(Transaction.charger_id == charger_id)
+            ).one()
+        )
+        return newest[offset:], total
+
+    async def transaction_charger_id(self, transaction_id: int) -> str:
+        """The charger a session belongs to (NotFound when there is no such session)."""
+        transaction = await self.store.run(lambda session: session.get(Transaction, transaction_id))
+        if transaction is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        return transaction.charger_id
 
     async def export_transaction(self, charger_id: str, transaction_id: int) -> dict[str, Any]:
         """A session with all its readings, signed ones as the charger sent them."""
@@ -625,31 +647,57 @@ class ConsoleService:
     # organization is "not found", so ids do not leak. Imports are local to keep this
     # section self-contained.
 
-    async def create_api_key(self, org: str = DEFAULT_ORG, label: str | None = None) -> tuple[Any, str]:
-        """A new key of the organization named `org` (created if new): (its ApiKeyView, the key, shown once)."""
-        from console.core.keys import ApiKeys, org_name_problem
+    async def create_api_key(
+        self,
+        org: str = DEFAULT_ORG,
+        label: str | None = None,
+        scopes: Any = None,
+        expires_at: Any = None,
+    ) -> tuple[Any, str]:
+        """A new key of the organization named `org` (created if new): (its ApiKeyView, the key, shown once).
+
+        `scopes` (read, operate, admin) default to all three; `expires_at` to never.
+        """
+        from console.core.keys import ApiKeys, org_name_problem, parse_scopes
 
         problem = org_name_problem(org)
         if problem:
             raise ValidationFailed({"org": problem})
+        chosen = parse_scopes(scopes)
         keys = ApiKeys(self.clock)
-        return await self.store.run(lambda session: keys.create(session, self.fleet.ensure_org(session, org.strip()), label))
+        return await self.store.run(
+            lambda session: keys.create(session, self.fleet.ensure_org(session, org.strip()), label, chosen, expires_at)
+        )
 
-    async def revoke_api_key(self, key_id: str) -> Any:
+    async def revoke_api_key(self, key_id: str, organization_id: str | None = None) -> Any:
+        """End a key at once; with `organization_id`, only one of that organization's (NotFound otherwise)."""
         from console.core.keys import ApiKeys
 
-        return await self.store.run(lambda session: ApiKeys(self.clock).revoke(session, key_id))
+        return await self.store.run(lambda session: ApiKeys(self.clock).revoke(session, key_id, organization_id))
 
-    async def list_api_keys(self) -> list[Any]:
+    async def list_api_keys(self, organization_id: str | None = None) -> list[Any]:
         from console.core.keys import ApiKeys
 
-        return await self.store.run(ApiKeys(self.clock).list)
+        return await self.store.run(lambda session: ApiKeys(self.clock).list(session, organization_id))
 
     async def authenticate(self, key: str) -> Any:
-        """The key's Principal (key id, organization), or None for a missing, wrong or revoked key."""
+        """The key's Principal (key id, organization, scopes), or None for a missing, wrong, revoked or expired key.
+
+        Its last-used time goes to the store with the next batch, at most once a minute per key.
+        """
         from console.core.keys import ApiKeys
 
-        return await self.store.run(lambda session: ApiKeys(self.clock).verify(session, key))
+        keys = ApiKeys(self.clock)
+        found = await self.store.run(lambda session: keys.verify(session, key))
+        if found is not None and found.stale_use and not self._info.read_only and found.key_id not in self._key_uses:
+            self._key_uses.add(found.key_id)
+
+            def used(session: Session) -> None:
+                self._key_uses.discard(found.key_id)
+                keys.used(session, found.key_id)
+
+            self.writer.call(used)
+        return found
 
     def org_chargers(self, organization_id: str) -> list[ChargerView]:
         """The organization's chargers, by identity."""
@@ -808,6 +856,46 @@ class ConsoleService:
             )
 
         return [action_view(action, self._charger(action.charger_id).identity) for action in await self.store.run(read)]
+
+    async def org_action_page(
+        self,
+        organization_id: str,
+        *,
+        charger_id: str | None = None,
+        command: str | None = None,
+        state: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> tuple[list[ActionView], int]:
+        """One page of the organization's actions, newest first, narrowed by charger, command, state and
+        creation time (`since` included, `until` not), and how many match in all."""
+        from sqlalchemy import func
+
+        await self.writer.flush()
+
+        def read(session: Session) -> tuple[list[Action], int]:
+            query = select(Action).join(Charger, col(Charger.id) == col(Action.charger_id))
+            query = query.where(Charger.organization_id == organization_id)
+            if charger_id is not None:
+                query = query.where(Action.charger_id == charger_id)
+            if command is not None:
+                query = query.where(Action.command == command)
+            if state is not None:
+                query = query.where(Action.state == state)
+            if since is not None:
+                query = query.where(col(Action.created_at) >= since)
+            if until is not None:
+                query = query.where(col(Action.created_at) < until)
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            page = session.exec(
+                query.order_by(col(Action.created_at).desc(), col(Action.id).desc()).offset(offset).limit(limit)
+            ).all()
+            return list(page), total
+
+        page, total = await self.store.run(read)
+        return [action_view(action, self._charger(action.charger_id).identity) for action in page], total
 
     async def org_fleet_logs(self, organization_id: str, limit: int = 500) -> list[LogView]:
         """The organization's chargers' latest log lines, oldest first."""

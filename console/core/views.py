@@ -208,6 +208,8 @@ class ActionView(View):
     sent_at: datetime | None = None
     answered_at: datetime | None = None
     duration_ms: float | None = None
+    # The API key that asked for it (its id); None: the console's operator, or the console itself.
+    key_id: str | None = None
 
     @property
     def link(self) -> str:

@@ -86,7 +86,8 @@ class ActionTable(DataTable[str]):
             "state": state_cell(self.app, action.state),
             "timing": action_timing(action, now, self.app.zone),
             "parameters": escape(parameters_cell(action)),
-            "detail": escape(action.detail or ""),
+            # An action an API key asked for says which key (its id): the trail of who did what.
+            "detail": escape(f"{action.key_id}: {action.detail or ''}" if action.key_id else action.detail or ""),
         }
         return tuple(every[key] for key in self._columns)
 
