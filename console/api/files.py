@@ -207,7 +207,11 @@ async def _receive_upload(request: Request, token: str, name: str | None) -> Any
 # -- what chargers reach (no API key) --------------------------------------------------------------
 
 
-@charger_files.get("/firmware/{file_id}/{name}", summary="A firmware image, for the charger that was sent its URL")
+@charger_files.get(
+    "/firmware/{file_id}/{name}",
+    responses={200: {"content": {"application/octet-stream": {}}}, **errors(404)},
+    summary="A firmware image, for the charger that was sent its URL",
+)
 async def firmware_image(request: Request, file_id: str, name: str) -> Any:
     view, path = service_of(request).firmware.firmware_file(file_id)
     if view.name != name:

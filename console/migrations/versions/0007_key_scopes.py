@@ -2,7 +2,7 @@
 
 Keys made before scopes existed could do everything: they keep all three scopes.
 
-Revision ID: 0007 (helper apisurface; the store reads a revision's id from its file name, up to the first "_")
+Revision ID: 0007
 Revises: 0006
 """
 
