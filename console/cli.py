@@ -158,7 +158,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run headless: OCPP server, simulated chargers and the REST API, logs to stdout")
     _add_depot(serve, "127.0.0.1")
     serve.add_argument("--api-port", type=int, default=8080, help="REST API port (default 8080; 0 = any free port)")
-    serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
+    serve.add_argument(
+        "--api-host", default="127.0.0.1",
+        help="address the REST API binds (default 127.0.0.1, whatever --host says; off loopback use --api-tls-cert)",
+    )
+    serve.add_argument(
+        "--api-tls-cert", type=Path, default=None, metavar="FILE",
+        help="serve the REST API over HTTPS with this PEM certificate chain; needs --api-tls-key",
+    )
+    serve.add_argument("--api-tls-key", type=Path, default=None, metavar="FILE", help="the PEM private key of --api-tls-cert")
+    serve.add_argument(
+        "--api-max-body", type=int, default=1024 * 1024, metavar="BYTES",
+        help="largest request body the REST API takes (default 1 MiB; larger ones get 413)",
+    )
+    serve.add_argument(
+        "--api-rate", type=float, default=50.0, metavar="N",
+        help="requests per second per API key (bursts of 4 x N; twice as many per source address; default 50)",
+    )
+    serve.add_argument(
+        "--api-streams-per-key", type=int, default=5, metavar="N", help="open /events streams per API key (default 5)"
+    )
+    serve.add_argument(
+        "--api-max-connections", type=int, default=1000, metavar="N",
+        help="open REST API connections (default 1000, at most a quarter of the open-files limit: chargers keep the rest)",
+    )
     serve.add_argument("--environment", default="production", help="meta.environment in API answers (default production)")
     serve.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     serve.add_argument(
@@ -296,7 +319,10 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         api_port=getattr(args, "api_port", None),
-        api_host=getattr(args, "api_host", None) or args.host,
+        api_host=getattr(args, "api_host", None) or "127.0.0.1",
+        api_tls_cert=getattr(args, "api_tls_cert", None),
+        api_tls_key=getattr(args, "api_tls_key", None),
+        api_limits=_api_limits(args),
         environment=getattr(args, "environment", "production"),
         auto_register=args.auto_register,
         compression=args.compression,
@@ -305,6 +331,22 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         max_clock_skew_s=args.clock_skew * 3600,
         unknown_tokens=args.unknown_tokens or ("reject" if args.command == "serve" and not args.demo else "accept"),
         stop_timeout=getattr(args, "stop_timeout", 10.0),
+    )
+
+
+def _api_limits(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from console.api.limits import ApiLimits
+
+    if args.command != "serve":
+        return ApiLimits()
+    return ApiLimits(
+        max_body_bytes=args.api_max_body,
+        key_rate=args.api_rate,
+        key_burst=int(args.api_rate * 4),
+        address_rate=args.api_rate * 2,
+        address_burst=int(args.api_rate * 8),
+        streams_per_key=args.api_streams_per_key,
+        max_connections=args.api_max_connections,
     )
 
 

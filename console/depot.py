@@ -5,11 +5,13 @@ Both the embedded console and `serve` run one of these; only the front end diffe
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.api.limits import ApiLimits
 from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
 from console.core.errors import ConsoleError
@@ -71,7 +73,11 @@ class DepotSettings:
     tls_key: Path | None = None
     # The REST API (headless mode): None runs none; 0 takes any free port.
     api_port: int | None = None
+    # The API binds loopback whatever --host says: publishing it takes --api-host (and, off loopback, TLS).
     api_host: str = "127.0.0.1"
+    api_tls_cert: Path | None = None
+    api_tls_key: Path | None = None
+    api_limits: ApiLimits = field(default_factory=ApiLimits)
     environment: str = "production"
     # Unknown chargers get a Pending record instead of a 404 at the handshake.
     auto_register: bool = False
@@ -117,6 +123,13 @@ def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
     return context
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class Depot:
     def __init__(self, settings: DepotSettings, clock: Clock | None = None) -> None:
         ssl_context = server_tls(settings.tls_cert, settings.tls_key)  # before anything is opened
@@ -141,6 +154,11 @@ class Depot:
         )
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None
+        if settings.api_port is not None:  # built now, so a bad API certificate stops the start before anything opens
+            self.api = ApiServer(
+                self.service, settings.api_host, settings.api_port, environment=settings.environment,
+                limits=settings.api_limits, tls_cert=settings.api_tls_cert, tls_key=settings.api_tls_key,
+            )
 
     async def start(self) -> None:
         raise_open_files_limit()
@@ -166,11 +184,13 @@ class Depot:
             )
             self.service.attach(runtime=self.sims)
             await self.sims.start_all()
-        if self.settings.api_port is not None:
-            self.api = ApiServer(
-                self.service, self.settings.api_host, self.settings.api_port, environment=self.settings.environment
-            )
+        if self.api is not None:
             await self.api.start()
+            if self.api.scheme == "http" and not is_loopback(self.settings.api_host):
+                log.warning(
+                    "the REST API on %s is plain HTTP: API keys cross the network in clear text "
+                    "(use --api-tls-cert/--api-tls-key, or bind 127.0.0.1 behind a TLS reverse proxy)", self.api.url,
+                )
 
     def _sim_tls(self) -> ssl.SSLContext | None:
         """Our own simulators reach a wss:// listener on loopback trusting its certificate, whatever its host name."""

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.api import deployments, devices, events, internal, tokens
 from console.api.envelope import ApiError, error_response, new_request_id, ok
-from console.api.schemas import Envelope, Health
+from console.api.limits import ApiLimits, Gate, GateCounts
+from console.api.schemas import Envelope, Health, Liveness
 from console.core.engine import CommandRefused
 from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, StoreUnavailable, Unavailable, ValidationFailed
 from console.core.service import ConsoleService
@@ -37,6 +38,7 @@ HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",
@@ -72,6 +74,15 @@ def _field(location: tuple[Any, ...]) -> str:
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:] or parts
     return ".".join(parts)
+
+
+# An error answer names at most this many fields, each briefly: a huge bad body gets a small answer.
+MAX_ERROR_DETAILS = 20
+MAX_ERROR_TEXT = 200
+
+
+def _brief(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
 
 
 def _problems(problems: dict[str, str]) -> list[dict[str, str]]:
@@ -117,8 +128,11 @@ def create_app(
     environment: str = "production",
     ocpp_listening: Callable[[], bool] | None = None,
     heartbeat_s: float = 15.0,
+    limits: ApiLimits | None = None,
+    event_log: events.EventLogSettings | None = None,
 ) -> FastAPI:
     """The app over one running service. `ocpp_listening` tells /health whether the OCPP server is up."""
+    limits = limits or ApiLimits()
     app = FastAPI(
         title="ocpp-console API",
         version="1.0",
@@ -132,8 +146,11 @@ def create_app(
     app.state.service = service
     app.state.environment = environment
     app.state.heartbeat_s = heartbeat_s
-    app.state.streams = events.Streams()
-    app.add_middleware(RequestStamp)
+    app.state.limits = limits
+    app.state.gate_counts = GateCounts()
+    app.state.events = events.EventHub(service, event_log, limits.streams_per_key)
+    app.add_middleware(Gate, limits=limits, counts=app.state.gate_counts)
+    app.add_middleware(RequestStamp)  # outermost: the gate's refusals carry a request id too
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> Any:
@@ -141,8 +158,14 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Any:
-        details = [{"field": _field(tuple(item.get("loc", ()))), "message": str(item.get("msg", "invalid"))} for item in error.errors()]
-        message = "; ".join(f"{item['field']}: {item['message']}" for item in details) or "invalid request"
+        problems = error.errors()
+        details = [
+            {"field": _brief(_field(tuple(item.get("loc", ())))), "message": _brief(str(item.get("msg", "invalid")))}
+            for item in problems[:MAX_ERROR_DETAILS]
+        ]
+        message = "; ".join(f"{item['field']}: {item['message']}" for item in details[:5]) or "invalid request"
+        if len(problems) > 5:
+            message += f"; and {len(problems) - 5} more"
         return error_response(request, 422, "VALIDATION_ERROR", message, details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -159,12 +182,22 @@ def create_app(
         log.error("%s %s failed: %r", request.method, request.url.path, error, exc_info=error)
         return error_response(request, 500, "INTERNAL_ERROR", "the server failed to answer this request; it has been logged")
 
-    @app.get("/health", response_model=Envelope[Health], tags=["health"], summary="Store, OCPP listener and counts (no auth)")
+    @app.get(
+        "/health",
+        response_model=Envelope[Health] | Envelope[Liveness],
+        tags=["health"],
+        summary="Whether the server is up (no key); with a key, the store, the OCPP listener and the organization's counts",
+    )
     async def health(request: Request) -> Any:
+        listening = ocpp_listening() if ocpp_listening is not None else bool(service.info.ocpp_url)
+        who = getattr(request.state, "principal", None)  # the gate checked a key, when one was given
+        if who is None:  # said to anyone: up or not, without a write and without details
+            up = service.store.unavailable is None and listening
+            return ok(request, {"status": "ok" if up else "degraded"})
         reason = await _store_refuses_writes(service)
         reachable = reason is None or await service.store_reachable()
-        chargers = service.live.views()
-        listening = ocpp_listening() if ocpp_listening is not None else bool(service.info.ocpp_url)
+        chargers = service.org_chargers(who.organization_id)
+        counts = request.app.state.gate_counts
         return ok(
             request,
             {
@@ -179,6 +212,7 @@ def create_app(
                 },
                 "ocpp": {"url": service.info.ocpp_url, "listening": listening},
                 "counts": {"chargers": len(chargers), "connected": sum(1 for view in chargers if view.is_connected)},
+                "api": {"failed_authentications": counts.failed_authentications, "rate_limited": counts.rate_limited},
             },
         )
 

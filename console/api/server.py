@@ -1,4 +1,8 @@
-"""uvicorn inside the core's event loop: started as a task, stopped by `should_exit`."""
+"""uvicorn inside the core's event loop: started as a task, stopped by `should_exit`.
+
+It speaks HTTPS when given a certificate and key, and runs the h11 protocol
+with the connection guard of limits.py (header deadline, connection caps).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,14 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Generator
+from pathlib import Path
 
 import uvicorn
 
 from console.api.app import create_app
+from console.api.events import EventLogSettings
+from console.api.limits import ApiLimits, ConnectionGuard, guarded_protocol
+from console.core.errors import ConsoleError
 from console.core.service import ConsoleService
 
 log = logging.getLogger("console.api")
@@ -34,17 +42,37 @@ class ApiServer:
         ocpp_listening: Callable[[], bool] | None = None,
         heartbeat_s: float = 15.0,
         access_log: bool = False,
+        limits: ApiLimits | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        event_log: EventLogSettings | None = None,
     ) -> None:
-        self.app = create_app(service, environment=environment, ocpp_listening=ocpp_listening, heartbeat_s=heartbeat_s)
+        if (tls_cert is None) != (tls_key is None):
+            raise ConsoleError("API TLS needs both a certificate (--api-tls-cert) and its private key (--api-tls-key)")
+        limits = limits or ApiLimits()
+        self.app = create_app(
+            service, environment=environment, ocpp_listening=ocpp_listening, heartbeat_s=heartbeat_s, limits=limits,
+            event_log=event_log,
+        )
+        self.guard = ConnectionGuard(limits)
         config = uvicorn.Config(
             self.app,
             host=host,
             port=port,
+            http=guarded_protocol(self.guard),
             log_config=None,
             access_log=access_log,
             lifespan="off",
             timeout_graceful_shutdown=5,
+            ssl_certfile=str(tls_cert) if tls_cert is not None else None,
+            ssl_keyfile=str(tls_key) if tls_key is not None else None,
         )
+        if tls_cert is not None:
+            try:
+                config.load()  # the certificate is read now, so a bad one stops the start with a clear message
+            except (OSError, ValueError) as error:
+                raise ConsoleError(f"cannot load the API's TLS certificate {tls_cert} with key {tls_key}: {error}") from error
+        self.scheme = "https" if tls_cert is not None else "http"
         self.server = _EmbeddedServer(config)
         self.host = host
         self.port = port
@@ -53,7 +81,7 @@ class ApiServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         """Listen; returns once the socket is bound (raises OSError when it cannot be)."""
@@ -61,10 +89,12 @@ class ApiServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.create_server((self.host, self.port), family=family)
         self.port = sock.getsockname()[1]
+        await self.app.state.events.start()
         self._task = asyncio.create_task(self.server.serve(sockets=[sock]), name="REST API")
         while not self.server.started:
             if self._task.done():
                 sock.close()
+                await self.app.state.events.stop()
                 raise OSError(f"the REST API could not start on {self.url}") from self._task.exception()
             await asyncio.sleep(0.01)
         log.info("REST API listening on %s", self.url)
@@ -73,7 +103,7 @@ class ApiServer:
         """Stop accepting, end the event streams, let requests in flight finish."""
         if self._task is None:
             return
-        self.app.state.streams.close_all()
+        await self.app.state.events.stop()
         self.server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

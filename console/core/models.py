@@ -291,3 +291,21 @@ class LocalAuthList(SQLModel, table=True):
     # The entries by key, in the charger's OCPP shape, so the next push sends only what changed.
     entries: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     pushed_at: datetime | None = None
+
+
+class StreamEvent(SQLModel, table=True):
+    """An event of the API's /events stream as it was sent: the durable event log that Last-Event-ID replays.
+
+    `id` is the event's SSE id, given by the API's event hub (not by the
+    database); `organization_id` "*" marks an event every organization sees
+    (the store's health). Rows older than the retention are deleted.
+    """
+
+    __table_args__ = (Index("ix_streamevent_org_id", "organization_id", "id"),)
+
+    id: int = Field(primary_key=True)
+    organization_id: str
+    charger_id: str | None = None
+    type: str
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(index=True)

@@ -81,15 +81,15 @@ async def test_events_need_a_key(api: Api) -> None:
 
 
 async def test_a_client_that_leaves_is_unsubscribed_and_the_server_stops_with_streams_open(api: Api) -> None:
-    before = len(api.service.bus._subscribers)
+    hub = api.server.app.state.events
     async with api.client.stream("GET", "/events", headers=api.x_api_key()) as response:
         await anext(response.aiter_lines())
-        assert len(api.service.bus._subscribers) == before + 1
+        assert hub.open_streams() == 1
     for _ in range(100):
-        if len(api.service.bus._subscribers) == before:
+        if hub.open_streams() == 0:
             break
         await asyncio.sleep(0.02)
-    assert len(api.service.bus._subscribers) == before
+    assert hub.open_streams() == 0
     # A stream still open when the server stops ends instead of holding the stop up.
     async with api.client.stream("GET", "/events", headers=api.x_api_key()) as response:
         lines = response.aiter_lines()
