@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import deployments, devices, events, internal, tokens
+from console.api import deployments, devices, events, internal, tokens, webhooks
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.limits import ApiLimits, Gate, GateCounts
 from console.api.schemas import Envelope, Health, Liveness
@@ -130,6 +130,7 @@ def create_app(
     heartbeat_s: float = 15.0,
     limits: ApiLimits | None = None,
     event_log: events.EventLogSettings | None = None,
+    webhook_settings: webhooks.WebhookSettings | None = None,
 ) -> FastAPI:
     """The app over one running service. `ocpp_listening` tells /health whether the OCPP server is up."""
     limits = limits or ApiLimits()
@@ -149,6 +150,7 @@ def create_app(
     app.state.limits = limits
     app.state.gate_counts = GateCounts()
     app.state.events = events.EventHub(service, event_log, limits.streams_per_key)
+    app.state.webhooks = webhooks.WebhookDispatcher(service, app.state.events, webhook_settings)
     app.add_middleware(Gate, limits=limits, counts=app.state.gate_counts)
     app.add_middleware(RequestStamp)  # outermost: the gate's refusals carry a request id too
 
@@ -221,4 +223,5 @@ def create_app(
     app.include_router(internal.router)
     app.include_router(events.router)
     app.include_router(tokens.router)
+    app.include_router(webhooks.router)
     return app

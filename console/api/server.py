@@ -18,6 +18,7 @@ import uvicorn
 from console.api.app import create_app
 from console.api.events import EventLogSettings
 from console.api.limits import ApiLimits, ConnectionGuard, guarded_protocol
+from console.api.webhooks import WebhookSettings
 from console.core.errors import ConsoleError
 from console.core.service import ConsoleService
 
@@ -46,13 +47,14 @@ class ApiServer:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         event_log: EventLogSettings | None = None,
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ConsoleError("API TLS needs both a certificate (--api-tls-cert) and its private key (--api-tls-key)")
         limits = limits or ApiLimits()
         self.app = create_app(
             service, environment=environment, ocpp_listening=ocpp_listening, heartbeat_s=heartbeat_s, limits=limits,
-            event_log=event_log,
+            event_log=event_log, webhook_settings=webhooks,
         )
         self.guard = ConnectionGuard(limits)
         config = uvicorn.Config(
@@ -90,10 +92,12 @@ class ApiServer:
         sock = socket.create_server((self.host, self.port), family=family)
         self.port = sock.getsockname()[1]
         await self.app.state.events.start()
+        await self.app.state.webhooks.start()
         self._task = asyncio.create_task(self.server.serve(sockets=[sock]), name="REST API")
         while not self.server.started:
             if self._task.done():
                 sock.close()
+                await self.app.state.webhooks.stop()
                 await self.app.state.events.stop()
                 raise OSError(f"the REST API could not start on {self.url}") from self._task.exception()
             await asyncio.sleep(0.01)
@@ -103,6 +107,7 @@ class ApiServer:
         """Stop accepting, end the event streams, let requests in flight finish."""
         if self._task is None:
             return
+        await self.app.state.webhooks.stop()
         await self.app.state.events.stop()
         self.server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -309,3 +309,35 @@ class StreamEvent(SQLModel, table=True):
     type: str
     data: str = Field(sa_column=Column(Text, nullable=False))
     at: datetime = Field(index=True)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where an organization wants its events POSTed, signed with `secret` (kept to sign; never shown again)."""
+
+    id: str = Field(primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    url: str
+    secret: str
+    # The event types delivered (the /events names); None: all but OCPP frames.
+    types: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription: pending until its receiver answers 2xx, retried with backoff."""
+
+    __table_args__ = (Index("ix_webhookdelivery_subscription_status", "subscription_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(foreign_key="webhooksubscription.id")
+    event_id: int
+    type: str
+    charger_id: str | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "pending"  # "pending" | "delivered" | "failed" (gave up; redeliver to try again)
+    attempts: int = 0
+    last_error: str | None = None
+    last_status_code: int | None = None
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None = None
