@@ -204,6 +204,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(keys_revoke)
     _add_db(keys_commands.add_parser("list", help="list keys (never the keys themselves)"))
 
+    hooks = commands.add_parser("webhooks", help="webhook subscriptions: create, list, delete, deliveries, redeliver")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+    hook_create = hook_commands.add_parser("create", help="POST an organization's events to URL (prints the signing secret, once)")
+    hook_create.add_argument("url", metavar="URL")
+    hook_create.add_argument("--types", default=None, help="comma-separated event types (default: all)")
+    hook_create.add_argument("--org", default=None, help="the organization whose events go (default: default)")
+    hook_list = hook_commands.add_parser("list", help="list subscriptions (never their secrets)")
+    hook_list.add_argument("--org", default=None, help="only this organization's")
+    hook_delete = hook_commands.add_parser("delete", help="end a subscription and its delivery log")
+    hook_delete.add_argument("subscription_id", metavar="ID")
+    hook_log = hook_commands.add_parser("deliveries", help="a subscription's delivery log, newest first")
+    hook_log.add_argument("subscription_id", metavar="ID")
+    hook_log.add_argument("--limit", type=int, default=50)
+    hook_again = hook_commands.add_parser("redeliver", help="send a delivery again (a running serve sends it within seconds)")
+    hook_again.add_argument("subscription_id", metavar="ID")
+    hook_again.add_argument("delivery_id", metavar="DELIVERY", type=int)
+    for command in (hook_create, hook_list, hook_delete, hook_log, hook_again):
+        _add_db(command)
+
     attach = commands.add_parser("attach", help="run the console against a headless server")
     attach.add_argument("url", metavar="URL", help="the server's REST API, e.g. http://depot-box:8080")
     attach.add_argument(
@@ -694,6 +713,45 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(args: argparse.Namespace) -> int:
+    from console.api.webhooks import WEBHOOK_TYPES
+    from console.core.fleet import FleetService
+    from console.core.webhooks import Webhooks
+
+    store = _store(args)
+    hooks = Webhooks(SystemClock(), WEBHOOK_TYPES)
+    try:
+        if args.webhooks_command == "create":
+            fleet = FleetService(store, SystemClock())
+            types = [part.strip() for part in args.types.split(",") if part.strip()] if args.types else None
+            view, secret = store.run_sync(lambda s: hooks.create(s, fleet.ensure_org(s, _org(args).strip()).id, args.url, types))
+            print(f"{view.id}\t{view.url}\t{','.join(view.types or ['all'])}")
+            print(f"signing secret: {secret}", file=sys.stderr)
+            print("shown once, store it now; a running serve starts delivering within seconds", file=sys.stderr)
+        elif args.webhooks_command == "list":
+            org = None
+            if args.org:
+                fleet = FleetService(store, SystemClock())
+                org = store.run_sync(lambda s: fleet.ensure_org(s, args.org.strip()).id)
+            for view in store.run_sync(lambda s: hooks.list(s, org)):
+                print(f"{view.id}\t{view.organization_id}\t{view.url}\t{','.join(view.types or ['all'])}")
+        elif args.webhooks_command == "delete":
+            store.run_sync(lambda s: hooks.delete(s, None, args.subscription_id))
+            print(f"deleted {args.subscription_id}")
+        elif args.webhooks_command == "deliveries":
+            for item in store.run_sync(lambda s: hooks.deliveries(s, None, args.subscription_id, args.limit)):
+                print(
+                    f"{item.id}\tevent {item.event_id}\t{item.type}\t{item.charger_id or '-'}\t{item.status}"
+                    f"\t{item.attempts} attempts\t{item.last_error or ''}"
+                )
+        else:
+            item = store.run_sync(lambda s: hooks.redeliver(s, None, args.subscription_id, args.delivery_id))
+            print(f"delivery {item.id} is pending again")
+    finally:
+        store.close()
+    return 0
+
+
 async def _attach(args: argparse.Namespace) -> int:
     from console.api.client import RemoteBackend
 
@@ -794,6 +852,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "keys":
             return _keys(args)
+        if args.command == "webhooks":
+            return _webhooks(args)
         if args.command == "tokens":
             return _tokens(args)
         if args.command == "store":

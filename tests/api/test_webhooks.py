@@ -233,3 +233,33 @@ async def test_deliveries_written_before_a_stop_are_sent_after_a_restart(service
     finally:
         with contextlib.suppress(Exception):
             await second.stop()
+
+
+async def test_the_cli_manages_subscriptions_a_running_server_delivers(
+    hooked: Api, receiver: Receiver, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from console.cli import main
+
+    said: list[str] = []
+
+    def cli(*words: str) -> str:
+        assert main(["webhooks", *words, "--db", db_url]) == 0
+        out, err = capsys.readouterr()
+        said.append(err)
+        return out
+
+    created = await asyncio.to_thread(cli, "create", receiver.url, "--types", "charger")
+    hook_id = created.split("\t")[0]
+    assert hook_id.startswith("wh_") and "signing secret: whsec_" in said[-1]
+    assert hook_id in await asyncio.to_thread(cli, "list")
+    dispatcher = hooked.server.app.state.webhooks  # the running server reads subscriptions again every refresh_s
+    await eventually(lambda: any(subscription.id == hook_id for subscription in dispatcher._subscriptions))
+    await hooked.service.update_charger("dep-a01", {"name": "Via the CLI"})
+    await eventually(lambda: any(event["data"]["name"] == "Via the CLI" for event in receiver.events()))
+    log = await asyncio.to_thread(cli, "deliveries", hook_id)
+    delivery_id = log.split("\t")[0]
+    assert "delivered" in log
+    assert "pending again" in await asyncio.to_thread(cli, "redeliver", hook_id, delivery_id)
+    await eventually(lambda: sum(event["data"]["name"] == "Via the CLI" for event in receiver.events()) == 2)
+    assert f"deleted {hook_id}" in await asyncio.to_thread(cli, "delete", hook_id)
+    assert hook_id not in await asyncio.to_thread(cli, "list")
