@@ -179,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-streams-per-key", type=int, default=5, metavar="N", help="open /events streams per API key (default 5)"
     )
     serve.add_argument(
+        "--events-retention", type=_hours, default=24.0, metavar="HOURS",
+        help="how long /events keeps events to replay after Last-Event-ID (default 24)",
+    )
+    serve.add_argument(
+        "--events-max", type=int, default=100_000, metavar="N", help="at most this many events kept to replay (default 100,000)"
+    )
+    serve.add_argument(
         "--api-max-connections", type=int, default=1000, metavar="N",
         help="open REST API connections (default 1000, at most a quarter of the open-files limit: chargers keep the rest)",
     )
@@ -342,6 +349,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         api_tls_cert=getattr(args, "api_tls_cert", None),
         api_tls_key=getattr(args, "api_tls_key", None),
         api_limits=_api_limits(args),
+        event_log=_event_log(args),
         environment=getattr(args, "environment", "production"),
         auto_register=args.auto_register,
         compression=args.compression,
@@ -367,6 +375,14 @@ def _api_limits(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         streams_per_key=args.api_streams_per_key,
         max_connections=args.api_max_connections,
     )
+
+
+def _event_log(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from console.api.events import EventLogSettings
+
+    if args.command != "serve":
+        return EventLogSettings()
+    return EventLogSettings(retention_s=args.events_retention * 3600, max_events=args.events_max)
 
 
 def _quiet_libraries() -> None:

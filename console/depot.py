@@ -11,6 +11,7 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.api.events import EventLogSettings
 from console.api.limits import ApiLimits
 from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
@@ -78,6 +79,8 @@ class DepotSettings:
     api_tls_cert: Path | None = None
     api_tls_key: Path | None = None
     api_limits: ApiLimits = field(default_factory=ApiLimits)
+    # What /events keeps to replay after Last-Event-ID.
+    event_log: EventLogSettings = field(default_factory=EventLogSettings)
     environment: str = "production"
     # Unknown chargers get a Pending record instead of a 404 at the handshake.
     auto_register: bool = False
@@ -158,6 +161,7 @@ class Depot:
             self.api = ApiServer(
                 self.service, settings.api_host, settings.api_port, environment=settings.environment,
                 limits=settings.api_limits, tls_cert=settings.api_tls_cert, tls_key=settings.api_tls_key,
+                event_log=settings.event_log,
             )
 
     async def start(self) -> None:

@@ -58,10 +58,10 @@ class Charger(SQLModel, table=True):
     location_id: str | None = Field(default=None, foreign_key="location.id", index=True)
     simulated: bool = False
     user_id: str | None = None
-    # OCPP security profile 1/2: HTTP Basic auth on the handshake. Only a salted hash is kept.
+    # OCPP security profile 1/2: HTTP Basic auth on the handshake, checked against a salted hash.
     password_hash: str | None = None
-    # A simulated charger's own copy of its password, what it sends when it connects (a real
-    # charger keeps its copy on the charger). Kept for simulated chargers only; never served.
+    # A simulated charger's own copy of its password, in clear: what it sends when it connects (a
+    # real charger keeps its copy on the charger). Kept for simulated chargers only; never served.
     sim_password: str | None = None
     # "accepted", or "pending"/"rejected" for a charger that registered itself.
     registration: str = "accepted"

@@ -304,8 +304,11 @@ def test_serve_binds_the_api_to_loopback_whatever_host_says() -> None:
 
     settings = _settings(build_parser().parse_args(["serve", "--host", "0.0.0.0"]))
     assert settings.host == "0.0.0.0" and settings.api_host == "127.0.0.1"
-    settings = _settings(build_parser().parse_args(["serve", "--host", "0.0.0.0", "--api-host", "0.0.0.0", "--api-max-body", "4096"]))
+    settings = _settings(build_parser().parse_args(
+        ["serve", "--host", "0.0.0.0", "--api-host", "0.0.0.0", "--api-max-body", "4096", "--events-retention", "2", "--events-max", "500"]
+    ))
     assert settings.api_host == "0.0.0.0" and settings.api_limits.max_body_bytes == 4096
+    assert settings.event_log.retention_s == 7200 and settings.event_log.max_events == 500
 
 
 async def test_the_api_serves_https_with_a_certificate(service: ConsoleService, tmp_path: Path) -> None:
