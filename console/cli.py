@@ -403,18 +403,21 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    from console.core.events import LogAppended, Notice
+
+    # Connection events and notices only: under load, frames are nearly every event. Subscribed before
+    # the start, so a charger that connects while the REST API is still starting is logged too.
+    subscription = depot.service.subscribe(kinds=(LogAppended, Notice), frames=False)
+    printer = asyncio.create_task(_log_events(subscription))
     try:
         await depot.start()
     except OSError as error:
         log.error("cannot start: %s", error)
+        printer.cancel()
+        subscription.close()
         await depot.stop()
         return 1
     log.info("serving: OCPP at %s, store %s", depot.central.url, depot.store.display_url)
-    from console.core.events import LogAppended, Notice
-
-    # Connection events and notices only: under load, frames are nearly every event.
-    subscription = depot.service.subscribe(kinds=(LogAppended, Notice), frames=False)
-    printer = asyncio.create_task(_log_events(subscription))
     await stop.wait()
     log.info("stopping")
     printer.cancel()
