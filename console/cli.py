@@ -169,7 +169,37 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run headless: OCPP server, simulated chargers and the REST API, logs to stdout")
     _add_depot(serve, "127.0.0.1")
     serve.add_argument("--api-port", type=int, default=8080, help="REST API port (default 8080; 0 = any free port)")
-    serve.add_argument("--api-host", default=None, help="address the REST API binds (default: --host)")
+    serve.add_argument(
+        "--api-host", default="127.0.0.1",
+        help="address the REST API binds (default 127.0.0.1, whatever --host says; off loopback use --api-tls-cert)",
+    )
+    serve.add_argument(
+        "--api-tls-cert", type=Path, default=None, metavar="FILE",
+        help="serve the REST API over HTTPS with this PEM certificate chain; needs --api-tls-key",
+    )
+    serve.add_argument("--api-tls-key", type=Path, default=None, metavar="FILE", help="the PEM private key of --api-tls-cert")
+    serve.add_argument(
+        "--api-max-body", type=int, default=1024 * 1024, metavar="BYTES",
+        help="largest request body the REST API takes (default 1 MiB; larger ones get 413)",
+    )
+    serve.add_argument(
+        "--api-rate", type=float, default=50.0, metavar="N",
+        help="requests per second per API key (bursts of 4 x N; twice as many per source address; default 50)",
+    )
+    serve.add_argument(
+        "--api-streams-per-key", type=int, default=5, metavar="N", help="open /events streams per API key (default 5)"
+    )
+    serve.add_argument(
+        "--events-retention", type=_hours, default=24.0, metavar="HOURS",
+        help="how long /events keeps events to replay after Last-Event-ID (default 24)",
+    )
+    serve.add_argument(
+        "--events-max", type=int, default=100_000, metavar="N", help="at most this many events kept to replay (default 100,000)"
+    )
+    serve.add_argument(
+        "--api-max-connections", type=int, default=1000, metavar="N",
+        help="open REST API connections (default 1000, at most a quarter of the open-files limit: chargers keep the rest)",
+    )
     serve.add_argument(
         "--files-url", default=None, metavar="URL",
         help="the base URL chargers reach this server's files at (firmware images, log uploads), e.g. "
@@ -202,6 +232,25 @@ def build_parser() -> argparse.ArgumentParser:
     keys_revoke.add_argument("key_id", metavar="KEY_ID")
     _add_db(keys_revoke)
     _add_db(keys_commands.add_parser("list", help="list keys (never the keys themselves)"))
+
+    hooks = commands.add_parser("webhooks", help="webhook subscriptions: create, list, delete, deliveries, redeliver")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+    hook_create = hook_commands.add_parser("create", help="POST an organization's events to URL (prints the signing secret, once)")
+    hook_create.add_argument("url", metavar="URL")
+    hook_create.add_argument("--types", default=None, help="comma-separated event types (default: all)")
+    hook_create.add_argument("--org", default=None, help="the organization whose events go (default: default)")
+    hook_list = hook_commands.add_parser("list", help="list subscriptions (never their secrets)")
+    hook_list.add_argument("--org", default=None, help="only this organization's")
+    hook_delete = hook_commands.add_parser("delete", help="end a subscription and its delivery log")
+    hook_delete.add_argument("subscription_id", metavar="ID")
+    hook_log = hook_commands.add_parser("deliveries", help="a subscription's delivery log, newest first")
+    hook_log.add_argument("subscription_id", metavar="ID")
+    hook_log.add_argument("--limit", type=int, default=50)
+    hook_again = hook_commands.add_parser("redeliver", help="send a delivery again (a running serve sends it within seconds)")
+    hook_again.add_argument("subscription_id", metavar="ID")
+    hook_again.add_argument("delivery_id", metavar="DELIVERY", type=int)
+    for command in (hook_create, hook_list, hook_delete, hook_log, hook_again):
+        _add_db(command)
 
     attach = commands.add_parser("attach", help="run the console against a headless server")
     attach.add_argument("url", metavar="URL", help="the server's REST API, e.g. http://depot-box:8080")
@@ -401,7 +450,11 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         ca_cert=args.ca_cert,
         ca_key=args.ca_key,
         api_port=getattr(args, "api_port", None),
-        api_host=getattr(args, "api_host", None) or args.host,
+        api_host=getattr(args, "api_host", None) or "127.0.0.1",
+        api_tls_cert=getattr(args, "api_tls_cert", None),
+        api_tls_key=getattr(args, "api_tls_key", None),
+        api_limits=_api_limits(args),
+        event_log=_event_log(args),
         environment=getattr(args, "environment", "production"),
         auto_register=args.auto_register,
         compression=args.compression,
@@ -412,6 +465,30 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         stop_timeout=getattr(args, "stop_timeout", 10.0),
         files_url=getattr(args, "files_url", None),
     )
+
+
+def _api_limits(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from console.api.limits import ApiLimits
+
+    if args.command != "serve":
+        return ApiLimits()
+    return ApiLimits(
+        max_body_bytes=args.api_max_body,
+        key_rate=args.api_rate,
+        key_burst=int(args.api_rate * 4),
+        address_rate=args.api_rate * 2,
+        address_burst=int(args.api_rate * 8),
+        streams_per_key=args.api_streams_per_key,
+        max_connections=args.api_max_connections,
+    )
+
+
+def _event_log(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from console.api.events import EventLogSettings
+
+    if args.command != "serve":
+        return EventLogSettings()
+    return EventLogSettings(retention_s=args.events_retention * 3600, max_events=args.events_max)
 
 
 def _quiet_libraries() -> None:
@@ -432,18 +509,21 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    from console.core.events import LogAppended, Notice
+
+    # Connection events and notices only: under load, frames are nearly every event. Subscribed before
+    # the start, so a charger that connects while the REST API is still starting is logged too.
+    subscription = depot.service.subscribe(kinds=(LogAppended, Notice), frames=False)
+    printer = asyncio.create_task(_log_events(subscription))
     try:
         await depot.start()
     except OSError as error:
         log.error("cannot start: %s", error)
+        printer.cancel()
+        subscription.close()
         await depot.stop()
         return 1
     log.info("serving: OCPP at %s, store %s", depot.central.url, depot.store.display_url)
-    from console.core.events import LogAppended, Notice
-
-    # Connection events and notices only: under load, frames are nearly every event.
-    subscription = depot.service.subscribe(kinds=(LogAppended, Notice), frames=False)
-    printer = asyncio.create_task(_log_events(subscription))
     await stop.wait()
     log.info("stopping")
     printer.cancel()
@@ -769,6 +849,45 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(args: argparse.Namespace) -> int:
+    from console.api.webhooks import WEBHOOK_TYPES
+    from console.core.fleet import FleetService
+    from console.core.webhooks import Webhooks
+
+    store = _store(args)
+    hooks = Webhooks(SystemClock(), WEBHOOK_TYPES)
+    try:
+        if args.webhooks_command == "create":
+            fleet = FleetService(store, SystemClock())
+            types = [part.strip() for part in args.types.split(",") if part.strip()] if args.types else None
+            view, secret = store.run_sync(lambda s: hooks.create(s, fleet.ensure_org(s, _org(args).strip()).id, args.url, types))
+            print(f"{view.id}\t{view.url}\t{','.join(view.types or ['all'])}")
+            print(f"signing secret: {secret}", file=sys.stderr)
+            print("shown once, store it now; a running serve starts delivering within seconds", file=sys.stderr)
+        elif args.webhooks_command == "list":
+            org = None
+            if args.org:
+                fleet = FleetService(store, SystemClock())
+                org = store.run_sync(lambda s: fleet.ensure_org(s, args.org.strip()).id)
+            for view in store.run_sync(lambda s: hooks.list(s, org)):
+                print(f"{view.id}\t{view.organization_id}\t{view.url}\t{','.join(view.types or ['all'])}")
+        elif args.webhooks_command == "delete":
+            store.run_sync(lambda s: hooks.delete(s, None, args.subscription_id))
+            print(f"deleted {args.subscription_id}")
+        elif args.webhooks_command == "deliveries":
+            for item in store.run_sync(lambda s: hooks.deliveries(s, None, args.subscription_id, args.limit)):
+                print(
+                    f"{item.id}\tevent {item.event_id}\t{item.type}\t{item.charger_id or '-'}\t{item.status}"
+                    f"\t{item.attempts} attempts\t{item.last_error or ''}"
+                )
+        else:
+            item = store.run_sync(lambda s: hooks.redeliver(s, None, args.subscription_id, args.delivery_id))
+            print(f"delivery {item.id} is pending again")
+    finally:
+        store.close()
+    return 0
+
+
 async def _attach(args: argparse.Namespace) -> int:
     from console.api.client import RemoteBackend
 
@@ -873,6 +992,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor(args)
         if args.command == "keys":
             return _keys(args)
+        if args.command == "webhooks":
+            return _webhooks(args)
         if args.command == "tokens":
             return _tokens(args)
         if args.command == "store":

@@ -5,11 +5,14 @@ Both the embedded console and `serve` run one of these; only the front end diffe
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from console.api.events import EventLogSettings
+from console.api.limits import ApiLimits
 from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
 from console.core.certificates import LabCA
@@ -77,7 +80,13 @@ class DepotSettings:
     ca_key: Path | None = None
     # The REST API (headless mode): None runs none; 0 takes any free port.
     api_port: int | None = None
+    # The API binds loopback whatever --host says: publishing it takes --api-host (and, off loopback, TLS).
     api_host: str = "127.0.0.1"
+    api_tls_cert: Path | None = None
+    api_tls_key: Path | None = None
+    api_limits: ApiLimits = field(default_factory=ApiLimits)
+    # What /events keeps to replay after Last-Event-ID.
+    event_log: EventLogSettings = field(default_factory=EventLogSettings)
     environment: str = "production"
     # Unknown chargers get a Pending record instead of a 404 at the handshake.
     auto_register: bool = False
@@ -147,6 +156,13 @@ def lab_certificate_authority(cert: Path | None, key: Path | None) -> LabCA | No
         raise ConsoleError(error.problems["ca"]) from None
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class Depot:
     def __init__(self, settings: DepotSettings, clock: Clock | None = None) -> None:
         ssl_context = server_tls(settings.tls_cert, settings.tls_key, settings.tls_client_ca)  # before anything is opened
@@ -174,6 +190,12 @@ class Depot:
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None
         self.files: ApiServer | None = None
+        if settings.api_port is not None:  # built now, so a bad API certificate stops the start before anything opens
+            self.api = ApiServer(
+                self.service, settings.api_host, settings.api_port, environment=settings.environment,
+                limits=settings.api_limits, tls_cert=settings.api_tls_cert, tls_key=settings.api_tls_key,
+                event_log=settings.event_log,
+            )
 
     async def start(self) -> None:
         raise_open_files_limit()
@@ -201,11 +223,13 @@ class Depot:
             if self.service.certificates.ca is not None:  # simulated profile 3 chargers get their certificates from the lab CA
                 self.sims.provision = self.service.certificates.ca.issue
             await self.sims.start_all()
-        if self.settings.api_port is not None:
-            self.api = ApiServer(
-                self.service, self.settings.api_host, self.settings.api_port, environment=self.settings.environment
-            )
+        if self.api is not None:
             await self.api.start()
+            if self.api.scheme == "http" and not is_loopback(self.settings.api_host):
+                log.warning(
+                    "the REST API on %s is plain HTTP: API keys cross the network in clear text "
+                    "(use --api-tls-cert/--api-tls-key, or bind 127.0.0.1 behind a TLS reverse proxy)", self.api.url,
+                )
             self.service.firmware.serve_at(self.settings.files_url or self.api.url)
         else:
             # No REST API: a small server of its own lets chargers fetch firmware and upload logs.

@@ -140,7 +140,7 @@ async def test_a_read_only_store_is_said_durable_answers_are_refused_and_all_rec
     api = ApiServer(service, port=0, environment="test")
     await api.start()
     try:
-        async with httpx.AsyncClient(base_url=api.url, timeout=5) as client, charge_point(central.url, "CP-RO") as cp:
+        async with httpx.AsyncClient(base_url=api.url, timeout=5, headers={"x-api-key": key}) as client, charge_point(central.url, "CP-RO") as cp:
             await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
             assert (await health(client))["status"] == "ok"
             before = await stored_samples(service, charger.id)

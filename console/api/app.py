@@ -17,10 +17,25 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.api import actions, contract, deployments, devices, docs, events, files, internal, keys, scopes, tokens, transactions
+from console.api import (
+    actions,
+    contract,
+    deployments,
+    devices,
+    docs,
+    events,
+    files,
+    internal,
+    keys,
+    scopes,
+    tokens,
+    transactions,
+    webhooks,
+)
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.idempotency import Idempotency
-from console.api.schemas import Envelope, Health, errors
+from console.api.limits import ApiLimits, Gate, GateCounts
+from console.api.schemas import Envelope, Health, Liveness, errors
 from console.core.engine import CommandRefused
 from console.core.errors import Conflict, ConsoleError, ImportRefused, NotFound, StoreUnavailable, Unavailable, ValidationFailed
 from console.core.service import ConsoleService
@@ -38,6 +53,7 @@ HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
+    408: "REQUEST_TIMEOUT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",
@@ -73,6 +89,15 @@ def _field(location: tuple[Any, ...]) -> str:
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:] or parts
     return ".".join(parts)
+
+
+# An error answer names at most this many fields, each briefly: a huge bad body gets a small answer.
+MAX_ERROR_DETAILS = 20
+MAX_ERROR_TEXT = 200
+
+
+def _brief(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
 
 
 def _problems(problems: dict[str, str]) -> list[dict[str, str]]:
@@ -119,8 +144,12 @@ def create_app(
     environment: str = "production",
     ocpp_listening: Callable[[], bool] | None = None,
     heartbeat_s: float = 15.0,
+    limits: ApiLimits | None = None,
+    event_log: events.EventLogSettings | None = None,
+    webhook_settings: webhooks.WebhookSettings | None = None,
 ) -> FastAPI:
     """The app over one running service. `ocpp_listening` tells /health whether the OCPP server is up."""
+    limits = limits or ApiLimits()
     app = FastAPI(
         title="ocpp-console API",
         version="1.0",
@@ -138,8 +167,14 @@ def create_app(
     app.state.service = service
     app.state.environment = environment
     app.state.heartbeat_s = heartbeat_s
-    app.state.streams = events.Streams()
-    app.add_middleware(Idempotency)  # inside RequestStamp: a refusal or a replay has its own request id
+    app.state.limits = limits
+    app.state.gate_counts = GateCounts()
+    app.state.events = events.EventHub(service, event_log, limits.streams_per_key)
+    app.state.webhooks = webhooks.WebhookDispatcher(service, app.state.events, webhook_settings)
+    # Innermost first: a POST is replayed (Idempotency) only after the gate checked its key, rate and
+    # body size; the request stamp is outermost, so every refusal and replay has its own request id.
+    app.add_middleware(Idempotency)
+    app.add_middleware(Gate, limits=limits, counts=app.state.gate_counts)
     app.add_middleware(RequestStamp)
 
     @app.exception_handler(ApiError)
@@ -148,8 +183,14 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Any:
-        details = [{"field": _field(tuple(item.get("loc", ()))), "message": str(item.get("msg", "invalid"))} for item in error.errors()]
-        message = "; ".join(f"{item['field']}: {item['message']}" for item in details) or "invalid request"
+        problems = error.errors()
+        details = [
+            {"field": _brief(_field(tuple(item.get("loc", ())))), "message": _brief(str(item.get("msg", "invalid")))}
+            for item in problems[:MAX_ERROR_DETAILS]
+        ]
+        message = "; ".join(f"{item['field']}: {item['message']}" for item in details[:5]) or "invalid request"
+        if len(problems) > 5:
+            message += f"; and {len(problems) - 5} more"
         return error_response(request, 422, "VALIDATION_ERROR", message, details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -166,12 +207,22 @@ def create_app(
         log.error("%s %s failed: %r", request.method, request.url.path, error, exc_info=error)
         return error_response(request, 500, "INTERNAL_ERROR", "the server failed to answer this request; it has been logged")
 
-    @app.get("/health", response_model=Envelope[Health], tags=["health"], summary="Store, OCPP listener and counts (no auth)")
+    @app.get(
+        "/health",
+        response_model=Envelope[Health] | Envelope[Liveness],
+        tags=["health"],
+        summary="Whether the server is up (no key); with a key, the store, the OCPP listener and the organization's counts",
+    )
     async def health(request: Request) -> Any:
+        listening = ocpp_listening() if ocpp_listening is not None else bool(service.info.ocpp_url)
+        who = getattr(request.state, "principal", None)  # the gate checked a key, when one was given
+        if who is None:  # said to anyone: up or not, without a write and without details
+            up = service.store.unavailable is None and listening
+            return ok(request, {"status": "ok" if up else "degraded"})
         reason = await _store_refuses_writes(service)
         reachable = reason is None or await service.store_reachable()
-        chargers = service.live.views()
-        listening = ocpp_listening() if ocpp_listening is not None else bool(service.info.ocpp_url)
+        chargers = service.org_chargers(who.organization_id)
+        counts = request.app.state.gate_counts
         return ok(
             request,
             {
@@ -186,6 +237,7 @@ def create_app(
                 },
                 "ocpp": {"url": service.info.ocpp_url, "listening": listening},
                 "counts": {"chargers": len(chargers), "connected": sum(1 for view in chargers if view.is_connected)},
+                "api": {"failed_authentications": counts.failed_authentications, "rate_limited": counts.rate_limited},
             },
         )
 
@@ -201,6 +253,8 @@ def create_app(
     app.include_router(files.router, dependencies=[Depends(scopes.by_method("operate"))], responses=errors(403))
     # What chargers fetch and upload: no key, the URL is theirs alone.
     app.include_router(files.charger_files)
+    # Webhook subscriptions and their deliveries: an administrator's.
+    app.include_router(webhooks.router, dependencies=[Depends(scopes.administrator)], responses=errors(403))
     contract.install(app)
     docs.install(app)
     return app
@@ -210,7 +264,6 @@ def create_files_app(service: ConsoleService) -> FastAPI:
     """Only what chargers reach (`/files`): the embedded console's file server for firmware and log uploads."""
     app = FastAPI(title="ocpp-console files", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
-    app.state.streams = events.Streams()
     app.add_middleware(RequestStamp)
 
     @app.exception_handler(ApiError)

@@ -1,7 +1,8 @@
 """API keys on requests: `Authorization: Bearer <key>` (the deployment API) or `x-api-key: <key>` (the device API).
 
 Both headers work on every endpoint. Every request checks the store, so a
-revoked key is refused from the next request on.
+revoked key is refused from the next request on; the gate in limits.py checks
+it before the route runs and leaves the principal in the request's state.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ async def principal(
     credentials: HTTPAuthorizationCredentials | None = Security(bearer),
     api_key: str | None = Security(api_key_header),
 ) -> Principal:
+    found = getattr(request.state, "principal", None)
+    if found is not None:  # checked by the gate (limits.py) before the body was read
+        return found
     key = api_key or (credentials.credentials if credentials is not None else None)
     if not key:
         raise ApiError(401, "UNAUTHORIZED", "an API key is required (Authorization: Bearer <key> or x-api-key)", headers=UNAUTHORIZED_HEADERS)

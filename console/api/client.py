@@ -175,6 +175,8 @@ class RemoteBackend:
         self._stream_timeout = httpx.Timeout(timeout, read=None)
         self._info = BackendInfo(mode="attached", ocpp_url="", store=self.base_url)
         self._commands: dict[str, Any] = {}
+        # The id of the last event read: a reconnected stream starts after it (the server replays what was missed).
+        self._last_event_id: str | None = None
 
     async def connect(self) -> BackendInfo:
         """Check the key and learn what the server is; call once before handing the backend to the UI."""
@@ -223,21 +225,26 @@ class RemoteBackend:
 
     async def _event_stream(self) -> Any:
         """(None, None) once the stream is open, then (event name, data) per server-sent event."""
-        async with self._client.stream(
-            "GET", "/events", headers={"Accept": "text/event-stream"}, timeout=self._stream_timeout
-        ) as response:
+        headers = {"Accept": "text/event-stream"}
+        if self._last_event_id is not None:
+            headers["Last-Event-ID"] = self._last_event_id
+        async with self._client.stream("GET", "/events", headers=headers, timeout=self._stream_timeout) as response:
             if response.is_error:
                 await response.aread()
                 raise domain_error(response)
             yield None, None
-            name, data = "message", []
+            name, data, event_id = "message", [], None
             async for line in response.aiter_lines():
                 if line == "":
                     if data:
                         yield name, json.loads("\n".join(data))
-                    name, data = "message", []
+                        if event_id is not None:
+                            self._last_event_id = event_id
+                    name, data, event_id = "message", [], None
                 elif line.startswith(":"):
                     continue
+                elif line.startswith("id:"):
+                    event_id = line[3:].strip()
                 elif line.startswith("event:"):
                     name = line[6:].strip()
                 elif line.startswith("data:"):

@@ -71,6 +71,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found in the key's organization",
         409: "Conflicts with the charger's or action's current state",
         422: "Invalid request: every bad field is listed in error.details",
+        429: "Too many requests (or event streams) for this key or address: wait Retry-After seconds",
     }
     return {status: {"model": ErrorEnvelope, "description": descriptions[status]} for status in statuses}
 
@@ -316,8 +317,13 @@ class OcppHealth(BaseModel):
 
 
 class Counts(BaseModel):
-    chargers: int
+    chargers: int = Field(description="the organization's chargers")
     connected: int
+
+
+class ApiCounts(BaseModel):
+    failed_authentications: int = Field(description="requests refused for a wrong or revoked key since start (all addresses)")
+    rate_limited: int = Field(description="requests refused with 429 since start")
 
 
 class Health(BaseModel):
@@ -325,6 +331,13 @@ class Health(BaseModel):
     store: StoreHealth
     ocpp: OcppHealth
     counts: Counts
+    api: ApiCounts
+
+
+class Liveness(BaseModel):
+    """/health without a key: whether the server is up, nothing more."""
+
+    status: str = Field(description='"ok", or "degraded" when the store takes no writes or the OCPP server is not listening')
 
 
 class CheckRequest(BaseModel):

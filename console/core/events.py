@@ -209,6 +209,11 @@ class EventBus:
         self._changed()
         return subscription
 
+    def set_frames(self, subscription: Subscription, frames: bool) -> None:
+        """Start or stop giving `subscription` the OCPP frames (the API takes them only while a stream wants them)."""
+        subscription.frames = frames
+        self._changed()
+
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)

@@ -64,10 +64,10 @@ class Charger(SQLModel, table=True):
     location_id: str | None = Field(default=None, foreign_key="location.id", index=True)
     simulated: bool = False
     user_id: str | None = None
-    # OCPP security profile 1/2: HTTP Basic auth on the handshake. Only a salted hash is kept.
+    # OCPP security profile 1/2: HTTP Basic auth on the handshake, checked against a salted hash.
     password_hash: str | None = None
-    # A simulated charger's own copy of its password, what it sends when it connects (a real
-    # charger keeps its copy on the charger). Kept for simulated chargers only; never served.
+    # A simulated charger's own copy of its password, in clear: what it sends when it connects (a
+    # real charger keeps its copy on the charger). Kept for simulated chargers only; never served.
     sim_password: str | None = None
     # "accepted", or "pending"/"rejected" for a charger that registered itself.
     registration: str = "accepted"
@@ -325,3 +325,53 @@ class IdempotentRequest(SQLModel, table=True):
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     body: str = Field(sa_column=Column(Text))
     created_at: datetime = Field(index=True)
+
+
+class StreamEvent(SQLModel, table=True):
+    """An event of the API's /events stream as it was sent: the durable event log that Last-Event-ID replays.
+
+    `id` is the event's SSE id, given by the API's event hub (not by the
+    database); `organization_id` "*" marks an event every organization sees
+    (the store's health). Rows older than the retention are deleted.
+    """
+
+    __table_args__ = (Index("ix_streamevent_org_id", "organization_id", "id"),)
+
+    id: int = Field(primary_key=True)
+    organization_id: str
+    charger_id: str | None = None
+    type: str
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(index=True)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where an organization wants its events POSTed, signed with `secret` (kept to sign; never shown again)."""
+
+    id: str = Field(primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    url: str
+    secret: str
+    # The event types delivered (the /events names); None: all but OCPP frames.
+    types: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription: pending until its receiver answers 2xx, retried with backoff."""
+
+    __table_args__ = (Index("ix_webhookdelivery_subscription_status", "subscription_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(foreign_key="webhooksubscription.id")
+    event_id: int
+    type: str
+    charger_id: str | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "pending"  # "pending" | "delivered" | "failed" (gave up; redeliver to try again)
+    attempts: int = 0
+    last_error: str | None = None
+    last_status_code: int | None = None
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None = None

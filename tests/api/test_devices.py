@@ -166,7 +166,7 @@ async def test_live_state_from_a_real_central_system(api: Api, service: ConsoleS
             device = assert_envelope(await api.client.get("/ev-charger/dep-a02", headers=api.x_api_key()))
             assert device["state"]["isConnected"] is True and device["metadata"]["source"] == "live"
             assert device["sync"]["available"] is True and device["sync"]["lastPulledAt"].endswith("Z")
-            health = assert_envelope(await api.client.get("/health"))
+            health = assert_envelope(await api.client.get("/health", headers=api.x_api_key()))
             assert health["counts"]["connected"] == 1
     finally:
         await central.stop()

@@ -67,7 +67,7 @@ async def test_keys_and_a_headless_server(tmp_path: Path) -> None:
             devices = (await client.get("/ev-charger", headers={"x-api-key": key})).json()
             assert devices["success"] is True and devices["data"]["pagination"]["total"] == 12
             assert (await client.get("/ocpp/chargers", headers={"Authorization": f"Bearer {other}"})).json() == []
-            health = (await client.get("/health")).json()["data"]
+            health = (await client.get("/health", headers={"x-api-key": key})).json()["data"]
             assert health["store"]["reachable"] and health["ocpp"]["url"].startswith("ws://")
             # Revoked from another process: refused at once.
             code, _, _ = await run("keys", "revoke", key_ids[0], env=env)
