@@ -10,11 +10,12 @@ from console.api.auth import service_of
 from console.api.envelope import ok
 from console.api.schemas import ApiKeyInfo, ApiKeyList, ApiKeyRequest, Envelope, NewApiKey, errors
 from console.api.scopes import administrator
+from console.api.scope import org_scope
 from console.core.errors import ValidationFailed
 from console.core.keys import ApiKeyView, Principal
 from console.core.views import iso
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[Depends(org_scope)])
 
 WIRE = {"expires_at": "expiresAt"}
 

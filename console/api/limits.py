@@ -34,6 +34,10 @@ MIB = 1024 * 1024
 
 # Paths anyone may read; /health gives more to a caller with a key.
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Chargers' own file transfers carry no key (the URL they were sent is theirs alone), nor do the docs' assets.
+PUBLIC_PREFIXES = ("/files/", "/docs/static/")
+# Routes that bound their bodies themselves (firmware images, chargers' log uploads: files.py's limits).
+OWN_BODY_LIMITS = ("/files/uploads/", "/console/firmware/")
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="ocpp-console"'}
 
@@ -143,7 +147,8 @@ class Gate:
             await self._refuse(scope, receive, send, 429, "RATE_LIMITED", "too many requests from this address", wait)
             return
         key = request_key(scope)
-        if scope["path"] not in PUBLIC_PATHS or key is not None:
+        path = scope["path"]
+        if (path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES)) or key is not None:
             if key is None:
                 await self._refuse(scope, receive, send, 401, "UNAUTHORIZED", "an API key is required (Authorization: Bearer <key> or x-api-key)")
                 return
@@ -157,6 +162,9 @@ class Gate:
                 await self._refuse(scope, receive, send, 429, "RATE_LIMITED", "too many requests with this key", wait)
                 return
             scope.setdefault("state", {})["principal"] = found
+        if path.startswith(OWN_BODY_LIMITS):
+            await self.app(scope, receive, send)
+            return
         length = _content_length(scope)
         limit = self.limits.max_body_bytes
         if length is not None and length > limit:

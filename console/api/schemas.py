@@ -28,7 +28,7 @@ Command = Literal["charge", "idle"]
 Execution = Literal["immediate", "scheduled", "windowed"]
 OnConflict = Literal["cancel_and_replace", "queue_after"]
 # An action's states, from asked to settled (core/ledger.py, core/engine.py).
-ActionState = Literal["scheduled", "pending", "sent", "acknowledged", "completed", "rejected", "failed", "cancelled", "expired"]
+ActionState = Literal["scheduled", "pending", "sent", "acknowledged", "completed", "rejected", "failed", "cancelled", "expired", "unknown"]
 
 
 # -- envelope ------------------------------------------------------------------------

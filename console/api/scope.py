@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from console.api.auth import principal, service_of
 from console.core.errors import NotFound
 from console.core.keys import Principal
+from console.core.models import WebhookSubscription
 from console.core.service import ConsoleService
 from console.core.views import ChargerView, TokenView
 
@@ -50,6 +51,17 @@ class OrgScope:
     def token(self, token_id: str) -> TokenView:
         return self.service.tokens.get(self.organization_id, token_id)
 
+    async def key(self, key_id: str) -> str:
+        if not any(key.id == key_id for key in await self.service.list_api_keys(self.organization_id)):
+            raise NotFound(f"no key {key_id!r}")
+        return key_id
+
+    async def webhook(self, subscription_id: str) -> str:
+        found = await self.service.store.run(lambda session: session.get(WebhookSubscription, subscription_id))
+        if found is None or found.organization_id != self.organization_id:
+            raise NotFound(f"no webhook subscription {subscription_id!r}")
+        return subscription_id
+
     async def check(self, name: str, value: str) -> None:
         """Check one id a request names, by the name of its parameter; a name not scoped passes."""
         checker = SCOPED_IDS.get(name)
@@ -66,6 +78,8 @@ SCOPED_IDS: dict[str, Callable[[OrgScope, str], Any]] = {
     "action_id": OrgScope.action,
     "location_id": OrgScope.location,
     "token_id": OrgScope.token,
+    "key_id": OrgScope.key,
+    "subscription_id": OrgScope.webhook,
 }
 # Query parameters that name an org-bound id (one charger's history of a fleet-wide list).
 SCOPED_QUERY = ("charger_id",)

@@ -29,6 +29,7 @@ from console.api.auth import principal, service_of
 from console.api.envelope import ok
 from console.api.events import EVENT_TYPES, EVERYONE, Entry, EventHub
 from console.api.schemas import errors
+from console.api.scope import org_scope
 from console.core.keys import Principal
 from console.core.models import WebhookDelivery, WebhookSubscription
 from console.core.views import iso
@@ -36,7 +37,7 @@ from console.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhooks, 
 
 log = logging.getLogger("console.api.webhooks")
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[Depends(org_scope)])
 
 # The event types a subscription may ask for: every /events type but OCPP frames' `log` is kept.
 WEBHOOK_TYPES = EVENT_TYPES

@@ -18,7 +18,7 @@ from console.api.scope import org_scope
 from console.core.views import ActionView
 
 # Path parameters that name one of an organization's records (console/api/scope.py checks each).
-ORG_BOUND = {"charger_id", "device_id", "action_id", "location_id", "token_id"}
+ORG_BOUND = {"charger_id", "device_id", "action_id", "location_id", "token_id", "key_id", "subscription_id"}
 # Not an organization's id: a transaction is looked up under its charger; an unknown identity
 # belongs to no organization (only the default one decides about it).
 NOT_ORG_BOUND = {"transaction_id", "identity"}
@@ -27,6 +27,8 @@ NOT_ORG_BOUND = {"transaction_id", "identity"}
 # (another gets 404 from the handler), and a rolling update is seen only by the organization that owns
 # all its chargers (checked by its handler, tests/api/test_files_api.py).
 NOT_ORG_BOUND |= {"upload_id", "token", "name", "file_id", "rollout_id"}
+# A webhook delivery is looked up under its subscription.
+NOT_ORG_BOUND |= {"delivery_id"}
 # Chargers' own file transfers (firmware downloads, log uploads) carry no API key: the URL is theirs alone.
 KEYLESS = "/files/"
 
@@ -36,12 +38,19 @@ async def foreign_ids(api: Api, organization: str) -> dict[str, str]:
     charger = "dep-a01" if organization == "default" else "dep-x01"
     action: ActionView = await api.service.send_command(charger, "charge", execution="scheduled", start="1h")
     token = await api.service.save_token({"token": f"TOKEN-{organization}"}, organization_id=f"org-{organization}")
+    key = api.key if organization == "default" else api.acme_key
+    hook = await api.client.post("/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=api.bearer(key))
+    assert hook.status_code == 201, hook.text
+    (own_key,) = [view for view in await api.service.list_api_keys(f"org-{organization}")][:1]
     return {
         "charger_id": charger,
         "device_id": charger,
         "action_id": action.id,
         "location_id": "loc-depot" if organization == "default" else "loc-acme",
         "token_id": token.id,
+        "key_id": own_key.id,
+        "subscription_id": hook.json()["data"]["id"],
+        "delivery_id": "1",
         "transaction_id": "1",
         "identity": "CP-A01" if organization == "default" else "ACME-01",
         # Named in paths beside a scoped id, or no one's: any value.
@@ -102,7 +111,7 @@ def test_every_route_but_health_goes_through_the_scope(api: Api) -> None:
         f"{sorted(route.methods)} {route.path}"
         for route in api.server.app.routes
         if isinstance(route, APIRoute)
-        and route.path != "/health"
+        and route.path not in ("/health", "/docs", "/redoc")  # said to anyone; no organization's data
         and not route.path.startswith(KEYLESS)
         and not any(dependency.call is org_scope for dependency in route.dependant.dependencies)
     ]
