@@ -50,7 +50,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     # A new store's pages (an existing file keeps its own): frames and meter samples write a
     # fifth less per row than with 4 KiB pages, fewer pages per commit and checkpoint.
     cursor.execute("PRAGMA page_size=16384")
+    # A new store hands pruned pages back to the file in steps (core.retention); an existing one made
+    # without it keeps reusing them until `ocpp-console store vacuum` switches it.
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # What a checkpoint leaves of the write-ahead log's file: it shrinks back to this after a burst.
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     # FULL: a commit is on the disk before it returns, so what was answered after it survives a power
     # cut too (NORMAL with a write-ahead log may lose the last commits); an fsync more per commit.
     cursor.execute("PRAGMA synchronous=FULL")
