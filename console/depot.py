@@ -14,6 +14,7 @@ from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
 from console.core.errors import ConsoleError
 from console.core.live import DEFAULT_CLOCK_SKEW_S
+from console.core.retention import Pruner, RetentionPolicy
 from console.core.service import ConsoleService
 from console.core.store import Store
 from console.csms.server import CentralSystem
@@ -87,6 +88,8 @@ class DepotSettings:
     max_clock_skew_s: float = DEFAULT_CLOCK_SKEW_S
     # What a token not in the registry gets: "accept" (a lab) or "reject" (`serve` with real chargers).
     unknown_tokens: str = "accept"
+    # How long each kind of data is kept (core.retention); the pruner runs in the background.
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 # The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
@@ -141,10 +144,13 @@ class Depot:
         )
         self.sims: SimManager | None = None
         self.api: ApiServer | None = None
+        self.pruner = Pruner(self.store, settings.retention, self.clock)
+        self.service.pruner = self.pruner
 
     async def start(self) -> None:
         raise_open_files_limit()
         await self.service.open()
+        self.pruner.start()
         if self.store.schema.created:
             log.warning(
                 "a new store: %s did not exist (or had no tables) and was created empty%s", self.store.display_url,
@@ -187,6 +193,7 @@ class Depot:
         if self.sims is not None:
             await self.sims.close()
         await self.central.stop()
+        await self.pruner.stop()
         await self.service.close()
         self.store.close()
         return self.service.writer.lost + self.service.writer.dropped

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from console.api.tokens import WIRE_FIELDS, token_from_wire
-from console.api.wire import charger_from_dict, decode_event, from_dict
+from console.api.wire import charger_from_dict, decode_event, from_dict, parse_time
 from console.core.engine import CommandRefused
 from console.core.errors import ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.operations import OperationResult
@@ -186,6 +186,8 @@ class RemoteBackend:
             store=f"{self.base_url} ({data.get('store', '')})",
             read_only=bool(data.get("read_only", False)),
             store_unavailable=data.get("store_unavailable"),
+            frames_since=parse_time(data.get("frames_since")),
+            samples_since=parse_time(data.get("samples_since")),
         )
         self._commands = await self._get("/console/commands")
         return self._info

@@ -540,3 +540,20 @@ def store_stats(session: Session, policy: RetentionPolicy, now: datetime, wal_by
 
 # Bytes per row before a kind has rows (measured on main: frames 573 B, samples 142 B).
 ROW_BYTES_GUESS = {"frames": 573, "samples": 142, "rollups": 100, "events": 300, "unknown": 60}
+
+
+def switch_to_incremental(store: Store) -> tuple[int, int]:
+    """Rewrite a SQLite store with INCREMENTAL auto-vacuum (one VACUUM: it needs free space as large as the store,
+    and the store to itself); the file's size before and after. On the store thread."""
+    if store.engine.dialect.name != "sqlite":
+        raise ConsoleError("vacuum is for SQLite stores; PostgreSQL reclaims space with its own (auto)vacuum")
+    with store.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        page = driver.execute("PRAGMA page_size").fetchone()[0]
+        before = driver.execute("PRAGMA page_count").fetchone()[0] * page
+        driver.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        driver.executescript("VACUUM")
+        after = driver.execute("PRAGMA page_count").fetchone()[0] * page
+    store.checkpoint()
+    return int(before), int(after)

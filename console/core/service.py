@@ -28,6 +28,7 @@ from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
+from console.core.retention import Pruner
 from console.core.store import Store
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
@@ -78,6 +79,8 @@ class ConsoleService:
         )
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
+        # The retention pruner, when one runs (the depot's): it says how far back raw data goes.
+        self.pruner: Pruner | None = None
         self.local_lists = LocalLists(store, self.clock, self.tokens, self.live.record, self.operate)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
@@ -95,6 +98,7 @@ class ConsoleService:
         self.fleet.ensure_org(session, DEFAULT_ORG)
         self.live.load(session)
         self.tokens.load(session)
+        self.registrations.load(session)
 
     async def close(self) -> None:
         await self.power_cap.stop()
@@ -115,9 +119,13 @@ class ConsoleService:
 
     @property
     def info(self) -> BackendInfo:
+        info = self._info
+        if self.pruner is not None and self.pruner.raw_since:
+            since = self.pruner.raw_since
+            info = replace(info, frames_since=since.get("frames"), samples_since=since.get("samples"))
         if self.store.unavailable is not None:
-            return replace(self._info, store_unavailable=self.store.unavailable)
-        return self._info
+            return replace(info, store_unavailable=self.store.unavailable)
+        return info
 
     def _store_health(self, reason: str | None) -> None:
         self.bus.publish(StoreHealth(reason, self.writer.queued, self.writer.dropped))
