@@ -120,9 +120,9 @@ async def one_run(url: str, chargers: int, calls: int, calls_per_s: float, inter
     store = Store(url)
     writer = BatchWriter(store, interval=interval)
     live = LiveState(store, EventBus(), SystemClock(), writer)
-    store.run_sync(live.load)
-    if prefilled:
+    if prefilled:  # before the live state loads: it numbers the frames it logs after the highest
         prefill(store, prefilled)
+    store.run_sync(live.load)
     store.run_sync(lambda _session: store.checkpoint())
     size_before, tables_before = used_bytes(store)
     writer.start()
