@@ -352,16 +352,17 @@ class Pruner:
             return
 
         def vacuum(session: Session) -> int:
+            """One step; the free pages left (0 when the store does not hand pages back: it reuses them)."""
             connection = session.connection().connection.driver_connection
             assert connection is not None
-            free = connection.execute("PRAGMA freelist_count").fetchone()[0]
-            if free:
-                session.commit()
-                # A script runs the pragma to its end; a plain execute steps it once (one page).
-                connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
-            return int(free)
+            if connection.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                return 0
+            session.commit()
+            # A script runs the pragma to its end; a plain execute steps it once (one page).
+            connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+            return int(connection.execute("PRAGMA freelist_count").fetchone()[0])
 
-        while await self.store.run(vacuum) > VACUUM_PAGES:
+        while await self.store.run(vacuum):
             await asyncio.sleep(self.pause)
         await self.store.run(lambda _session: self.store.checkpoint())
 
