@@ -17,13 +17,13 @@ from console.core.retention import RetentionPolicy, store_stats
 from console.core.store import Store
 
 
-def fill(session: Session, now: datetime) -> None:
-    """Two hours of one charger's frames (one a minute) and samples (two a minute)."""
+def fill(session: Session, now: datetime, minutes: int = 120) -> None:
+    """`minutes` (two hours) of one charger's frames (one a minute) and samples (two a minute)."""
     session.add(Organization(id="org-1", name="default", created_at=now))
     session.flush()
     session.add(Charger(id="dep-1", organization_id="org-1", identity="CP-1", created_at=now, updated_at=now))
     session.flush()
-    for minute in range(120, 0, -1):
+    for minute in range(minutes, 0, -1):
         at = now - timedelta(minutes=minute)
         session.add(LogEntry(charger_id="dep-1", identity="CP-1", at=at, direction="in", message='[2,"1","Heartbeat",{}]'))
         session.add(MeterSample(charger_id="dep-1", connector_id=1, at=at, measurand="Power.Active.Import", value=1.0))
@@ -102,3 +102,13 @@ def test_vacuum_switches_a_store_made_before_retention(tmp_path: Path, capsys: p
     assert "pruned space now goes back" in capsys.readouterr().out
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+
+
+def test_a_store_younger_than_an_hour_is_measured_over_the_time_it_has_had(store: Store) -> None:
+    now = datetime(2026, 4, 2, 12, 0, tzinfo=timezone.utc)
+    store.run_sync(lambda session: fill(session, now, minutes=20))
+
+    stats = store.run_sync(lambda session: store_stats(session, RetentionPolicy(), now))
+
+    # 20 rows in the 20 minutes since its first: 60 an hour, not 20.
+    assert {kind.kind: kind.rows_per_hour for kind in stats.kinds}["frames"] == 60

@@ -518,7 +518,10 @@ def store_stats(session: Session, policy: RetentionPolicy, now: datetime, wal_by
             oldest = session.execute(select(func.min(column))).scalar()
             oldest = utc(oldest) if oldest is not None else None
         else:
-            per_hour, oldest = _rows_since(session, table, column, now - timedelta(hours=1))
+            recent, oldest = _rows_since(session, table, column, now - timedelta(hours=1))
+            # A store younger than an hour: its rate over the time it has had.
+            span = min(3600.0, (now - oldest).total_seconds()) if oldest is not None else 3600.0
+            per_hour = round(recent * 3600 / max(span, 60.0))
         row_bytes = size / rows if rows else ROW_BYTES_GUESS[kind]
         kept: timedelta | None = getattr(policy, kind)
         horizon_rows = per_hour * (min(kept, YEAR) if kept is not None else YEAR).total_seconds() / 3600
