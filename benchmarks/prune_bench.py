@@ -2,8 +2,8 @@
 
     uv run python -m benchmarks.prune_bench [--chargers 1000] [--seconds 30] [--prefill 1000000] [--period 10]
 
-Twice on a copy of one store holding `--prefill` old frame rows and as many old meter samples: `serve` with
-the default retention (nothing is old enough: no pruning), then with every kind kept one minute (the pruner
+Twice on a copy of one store holding `--prefill` old frame rows and as many old meter samples: `serve` keeping
+every kind for good (no pruning), then with every kind kept one minute (the pruner
 rolls up and deletes the old rows in batches the whole time). Each time the load generator's fleet mode
 (`--chargers` chargers, a CALL every `--period` s each) measures the answers' latency. Prints one JSON line:
 both runs' p50/p99, how far p99 moved, and what the pruner had done by the end. Not part of the test run.
@@ -29,18 +29,20 @@ KEYS = ("calls_per_s", "p50_ms", "p99_ms", "errors", "server_cpu_share")
 
 
 def counts(path: Path) -> dict[str, int]:
+    """Rows per table, and the old (prefilled) frames and samples still there."""
     with closing(sqlite3.connect(path)) as connection:
-        return {
+        found = {
             table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("logentry", "metersample", "meterrollup")
         }
+        for table in ("logentry", "metersample"):
+            found[f"old_{table}"] = connection.execute(f"SELECT count(*) FROM {table} WHERE at < '2026-05-01'").fetchone()[0]
+        return found
 
 
-def run_once(path: Path, chargers: int, seconds: float, period: float, retention: str | None) -> dict:
+def run_once(path: Path, chargers: int, seconds: float, period: float, retention: str) -> dict:
     command = [PYTHON, "-m", "console", "serve", "--no-sim", "--ocpp-port", str(free_port()), "--api-port", "0",
-               "--db", f"sqlite:///{path}", "--cpu", "0"]
-    if retention:
-        command += ["--retention", retention]
+               "--db", f"sqlite:///{path}", "--cpu", "0", "--retention", retention]
     before = counts(path)
     server = Server(command)
     try:
@@ -50,7 +52,8 @@ def run_once(path: Path, chargers: int, seconds: float, period: float, retention
     after = counts(path)
     return {
         **{key: figures.get(key) for key in KEYS},
-        "frames_pruned": max(0, before["logentry"] - after["logentry"]),
+        "frames_pruned": before["old_logentry"] - after["old_logentry"],
+        "samples_pruned": before["old_metersample"] - after["old_metersample"],
         "rollups_written": after["meterrollup"] - before["meterrollup"],
         "store_mb": round(path.stat().st_size / 1e6, 1),
     }
@@ -71,7 +74,11 @@ def main() -> None:
         store.run_sync(lambda _session: store.checkpoint())
         store.close()
         runs = {}
-        for name, retention in (("idle", None), ("pruning", "frames=1m,samples=1m,events=1m,unknown=1m")):
+        kinds = ("frames", "samples", "rollups", "events", "unknown")
+        for name, retention in (
+            ("idle", ",".join(f"{kind}=forever" for kind in kinds)),
+            ("pruning", "frames=1m,samples=1m,events=1m,unknown=1m"),
+        ):
             path = directory / f"{name}.db"
             shutil.copy(template, path)
             runs[name] = run_once(path, args.chargers, args.seconds, args.period, retention)
