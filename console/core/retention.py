@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 ROLLUP_PERIOD = timedelta(minutes=15)
-# Rows per batch (one transaction), the pause after each, and the time between passes (s).
-BATCH_ROWS = 2000
-BATCH_PAUSE = 0.05
+# Rows per batch (one transaction), the pause after each, and the time between passes (s). prune_bench,
+# 1,000 chargers: with 2,000 rows and 0.05 s the fleet's p99 went from 8 to 26 ms, with 500 and 0.2 s to
+# 19 ms; with 200 and 0.2 s it stayed (6.5 and 5.9 ms) and the pruner still takes ~1,000 rows a second.
+BATCH_ROWS = 200
+BATCH_PAUSE = 0.2
 PASS_EVERY = 60.0
 # Pages handed back to the file per batch of incremental vacuum (16 KiB pages: 16 MiB).
 VACUUM_PAGES = 1024
