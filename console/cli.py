@@ -152,6 +152,7 @@ def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
         "serve --demo, a lab) or reject (the default of serve, real chargers)",
     )
     parser.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster (demos)")
+    _add_retention(parser)
     parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)  # pin the process (benchmarks)
 
 
@@ -372,6 +373,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     store_restore.add_argument("file", type=Path, metavar="FILE")
     _add_db(store_restore)
+    store_stats = store_commands.add_parser(
+        "stats", help="rows and bytes per kind of data, the growth of the last hour and the size a year ahead"
+    )
+    _add_retention(store_stats)
+    store_stats.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_db(store_stats)
+    store_vacuum = store_commands.add_parser(
+        "vacuum",
+        help="rewrite a SQLite store so pruned space goes back to the file system (once, for a store made before "
+        "retention; refused while a console or serve runs on it)",
+    )
+    _add_db(store_vacuum)
 
     ca = commands.add_parser("ca", help="a lab certificate authority for security profile 3: make one, issue charger certificates")
     ca_commands = ca.add_subparsers(dest="ca_command", metavar="ACTION", required=True)
@@ -410,6 +423,23 @@ def lab_certificate_authority_of(directory: Path) -> Any:
     from console.depot import lab_certificate_authority
 
     return lab_certificate_authority(directory / "ca.pem", directory / "ca.key")
+
+
+
+def _add_retention(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retention", default=None, metavar="KIND=DURATION,…",
+        help="how long each kind of data is kept, over settings.json's \"retention\": frames (default 14d), samples "
+        "(raw meter samples, 30d; then rolled up to 15 minutes per connector), rollups (2y), events (1y), unknown "
+        "(unknown-identity attempts per hour, 90d); a DURATION like 90s, 30m, 12h, 14d, 2y, or forever",
+    )
+
+
+def _retention(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The retention policy: the defaults, settings.json's "retention" over them, --retention over that."""
+    from console.core.retention import RetentionPolicy
+
+    return RetentionPolicy().with_settings(_load_settings().get("retention")).with_settings(args.retention)
 
 
 def _compression(text: str) -> dict[str, bool]:
@@ -464,6 +494,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         unknown_tokens=args.unknown_tokens or ("reject" if args.command == "serve" and not args.demo else "accept"),
         stop_timeout=getattr(args, "stop_timeout", 10.0),
         files_url=getattr(args, "files_url", None),
+        retention=_retention(args),
     )
 
 
@@ -942,10 +973,14 @@ async def _runtime(args: argparse.Namespace) -> int:
 
 
 def _store_file(args: argparse.Namespace) -> int:
-    """`store backup FILE` / `store restore FILE`."""
+    """`store backup FILE` / `store restore FILE` / `store stats` / `store vacuum`."""
     from console.core.backup import backup, restore
     from console.core.store import default_db_url
 
+    if args.store_command == "stats":
+        return _store_stats(args)
+    if args.store_command == "vacuum":
+        return _store_vacuum(args)
     url = args.db or default_db_url()
     if args.store_command == "backup":
         copied = backup(url, args.file)
@@ -954,6 +989,63 @@ def _store_file(args: argparse.Namespace) -> int:
         copied = restore(args.file, url)
         kept = f"; the store it replaced is kept as {copied.replaced}" if copied.replaced else ""
         print(f"restored {args.file} into {copied.path} ({copied.size:,} bytes){kept}")
+    return 0
+
+
+def _store_stats(args: argparse.Namespace) -> int:
+    from console.core.clock import utcnow
+    from console.core.retention import store_stats
+
+    policy = _retention(args)
+    store = _store(args)
+    try:
+        stats = store.run_sync(lambda session: store_stats(session, policy, utcnow(), store.wal_bytes()))
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(
+            {
+                "kinds": [{**vars(kind), "oldest": kind.oldest.isoformat() if kind.oldest else None} for kind in stats.kinds],
+                "other_bytes": stats.other_bytes, "file_bytes": stats.file_bytes, "wal_bytes": stats.wal_bytes,
+                "free_bytes": stats.free_bytes, "bytes_per_hour": stats.bytes_per_hour, "projected_bytes": stats.projected_bytes,
+            },
+            indent=2,
+        ))
+        return 0
+    print(f"{'kind':<8} {'kept':>7} {'rows':>12} {'bytes':>10} {'B/row':>6} {'rows/h':>9} {'bytes/h':>9} {'in a year':>10}  oldest")
+    for kind in stats.kinds:
+        per_row = kind.bytes // kind.rows if kind.rows else 0
+        oldest = kind.oldest.strftime("%Y-%m-%d %H:%M") if kind.oldest else "-"
+        print(
+            f"{kind.kind:<8} {kind.kept:>7} {kind.rows:>12,} {_size(kind.bytes):>10} {per_row:>6} {kind.rows_per_hour:>9,} "
+            f"{_size(kind.bytes_per_hour):>9} {_size(kind.projected_bytes):>10}  {oldest}"
+        )
+    print(f"{'other':<8} {'forever':>7} {'':>12} {_size(stats.other_bytes):>10}   (sessions, actions, signed readings, tokens, fleet)")
+    print(
+        f"store {_size(stats.file_bytes)} ({_size(stats.free_bytes)} free), write-ahead log {_size(stats.wal_bytes)}; "
+        f"growing {_size(stats.bytes_per_hour)}/h; projected in a year: {_size(stats.projected_bytes)}"
+    )
+    return 0
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(count) < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+def _store_vacuum(args: argparse.Namespace) -> int:
+    from console.core.retention import switch_to_incremental
+    from console.core.store import Store, default_db_url
+
+    store = Store(args.db or default_db_url(), owner=True)
+    try:
+        before, after = store.run_sync(lambda _session: switch_to_incremental(store))
+    finally:
+        store.close()
+    print(f"vacuumed {store.display_url}: {_size(before)} -> {_size(after)}; pruned space now goes back to the file system")
     return 0
 
 

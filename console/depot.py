@@ -18,6 +18,7 @@ from console.core.clock import Clock, SystemClock
 from console.core.certificates import LabCA
 from console.core.errors import ConsoleError, ValidationFailed
 from console.core.live import DEFAULT_CLOCK_SKEW_S
+from console.core.retention import Pruner, RetentionPolicy
 from console.core.service import ConsoleService
 from console.core.store import Store
 from console.csms.server import CentralSystem
@@ -105,6 +106,8 @@ class DepotSettings:
     # The base URL chargers reach the console's files at (firmware images, log uploads); None: the API's own
     # URL, or without the API the embedded file server on loopback (which only chargers on this host reach).
     files_url: str | None = None
+    # How long each kind of data is kept (core.retention); the pruner runs in the background.
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 # The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
@@ -196,10 +199,13 @@ class Depot:
                 limits=settings.api_limits, tls_cert=settings.api_tls_cert, tls_key=settings.api_tls_key,
                 event_log=settings.event_log,
             )
+        self.pruner = Pruner(self.store, settings.retention, self.clock)
+        self.service.pruner = self.pruner
 
     async def start(self) -> None:
         raise_open_files_limit()
         await self.service.open()
+        self.pruner.start()
         if self.store.schema.created:
             log.warning(
                 "a new store: %s did not exist (or had no tables) and was created empty%s", self.store.display_url,
@@ -254,6 +260,7 @@ class Depot:
         if self.sims is not None:
             await self.sims.close()
         await self.central.stop()
+        await self.pruner.stop()
         await self.service.close()
         self.store.close()
         return self.service.writer.lost + self.service.writer.dropped

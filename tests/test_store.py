@@ -12,8 +12,8 @@ def pragma(store: Store, name: str) -> object:
     return store.run_sync(lambda session: session.connection().exec_driver_sql(f"PRAGMA {name}").scalar())
 
 
-def test_a_new_store_has_16_kib_pages_and_a_write_ahead_log(store: Store) -> None:
-    assert pragma(store, "page_size") == 16384
+def test_a_new_store_has_4_kib_pages_and_a_write_ahead_log(store: Store) -> None:
+    assert pragma(store, "page_size") == 4096
     assert pragma(store, "journal_mode") == "wal"
     assert pragma(store, "synchronous") == 2  # FULL: a commit answered survives a power cut
     assert pragma(store, "foreign_keys") == 1
@@ -22,12 +22,12 @@ def test_a_new_store_has_16_kib_pages_and_a_write_ahead_log(store: Store) -> Non
 def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA page_size=4096")
+        connection.execute("PRAGMA page_size=16384")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
     store = Store(f"sqlite:///{path}")
     try:
-        assert pragma(store, "page_size") == 4096
+        assert pragma(store, "page_size") == 16384
         assert store.run_sync(lambda session: session.connection().exec_driver_sql("SELECT count(*) FROM charger").scalar()) == 0
     finally:
         store.close()

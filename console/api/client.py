@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, token_from_wire
+from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, parse_time, token_from_wire
 from console.core.errors import CommandRefused, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
 from console.core.views import (
@@ -187,6 +187,8 @@ class RemoteBackend:
             store=f"{self.base_url} ({data.get('store', '')})",
             read_only=bool(data.get("read_only", False)),
             store_unavailable=data.get("store_unavailable"),
+            frames_since=parse_time(data.get("frames_since")),
+            samples_since=parse_time(data.get("samples_since")),
         )
         self._commands = await self._get("/console/commands")
         return self._info

@@ -170,6 +170,29 @@ class MeterSample(SQLModel, table=True):
     value: float
 
 
+class MeterRollup(SQLModel, table=True):
+    """A connector's meter samples over 15 minutes, written before its raw samples are pruned; kept much longer.
+
+    Energy from the import register (Wh): its lowest and highest reading in the period (the energy of the
+    period is their difference, the energy between two periods the difference of their highest). Power (W):
+    the mean and the peak of the total readings.
+    """
+
+    __table_args__ = (UniqueConstraint("charger_id", "connector_id", "period_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id")
+    connector_id: int
+    period_start: datetime
+    energy_min_wh: float | None = None
+    energy_max_wh: float | None = None
+    power_mean_w: float | None = None
+    power_max_w: float | None = None
+    # The power readings the mean is of (so a late sample's roll-up can be merged in), and all samples.
+    power_samples: int = 0
+    samples: int = 0
+
+
 class SignedMeterValue(SQLModel, table=True):
     """A signed meter reading (1.6 `format: SignedData`, 2.0.1 `signedMeterValue`), kept verbatim for audit (OCMF, Eichrecht)."""
 
@@ -259,6 +282,17 @@ class UnknownCharger(SQLModel, table=True):
     remote_address: str | None = None
     offered: str | None = None
     decision: str = "pending"  # "pending" | "accepted" | "rejected"
+
+
+class UnknownAttempt(SQLModel, table=True):
+    """Connection attempts by an identity not in the fleet, counted per hour (not a row per attempt)."""
+
+    __table_args__ = (UniqueConstraint("identity", "hour"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity: str
+    hour: datetime = Field(index=True)
+    attempts: int = 0
 
 
 class ApiKey(SQLModel, table=True):

@@ -29,6 +29,7 @@ from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
 from console.core.registration import Registrations
+from console.core.retention import Pruner
 from console.core.store import Store
 from console.core.certificates import CertificateService
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
@@ -80,6 +81,8 @@ class ConsoleService:
         )
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
+        # The retention pruner, when one runs (the depot's): it says how far back raw data goes.
+        self.pruner: Pruner | None = None
         self.local_lists = LocalLists(store, self.clock, self.tokens, self.live.record, self.operate)
         # Chargers' certificate signing requests; a lab CA (--ca-cert/--ca-key) is set by the depot.
         self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
@@ -102,6 +105,7 @@ class ConsoleService:
         self.fleet.ensure_org(session, DEFAULT_ORG)
         self.live.load(session)
         self.tokens.load(session)
+        self.registrations.load(session)
 
     async def close(self) -> None:
         await self.firmware.close()
@@ -123,9 +127,13 @@ class ConsoleService:
 
     @property
     def info(self) -> BackendInfo:
+        info = self._info
+        if self.pruner is not None and self.pruner.raw_since:
+            since = self.pruner.raw_since
+            info = replace(info, frames_since=since.get("frames"), samples_since=since.get("samples"))
         if self.store.unavailable is not None:
-            return replace(self._info, store_unavailable=self.store.unavailable)
-        return self._info
+            return replace(info, store_unavailable=self.store.unavailable)
+        return info
 
     def _store_health(self, reason: str | None) -> None:
         self.bus.publish(StoreHealth(reason, self.writer.queued, self.writer.dropped))

@@ -51,10 +51,18 @@ def default_db_url() -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
-    # A new store's pages (an existing file keeps its own): frames and meter samples write a
-    # fifth less per row than with 4 KiB pages, fewer pages per commit and checkpoint.
-    cursor.execute("PRAGMA page_size=16384")
+    # A new store's pages (an existing file keeps its own): 4 KiB. A batch of a depot's rows lands on a
+    # page of each index by charger for every charger in it, and each such page is written whole to the
+    # log and again at the checkpoint: on a store in use (benchmarks/write_bench.py, 1,000 chargers, a
+    # million rows) 16 KiB pages wrote 49-58 kB per CALL, 4 KiB pages 21 kB (16 KiB cost a tenth less
+    # CPU per row on a small store).
+    cursor.execute("PRAGMA page_size=4096")
+    # A new store hands pruned pages back to the file in steps (core.retention); an existing one made
+    # without it keeps reusing them until `ocpp-console store vacuum` switches it.
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # What a checkpoint leaves of the write-ahead log's file: it shrinks back to this after a burst.
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     # FULL: a commit is on the disk before it returns, so what was answered after it survives a power
     # cut too (NORMAL with a write-ahead log may lose the last commits); an fsync more per commit.
     cursor.execute("PRAGMA synchronous=FULL")

@@ -303,6 +303,10 @@ class BackendInfo(View):
     store_unavailable: str | None = None
     # Attach mode: the server that cannot be reached now (None: it answers).
     server_lost: str | None = None
+    # How far back raw frame logs and meter samples go (the oldest kept; None: none kept, or no pruning):
+    # older samples are in 15-minute roll-ups.
+    frames_since: datetime | None = None
+    samples_since: datetime | None = None
 
 
 def clock_offset_words(offset_s: float) -> str:

@@ -243,9 +243,13 @@ class CentralSystem:
 
     # -- handshake -------------------------------------------------------------------
 
-    def _refuse(self, connection: ServerConnection | Connection, status: http.HTTPStatus, identity: str, reason: str) -> Response:
-        self.live.log(identity or "?", "event", f"refused: {reason} (HTTP {status.value})")
-        log.warning("refused %r from %s: %s", identity, connection.remote_address, reason)
+    def _refuse(
+        self, connection: ServerConnection | Connection, status: http.HTTPStatus, identity: str, reason: str, logged: bool = True
+    ) -> Response:
+        """Refuse the handshake; `logged` False: counted elsewhere, not logged again (an unknown identity's repeats)."""
+        if logged:
+            self.live.log(identity or "?", "event", f"refused: {reason} (HTTP {status.value})")
+            log.warning("refused %r from %s: %s", identity, connection.remote_address, reason)
         return connection.respond(status, f"{reason}\n")
 
     async def _check_handshake(self, connection: ServerConnection | Connection, request: Request) -> Response | None:
@@ -257,11 +261,15 @@ class CentralSystem:
             return self._refuse(connection, http.HTTPStatus.NOT_FOUND, "", "no charger identity in the URL path")
         charger_id = self.live.charger_id_for(identity)
         if charger_id is None:
-            attempt = await self.service.registrations.note_attempt(identity, remote, ", ".join(offered) or None)
+            registrations = self.service.registrations
+            attempt = await registrations.note_attempt(identity, remote, ", ".join(offered) or None)
+            # An identity that keeps trying is logged once an hour; every attempt is counted (:unknown).
             if attempt.decision == "rejected":
-                return self._refuse(connection, http.HTTPStatus.FORBIDDEN, identity, REJECTED)
+                return self._refuse(connection, http.HTTPStatus.FORBIDDEN, identity, REJECTED, registrations.first_this_hour)
             if not self.auto_register:
-                return self._refuse(connection, http.HTTPStatus.NOT_FOUND, identity, f"unknown identity {identity!r}")
+                return self._refuse(
+                    connection, http.HTTPStatus.NOT_FOUND, identity, f"unknown identity {identity!r}", registrations.first_this_hour
+                )
             if not offered:  # no record's version to serve it with
                 return self._refuse(
                     connection, http.HTTPStatus.BAD_REQUEST, identity,

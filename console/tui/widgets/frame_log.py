@@ -328,7 +328,11 @@ class LogPanel(Vertical):
         log = self.log
         follow = "following" if log.follow else "paused (f follows)"
         shown = f" · filter {log.filter_text!r}" if log.filter_text else ""
-        self.query_one(".log-status", Static).update(f"{follow}{escape(shown)}")
+        # Older frames were pruned (retention): say from when the log goes.
+        backend = getattr(self.app, "backend", None)
+        since = backend.info.frames_since if backend is not None else None
+        kept = f" · kept since {since:%Y-%m-%d %H:%M} UTC" if since is not None else ""
+        self.query_one(".log-status", Static).update(f"{follow}{escape(shown)}{kept}")
 
     def action_follow(self) -> None:
         log = self.log
