@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("charger_id", sa.String(), nullable=True),
         sa.Column("type", sa.String(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_streamevent_org_id", "streamevent", ["organization_id", "id"], unique=False)
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(), nullable=False),
         sa.Column("secret", sa.String(), nullable=False),
         sa.Column("types", sa.JSON(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["organization_id"], ["organization.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -52,9 +52,9 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
-        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["subscription_id"], ["webhooksubscription.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
