@@ -58,10 +58,21 @@ def _run(main):  # type: ignore[no-untyped-def]
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        metavar="URL",
+        metavar="URL|PATH",
+        type=_db_arg,
         default=None,
-        help="SQLAlchemy URL of the store (default: $OCPP_CONSOLE_DB or a SQLite file in the user data directory)",
+        help="the store: a SQLite file path or a URL (sqlite:///PATH, postgresql://user@host/db); "
+        "default: $OCPP_CONSOLE_DB or a SQLite file in the user data directory",
     )
+
+
+def _db_arg(text: str) -> str:
+    from console.core.store import db_url
+
+    try:
+        return db_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _store(args: argparse.Namespace) -> Store:

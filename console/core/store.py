@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -40,11 +41,30 @@ UNAVAILABLE_CODES = {5, 6, 7, 8, 10, 13, 14, 15}
 SERVER_CONDITIONS = {"25006"}
 
 
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def db_url(text: str) -> str:
+    """A store given as a URL (`sqlite:///…`, `postgresql://…`) or as a plain file path (a SQLite file).
+
+    `--db /srv/depot.db` is what a person types first; it names the SQLite file, made absolute so that
+    the store does not move with the working directory. Anything with a scheme is taken as a URL.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty: give a SQLite file path or a URL such as postgresql://user@host/db")
+    if _URL_SCHEME.match(text):
+        return text
+    if text.startswith(("postgres:", "postgresql:", "sqlite:")):
+        raise ValueError(f"{text!r} is not a database URL: write sqlite:///PATH or postgresql://user@host/db")
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
 def default_db_url() -> str:
     """`$OCPP_CONSOLE_DB`, else a SQLite file in the user's data directory."""
     configured = os.environ.get(DB_ENV)
     if configured:
-        return configured
+        return db_url(configured)
     data_dir = Path(platformdirs.user_data_dir("ocpp-console"))
     return f"sqlite:///{data_dir / 'console.db'}"
 
