@@ -25,6 +25,7 @@ import httpx
 from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, parse_time, token_from_wire
 from console.core.errors import CommandRefused, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
+from console.core.versions import OcppVersion
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -327,7 +328,7 @@ class RemoteBackend:
     async def list_unknown(self) -> list[UnknownChargerView]:
         return [from_dict(UnknownChargerView, item) for item in await self._get("/console/unknown")]
 
-    async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView:
+    async def accept_unknown(self, identity: str, ocpp_version: str = OcppVersion.V16) -> ChargerView:
         return charger_from_dict(
             await self._post(f"/console/unknown/{self._path(identity)}/accept", {"ocpp_version": ocpp_version})
         )

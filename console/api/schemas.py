@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.core.views import ProtocolWarning
+from console.core.versions import OcppVersion
 
 T = TypeVar("T")
 
@@ -86,7 +87,7 @@ class Charger(BaseModel):
     vendor_name: str | None = None
     model: str | None = None
     image_url: str | None = None
-    ocpp_version: str | None = Field(default=None, examples=["OCPP1.6"])
+    ocpp_version: str | None = Field(default=None, examples=[OcppVersion.V16.value])
     number_of_connectors: int | None = None
     max_charging_power: int | None = Field(default=None, description="watts")
     connector_type: str | None = None
@@ -105,7 +106,7 @@ class ChargerFields(BaseModel):
     vendor_name: str | None = None
     model: str | None = None
     image_url: str | None = None
-    ocpp_version: str | None = Field(default=None, examples=["OCPP1.6"])
+    ocpp_version: str | None = Field(default=None, examples=[OcppVersion.V16.value])
     number_of_connectors: int | None = None
     max_charging_power: int | None = Field(default=None, description="watts")
     connector_type: str | None = None
@@ -354,7 +355,7 @@ class Problems(BaseModel):
 class AcceptUnknown(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ocpp_version: str = "OCPP1.6"
+    ocpp_version: str = OcppVersion.V16.value
 
 
 class LocationCap(BaseModel):

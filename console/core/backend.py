@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from console.core.events import Subscription
 from console.core.ports import OperatorControls
+from console.core.versions import OcppVersion
 from console.core.views import (
     ActionView,
     BackendInfo,
@@ -89,7 +90,7 @@ class Backend(OperatorControls, Protocol):
 
     async def list_unknown(self) -> list[UnknownChargerView]: ...
 
-    async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView: ...
+    async def accept_unknown(self, identity: str, ocpp_version: str = OcppVersion.V16) -> ChargerView: ...
 
     async def reject_unknown(self, identity: str) -> None: ...
 

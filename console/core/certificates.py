@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from console.core.errors import ConsoleError, ValidationFailed
+from console.core.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class CertificateService:
         chain = self.ca.sign(csr)
         self.event(charger_id, "CertificateRequest", {"status": "Accepted", "signedBy": "console CA"})
         payload: dict[str, Any] = {"certificateChain": chain}
-        if record.ocpp_version != "OCPP1.6":
+        if record.ocpp_version != OcppVersion.V16:
             payload["certificateType"] = certificate_type or "ChargingStationCertificate"
         # Sent as an action of its own; its row is written first, so the answer has left by then.
         task = asyncio.ensure_future(self._send(charger_id, payload))

@@ -33,6 +33,7 @@ from console.core.ledger import ActionLedger
 from console.core.live import LiveState
 from console.core.models import Action, new_action_id
 from console.core.timespec import parse_time
+from console.core.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 
@@ -726,7 +727,7 @@ class ActionEngine:
             return None
         if action.parameters.get("stopSession"):
             # 1.6 stops our transaction id; 2.0.1 the charger's own reference, which its every session has.
-            stopped = str(transaction_id) if version == "OCPP1.6" else reference
+            stopped = str(transaction_id) if version == OcppVersion.V16 else reference
             assert stopped is not None
             operation, payload = ops.remote_stop_request(version, stopped)
             return Plan(operation, payload, f"remote stop of transaction {stopped}")
@@ -756,7 +757,7 @@ class ActionEngine:
         limit_w: float | None,
     ) -> Plan:
         """The running session's TxProfile: 1.6 names the session by our id, 2.0.1 by the charger's reference."""
-        transaction = transaction_id if version == "OCPP1.6" else reference
+        transaction = transaction_id if version == OcppVersion.V16 else reference
         profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, watts, transaction=transaction)
         return Plan(*ops.set_profile_request(version, connector_id, profile), summary, limit_w)
 

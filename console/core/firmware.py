@@ -41,6 +41,7 @@ from console.core.events import EventBus, Notice
 from console.core.live import LiveState
 from console.core.operations import OperationResult
 from console.core.views import View, iso
+from console.core.versions import OcppVersion
 
 FIRMWARE_MAX_BYTES = 256 * 1024 * 1024
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024
@@ -201,7 +202,7 @@ class FileShelf:
 
 
 def _is_16(ocpp_version: str) -> bool:
-    return ocpp_version == "OCPP1.6"
+    return ocpp_version == OcppVersion.V16
 
 
 def new_request_id() -> int:

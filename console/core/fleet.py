@@ -35,6 +35,7 @@ from console.core.passwords import hash_password, password_problem
 from console.core.store import Store
 from console.core.tokens import check_token_rows, export_tokens, write_token_rows
 from console.core.views import iso
+from console.core.versions import OcppVersion
 
 DEFAULT_ORG = "default"
 
@@ -147,7 +148,7 @@ def clean_charger_fields(
             clean["image_url"] = url
 
     if present("ocpp_version") or not partial:
-        version = _blank_to_none(fields.get("ocpp_version", "OCPP1.6"))
+        version = _blank_to_none(fields.get("ocpp_version", OcppVersion.V16))
         if version not in OCPP_VERSIONS:
             problems["ocpp_version"] = f"unknown version {version!r}: one of {', '.join(OCPP_VERSIONS)}"
         else:
@@ -470,7 +471,7 @@ class FleetService:
 def generated_fleet(
     count: int,
     prefix: str = "CP-",
-    ocpp_version: str = "OCPP1.6",
+    ocpp_version: str = OcppVersion.V16,
     simulated: bool = False,
     location: str | None = None,
     connectors: int = 1,

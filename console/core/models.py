@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from console.core.views import OCPP_VERSIONS  # noqa: F401  (re-exported for the store's users)
+from console.core.versions import OcppVersion
 
 
 # The API key a request acts for, set by the REST API for the request's work: each Action
@@ -57,7 +58,7 @@ class Charger(SQLModel, table=True):
     vendor_name: str | None = None
     model: str | None = None
     image_url: str | None = None
-    ocpp_version: str = "OCPP1.6"
+    ocpp_version: str = OcppVersion.V16
     number_of_connectors: int = 1
     max_charging_power: int = 22000
     connector_type: str | None = None

@@ -19,10 +19,11 @@ from ocpp.messages import MessageType, get_validator
 
 from console.core.errors import ValidationFailed
 from console.core.views import OperationResult
+from console.core.versions import OcppVersion
 
 # Operations from the central system to a charger, per charger version (issue 3, part 3).
 OPERATIONS: dict[str, tuple[str, ...]] = {
-    "OCPP1.6": (
+    OcppVersion.V16: (
         "CancelReservation",
         "CertificateSigned",
         "ChangeAvailability",
@@ -46,7 +47,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         "TriggerMessage",
         "UnlockConnector",
     ),
-    "OCPP2.0.1": (
+    OcppVersion.V201: (
         "CancelReservation",
         "CertificateSigned",
         "ChangeAvailability",
@@ -72,18 +73,18 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 # 2.1 keeps every 2.0.1 operation under the same name and shape.
-OPERATIONS["OCPP2.1"] = OPERATIONS["OCPP2.0.1"]
+OPERATIONS[OcppVersion.V21] = OPERATIONS[OcppVersion.V201]
 # Firmware updates and log uploads: their payloads are built in console/core/firmware.py.
-OPERATIONS["OCPP1.6"] += ("GetDiagnostics", "GetLog", "SignedUpdateFirmware", "UpdateFirmware")
-OPERATIONS["OCPP2.0.1"] += ("GetLog", "UpdateFirmware")
-OPERATIONS["OCPP2.1"] = OPERATIONS["OCPP2.0.1"]
+OPERATIONS[OcppVersion.V16] += ("GetDiagnostics", "GetLog", "SignedUpdateFirmware", "UpdateFirmware")
+OPERATIONS[OcppVersion.V201] += ("GetLog", "UpdateFirmware")
+OPERATIONS[OcppVersion.V21] = OPERATIONS[OcppVersion.V201]
 # The `ocpp` package's name for each version's schemas.
-SCHEMA_VERSION = {"OCPP1.6": "1.6", "OCPP2.0.1": "2.0.1", "OCPP2.1": "2.1"}
+SCHEMA_VERSION = {version.value: version.short for version in OcppVersion}
 # OCPP 1.6 schedules have one-decimal floats; the package validates these with
 # Decimal so 21.4 is not read as 21.399999…, and caches the validator it built
 # first — so this must match its choice exactly.
-DECIMAL_REQUESTS = {"1.6": ("SetChargingProfile", "RemoteStartTransaction")}
-DECIMAL_ANSWERS = {"1.6": ("GetCompositeSchedule",)}
+DECIMAL_REQUESTS = {OcppVersion.V16.short: ("SetChargingProfile", "RemoteStartTransaction")}
+DECIMAL_ANSWERS = {OcppVersion.V16.short: ("GetCompositeSchedule",)}
 # Answer statuses meaning the charger did (or will do) what was asked. Any other
 # status is a refusal; an answer without a status is an answer.
 ACKNOWLEDGING = frozenset({"Accepted", "Unlocked", "Scheduled", "RebootRequired", "EmptyResultSet", "AcceptedCanceled"})
@@ -207,7 +208,7 @@ def failure_of(error: BaseException, ocpp_version: str, operation: str) -> tuple
 
 def _is_16(ocpp_version: str) -> bool:
     """1.6 has its own shapes; 2.1 takes the 2.0.1 ones."""
-    return ocpp_version == "OCPP1.6"
+    return ocpp_version == OcppVersion.V16
 
 
 def reset_request(ocpp_version: str, hard: bool) -> tuple[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from console.core.live import LiveState
 from console.core.models import Charger, UnknownAttempt, UnknownCharger
 from console.core.store import Store
 from console.core.views import ChargerView, UnknownChargerView
+from console.core.versions import OcppVersion
 
 
 UNKNOWN_TABLE: Table = UnknownCharger.__table__  # type: ignore[attr-defined]
@@ -188,7 +189,7 @@ class Registrations:
         self.live.log(charger.identity, "event", f"registration {registration} by an operator", charger_id=charger.id)
         return self.live.view(charger.id)
 
-    async def decide_unknown(self, identity: str, decision: str, ocpp_version: str = "OCPP1.6") -> ChargerView | None:
+    async def decide_unknown(self, identity: str, decision: str, ocpp_version: str = OcppVersion.V16) -> ChargerView | None:
         """Accept an unknown identity into the fleet, or reject it for good (refused at every handshake).
 
         With auto-registration it may have a charger record already: that record takes the same decision.

@@ -45,6 +45,7 @@ from console.core.views import (
     UnknownChargerView,
 )
 from console.core.writer import BatchWriter
+from console.core.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +380,7 @@ class ConsoleService:
         self._disconnect_rejected(view.identity)
         return view
 
-    async def accept_unknown(self, identity: str, ocpp_version: str = "OCPP1.6") -> ChargerView:
+    async def accept_unknown(self, identity: str, ocpp_version: str = OcppVersion.V16) -> ChargerView:
         self._writable()
         view = await self.registrations.decide_unknown(identity, "accepted", ocpp_version)
         assert view is not None

@@ -24,6 +24,7 @@ from console.core.models import Charger, IdToken, LocalAuthList, Location, Trans
 from console.core.sessions import as_utc
 from console.core.views import TOKEN_STATUSES as STATUSES
 from console.core.views import TOKEN_TYPES, TokenView, View, iso
+from console.core.versions import OcppVersion
 
 # 2.0.1's idToken is at most 36 characters; a 1.6 idTag at most 20 (longer tokens never reach a 1.6 charger).
 TOKEN_MAX = 36
@@ -364,7 +365,7 @@ class TokenRegistry:
             if self._org_of[token_id] != org_id or (view.location_ids and location_id not in view.location_ids):
                 continue
             verdict = self.authorize(org_id, view.token, view.type, location_id)
-            if ocpp_version == "OCPP1.6":
+            if ocpp_version == OcppVersion.V16:
                 if len(view.token) > ID_TAG_MAX:
                     continue
                 entries[view.token] = {"idTag": view.token, "idTagInfo": verdict.id_tag_info()}
@@ -565,10 +566,10 @@ class LocalLists:
             had = held.entries or {}
             update_type = "Differential"
             changes = [entry for key, entry in wanted.items() if had.get(key) != entry]
-            info = "idTagInfo" if record.ocpp_version == "OCPP1.6" else "idTokenInfo"
+            info = "idTagInfo" if record.ocpp_version == OcppVersion.V16 else "idTokenInfo"
             # An entry without its info removes the token from the charger's list.
             changes += [{k: v for k, v in entry.items() if k != info} for key, entry in had.items() if key not in wanted]
-        if record.ocpp_version == "OCPP1.6":
+        if record.ocpp_version == OcppVersion.V16:
             payload: dict[str, Any] = {"listVersion": version, "updateType": update_type, "localAuthorizationList": changes}
         else:
             payload = {"versionNumber": version, "updateType": update_type}

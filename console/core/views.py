@@ -9,9 +9,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from console.core.versions import OcppVersion
+
 
 # The vocabularies a front end offers as choices.
-OCPP_VERSIONS = ("OCPP1.6", "OCPP2.0.1", "OCPP2.1")
+OCPP_VERSIONS = tuple(version.value for version in OcppVersion)
 CONNECTOR_TYPES = ("Type2", "Type1", "CCS2", "CCS1", "CHAdeMO", "GB/T", "NACS", "Schuko")
 # 2.0.1's IdTokenEnumType; a 1.6 idTag has no type and matches a token of any type.
 TOKEN_TYPES = ("ISO14443", "ISO15693", "eMAID", "Central", "KeyCode", "Local", "MacAddress", "NoAuthorization")

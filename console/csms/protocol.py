@@ -112,6 +112,7 @@ from websockets.frames import CloseCode
 from console.core.errors import StoreUnavailable
 from console.csms.codec import answer_payload, decode, encode, to_snake
 from console.csms.validation import tolerate, validate
+from console.core.versions import OcppVersion
 
 log = logging.getLogger("console.csms")
 
@@ -290,7 +291,7 @@ class ProtocolGuard:
         self._awaiting: str | None = None
         self._answered: str | None = None
         # The message types past CALL, CALLRESULT and CALLERROR this version knows: never answered.
-        self._unanswered_kinds = (CALLRESULTERROR, SEND) if self._ocpp_version == "2.1" else ()
+        self._unanswered_kinds = (CALLRESULTERROR, SEND) if self._ocpp_version == OcppVersion.V21.short else ()
 
     # -- the receive loop --------------------------------------------------------------
 
@@ -412,7 +413,7 @@ class ProtocolGuard:
     # -- parsing -------------------------------------------------------------------------
 
     def _framing_error(self, description: str) -> OCPPError:
-        if self._ocpp_version == "1.6":
+        if self._ocpp_version == OcppVersion.V16.short:
             return FormationViolationError(description=description)
         return RpcFrameworkError(description=description)
 
@@ -436,7 +437,7 @@ class ProtocolGuard:
             )
         if kind != MessageType.Call:
             reason = f"unknown MessageTypeId {kind!r}"
-            if self._ocpp_version == "1.6":
+            if self._ocpp_version == OcppVersion.V16.short:
                 error: OCPPError = FormationViolationError(description=f"{reason}: OCPP-J 1.6 knows 2, 3 and 4")
             else:
                 error = MessageTypeNotSupportedError(description=f"{reason}: this implementation supports 2, 3 and 4")
@@ -525,7 +526,7 @@ class ProtocolGuard:
 
     def _error_text(self, message_id: str, error: OCPPError, reason: str) -> str:
         """The CALLERROR for `error` in this version's spelling; the charger's event log says why."""
-        code = CODES_16.get(error.code, error.code) if self._ocpp_version == "1.6" else error.code
+        code = CODES_16.get(error.code, error.code) if self._ocpp_version == OcppVersion.V16.short else error.code
         # Only the cause goes back: the package's details also echo the whole offending message.
         details = {"cause": str(error.details["cause"])} if "cause" in error.details else {}
         self._event(f"{reason}: answered CALLERROR {code} ({details.get('cause') or error.description})")

@@ -47,28 +47,30 @@ from console.csms.framelog import LoggedConnection
 from console.csms.transport import Connection, Listener
 from console.csms.v16 import ChargePoint16
 from console.csms.v201 import ChargePoint21, ChargePoint201
+from console.core import versions
+from console.core.versions import OcppVersion
 
 log = logging.getLogger("console.csms")
 
 # Record version -> subprotocol, and what each subprotocol is served with.
-SUBPROTOCOL_OF = {"OCPP1.6": "ocpp1.6", "OCPP2.0.1": "ocpp2.0.1", "OCPP2.1": "ocpp2.1"}
+SUBPROTOCOL_OF = {version.value: version.subprotocol for version in OcppVersion}
 VERSION_OF = {protocol: version for version, protocol in SUBPROTOCOL_OF.items()}
 HANDLERS: dict[str, type[ChargePoint16] | type[ChargePoint201]] = {
-    "ocpp1.6": ChargePoint16,
-    "ocpp2.0.1": ChargePoint201,
-    "ocpp2.1": ChargePoint21,
+    OcppVersion.V16.subprotocol: ChargePoint16,
+    OcppVersion.V201.subprotocol: ChargePoint201,
+    OcppVersion.V21.subprotocol: ChargePoint21,
 }
-CALLS = {"ocpp1.6": call16, "ocpp2.0.1": call201, "ocpp2.1": call21}
+CALLS = {OcppVersion.V16.subprotocol: call16, OcppVersion.V201.subprotocol: call201, OcppVersion.V21.subprotocol: call21}
 CLOSE_TIMEOUT = 10.0  # websockets' default, seconds
 MAX_CLOSE_REASON = 123  # bytes (RFC 6455 §5.5: a control frame's payload is at most 125, 2 of them the code)
 REJECTED = "rejected by an operator"
 # Most recent first: an unknown charger offering several gets the newest.
-SUBPROTOCOLS = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
+SUBPROTOCOLS = versions.SUBPROTOCOLS
 # permessage-deflate per subprotocol, for chargers that offer it. OCPP 2.0.1 asks a CSMS to
 # support it; for 1.6 it is off. Measured (benchmarks.ocpp_bench compression, 2-core box): deflate
 # costs about a quarter more server CPU per CALL (1.6: 5,817 -> 4,120 CALLs per CPU-second; 2.0.1:
 # 5,632 -> 4,180) and about 41 KB more per connection (76 -> 117 KB with 2,000 connected).
-COMPRESSION = {"ocpp1.6": False, "ocpp2.0.1": True, "ocpp2.1": True}
+COMPRESSION = {version.subprotocol: not version.is_16 for version in OcppVersion}
 # "ocpp1.6=on,ocpp2.0.1=off": the setting from the environment (benchmarks, operators).
 COMPRESSION_ENV = "OCPP_CONSOLE_COMPRESSION"
 # Which connection layer serves chargers: "sansio" (console.csms.transport, our asyncio protocol around

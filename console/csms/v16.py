@@ -18,8 +18,9 @@ from console.core.sessions import Sample, SignedSample
 from console.core.tokens import Authorization, TokenRegistry
 from console.core.views import iso
 from console.csms.protocol import ProtocolGuard, takes_payload
+from console.core.versions import OcppVersion
 
-SUBPROTOCOL = "ocpp1.6"
+SUBPROTOCOL = OcppVersion.V16.subprotocol
 
 
 def parse_time(value: str | None, clock: Clock) -> datetime:

@@ -19,9 +19,10 @@ from ocpp.v201.enums import Action, DataTransferStatusEnumType
 from console.core.sessions import ENERGY, LINE_PHASES, Sample, SignedSample, in_base_unit
 from console.csms.protocol import takes_payload
 from console.csms.v16 import ConsoleHandler
+from console.core.versions import OcppVersion
 
-SUBPROTOCOL = "ocpp2.0.1"
-SUBPROTOCOL_21 = "ocpp2.1"
+SUBPROTOCOL = OcppVersion.V201.subprotocol
+SUBPROTOCOL_21 = OcppVersion.V21.subprotocol
 
 # TransactionEvent chargingState -> the connector status both versions share.
 CHARGING_STATES = {

@@ -26,12 +26,13 @@ import fastjsonschema
 from ocpp.messages import Call, CallResult, _validate_payload, get_validator
 
 from console.csms.schemas import Refused, compile_validator
+from console.core.versions import OcppVersion
 
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 _compiled: dict[tuple[str, int, str], Any] = {}
 # The messages the package validates with decimals (ocpp.messages._validate_payload), as (version, type, action).
-DECIMAL_SCHEMAS = {("1.6", 2, "SetChargingProfile"), ("1.6", 2, "RemoteStartTransaction"), ("1.6", 3, "GetCompositeSchedule")}
+DECIMAL_SCHEMAS = {(OcppVersion.V16.short, 2, "SetChargingProfile"), (OcppVersion.V16.short, 2, "RemoteStartTransaction"), (OcppVersion.V16.short, 3, "GetCompositeSchedule")}
 
 
 def compile_schema(schema: dict[str, Any]) -> Any:
@@ -113,9 +114,9 @@ def validate(message: Call | CallResult, ocpp_version: str) -> None:
 
 # The charger-to-server messages tolerant mode takes with deviations: losing one loses a session or its energy.
 TOLERATED = {
-    "1.6": frozenset({"StartTransaction", "StopTransaction", "MeterValues"}),
-    "2.0.1": frozenset({"TransactionEvent", "MeterValues"}),
-    "2.1": frozenset({"TransactionEvent", "MeterValues"}),
+    OcppVersion.V16.short: frozenset({"StartTransaction", "StopTransaction", "MeterValues"}),
+    OcppVersion.V201.short: frozenset({"TransactionEvent", "MeterValues"}),
+    OcppVersion.V21.short: frozenset({"TransactionEvent", "MeterValues"}),
 }
 # Text longer than its schema allows is kept as sent up to this length (what any store column takes), cut beyond.
 TOLERATED_LENGTH = 255

@@ -18,8 +18,9 @@ from console.sim.charger import SessionPlan
 from console.sim.clock import SpeedClock
 from console.sim.manager import SimManager, ssl_context_for
 from console.sim.report import FleetReporter, simulated_records
+from console.core.versions import OcppVersion
 
-VERSIONS = {"1.6": "OCPP1.6", "2.0.1": "OCPP2.0.1"}
+VERSIONS = {version.short: version for version in (OcppVersion.V16, OcppVersion.V201)}
 # Starting thousands of chargers at once would be a denial of service of our own making.
 START_BATCH = 50
 

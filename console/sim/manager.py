@@ -39,6 +39,7 @@ from console.sim.charger import (
 from console.sim.report import RuntimeReporter
 from console.sim.v16 import Charger16
 from console.sim.v201 import Charger201
+from console.core.versions import OcppVersion
 
 log = logging.getLogger("console.sim")
 
@@ -52,7 +53,7 @@ SESSION_END_TIMEOUT = 2.0
 # This many failures within the window make a crash loop.
 CRASH_LOOP_FAILURES = 5
 CRASH_LOOP_WINDOW = timedelta(minutes=5)
-CHARGERS: dict[str, type[SimulatedCharger]] = {"OCPP1.6": Charger16, "OCPP2.0.1": Charger201}
+CHARGERS: dict[str, type[SimulatedCharger]] = {OcppVersion.V16: Charger16, OcppVersion.V201: Charger201}
 SUPPORTED_VERSIONS = tuple(CHARGERS)
 STAGES = ("queued", "starting", "connecting", "registering", "online")
 HINTS = {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from console.core.ports import ChargerRecord
+from console.core.versions import OcppVersion
 
 
 class RuntimeReporter(Protocol):
@@ -51,7 +52,7 @@ class LoadRecord:
 
 
 def simulated_records(
-    count: int, prefix: str = "SIM-", version: str = "OCPP1.6", connectors: int = 2, max_power_w: int = 22000
+    count: int, prefix: str = "SIM-", version: str = OcppVersion.V16, connectors: int = 2, max_power_w: int = 22000
 ) -> list[LoadRecord]:
     """In-memory charger records SIM-0001 … for a load run; nothing is stored."""
     width = max(4, len(str(count)))

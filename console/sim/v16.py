@@ -22,8 +22,9 @@ from console.sim.charger import (
     UnsentStop,
 )
 from console.sim.profiles import parse_time
+from console.core.versions import OcppVersion
 
-SUBPROTOCOL = "ocpp1.6"
+SUBPROTOCOL = OcppVersion.V16.subprotocol
 INTEGER_KEYS = ("HeartbeatInterval", "MeterValueSampleInterval")
 BOOLEAN_KEYS = ("AuthorizeRemoteTxRequests", "LocalAuthListEnabled")
 READ_ONLY_KEYS = ("NumberOfConnectors", "ChargeProfileMaxStackLevel", "ChargingScheduleAllowedChargingRateUnit")
@@ -45,7 +46,7 @@ TRIGGERS = (
 
 
 class Charger16(SimulatedCharger):
-    ocpp_version = "OCPP1.6"
+    ocpp_version = OcppVersion.V16
     subprotocol = SUBPROTOCOL
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -24,8 +24,9 @@ from console.sim.charger import (
     UnsentStop,
 )
 from console.sim.profiles import parse_time
+from console.core.versions import OcppVersion
 
-SUBPROTOCOL = "ocpp2.0.1"
+SUBPROTOCOL = OcppVersion.V201.subprotocol
 ID_TOKEN_TYPE = "ISO14443"
 
 CONNECTOR_STATUS = {
@@ -130,7 +131,7 @@ def device_model(charger: SimulatedCharger) -> dict[tuple[str, str], Variable]:
 
 
 class Charger201(SimulatedCharger):
-    ocpp_version = "OCPP2.0.1"
+    ocpp_version = OcppVersion.V201
     subprotocol = SUBPROTOCOL
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -32,6 +32,7 @@ from console.tui.widgets.event_table import EventsPanel
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import paint
 from console.tui.widgets.row_table import RowTable
+from console.core.versions import OcppVersion
 
 if TYPE_CHECKING:
     from console.tui.host import ConsoleHost
@@ -294,12 +295,8 @@ class UnknownTable(RowTable):
 
 def version_offered(offered: str | None) -> str:
     """The OCPP version to accept an unknown charger as, from the subprotocols it offered."""
-    text = (offered or "").lower()
-    if "2.1" in text:
-        return "OCPP2.1"
-    if "2.0.1" in text:
-        return "OCPP2.0.1"
-    return "OCPP1.6"
+    offers = {item.strip() for item in (offered or "").lower().split(",")}
+    return next((version for version in reversed(OcppVersion) if version.subprotocol in offers), OcppVersion.V16)
 
 
 class UnknownView(FleetView):
