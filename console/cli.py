@@ -55,12 +55,15 @@ def _run(main):  # type: ignore[no-untyped-def]
         return runner.run(main)
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
+def _add_db(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """`--db`, before the command or after it. A command's own `--db` leaves the attribute alone when not
+    given (argparse would otherwise set its default over the one given before the command, and
+    `ocpp-console --db X fleet import` would write to the default store)."""
     parser.add_argument(
         "--db",
         metavar="URL|PATH",
         type=_db_arg,
-        default=None,
+        default=None if top else argparse.SUPPRESS,
         help="the store: a SQLite file path or a URL (sqlite:///PATH, postgresql://user@host/db); "
         "default: $OCPP_CONSOLE_DB or a SQLite file in the user data directory",
     )
@@ -107,8 +110,8 @@ def _hours(text: str) -> float:
     return hours
 
 
-def _add_depot(parser: argparse.ArgumentParser, host: str) -> None:
-    _add_db(parser)
+def _add_depot(parser: argparse.ArgumentParser, host: str, top: bool = False) -> None:
+    _add_db(parser, top)
     parser.add_argument("--host", default=host, help=f"address the OCPP server binds (default {host})")
     parser.add_argument("--ocpp-port", type=int, default=9000, help="OCPP WebSocket port (default 9000; 0 = any free port)")
     parser.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS", help="heartbeat interval given to chargers at boot")
@@ -172,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ocpp-console",
         description="Terminal control console for a depot of EV chargers (OCPP 1.6J central system, simulated chargers).",
     )
-    _add_depot(parser, "127.0.0.1")
+    _add_depot(parser, "127.0.0.1", top=True)
     parser.add_argument("--theme", default=None, help="theme name (a file in themes/)")
     parser.add_argument("--read-only", action="store_true", help="watch only: no key changes anything")
     parser.add_argument("--yes", action="store_true", help="do not ask before a stop, restart, inoperative or unlock that ends a session on one charger (bulk actions always ask)")

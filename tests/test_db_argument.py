@@ -48,3 +48,13 @@ def test_the_command_line_refuses_a_broken_url_without_a_traceback() -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "not a database URL" in done.stderr
+
+
+def test_the_store_named_before_the_command_is_the_one_it_uses(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+    done = _cli("--db", str(before), "fleet", "export")
+    assert done.returncode == 0, done.stderr
+    assert before.exists()
+    done = _cli("--db", str(before), "fleet", "export", "--db", str(after))
+    assert done.returncode == 0, done.stderr
+    assert after.exists()
