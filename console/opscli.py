@@ -96,17 +96,25 @@ def op_command(args: argparse.Namespace) -> int:
     with ApiClient(args.url, args.key) as api:
         try:
             charger_id = api.charger_id(args.charger)
+            entries = api.operations(charger_id)
             if args.operation is None:
-                _show_catalogue(api.operations(charger_id), args.charger)
+                _show_catalogue(entries, args.charger)
                 return 0
             if args.raw:
                 result = api.raw_operation(charger_id, args.operation, params)
             else:
-                result = api.operate(charger_id, catalogue.find(args.operation).slug, params)
+                slug = catalogue.find(args.operation).slug
+                if slug not in {entry["slug"] for entry in entries}:
+                    takes = ", ".join(entry["slug"] for entry in entries)
+                    print(f"ocpp-console: {args.charger}'s OCPP version has no {args.operation}; it takes: {takes}", file=sys.stderr)
+                    return 2
+                result = api.operate(charger_id, slug, params)
         except ApiError as error:
-            print(f"ocpp-console: {error.message}", file=sys.stderr)
-            for detail in error.details:
-                print(f"  {detail.get('field')}: {detail.get('message')}", file=sys.stderr)
+            if error.details:
+                for detail in error.details:
+                    print(f"ocpp-console: {detail.get('field')}: {detail.get('message')}", file=sys.stderr)
+            else:
+                print(f"ocpp-console: {error.message}", file=sys.stderr)
             return 1
         except ValidationFailed as error:
             print(f"ocpp-console: {error}", file=sys.stderr)

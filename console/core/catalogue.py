@@ -30,6 +30,11 @@ ALL = V16 + V2
 # Parameter kinds and the widget/type each becomes.
 INT, STR, BOOL, CHOICE, DATETIME, JSON = "int", "str", "bool", "choice", "datetime", "json"
 KINDS = (INT, STR, BOOL, CHOICE, DATETIME, JSON)
+# The same choice in the other version's word: a request written for a mixed fleet works on each charger.
+SYNONYMS = {
+    "Hard": "Immediate", "Immediate": "Hard", "Soft": "OnIdle", "OnIdle": "Soft",
+    "ChargePointMaxProfile": "ChargingStationMaxProfile",
+}
 
 
 @dataclass(frozen=True)
@@ -177,8 +182,8 @@ LOG_WINDOW = (
 )
 
 CATALOGUE: tuple[OperationSpec, ...] = (
-    OperationSpec("Reset", "Reboot the charger: soft/OnIdle after its sessions, hard/Immediate at once", ALL, (
-        Param("type", CHOICE, "1.6: Soft or Hard; 2.0.1: OnIdle or Immediate", required=True,
+    OperationSpec("Reset", "Reboot: soft (OnIdle) once sessions end, hard (Immediate) at once", ALL, (
+        Param("type", CHOICE, "1.6: Soft or Hard; 2.0.1: OnIdle or Immediate (either version's word works)", required=True,
               choices=("Soft", "Hard", "OnIdle", "Immediate"), default="Soft",
               version_choices={"OCPP1.6": ("Soft", "Hard"), "OCPP2.0.1": ("OnIdle", "Immediate"), "OCPP2.1": ("OnIdle", "Immediate")}),
     ), confirm_when=(("type", "Hard"), ("type", "Immediate"))),
@@ -385,6 +390,9 @@ def _read(param: Param, raw: Any, now: datetime) -> Any:
     if param.kind == CHOICE:
         text = str(raw).strip()
         match = next((choice for choice in param.choices if choice.lower() == text.lower()), None)
+        if match is None:
+            word = next((word for word in SYNONYMS if word.lower() == text.lower()), None)
+            match = SYNONYMS[word] if word is not None and SYNONYMS[word] in param.choices else None
         if match is None:
             raise ValueError(f"{text!r}: one of {', '.join(param.choices)}")
         return match
