@@ -206,3 +206,63 @@ async def test_every_operation_from_rest_and_cli_arrives_valid_and_is_recorded(
         assert charger.invalid == []
     finally:
         await stop_charger(charger)
+
+
+async def test_refusals_and_failures_from_the_cli_rest_and_the_attach_client(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    from console.api.client import RemoteBackend
+    from console.core.errors import ValidationFailed
+
+    service = setup.service
+    record = await service.create_charger({"identity": "AWAY-201", "ocpp_version": "OCPP2.0.1"})
+
+    def op(*words: str) -> list[str]:
+        return ["op", *words, "--url", setup.url, "--key", setup.key]
+
+    # An operation the charger's version does not have: a bad command line, nothing sent.
+    assert await asyncio.to_thread(main, op("AWAY-201", "get-configuration")) == 2
+    assert "has no get-configuration" in capsys.readouterr().err
+    # A bad parameter: the server names it.
+    assert await asyncio.to_thread(main, op("AWAY-201", "get-base-report", "-p", "report_base=Everything")) == 1
+    assert "report_base" in capsys.readouterr().err
+    # Offline: recorded as failed, exit 1.
+    assert await asyncio.to_thread(main, op("AWAY-201", "reset", "-p", "type=Hard")) == 1
+    out = capsys.readouterr().out
+    assert "Reset to AWAY-201: failed" in out and "offline" in out
+    assert await service.list_actions(record.id) != []
+    # Either version's word for a reset.
+    response = await setup.client.post(f"/console/chargers/{record.id}/operations/reset", json={"type": "Hard"})
+    assert response.json()["request"] == {"type": "Immediate"}
+    # The raw escape hatch is checked against the charger's schema all the same.
+    response = await setup.client.post(f"/console/chargers/{record.id}/operations", json={"operation": "Reset", "payload": {"type": "Hard"}})
+    assert response.status_code == 422 and "type" in response.text
+    # Attach mode: the same catalogue and outcomes through the HTTP backend.
+    backend = RemoteBackend(setup.url, setup.key)
+    try:
+        await backend.connect()
+        specs = await backend.operation_catalogue(record.id)
+        assert [spec.name for spec in specs] == [spec.name for spec in catalogue.catalogue_for("OCPP2.0.1")]
+        assert specs[0].params == catalogue.catalogue_for("OCPP2.0.1")[0].params
+        result = await backend.run_operation(record.id, "TriggerMessage", {"requested_message": "Heartbeat"})
+        assert (result.operation, result.state, result.reason) == ("TriggerMessage", "failed", "offline")
+        with pytest.raises(ValidationFailed) as refused:
+            await backend.run_operation(record.id, "SetVariables", {"key": "NoDot", "value": "1"})
+        assert "key" in refused.value.problems
+    finally:
+        await backend.aclose()
+
+
+def test_parameters_are_read_by_kind_with_every_problem_named() -> None:
+    from datetime import datetime, timezone
+
+    from console.core.errors import ValidationFailed
+
+    now = datetime(2026, 4, 2, 9, 0, tzinfo=timezone.utc)
+    spec = catalogue.spec_for("OCPP1.6", "reserve-now")
+    values = catalogue.check_params(spec, {"reservation_id": "7", "id_tag": "T", "expiry": "2h"}, now)
+    assert values == {"reservation_id": 7, "connector_id": 1, "expiry": datetime(2026, 4, 2, 11, 0, tzinfo=timezone.utc), "id_tag": "T"}
+    with pytest.raises(ValidationFailed) as refused:
+        catalogue.check_params(spec, {"reservation_id": "x", "expiry": "soon", "colour": "red"}, now)
+    assert set(refused.value.problems) == {"reservation_id", "expiry", "id_tag", "colour"}
+    assert catalogue.spec_for("OCPP1.6", "GetLog").param("log_type").choices == ("SecurityLog",)  # type: ignore[union-attr]
+    assert catalogue.spec_for("OCPP1.6", "Reset").confirmation({"type": "Hard"})
+    assert catalogue.spec_for("OCPP1.6", "Reset").confirmation({"type": "Soft"}) is None
