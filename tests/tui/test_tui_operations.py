@@ -164,3 +164,54 @@ async def test_the_menu_sends_trigger_message_and_get_configuration_and_asks_bef
     methods = [call["method"] for call in received if "method" in call]
     assert methods == ["TriggerMessage", "GetConfiguration"]
     assert not [call for call in received if "invalid" in call]
+
+
+class AnsweringGateway:
+    """Chargers that answer every CALL at once with Accepted."""
+
+    def __init__(self, connected: set[str]) -> None:
+        self.connected = connected
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def is_connected(self, identity: str) -> bool:
+        return identity in self.connected
+
+    async def call(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append((identity, action, payload))
+        return {"status": "Accepted"}
+
+    def disconnect(self, identity: str, reason: str) -> None:
+        self.connected.discard(identity)
+
+
+async def test_on_the_marked_set_the_menu_offers_what_every_version_shares_and_asks_first(live_service: ConsoleService, clock: Any) -> None:
+    gateway = AnsweringGateway({"CP-A01", "CP-A02", "CP-B01"})
+    live_service.attach(gateway=gateway)
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for charger_id in ("dep-0001", "dep-0004"):  # CP-A01 speaks 1.6, CP-B01 2.0.1
+            app.screen.table.toggle_mark(charger_id)
+        form = await choose(pilot, "Reset")
+        form.query_one("#field-type", Select).value = "Hard"
+        await pilot.press("ctrl+s")
+        dialog = await until(pilot, ConfirmDialog)
+        assert "2 chargers" in dialog.question and "CP-B01" in dialog.question
+        await pilot.press("y")
+        (told,) = await sent(pilot, app, "Reset 2 chargers")
+        assert "2 done, 0 failed" in told
+    assert sorted((identity, payload["type"]) for identity, _, payload in gateway.calls) == [("CP-A01", "Hard"), ("CP-B01", "Immediate")]
+
+
+async def test_the_marked_set_menu_lists_only_shared_operations(live_service: ConsoleService, clock: Any) -> None:
+    live_service.attach(gateway=AnsweringGateway({"CP-A01", "CP-B01"}))
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for charger_id in ("dep-0001", "dep-0004"):
+            app.screen.table.toggle_mark(charger_id)
+        await pilot.press("m")
+        menu = await until(pilot, OperationsMenu)
+        assert {"Reset", "TriggerMessage", "SendLocalList"} <= set(menu.operations)
+        assert not {"GetConfiguration", "GetVariables", "CertificateSigned"} & set(menu.operations)
+        await pilot.press("escape")

@@ -655,7 +655,7 @@ class MainScreen(Screen[None]):
         """Run `call` on each charger: one charger's outcome is told as it is, several in one toast of counts."""
         failed: list[str] = []
         for charger in chargers:
-            title = f"{verb.capitalize()} {charger.identity}"
+            title = f"{verb[:1].upper() + verb[1:]} {charger.identity}"
             try:
                 outcome = await call(charger)
             except ConsoleError as error:
@@ -683,7 +683,7 @@ class MainScreen(Screen[None]):
         text = f"{verb}: {total - len(failed)} done, {len(failed)} failed"
         if failed:
             text += f" ({', '.join(failed[:5])}{'…' if len(failed) > 5 else ''}) — see :actions"
-        self.notify(text, title=f"{verb.capitalize()} {total} chargers", severity="error" if failed else "information")
+        self.notify(text, title=f"{verb[:1].upper() + verb[1:]} {total} chargers", severity="error" if failed else "information")
 
     def action_charge(self) -> None:
         self._command_form("charge")
