@@ -57,6 +57,17 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _choices_as_written(entries: list[dict[str, Any]], slug: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A choice typed in any case (`type=hard`) as the catalogue writes it (`Hard`)."""
+    entry = next(entry for entry in entries if entry["slug"] == slug)
+    fixed = dict(params)
+    for param in entry["params"]:
+        value = fixed.get(param["name"])
+        if param["kind"] == "choice" and isinstance(value, str):
+            fixed[param["name"]] = next((choice for choice in param["choices"] if choice.lower() == value.lower()), value)
+    return fixed
+
+
 def _show_catalogue(entries: list[dict[str, Any]], identity: str) -> None:
     print(f"{identity} takes:")
     for entry in entries:
@@ -108,7 +119,7 @@ def op_command(args: argparse.Namespace) -> int:
                     takes = ", ".join(entry["slug"] for entry in entries)
                     print(f"ocpp-console: {args.charger}'s OCPP version has no {args.operation}; it takes: {takes}", file=sys.stderr)
                     return 2
-                result = api.operate(charger_id, slug, params)
+                result = api.operate(charger_id, slug, _choices_as_written(entries, slug, params))
         except ApiError as error:
             if error.details:
                 for detail in error.details:

@@ -225,7 +225,7 @@ async def test_refusals_and_failures_from_the_cli_rest_and_the_attach_client(set
     assert await asyncio.to_thread(main, op("AWAY-201", "get-base-report", "-p", "report_base=Everything")) == 1
     assert "report_base" in capsys.readouterr().err
     # Offline: recorded as failed, exit 1.
-    assert await asyncio.to_thread(main, op("AWAY-201", "reset", "-p", "type=Hard")) == 1
+    assert await asyncio.to_thread(main, op("AWAY-201", "reset", "-p", "type=immediate")) == 1
     out = capsys.readouterr().out
     assert "Reset to AWAY-201: failed" in out and "offline" in out
     assert await service.list_actions(record.id) != []
