@@ -86,6 +86,8 @@ BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability", 
 NOTICE_SEVERITIES = {"information", "warning", "error"}
 # Connector states with a session in progress: what a stop, restart, inoperative or unlock ends.
 IN_SESSION = {"Charging", "SuspendedEV", "SuspendedEVSE"}
+# Operations that end the sessions running on a charger (its confirmation counts them).
+ENDS_SESSIONS = {"Reset", "UpdateFirmware", "SignedUpdateFirmware", "RemoteStopTransaction", "RequestStopTransaction"}
 # Outcomes of a bulk action's calls that count as failed.
 FAILED_STATES = {"failed", "rejected", "expired"}
 # The footer shows these keys at every width (escape is `back` or `clear_filter`), then the others
@@ -1006,7 +1008,8 @@ class MainScreen(Screen[None]):
             return
         question = spec.confirmation(values)
         if question is not None or len(chargers) > 1 or self._hidden(chargers):
-            if not await self._confirmed(f"{spec.name} on", chargers, 0, note=question or "", yes_label="Send"):
+            sessions = sum(live_sessions(charger) for charger in chargers) if spec.name in ENDS_SESSIONS else 0
+            if not await self._confirmed(f"{spec.name} on", chargers, sessions, note=question or "", yes_label="Send"):
                 return
         if len(chargers) > 1:
             await self._run_each(spec.name, chargers, lambda charger: self.backend.run_operation(charger.id, spec.name, values))
