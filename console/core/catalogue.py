@@ -16,7 +16,7 @@ its name in `operations.OPERATIONS` (docs/architecture.md, "Adding an operation"
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -99,10 +99,11 @@ class OperationSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OperationSpec:
+        known = {item.name for item in fields(Param)}  # a newer server's extra keys are left out
         params = tuple(
             Param(
                 **{
-                    **param,
+                    **{key: value for key, value in param.items() if key in known},
                     "choices": tuple(param.get("choices") or ()),
                     "versions": tuple(param.get("versions") or ()),
                     "version_choices": {key: tuple(value) for key, value in (param.get("version_choices") or {}).items()},
