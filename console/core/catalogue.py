@@ -143,7 +143,7 @@ def kebab(name: str) -> str:
 
 CONNECTOR = Param("connector_id", INT, "the connector (2.0.1: the EVSE); 0 is the whole charger", default=0)
 CONNECTOR_ONE = Param("connector_id", INT, "the connector (2.0.1: the EVSE)", required=True, default=1)
-OPTIONAL_CONNECTOR = Param("connector_id", INT, "the connector (2.0.1: the EVSE); empty for the charger to choose")
+OPTIONAL_CONNECTOR = Param("connector_id", INT, "the connector (2.0.1: the EVSE); empty: the charger chooses")
 PURPOSES = ("ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile")
 TRIGGERS_16 = ("BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StatusNotification")
 TRIGGERS_2 = (
@@ -169,7 +169,7 @@ RETRIES = (
 )
 FIRMWARE = (
     Param("location", STR, "the image's URL (http, https, ftp)", required=True),
-    Param("retrieve_at", DATETIME, "when the charger fetches it: ISO 8601 or 30m, 2h; now when empty"),
+    Param("retrieve_at", DATETIME, "when to fetch it: ISO 8601 or 30m, 2h; empty: now"),
     *RETRIES,
 )
 SIGNING = (
@@ -210,7 +210,7 @@ CATALOGUE: tuple[OperationSpec, ...] = (
         Param("value", STR, "its new value", required=True),
     )),
     OperationSpec("GetVariables", "Read device-model variables", V2, (
-        Param("keys", STR, "comma-separated Component.Variable, e.g. OCPPCommCtrlr.HeartbeatInterval", required=True),
+        Param("keys", STR, "e.g. OCPPCommCtrlr.HeartbeatInterval (comma-separated)", required=True),
     )),
     OperationSpec("SetVariables", "Set one device-model variable", V2, (
         Param("key", STR, "Component.Variable, e.g. OCPPCommCtrlr.HeartbeatInterval", required=True),
@@ -251,7 +251,7 @@ CATALOGUE: tuple[OperationSpec, ...] = (
         Param("transaction_id", STR, "a TxProfile's session (the charger's transaction id)"),
     )),
     OperationSpec("ClearChargingProfile", "Remove charging profiles: by id, or all that match", ALL, (
-        Param("profile_id", INT, "one profile's id; empty for every profile that matches the rest"),
+        Param("profile_id", INT, "one profile's id; empty: every profile matching the rest"),
         Param("connector_id", INT, "the connector (2.0.1: the EVSE) whose profiles go"),
         Param("purpose", CHOICE, "only profiles of this purpose", choices=PURPOSES),
         Param("stack_level", INT, "only profiles at this stack level"),
