@@ -215,3 +215,27 @@ async def test_the_marked_set_menu_lists_only_shared_operations(live_service: Co
         assert {"Reset", "TriggerMessage", "SendLocalList"} <= set(menu.operations)
         assert not {"GetConfiguration", "GetVariables", "CertificateSigned"} & set(menu.operations)
         await pilot.press("escape")
+
+
+async def test_a_firmware_update_and_a_log_request_start_from_the_menu(live_service: ConsoleService, clock: Any) -> None:
+    gateway = AnsweringGateway({"CP-A01"})
+    live_service.attach(gateway=gateway)
+    live_service.firmware.serve_at("http://depot-box:8080")
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        form = await choose(pilot, "UpdateFirmware")
+        form.query_one("#field-location", Input).value = "https://vendor.example/terra-1.2.bin"
+        form.query_one("#field-retries", Input).value = "3"
+        await pilot.press("ctrl+s")
+        dialog = await until(pilot, ConfirmDialog)
+        assert "installs the image and reboots" in dialog.question
+        await pilot.press("y")
+        await sent(pilot, app, "UpdateFirmware · CP-A01")
+        form = await choose(pilot, "GetDiagnostics")
+        form.query_one("#field-since", Input).value = "2h"
+        await pilot.press("ctrl+s")
+        await sent(pilot, app, "GetDiagnostics · CP-A01")
+    (update, logs) = gateway.calls
+    assert update[1] == "UpdateFirmware" and update[2]["location"] == "https://vendor.example/terra-1.2.bin" and update[2]["retries"] == 3
+    assert logs[1] == "GetDiagnostics" and logs[2]["location"].startswith("http://depot-box:8080/files/uploads/") and "startTime" in logs[2]
