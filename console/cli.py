@@ -21,6 +21,7 @@ import platformdirs
 
 from console.core.clock import SystemClock
 from console.core.errors import ConsoleError
+from console.opscli import add_parser as add_op_parser, op_command
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -327,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         files_parser.add_argument("--url", default="http://127.0.0.1:8080", help="the server's REST API (default http://127.0.0.1:8080)")
         files_parser.add_argument("--key", default=os.environ.get(KEY_ENV), help=f"an API key (default ${KEY_ENV})")
+
+    add_op_parser(commands)
 
     fleet = commands.add_parser("fleet", help="import, export or generate the fleet as JSON")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
@@ -1090,6 +1093,8 @@ def main(argv: list[str] | None = None) -> int:
             from console.filescli import files_command
 
             return asyncio.run(files_command(args))
+        if args.command == "op":
+            return op_command(args)
         if args.command == "sim":
             return _sim(args.sim_args)
         if args.command == "chargers":

@@ -27,6 +27,7 @@ from console.api import (
     files,
     internal,
     keys,
+    operations,
     scopes,
     tokens,
     transactions,
@@ -245,6 +246,7 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(devices.router, dependencies=[Depends(scopes.by_method("operate"))], responses=errors(403))
     app.include_router(internal.router)
+    app.include_router(operations.router)
     app.include_router(events.router, dependencies=[Depends(scopes.reader)], responses=errors(403))
     app.include_router(tokens.router, dependencies=[Depends(scopes.by_method("admin"))], responses=errors(403))
     app.include_router(keys.router)

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, parse_time, token_from_wire
+from console.core.catalogue import OperationSpec, find
 from console.core.errors import CommandRefused, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
 from console.core.versions import OcppVersion
@@ -451,3 +452,11 @@ class RemoteBackend:
 
     def subscribe(self) -> Subscription:
         return RemoteSubscription(self)
+
+    async def operation_catalogue(self, charger_id: str) -> list[OperationSpec]:
+        return [OperationSpec.from_dict(item) for item in await self._get(f"/console/chargers/{self._path(charger_id)}/operations")]
+
+    async def run_operation(self, charger_id: str, operation: str, params: dict[str, Any] | None = None) -> OperationResult:
+        slug = find(operation).slug
+        answer = await self._post(f"/console/chargers/{self._path(charger_id)}/operations/{slug}", dict(params or {}))
+        return from_dict(OperationResult, answer)

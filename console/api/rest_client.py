@@ -154,6 +154,27 @@ class ApiClient:
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         return self._request("DELETE", f"/keys/{key_id}").json()["data"]
 
+    # -- OCPP operations (the console's catalogue) -------------------------------------
+
+    def charger_id(self, name: str) -> str:
+        """A charger's id from its identity (or its id)."""
+        for charger in self._request("GET", "/console/chargers").json():
+            if name in (charger["identity"], charger["id"]):
+                return charger["id"]
+        return name
+
+    def operations(self, charger_id: str) -> list[dict[str, Any]]:
+        """What the charger's version takes, each operation with its parameters."""
+        return self._request("GET", f"/console/chargers/{charger_id}/operations").json()
+
+    def operate(self, charger_id: str, operation: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send one operation (its slug, e.g. trigger-message) with its parameters; returns the outcome."""
+        return self._post(f"/console/chargers/{charger_id}/operations/{operation}", params or {})
+
+    def raw_operation(self, charger_id: str, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send an operation's OCPP payload as given."""
+        return self._post(f"/console/chargers/{charger_id}/operations", {"operation": operation, "payload": payload})
+
     # -- the wire ---------------------------------------------------------------------
 
     def _post(self, path: str, body: Any = None, idempotency_key: str | None = None) -> Any:

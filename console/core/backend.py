@@ -3,7 +3,7 @@
 The embedded console gets the in-process `ConsoleService`; attach mode gets an
 HTTP client with the same methods. The UI never reaches past this. The front
 door is this module and the light ones it names (`views`, `events`, `errors`,
-`ports`, `clock`, `chargerevents`): plain types only, so a front end loads
+`ports`, `clock`, `chargerevents`, `catalogue`): plain types only, so a front end loads
 neither the store (SQLAlchemy) nor the `ocpp` package (import-linter's
 contracts in pyproject.toml, and tests/test_front_door.py, hold it).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from console.core.catalogue import OperationSpec
 from console.core.events import Subscription
 from console.core.ports import OperatorControls
 from console.core.versions import OcppVersion
@@ -154,3 +155,13 @@ class Backend(OperatorControls, Protocol):
         ...
 
     def subscribe(self) -> Subscription: ...
+
+    # -- every operation of the catalogue (console/core/catalogue.py), each recorded as an action -----
+
+    async def operation_catalogue(self, charger_id: str) -> list[OperationSpec]:
+        """The operations the charger's OCPP version takes, each with the parameters an operator fills in."""
+        ...
+
+    async def run_operation(self, charger_id: str, operation: str, params: dict[str, Any] | None = None) -> OperationResult:
+        """One operation (OCPP name or slug) with its parameters; ValidationFailed names a bad one, nothing sent."""
+        ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import decimal
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from ocpp.exceptions import OCPPError
@@ -23,7 +24,7 @@ from console.core.versions import OcppVersion
 
 # Operations from the central system to a charger, per charger version (issue 3, part 3).
 OPERATIONS: dict[str, tuple[str, ...]] = {
-    OcppVersion.V16: (
+    OcppVersion.V16.value: (
         "CancelReservation",
         "CertificateSigned",
         "ChangeAvailability",
@@ -47,7 +48,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         "TriggerMessage",
         "UnlockConnector",
     ),
-    OcppVersion.V201: (
+    OcppVersion.V201.value: (
         "CancelReservation",
         "CertificateSigned",
         "ChangeAvailability",
@@ -59,6 +60,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         "GetCompositeSchedule",
         "GetInstalledCertificateIds",
         "GetLocalListVersion",
+        "GetReport",
         "GetVariables",
         "InstallCertificate",
         "RequestStartTransaction",
@@ -73,11 +75,11 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 # 2.1 keeps every 2.0.1 operation under the same name and shape.
-OPERATIONS[OcppVersion.V21] = OPERATIONS[OcppVersion.V201]
+OPERATIONS[OcppVersion.V21.value] = OPERATIONS[OcppVersion.V201.value]
 # Firmware updates and log uploads: their payloads are built in console/core/firmware.py.
-OPERATIONS[OcppVersion.V16] += ("GetDiagnostics", "GetLog", "SignedUpdateFirmware", "UpdateFirmware")
-OPERATIONS[OcppVersion.V201] += ("GetLog", "UpdateFirmware")
-OPERATIONS[OcppVersion.V21] = OPERATIONS[OcppVersion.V201]
+OPERATIONS[OcppVersion.V16.value] += ("GetDiagnostics", "GetLog", "SignedUpdateFirmware", "UpdateFirmware")
+OPERATIONS[OcppVersion.V201.value] += ("GetLog", "UpdateFirmware")
+OPERATIONS[OcppVersion.V21.value] = OPERATIONS[OcppVersion.V201.value]
 # The `ocpp` package's name for each version's schemas.
 SCHEMA_VERSION = {version.value: version.short for version in OcppVersion}
 # OCPP 1.6 schedules have one-decimal floats; the package validates these with
@@ -356,3 +358,157 @@ def set_profile_request(ocpp_version: str, connector_id: int, profile: dict[str,
     if _is_16(ocpp_version):
         return "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": profile}
     return "SetChargingProfile", {"evseId": connector_id, "chargingProfile": profile}
+
+
+# -- the operator's operations (console/core/catalogue.py) -------------------------------------
+# Local lists, firmware and logs are built by the services that keep their state (tokens.py,
+# firmware.py); everything else in the catalogue is built here from its checked parameters.
+
+OperationBuilder = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def _some(**fields: Any) -> dict[str, Any]:
+    """The fields that have a value (OCPP leaves absent what is not asked for)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _evse_or_connector(ocpp_version: str, connector_id: int | None) -> dict[str, Any]:
+    if connector_id is None:
+        return {}
+    return {"connectorId": connector_id} if _is_16(ocpp_version) else {"evseId": connector_id}
+
+
+def _reset(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return reset_request(version, p["type"] in ("Hard", "Immediate"))
+
+
+def _keys(text: str | None) -> list[str]:
+    return [key.strip() for key in (text or "").split(",") if key.strip()]
+
+
+def _trigger(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return trigger_request(version, p["requested_message"], p.get("connector_id"))
+
+
+def _extended_trigger(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "ExtendedTriggerMessage", _some(requestedMessage=p["requested_message"], connectorId=p.get("connector_id") or None)
+
+
+def _remote_start(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return remote_start_request(version, p.get("connector_id"), p["id_tag"], p.get("remote_start_id"))
+
+
+def _set_profile(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    transaction = p.get("transaction_id")
+    if transaction is not None and _is_16(version):
+        try:
+            transaction = int(transaction)
+        except ValueError:
+            raise ValidationFailed({"transaction_id": "an OCPP 1.6 transaction id is a whole number"}) from None
+    profile = charging_profile(version, p["profile_id"], p["stack_level"], p["purpose"], p["limit"], transaction=transaction)
+    return set_profile_request(version, p["connector_id"], profile)
+
+
+def _clear_profile(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    purpose = p.get("purpose")
+    if _is_16(version):
+        if purpose == STATION_MAX_PROFILE:
+            purpose = "ChargePointMaxProfile"
+        return "ClearChargingProfile", _some(
+            id=p.get("profile_id"), connectorId=p.get("connector_id"), chargingProfilePurpose=purpose, stackLevel=p.get("stack_level")
+        )
+    criteria = _some(evseId=p.get("connector_id"), chargingProfilePurpose=purpose, stackLevel=p.get("stack_level"))
+    return "ClearChargingProfile", _some(chargingProfileId=p.get("profile_id"), chargingProfileCriteria=criteria or None)
+
+
+def _composite(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "GetCompositeSchedule", {
+        **_evse_or_connector(version, p["connector_id"]), "duration": p["duration"], **_some(chargingRateUnit=p.get("rate_unit"))
+    }
+
+
+def _reserve(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    expiry = p["expiry"].isoformat().replace("+00:00", "Z")
+    if _is_16(version):
+        return "ReserveNow", _some(
+            connectorId=p["connector_id"], expiryDate=expiry, idTag=p["id_tag"], reservationId=p["reservation_id"], parentIdTag=p.get("parent_id_tag")
+        )
+    payload: dict[str, Any] = {
+        "id": p["reservation_id"],
+        "expiryDateTime": expiry,
+        "idToken": {"idToken": p["id_tag"], "type": p.get("id_token_type") or "Central"},
+    }
+    if p["connector_id"]:
+        payload["evseId"] = p["connector_id"]
+    if p.get("parent_id_tag"):
+        payload["groupIdToken"] = {"idToken": p["parent_id_tag"], "type": "Central"}
+    return "ReserveNow", payload
+
+
+def _report(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    payload: dict[str, Any] = {"requestId": p.get("request_id") or secrets.randbelow(2**31 - 2) + 1}
+    if p.get("component"):
+        target: dict[str, Any] = {"component": {"name": p["component"]}}
+        if p.get("variable"):
+            target["variable"] = {"name": p["variable"]}
+        payload["componentVariable"] = [target]
+    elif p.get("variable"):
+        raise ValidationFailed({"variable": "name its component too"})
+    if p.get("criteria"):
+        payload["componentCriteria"] = [p["criteria"]]
+    return "GetReport", payload
+
+
+def _installed(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    kind = p.get("certificate_type")
+    if _is_16(version):
+        if kind is None:
+            raise ValidationFailed({"certificate_type": "OCPP 1.6 asks for one kind of certificate"})
+        return "GetInstalledCertificateIds", {"certificateType": kind}
+    return "GetInstalledCertificateIds", ({"certificateType": [kind]} if kind else {})
+
+
+BUILDERS: dict[str, OperationBuilder] = {
+    "Reset": _reset,
+    "UnlockConnector": lambda v, p: unlock_request(v, p["connector_id"]),
+    "ChangeAvailability": lambda v, p: availability_request(v, p["connector_id"], p["operative"]),
+    "TriggerMessage": _trigger,
+    "ExtendedTriggerMessage": _extended_trigger,
+    "GetConfiguration": lambda v, p: get_configuration_request(v, _keys(p.get("keys"))),
+    "GetVariables": lambda v, p: get_configuration_request(v, _keys(p.get("keys"))),
+    "ChangeConfiguration": lambda v, p: set_configuration_request(v, p["key"], p["value"]),
+    "SetVariables": lambda v, p: set_configuration_request(v, p["key"], p["value"]),
+    "GetBaseReport": lambda v, p: (
+        "GetBaseReport", {"requestId": p.get("request_id") or secrets.randbelow(2**31 - 2) + 1, "reportBase": p["report_base"]}
+    ),
+    "GetReport": _report,
+    "RemoteStartTransaction": _remote_start,
+    "RequestStartTransaction": _remote_start,
+    "RemoteStopTransaction": lambda v, p: remote_stop_request(v, str(p["transaction_id"])),
+    "RequestStopTransaction": lambda v, p: remote_stop_request(v, str(p["transaction_id"])),
+    "SetChargingProfile": _set_profile,
+    "ClearChargingProfile": _clear_profile,
+    "GetCompositeSchedule": _composite,
+    "ReserveNow": _reserve,
+    "CancelReservation": lambda v, p: ("CancelReservation", {"reservationId": p["reservation_id"]}),
+    "GetLocalListVersion": lambda v, p: ("GetLocalListVersion", {}),
+    "ClearCache": lambda v, p: ("ClearCache", {}),
+    "DataTransfer": lambda v, p: ("DataTransfer", _some(vendorId=p["vendor_id"], messageId=p.get("message_id"), data=p.get("data"))),
+    "InstallCertificate": lambda v, p: ("InstallCertificate", {"certificateType": p["certificate_type"], "certificate": p["certificate"]}),
+    "GetInstalledCertificateIds": _installed,
+    "DeleteCertificate": lambda v, p: ("DeleteCertificate", {"certificateHashData": {
+        "hashAlgorithm": p["hash_algorithm"], "issuerNameHash": p["issuer_name_hash"],
+        "issuerKeyHash": p["issuer_key_hash"], "serialNumber": p["serial_number"],
+    }}),
+    "CertificateSigned": lambda v, p: (
+        "CertificateSigned", _some(certificateChain=p["certificate_chain"], certificateType=None if _is_16(v) else p.get("certificate_type"))
+    ),
+}
+
+
+def build_request(ocpp_version: str, operation: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The OCPP operation and payload for a catalogue operation's checked parameters, in the charger's version."""
+    builder = BUILDERS.get(operation)
+    if builder is None:
+        raise ValidationFailed({"operation": f"{operation} is not built from parameters here"})
+    return builder(ocpp_version, params)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from console.core.clock import Clock, SystemClock
-from console.core import operations as ops
+from console.core import catalogue, operations as ops
+from console.core.catalogue import OperationSpec
 from console.core.errors import Conflict, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.engine import ActionEngine
 from console.core.events import EventBus, Notice, StoreHealth, Subscription
@@ -947,3 +948,52 @@ class ConsoleService:
             return False
         return True
 
+
+    # == every operation the catalogue lists (console/core/catalogue.py), for the menu, REST and CLI ====
+
+    async def operation_catalogue(self, charger_id: str) -> list[OperationSpec]:
+        """The operations the charger's version takes, each with its parameters."""
+        return catalogue.catalogue_for(self._charger(charger_id).ocpp_version)
+
+    async def run_operation(self, charger_id: str, operation: str, params: dict[str, Any] | None = None) -> OperationResult:
+        """One catalogue operation (its OCPP name or slug) with the operator's parameters, recorded as an action.
+
+        ValidationFailed (OperationRefused) names the bad parameter; nothing is sent then.
+        """
+        record = self._charger(charger_id)
+        spec = catalogue.spec_for(record.ocpp_version, operation)
+        values = catalogue.check_params(spec, dict(params or {}), self.clock.now())
+        command = spec.slug.replace("-", "_")
+        if spec.name == "SendLocalList":
+            return await self.push_local_list(charger_id, full=values["update_type"] == "Full")
+        if spec.name == "GetLocalListVersion":
+            return await self.local_list_version(charger_id)
+        if spec.name in ("UpdateFirmware", "SignedUpdateFirmware"):
+            return await self.firmware.update(
+                charger_id,
+                location=values["location"],
+                retrieve_at=values.get("retrieve_at"),
+                retries=values.get("retries"),
+                retry_interval=values.get("retry_interval"),
+                signed=spec.name == "SignedUpdateFirmware",
+                signature=values.get("signature"),
+                signing_certificate=values.get("signing_certificate"),
+                install_at=values.get("install_at"),
+            )
+        if spec.name in ("GetDiagnostics", "GetLog"):
+            return await self.firmware.request_logs(
+                charger_id,
+                values.get("log_type", "DiagnosticsLog"),
+                since=values.get("since"),
+                until=values.get("until"),
+                retries=values.get("retries"),
+                retry_interval=values.get("retry_interval"),
+            )
+        name, payload = ops.build_request(record.ocpp_version, spec.name, values)
+        return await self.operate(charger_id, name, payload, command=command)
+
+    async def run_operation_many(
+        self, charger_ids: Iterable[str], operation: str, params: dict[str, Any] | None = None
+    ) -> list[OperationResult]:
+        """The same catalogue operation to many chargers; one result per charger, in order."""
+        return await self.many(charger_ids, lambda charger_id: self.run_operation(charger_id, operation, params), operation, params)

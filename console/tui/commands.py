@@ -21,6 +21,7 @@ ACTIONS = (
     ("idle", "Idle"),
     ("unlock", "Unlock"),
     ("availability", "Toggle availability of"),
+    ("operations", "Operations on"),
     ("start", "Start"),
     ("stop", "Stop"),
     ("restart", "Restart"),

@@ -10,6 +10,7 @@ and only while this screen is on top.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -40,7 +41,8 @@ from console.core.events import (
     Subscription,
     UnknownChargerSeen,
 )
-from console.core.views import ChargerView, LocationView
+from console.core.catalogue import OperationSpec
+from console.core.views import ChargerView, LocationView, OperationResult
 from console.tui.format import FINAL_STATES, age, clock_time
 from console.tui.messages import LocationsChanged
 from console.tui.modals.charger_form import ChargerForm
@@ -50,6 +52,8 @@ from console.tui.modals.connector_picker import ConnectorPicker
 from console.tui.modals.frame_json import RawRecord
 from console.tui.modals.help import HelpScreen
 from console.tui.modals.lab_controls import LabControls
+from console.tui.modals.operation_form import OperationForm
+from console.tui.modals.operations_menu import OperationsMenu
 from console.tui.widgets.charger_table import ChargerTable
 from console.tui.widgets.detail import TABS, ChargerDetail
 from console.tui.widgets.footer import KeyFooter
@@ -71,23 +75,25 @@ FLUSH_INTERVAL = 1 / 3
 NARROW_WIDTH = 110
 NARROW_HEIGHT = 32
 # Actions that change the fleet: hidden in read-only mode.
-WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "lab"}
+WRITES = {"create", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "lab", "operations"}
 # Actions on chargers: only in the chargers view.
 ON_CHARGERS = WRITES | {"raw", "mark", "sort", "resort", "filter"}
 # Actions on the selected charger (or the marked ones): dimmed while there is none.
-ON_SELECTED = {"raw", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab"}
+ON_SELECTED = {"raw", "update", "delete", "start", "stop", "restart", "charge", "idle", "unlock", "availability", "mark", "lab", "operations"}
 # Actions that need the charger connected.
-ONLINE = {"charge", "idle", "unlock", "availability"}
-BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability"}
+ONLINE = {"charge", "idle", "unlock", "availability", "operations"}
+BULK = {"start", "stop", "restart", "charge", "idle", "unlock", "availability", "operations"}
 NOTICE_SEVERITIES = {"information", "warning", "error"}
 # Connector states with a session in progress: what a stop, restart, inoperative or unlock ends.
 IN_SESSION = {"Charging", "SuspendedEV", "SuspendedEVSE"}
+# Operations that end the sessions running on a charger (its confirmation counts them).
+ENDS_SESSIONS = {"Reset", "UpdateFirmware", "SignedUpdateFirmware", "RemoteStopTransaction", "RequestStopTransaction"}
 # Outcomes of a bulk action's calls that count as failed.
 FAILED_STATES = {"failed", "rejected", "expired"}
 # The footer shows these keys at every width (escape is `back` or `clear_filter`), then the others
 # in this order while they fit.
 ESSENTIAL_KEYS = ("help", "command_line", "filter", "mark", "back", "clear_filter", "quit")
-KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "sort", "unlock", "availability", "lab", "create", "update", "delete", "raw")
+KEY_PRIORITY = ("charge", "restart", "stop", "idle", "start", "operations", "sort", "unlock", "availability", "lab", "create", "update", "delete", "raw")
 VIEW_ALIASES = {"ch": "chargers", "charger": "chargers", "a": "actions", "action": "actions", "l": "logs", "log": "logs",
                 "loc": "locations", "location": "locations", "u": "unknown", "unk": "unknown",
                 "token": "tokens", "tok": "tokens", "event": "events"}
@@ -105,6 +111,19 @@ class _BulkWatch:
     pending: set[str]
     total: int
     failed: list[str] = field(default_factory=list)
+
+
+def operation_outcome(result: OperationResult) -> str:
+    """One operation's outcome for a notification: its state, why, its round trip and what the charger answered."""
+    text = result.state + (f" ({result.status})" if result.status else "")
+    if result.detail and result.state != "acknowledged":
+        text += f": {result.detail}"
+    if result.duration_ms is not None:
+        text += f" in {result.duration_ms:.0f} ms"
+    if result.answer and set(result.answer) - {"status"}:
+        answer = json.dumps(result.answer, separators=(", ", ": "))
+        text += f"\n{answer if len(answer) <= 400 else answer[:399] + '…'}"
+    return text
 
 
 def live_sessions(charger: ChargerView, connector_id: int | None = None) -> int:
@@ -131,6 +150,7 @@ class MainScreen(Screen[None]):
         Binding("i", "idle", "Idle", id="console.idle", tooltip="Idle: now or scheduled"),
         Binding("u", "unlock", "Unlock", id="console.unlock", tooltip="Unlock a connector"),
         Binding("a", "availability", "Avail.", id="console.availability", tooltip="Toggle operative/inoperative"),
+        Binding("m", "operations", "Ops", id="console.operations", tooltip="Every OCPP operation the charger's version takes, each with its form"),
         Binding("v", "lab", "EV/lab", id="console.lab", tooltip="Simulated charger: plug in an EV, present a tag, fault, drop"),
         Binding("space", "mark", "Mark", id="console.mark", tooltip="Mark the row for bulk actions"),
         Binding("o", "sort", "Sort", id="console.sort", tooltip="Sort by the next column"),
@@ -490,10 +510,10 @@ class MainScreen(Screen[None]):
         marked = len(self.table.marked)
         if marked:
             hidden = len(self.table.hidden_marks)
-            parts.append(f"[b]{marked} marked ({hidden} hidden)[/b]: s x r c i u a act on all of them (space unmarks, escape clears)")
+            parts.append(f"[b]{marked} marked ({hidden} hidden)[/b]: s x r c i u a m act on all of them (space unmarks, escape clears)")
         state, reason = self.why_not("charge")
         if state is None and reason != "no charger selected":
-            parts.append(f"{escape(reason)}: charge, idle, unlock and availability wait for it to connect")
+            parts.append(f"{escape(reason)}: charge, idle, unlock, availability and operations wait for it to connect")
         if self.backend.info.read_only:
             parts.append("read-only: watching only")
         text = " · ".join(parts)
@@ -637,7 +657,7 @@ class MainScreen(Screen[None]):
         """Run `call` on each charger: one charger's outcome is told as it is, several in one toast of counts."""
         failed: list[str] = []
         for charger in chargers:
-            title = f"{verb.capitalize()} {charger.identity}"
+            title = f"{verb[:1].upper() + verb[1:]} {charger.identity}"
             try:
                 outcome = await call(charger)
             except ConsoleError as error:
@@ -665,7 +685,7 @@ class MainScreen(Screen[None]):
         text = f"{verb}: {total - len(failed)} done, {len(failed)} failed"
         if failed:
             text += f" ({', '.join(failed[:5])}{'…' if len(failed) > 5 else ''}) — see :actions"
-        self.notify(text, title=f"{verb.capitalize()} {total} chargers", severity="error" if failed else "information")
+        self.notify(text, title=f"{verb[:1].upper() + verb[1:]} {total} chargers", severity="error" if failed else "information")
 
     def action_charge(self) -> None:
         self._command_form("charge")
@@ -952,3 +972,53 @@ class MainScreen(Screen[None]):
             self._select(charger_id)
         if action != "select":
             self.call_later(self.run_action, action)
+
+    # -- the operations menu (m): every operation of the catalogue ----------------------
+
+    def action_operations(self) -> None:
+        chargers = [charger for charger in self.targets() if charger.is_connected] or self.targets()
+        if chargers:
+            self.run_worker(self._operations(chargers), name="operations", group="commands")
+
+    async def _operations(self, chargers: list[ChargerView]) -> None:
+        """Pick an operation from the menu, fill in its form, confirm what asks for it, send it to each charger."""
+        try:
+            by_version: dict[str, list[OperationSpec]] = {}
+            for charger in chargers:
+                if charger.ocpp_version not in by_version:
+                    by_version[charger.ocpp_version] = await self.backend.operation_catalogue(charger.id)
+        except ConsoleError as error:
+            self.notify(str(error), title="Cannot list the operations", severity="error")
+            return
+        first = chargers[0]
+        specs = by_version[first.ocpp_version]
+        if len(chargers) > 1:
+            # The marked set takes what every one of its versions has, with the same parameters for all.
+            common = set.intersection(*({spec.name for spec in found} for found in by_version.values()))
+            specs = [spec for spec in specs if spec.name in common and spec.bulk]
+            title = f"Operations · {len(chargers)} marked chargers ({', '.join(sorted(by_version))})"
+        else:
+            title = f"Operations · {first.identity} ({first.ocpp_version})"
+        spec = await self.app.push_screen_wait(OperationsMenu(title, specs))
+        if spec is None:
+            return
+        target = first.identity if len(chargers) == 1 else f"{len(chargers)} marked chargers"
+        values = await self.app.push_screen_wait(OperationForm(spec, target))
+        if values is None:
+            return
+        question = spec.confirmation(values)
+        if question is not None or len(chargers) > 1 or self._hidden(chargers):
+            sessions = sum(live_sessions(charger) for charger in chargers) if spec.name in ENDS_SESSIONS else 0
+            if not await self._confirmed(f"{spec.name} on", chargers, sessions, note=question or "", yes_label="Send"):
+                return
+        if len(chargers) > 1:
+            await self._run_each(spec.name, chargers, lambda charger: self.backend.run_operation(charger.id, spec.name, values))
+            return
+        try:
+            result = await self.backend.run_operation(first.id, spec.name, values)
+        except ConsoleError as error:
+            self.notify(str(error), title=f"{spec.name} to {first.identity} not sent", severity="error", markup=False)
+            return
+        severity = "error" if result.state in FAILED_STATES else "information"
+        self.notify(operation_outcome(result), title=f"{result.operation} · {first.identity}", severity=severity, markup=False)
+
