@@ -49,6 +49,7 @@ from console.core.sessions import (
     register_readings,
     seq_gaps,
     seq_ranges,
+    session_refusal,
 )
 from console.core.store import Store
 from console.core.views import (
@@ -501,6 +502,7 @@ class LiveState:
         live.state.last_boot_at = self._now()
         live.state.last_seen = live.state.last_boot_at
         live.state.firmware_version = firmware
+        await self._boot_identity(live, vendor, model)
         registration = live.record.registration
         if registration == "pending":
             live.state.provisioning = "pending"
@@ -515,6 +517,25 @@ class LiveState:
         await self._persist(live)
         self._publish(charger_id)
         return answer
+
+    async def _boot_identity(self, live: LiveCharger, vendor: str, model: str) -> None:
+        """Record the vendor and model a boot reports where the charger's record has none (one that registered itself)."""
+        fields = {
+            name: value
+            for name, value in (("vendor_name", vendor), ("model", model))
+            if value and getattr(live.record, name) is None
+        }
+        if not fields:
+            return
+        charger_id = live.record.id
+
+        def write(session: Session) -> None:
+            session.execute(update(Charger).where(col(Charger.id) == charger_id).values(**fields))
+            session.commit()
+
+        await self.store.run(write)
+        for name, value in fields.items():
+            setattr(live.record, name, value)
 
     async def handshake_refused(self, charger_id: str, reason: str) -> None:
         """A known charger could not connect (wrong password, wrong subprotocol, …)."""
@@ -611,6 +632,7 @@ class LiveState:
         """
         live = self._chargers[charger_id]
         previous = live.sessions.get(connector_id)
+        refused = session_refusal(live.record.registration)
         transaction = Transaction(
             charger_id=charger_id,
             connector_id=connector_id,
@@ -626,6 +648,7 @@ class LiveState:
             start_known=start_known,
             clock_skewed=charger_at is not None,
             charger_started_at=charger_at,
+            refused=refused,
         )
 
         def write(session: Session) -> tuple[int, list[int]]:
@@ -663,6 +686,11 @@ class LiveState:
         transaction_id, superseded = await self.store.run(write)
         if transaction_id != transaction.id:
             return transaction_id  # the same start again: nothing new
+        if refused:
+            self.log(
+                live.record.identity, "event", f"session {transaction_id} on connector {connector_id} not valid: {refused}",
+                charger_id=charger_id,
+            )
         if superseded:
             self.log(
                 live.record.identity,

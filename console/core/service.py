@@ -92,6 +92,8 @@ class ConsoleService:
         )
         # API keys whose last-used time is on its way to the store.
         self._key_uses: set[str] = set()
+        # Calls the console makes of its own accord after an operator's decision (a boot asked for).
+        self._follow_ups: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -371,7 +373,9 @@ class ConsoleService:
 
     async def accept_charger(self, charger_id: str) -> ChargerView:
         self._writable()
-        return await self.registrations.decide(charger_id, "accepted")
+        view = await self.registrations.decide(charger_id, "accepted")
+        self.boot_again(view)
+        return view
 
     async def reject_charger(self, charger_id: str) -> ChargerView:
         self._writable()
@@ -383,6 +387,7 @@ class ConsoleService:
         self._writable()
         view = await self.registrations.decide_unknown(identity, "accepted", ocpp_version)
         assert view is not None
+        self.boot_again(view)
         return view
 
     async def reject_unknown(self, identity: str) -> None:
@@ -946,3 +951,23 @@ class ConsoleService:
             return False
         return True
 
+    # -- registration follow-up ----------------------------------------------------------
+
+    def boot_again(self, view: ChargerView) -> asyncio.Task[OperationResult | None] | None:
+        """A charger just accepted while connected (it was Pending) is asked to boot again now,
+        TriggerMessage(BootNotification), rather than at its own retry; an offline one boots when it connects."""
+        if self.gateway is None or not self.gateway.is_connected(view.identity):
+            return None
+        operation, payload = ops.trigger_request(view.ocpp_version, "BootNotification")
+
+        async def ask() -> OperationResult | None:
+            try:
+                return await self.operate(view.id, operation, payload, command="registration")
+            except ConsoleError as error:  # recorded as an action where one was opened; nothing to raise to
+                log.warning("asking %s to boot again failed: %s", view.identity, error)
+                return None
+
+        task = asyncio.create_task(ask(), name="boot again")
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+        return task

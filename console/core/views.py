@@ -239,6 +239,8 @@ class TransactionView(View):
     clock_skewed: bool = False
     charger_started_at: datetime | None = None
     charger_stopped_at: datetime | None = None
+    # Why it is not a valid session (its charger was Pending registration); None for a valid one.
+    refused: str | None = None
 
     def duration_s(self, now: datetime) -> float:
         return ((self.stopped_at or now) - self.started_at).total_seconds()
