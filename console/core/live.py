@@ -192,6 +192,8 @@ class LiveState:
         self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
         # Told of every firmware status a charger reports (charger id, status): rolling updates follow them.
         self.firmware_listeners: list[Callable[[str, str], None]] = []
+        # Told of every charger event kept (charger id, kind, data): a report's pages reach who asked for it.
+        self.event_listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     # -- loading ---------------------------------------------------------------------
 
@@ -1022,6 +1024,8 @@ class LiveState:
         level = chargerevents.severity(kind, data)
         self.writer.add(ChargerEvent(charger_id=charger_id, at=at, kind=kind, data=data, severity=level))
         self._touch(live)
+        for listener in self.event_listeners:
+            listener(charger_id, kind, data)
         if level in chargerevents.ALERTING:
             text = chargerevents.describe(kind, data)
             view = ChargerEventView(None, charger_id, live.record.identity, at, kind, level, text, data)

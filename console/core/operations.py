@@ -305,6 +305,19 @@ def set_configuration_request(ocpp_version: str, key: str, value: str) -> tuple[
     return "SetVariables", {"setVariableData": [{"attributeValue": value, **component_variable(key)}]}
 
 
+def set_variable_request(target: dict[str, Any], value: str) -> tuple[str, dict[str, Any]]:
+    """2.0.1 SetVariables of one variable as a report named it (`target`: its component, variable and attribute type)."""
+    data: dict[str, Any] = {"attributeValue": value, "component": target["component"], "variable": target["variable"]}
+    if target.get("attributeType") not in (None, "Actual"):
+        data["attributeType"] = target["attributeType"]
+    return "SetVariables", {"setVariableData": [data]}
+
+
+def base_report_request(request_id: int) -> tuple[str, dict[str, Any]]:
+    """2.0.1 GetBaseReport of everything the charger has (answered by NotifyReport pages)."""
+    return "GetBaseReport", {"requestId": request_id, "reportBase": "FullInventory"}
+
+
 # -- charging profiles ---------------------------------------------------------------------
 # Every profile the console sends is built here, in W with one period from the start.
 

@@ -32,12 +32,14 @@ from console.core.registration import Registrations
 from console.core.retention import Pruner
 from console.core.store import Store
 from console.core.certificates import CertificateService
+from console.core.configuration import ChargerSettings
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
     ActionView,
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    ConfigurationView,
     LocationView,
     LogView,
     PowerSample,
@@ -87,6 +89,7 @@ class ConsoleService:
         # Chargers' certificate signing requests; a lab CA (--ca-cert/--ca-key) is set by the depot.
         self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
         self.firmware = Firmware(self.live, self.bus, self.clock, self.operate, store.url)
+        self.settings = ChargerSettings(store, self.clock, self.live, self.operate)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
@@ -971,3 +974,19 @@ class ConsoleService:
         self._follow_ups.add(task)
         task.add_done_callback(self._follow_ups.discard)
         return task
+
+    # -- configuration (console/core/configuration.py) ------------------------------------------
+
+    async def charger_configuration(self, charger_id: str) -> ConfigurationView:
+        """The charger's configuration as last fetched (nothing is asked of the charger)."""
+        return await self.settings.view(charger_id)
+
+    async def refresh_configuration(self, charger_id: str) -> ConfigurationView:
+        """Fetch the charger's whole configuration again (1.6 GetConfiguration, 2.0.1 GetBaseReport) and keep it."""
+        self._writable()
+        return await self.settings.refresh(charger_id)
+
+    async def change_configuration(self, charger_id: str, key: str, value: str, confirmed: bool = False) -> OperationResult:
+        """Change one key (ChangeConfiguration / SetVariables); a key that can strand the charger needs `confirmed`."""
+        self._writable()
+        return await self.settings.change(charger_id, key, value, confirmed)

@@ -362,3 +362,30 @@ class TokenView(View):
     location_ids: list[str]
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingView(View):
+    """One configuration key (1.6) or device-model variable (2.0.1) as the charger last reported it."""
+
+    key: str
+    value: str | None
+    readonly: bool = False
+    data_type: str | None = None
+    fetched_at: datetime | None = None
+    # Why changing it can strand the charger (it may not connect again); None for an ordinary key.
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationView(View):
+    """A charger's configuration as last fetched: 1.6 GetConfiguration, or 2.0.1 GetBaseReport's NotifyReport pages."""
+
+    charger_id: str
+    ocpp_version: str
+    settings: tuple[SettingView, ...] = ()
+    fetched_at: datetime | None = None
+    # Keys the charger said it does not know (1.6 unknownKey).
+    unknown_keys: tuple[str, ...] = ()
+    # Why the last fetch did not bring a whole configuration (offline, refused, report pages missing).
+    problem: str | None = None
