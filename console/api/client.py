@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, parse_time, token_from_wire
+from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, configuration_from_dict, decode_event, from_dict, parse_time, token_from_wire
 from console.core.errors import CommandRefused, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
 from console.core.views import (
@@ -30,6 +30,7 @@ from console.core.views import (
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    ConfigurationView,
     LocationView,
     LogView,
     OperationResult,
@@ -450,3 +451,15 @@ class RemoteBackend:
 
     def subscribe(self) -> Subscription:
         return RemoteSubscription(self)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    async def charger_configuration(self, charger_id: str) -> ConfigurationView:
+        return configuration_from_dict(await self._get(f"/console/chargers/{self._path(charger_id)}/configuration"))
+
+    async def refresh_configuration(self, charger_id: str) -> ConfigurationView:
+        return configuration_from_dict(await self._post(f"/console/chargers/{self._path(charger_id)}/configuration/refresh"))
+
+    async def change_configuration(self, charger_id: str, key: str, value: str, confirmed: bool = False) -> OperationResult:
+        body = {"key": key, "value": value, "confirm": confirmed}
+        return from_dict(OperationResult, await self._put(f"/console/chargers/{self._path(charger_id)}/configuration", body))

@@ -27,9 +27,11 @@ from console.core.views import (
     ActionSummary,
     ChargerEventView,
     ChargerView,
+    ConfigurationView,
     ConnectorView,
     LogView,
     ProtocolWarning,
+    SettingView,
     TokenView,
     UnknownChargerView,
 )
@@ -162,3 +164,10 @@ def decode_event(name: str, data: dict[str, Any]) -> Any:
 
 def sse_message(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def configuration_from_dict(data: dict[str, Any]) -> ConfigurationView:
+    data = dict(data)
+    data["settings"] = tuple(from_dict(SettingView, item) for item in data.get("settings") or ())
+    data["unknown_keys"] = tuple(data.get("unknown_keys") or ())
+    return from_dict(ConfigurationView, data)

@@ -19,6 +19,7 @@ from console.core.views import (
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    ConfigurationView,
     LocationView,
     LogView,
     OperationResult,
@@ -153,3 +154,18 @@ class Backend(OperatorControls, Protocol):
         ...
 
     def subscribe(self) -> Subscription: ...
+
+    # -- a charger's configuration (kept; fetched and changed on demand) ----------------------
+
+    async def charger_configuration(self, charger_id: str) -> ConfigurationView:
+        """As last fetched: nothing is asked of the charger."""
+        ...
+
+    async def refresh_configuration(self, charger_id: str) -> ConfigurationView:
+        """Fetch it all again (1.6 GetConfiguration, 2.0.1 GetBaseReport); `problem` says what fell short."""
+        ...
+
+    async def change_configuration(self, charger_id: str, key: str, value: str, confirmed: bool = False) -> OperationResult:
+        """One key; read-only ones are refused, ones that can strand the charger need `confirmed` (CommandRefused
+        CONFIRMATION_REQUIRED otherwise)."""
+        ...
