@@ -1,4 +1,4 @@
-"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions, Events.
+"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions, Events, Config.
 
 Events for the selected charger are buffered here as they arrive; `flush`
 renders only the tab on show, and a tab reads its history from the backend
@@ -42,6 +42,7 @@ from console.tui.format import (
 )
 from console.tui.themes import STATUSES
 from console.tui.widgets.action_table import ActionTable
+from console.tui.widgets.config_panel import ConfigPanel
 from console.tui.widgets.event_table import EventsPanel
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import Readout
@@ -56,7 +57,7 @@ SPARK_BUCKETS = 90
 LOG_HISTORY = 200
 # Seconds between reads of the Transactions tab while a session runs (its energy and duration move).
 TRANSACTIONS_REFRESH_S = 10
-TABS = ("overview", "live", "actions", "logs", "transactions", "events")
+TABS = ("overview", "live", "actions", "logs", "transactions", "events", "config")
 
 
 def _value(value: Any) -> str:
@@ -364,6 +365,8 @@ class ChargerDetail(Vertical):
                 yield TransactionTable(id="charger-transactions")
             with TabPane("Events", id="tab-events"):
                 yield EventsPanel(id="charger-events")
+            with TabPane("Config", id="tab-config"):
+                yield ConfigPanel(id="charger-config")
 
     @property
     def has_pending(self) -> bool:
@@ -400,6 +403,7 @@ class ChargerDetail(Vertical):
         self.query_one(ActionTable).show([], datetime.now())
         self.query_one(TransactionTable).clear()
         self.query_one(EventsPanel).show([])
+        self.query_one(ConfigPanel).clear()
 
     def resync(self) -> None:
         """After a gap in the events (attach mode, the server back): every tab reads its history again."""
@@ -578,3 +582,11 @@ class ChargerDetail(Vertical):
         )
         if events is not None:
             panel.show(events)
+
+    def _flush_config(self, charger: ChargerView, now: datetime) -> None:
+        self._needs("config", charger)
+
+    async def _load_config(self, charger_id: str) -> None:
+        view = await self._read("config", charger_id, self.app.backend.charger_configuration(charger_id))
+        if view is not None and self.charger is not None:
+            self.query_one(ConfigPanel).show(charger_id, self.charger.identity, view)
