@@ -17,6 +17,7 @@ is confirmed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -28,12 +29,15 @@ from sqlmodel import Session, col, delete, select
 
 from console.core import operations as ops
 from console.core.clock import Clock
-from console.core.errors import CommandRefused, NotFound, ValidationFailed
+from console.core.errors import CommandRefused, ConsoleError, NotFound, ValidationFailed
 from console.core.live import LiveState
-from console.core.models import Charger, ChargerSetting
+from console.core.models import Action, Charger, ChargerSetting
 from console.core.passwords import MASK, SECRET_KEYS
+from console.core.rates import RATE_UNIT_KEYS, WATTS, charging_rate
 from console.core.store import Store
 from console.core.views import ConfigurationView, OperationResult, SettingView
+
+log = logging.getLogger(__name__)
 
 OCPP16 = "OCPP1.6"
 Operate = Callable[..., Awaitable[OperationResult]]
@@ -162,6 +166,71 @@ class ChargerSettings:
         self._problems: dict[str, str] = {}
         self._unknown: dict[str, tuple[str, ...]] = {}
         live.event_listeners.append(self._charger_event)
+        # Chargers whose unit the console asked for after a refused profile (this run), and the asking.
+        self._unit_asked: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Told when a charger turns out to take amperes only (the power cap sends its limit again).
+        self.rate_listeners: list[Callable[[str], None]] = []
+
+    def load(self, session: Session) -> None:
+        """At start: the charging-rate unit each charger's kept configuration says it takes."""
+        rows = session.exec(
+            select(ChargerSetting.charger_id, ChargerSetting.key, ChargerSetting.value).where(
+                col(ChargerSetting.key).in_(RATE_UNIT_KEYS) | col(ChargerSetting.key).like("%.SupplyPhases")
+            )
+        ).all()
+        found: dict[str, dict[str, str | None]] = {}
+        for charger_id, key, value in rows:
+            found.setdefault(charger_id, {})[key] = value
+        for charger_id, values in found.items():
+            self._learn_rate(charger_id, values)
+
+    def _learn_rate(self, charger_id: str, values: dict[str, str | None]) -> None:
+        """Take the unit (and supply phases) from a charger's configuration: amperes where it does not take watts."""
+        record = self.live.record(charger_id)
+        if record is None:
+            return
+        unit = next((values[key] for key in RATE_UNIT_KEYS if key in values), None)
+        phases = next((value for key, value in sorted(values.items()) if key.endswith(".SupplyPhases")), None)
+        rate = charging_rate(unit, phases, record.max_charging_power)
+        if rate == WATTS:
+            self.live.charging_rates.pop(charger_id, None)
+        else:
+            self.live.charging_rates[charger_id] = rate
+
+    # -- learning the unit a charger takes its limits in -------------------------------------
+
+    def profile_settled(self, action: Action) -> None:
+        """The ledger's word on every action: a charging profile in watts refused by a charger whose unit is not
+        known yet has the console read that unit (once per charger and run); amperes from then on where watts are not taken."""
+        if action.state not in ("rejected", "failed") or action.reason not in (None, ops.CALL_ERROR):
+            return
+        if not _sends_watts(action.parameters) or action.charger_id in self._unit_asked:
+            return
+        self._unit_asked.add(action.charger_id)
+        task = asyncio.create_task(self._read_unit(action.charger_id), name="read the charging rate unit")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_unit(self, charger_id: str) -> None:
+        record = self.live.record(charger_id)
+        if record is None:
+            return
+        key = RATE_UNIT_KEYS[0] if record.ocpp_version == OCPP16 else RATE_UNIT_KEYS[1]
+        try:
+            operation, payload = ops.get_configuration_request(record.ocpp_version, [key])
+            result = await self.operate(charger_id, operation, payload, command="get_configuration")
+        except ConsoleError as error:
+            log.warning("reading %s of %s failed: %s", key, record.identity, error)
+            return
+        value = _answered_value(result.answer or {}, key) if result.state == "acknowledged" else None
+        if value is None:
+            return
+        await self._changed(charger_id, key, value, None)
+        self._learn_rate(charger_id, {key: value})
+        if charger_id in self.live.charging_rates:
+            for listener in self.rate_listeners:
+                listener(charger_id)
 
     def _record(self, charger_id: str) -> Charger:
         record = self.live.record(charger_id)
@@ -249,6 +318,8 @@ class ChargerSettings:
             report.add(data)
 
     async def _replace(self, charger_id: str, settings: list[ChargerSetting]) -> None:
+        self._learn_rate(charger_id, {setting.key: setting.value for setting in settings})
+
         def write(session: Session) -> None:
             session.exec(delete(ChargerSetting).where(col(ChargerSetting.charger_id) == charger_id))  # type: ignore[call-overload]
             for setting in settings:
@@ -319,3 +390,23 @@ def _shortfall(result: OperationResult) -> str:
     if result.state == "rejected":
         return f"{result.operation} {result.status or 'rejected'} by {result.identity}"
     return f"{result.operation} failed: {result.detail or result.reason}"
+
+
+def _sends_watts(request: dict[str, Any]) -> bool:
+    """Whether a request carries a charging profile in watts (SetChargingProfile, or a remote start's)."""
+    profile = request.get("csChargingProfiles") or request.get("chargingProfile") or {}
+    schedules = profile.get("chargingSchedule") if isinstance(profile, dict) else None
+    if isinstance(schedules, dict):
+        schedules = [schedules]
+    return any(isinstance(item, dict) and item.get("chargingRateUnit") == "W" for item in schedules or [])
+
+
+def _answered_value(answer: dict[str, Any], key: str) -> str | None:
+    """One key's value in a GetConfiguration or GetVariables answer."""
+    for item in answer.get("configurationKey") or []:
+        if isinstance(item, dict) and item.get("key") == key:
+            return item.get("value")
+    for item in answer.get("getVariableResult") or []:
+        if isinstance(item, dict) and item.get("attributeStatus") == "Accepted":
+            return item.get("attributeValue")
+    return None

@@ -51,6 +51,7 @@ from console.core.sessions import (
     seq_ranges,
     session_refusal,
 )
+from console.core.rates import WATTS, ChargingRate
 from console.core.store import Store
 from console.core.views import (
     ActionSummary,
@@ -192,6 +193,8 @@ class LiveState:
         self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
         # Told of every firmware status a charger reports (charger id, status): rolling updates follow them.
         self.firmware_listeners: list[Callable[[str, str], None]] = []
+        # The unit each charger takes its charging limits in, where it is not watts (console/core/configuration.py sets it).
+        self.charging_rates: dict[str, ChargingRate] = {}
         # Told of every charger event kept (charger id, kind, data): a report's pages reach who asked for it.
         self.event_listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
@@ -519,6 +522,10 @@ class LiveState:
         await self._persist(live)
         self._publish(charger_id)
         return answer
+
+    def charging_rate(self, charger_id: str) -> ChargingRate:
+        """The unit the charger takes its charging limits in (watts until its configuration says otherwise)."""
+        return self.charging_rates.get(charger_id, WATTS)
 
     async def _boot_identity(self, live: LiveCharger, vendor: str, model: str) -> None:
         """Record the vendor and model a boot reports where the charger's record has none (one that registered itself)."""

@@ -18,6 +18,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, get_validator
 
 from console.core.errors import ValidationFailed
+from console.core.rates import WATTS, ChargingRate
 from console.core.views import OperationResult
 
 # Operations from the central system to a charger, per charger version (issue 3, part 3).
@@ -335,16 +336,21 @@ def charging_profile(
     *,
     start: str | None = None,
     transaction: int | str | None = None,
+    rate: ChargingRate = WATTS,
 ) -> dict[str, Any]:
     """A charging profile of `purpose` limiting to `watts`: Absolute from `start`, else Relative.
 
     `transaction` ties a TxProfile to a running session: 1.6 takes the integer id, 2.0.1 the
     charger's own reference. A remote start's TxProfile has none (its session is yet to come).
+    `rate` is the unit the charger takes: watts, or amperes over its phases (console/core/rates.py).
     """
-    schedule: dict[str, Any] = {"chargingRateUnit": "W"}
+    schedule: dict[str, Any] = {"chargingRateUnit": rate.unit}
     if start is not None:
         schedule["startSchedule"] = start
-    schedule["chargingSchedulePeriod"] = [{"startPeriod": 0, "limit": round(watts, 1)}]
+    period: dict[str, Any] = {"startPeriod": 0, "limit": rate.limit(watts)}
+    if rate.unit == "A":
+        period["numberPhases"] = rate.phases
+    schedule["chargingSchedulePeriod"] = [period]
     kind = "Relative" if start is None else "Absolute"
     if _is_16(ocpp_version):
         profile: dict[str, Any] = {"chargingProfileId": profile_id}

@@ -90,6 +90,9 @@ class ConsoleService:
         self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
         self.firmware = Firmware(self.live, self.bus, self.clock, self.operate, store.url)
         self.settings = ChargerSettings(store, self.clock, self.live, self.operate)
+        # A profile in watts refused by an amperes-only charger: its unit is read, and the cap sent again in amperes.
+        self.ledger.listeners.append(self.settings.profile_settled)
+        self.settings.rate_listeners.append(self._rate_learned)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
@@ -111,6 +114,7 @@ class ConsoleService:
         self.live.load(session)
         self.tokens.load(session)
         self.registrations.load(session)
+        self.settings.load(session)
 
     async def close(self) -> None:
         await self.firmware.close()
@@ -990,3 +994,8 @@ class ConsoleService:
         """Change one key (ChangeConfiguration / SetVariables); a key that can strand the charger needs `confirmed`."""
         self._writable()
         return await self.settings.change(charger_id, key, value, confirmed)
+
+    def _rate_learned(self, charger_id: str) -> None:
+        record = self.live.record(charger_id)
+        if record is not None and record.location_id is not None:
+            self.power_cap.location_changed(record.location_id)
