@@ -81,6 +81,7 @@ def charger_from_dict(data: dict[str, Any]) -> ChargerView:
     data = dict(data)
     data["connectors"] = tuple(from_dict(ConnectorView, item) for item in data.get("connectors") or ())
     data["protocol_warnings"] = tuple(from_dict(ProtocolWarning, item) for item in data.get("protocol_warnings") or ())
+    data["reservations"] = tuple(data.get("reservations") or ())
     if data.get("last_action") is not None:
         data["last_action"] = from_dict(ActionSummary, data["last_action"])
     schedule = data.get("current_schedule")

@@ -193,6 +193,8 @@ class LiveState:
         self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
         # Told of every firmware status a charger reports (charger id, status): rolling updates follow them.
         self.firmware_listeners: list[Callable[[str, str], None]] = []
+        # Each charger's accepted reservations: (expiry, connector, what to show), kept by console/core/reservations.py.
+        self.reservations: dict[str, list[tuple[datetime, int, str]]] = {}
         # The unit each charger takes its charging limits in, where it is not watts (console/core/configuration.py sets it).
         self.charging_rates: dict[str, ChargingRate] = {}
         # Told of every charger event kept (charger id, kind, data): a report's pages reach who asked for it.
@@ -385,6 +387,7 @@ class LiveState:
             limit_kw=limit_kw,
             limit_source=limit_source,
             upload_status=live.upload_status,
+            reservations=tuple(text for until, _, text in self.reservations.get(charger_id, ()) if until > self._now()),
         )
 
     def security_profile(self, record: Charger) -> int:
@@ -522,6 +525,12 @@ class LiveState:
         await self._persist(live)
         self._publish(charger_id)
         return answer
+
+    def reservations_changed(self, charger_id: str, held: list[tuple[datetime, int, str]]) -> None:
+        if charger_id not in self._chargers:
+            return
+        self.reservations[charger_id] = held
+        self._publish(charger_id)
 
     def charging_rate(self, charger_id: str) -> ChargingRate:
         """The unit the charger takes its charging limits in (watts until its configuration says otherwise)."""

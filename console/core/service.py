@@ -33,6 +33,7 @@ from console.core.retention import Pruner
 from console.core.store import Store
 from console.core.certificates import CertificateService
 from console.core.configuration import ChargerSettings
+from console.core.reservations import Reservations
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
     ActionView,
@@ -41,6 +42,7 @@ from console.core.views import (
     ChargerView,
     ConfigurationView,
     LocationView,
+    ReservationView,
     LogView,
     PowerSample,
     TransactionView,
@@ -90,6 +92,7 @@ class ConsoleService:
         self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
         self.firmware = Firmware(self.live, self.bus, self.clock, self.operate, store.url)
         self.settings = ChargerSettings(store, self.clock, self.live, self.operate)
+        self.reservations = Reservations(store, self.clock, self.live, self.operate)
         # A profile in watts refused by an amperes-only charger: its unit is read, and the cap sent again in amperes.
         self.ledger.listeners.append(self.settings.profile_settled)
         self.settings.rate_listeners.append(self._rate_learned)
@@ -115,6 +118,7 @@ class ConsoleService:
         self.tokens.load(session)
         self.registrations.load(session)
         self.settings.load(session)
+        self.reservations.load(session)
 
     async def close(self) -> None:
         await self.firmware.close()
@@ -999,3 +1003,23 @@ class ConsoleService:
         record = self.live.record(charger_id)
         if record is not None and record.location_id is not None:
             self.power_cap.location_changed(record.location_id)
+
+    # -- reservations (console/core/reservations.py) ---------------------------------------------
+
+    async def list_reservations(self, charger_id: str | None = None, organization_id: str | None = None) -> list[ReservationView]:
+        """Newest first: one charger's, or every charger's of the organization (all of them without one)."""
+        if charger_id is not None:
+            self._charger(charger_id)
+            return await self.reservations.list(charger_id=charger_id)
+        if organization_id is None:
+            return await self.reservations.list()
+        return await self.reservations.list({view.id for view in self.org_chargers(organization_id)})
+
+    async def reserve(self, charger_id: str, connector_id: int, id_tag: str, expires: str | datetime) -> ReservationView:
+        """ReserveNow of a connector (0: any) for a token until `expires` (ISO 8601, or "30m", "2h")."""
+        self._writable()
+        return await self.reservations.reserve(charger_id, connector_id, id_tag, expires)
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> ReservationView:
+        self._writable()
+        return await self.reservations.cancel(charger_id, reservation_id)

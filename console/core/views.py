@@ -149,6 +149,8 @@ class ChargerView(View):
     limit_source: str | None = None
     # The last diagnostics or log upload it reported: "DiagnosticsLog Uploading", "SecurityLog Uploaded" (since the console started).
     upload_status: str | None = None
+    # Its reservations in force, as read: "connector 1 for VAN-1 until 2026-04-02T10:00:00Z (#3)".
+    reservations: tuple[str, ...] = ()
 
     SEED_FIELDS = (
         "id",
@@ -389,3 +391,19 @@ class ConfigurationView(View):
     unknown_keys: tuple[str, ...] = ()
     # Why the last fetch did not bring a whole configuration (offline, refused, report pages missing).
     problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView(View):
+    """A connector reserved for an id token (ReserveNow), and what became of it."""
+
+    id: int
+    charger_id: str
+    identity: str
+    connector_id: int
+    id_tag: str
+    expires_at: datetime
+    # requested, accepted, cancelled, expired (an accepted one past its expiry), refused, failed.
+    state: str
+    detail: str | None = None
+    created_at: datetime | None = None
