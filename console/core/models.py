@@ -243,6 +243,8 @@ class Action(SQLModel, table=True):
     sent_at: datetime | None = None
     answered_at: datetime | None = None
     duration_ms: float | None = None
+    # The OCPP request sent, where it is not `parameters` (a charge or idle command's CALL), secrets masked.
+    request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # The API key that asked for it (its id, never the key); None for the console's own
     # operator and for what the console decides itself (the power cap).
     key_id: str | None = Field(default_factory=lambda: acting_key.get(), index=True)

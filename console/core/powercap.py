@@ -127,6 +127,14 @@ class PowerCap:
         self._dirty.add(location_id)
         self._kick.set()
 
+    def forget(self, charger_id: str) -> None:
+        """The charger's cap profile was cleared: it holds no limit of ours now, and its location is balanced again."""
+        if self._in_force.pop(charger_id, None) is not None:
+            self.live.limit_changed(charger_id, None, "location cap")
+        record = self.live.record(charger_id)
+        if record is not None:
+            self._mark(record.location_id)
+
     def in_force_w(self, charger_id: str) -> float | None:
         return self._in_force.get(charger_id)
 

@@ -24,7 +24,7 @@ from console.core.ledger import ActionLedger
 from console.core.live import LiveState, log_view
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
-from console.core.powercap import PowerCap
+from console.core.powercap import CAP_PROFILE_ID, PowerCap
 from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
@@ -34,17 +34,20 @@ from console.core.store import Store
 from console.core.certificates import CertificateService
 from console.core.configuration import ChargerSettings
 from console.core.reservations import Reservations
+from console.core.schedules import Schedules
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
     ActionView,
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
     ConfigurationView,
     LocationView,
     ReservationView,
     LogView,
     PowerSample,
+    ProfileView,
     TransactionView,
     UnknownChargerView,
 )
@@ -93,6 +96,7 @@ class ConsoleService:
         self.firmware = Firmware(self.live, self.bus, self.clock, self.operate, store.url)
         self.settings = ChargerSettings(store, self.clock, self.live, self.operate)
         self.reservations = Reservations(store, self.clock, self.live, self.operate)
+        self.schedules = Schedules(store, self.live, self.operate)
         # A profile in watts refused by an amperes-only charger: its unit is read, and the cap sent again in amperes.
         self.ledger.listeners.append(self.settings.profile_settled)
         self.settings.rate_listeners.append(self._rate_learned)
@@ -1023,3 +1027,23 @@ class ConsoleService:
     async def cancel_reservation(self, charger_id: str, reservation_id: int) -> ReservationView:
         self._writable()
         return await self.reservations.cancel(charger_id, reservation_id)
+
+    # -- charging schedules and installed profiles (console/core/schedules.py) ----------------------
+
+    async def composite_schedule(self, charger_id: str, connector_id: int = 0, duration_s: int = 3600) -> CompositeScheduleView:
+        """GetCompositeSchedule: what the charger will draw at most over the next `duration_s` (connector 0: all of it)."""
+        self._writable()
+        return await self.schedules.composite(charger_id, connector_id, duration_s)
+
+    async def installed_profiles(self, charger_id: str) -> list[ProfileView]:
+        """The charging profiles the console installed on the charger and has not cleared, as the action record tells."""
+        await self.writer.flush()
+        return await self.schedules.installed(charger_id)
+
+    async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult:
+        """ClearChargingProfile of one installed profile; the power cap forgets a cap it cleared."""
+        self._writable()
+        result = await self.schedules.clear(charger_id, profile_id)
+        if result.state == "acknowledged" and profile_id == CAP_PROFILE_ID:
+            self.power_cap.forget(charger_id)
+        return result

@@ -407,3 +407,42 @@ class ReservationView(View):
     state: str
     detail: str | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePeriodView(View):
+    """From `start_s` seconds after the schedule's start, at most `limit` (in the schedule's unit)."""
+
+    start_s: int
+    limit: float
+    number_phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeScheduleView(View):
+    """The charging schedule a charger reports for a connector (GetCompositeSchedule): what it will draw at most, over time."""
+
+    charger_id: str
+    connector_id: int
+    status: str
+    start: datetime | None = None
+    duration_s: int | None = None
+    unit: str | None = None
+    periods: tuple[SchedulePeriodView, ...] = ()
+    # Why there is no schedule (the charger refused, was offline, …).
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView(View):
+    """A charging profile the console installed on a charger and has not cleared since."""
+
+    profile_id: int
+    connector_id: int
+    purpose: str
+    stack_level: int
+    unit: str
+    limit: float
+    command: str
+    action_id: str
+    installed_at: datetime

@@ -1,4 +1,5 @@
-"""Chargers' configuration as last fetched, reservations, and sessions refused while a charger was Pending.
+"""Chargers' configuration as last fetched, reservations, sessions refused while a charger was Pending, and the
+OCPP request of a command whose parameters are not it.
 
 Revision ID: 0010
 Revises: 0009
@@ -47,9 +48,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_reservation_charger_id", "reservation", ["charger_id"], unique=False)
     op.add_column("transaction", sa.Column("refused", sa.String(), nullable=True))
+    op.add_column("action", sa.Column("request", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("action") as batch:
+        batch.drop_column("request")
     with op.batch_alter_table("transaction") as batch:
         batch.drop_column("refused")
     op.drop_index("ix_reservation_charger_id", table_name="reservation")
