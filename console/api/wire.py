@@ -27,10 +27,12 @@ from console.core.views import (
     ActionSummary,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
     ConfigurationView,
     ConnectorView,
     LogView,
     ProtocolWarning,
+    SchedulePeriodView,
     SettingView,
     TokenView,
     UnknownChargerView,
@@ -172,3 +174,9 @@ def configuration_from_dict(data: dict[str, Any]) -> ConfigurationView:
     data["settings"] = tuple(from_dict(SettingView, item) for item in data.get("settings") or ())
     data["unknown_keys"] = tuple(data.get("unknown_keys") or ())
     return from_dict(ConfigurationView, data)
+
+
+def schedule_from_dict(data: dict[str, Any]) -> CompositeScheduleView:
+    data = dict(data)
+    data["periods"] = tuple(from_dict(SchedulePeriodView, item) for item in data.get("periods") or ())
+    return from_dict(CompositeScheduleView, data)

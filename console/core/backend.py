@@ -19,11 +19,14 @@ from console.core.views import (
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
     ConfigurationView,
     LocationView,
     LogView,
     OperationResult,
     PowerSample,
+    ProfileView,
+    ReservationView,
     TokenView,
     TransactionView,
     UnknownChargerView,
@@ -169,3 +172,23 @@ class Backend(OperatorControls, Protocol):
         """One key; read-only ones are refused, ones that can strand the charger need `confirmed` (CommandRefused
         CONFIRMATION_REQUIRED otherwise)."""
         ...
+
+    # -- reservations, the composite schedule, the profiles the console installed ---------------
+
+    async def list_reservations(self, charger_id: str | None = None) -> list[ReservationView]:
+        """Newest first, an accepted one past its expiry as expired."""
+        ...
+
+    async def reserve(self, charger_id: str, connector_id: int, id_tag: str, expires: str) -> ReservationView:
+        """ReserveNow of a connector (0: any) for a token until `expires` (ISO 8601 or "30m", "2h")."""
+        ...
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> ReservationView: ...
+
+    async def composite_schedule(self, charger_id: str, connector_id: int = 0, duration_s: int = 3600) -> CompositeScheduleView:
+        """GetCompositeSchedule: what the charger will draw at most, period by period."""
+        ...
+
+    async def installed_profiles(self, charger_id: str) -> list[ProfileView]: ...
+
+    async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult: ...
