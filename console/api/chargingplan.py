@@ -1,5 +1,5 @@
 """What a charger may draw and who may charge there next (/console): its composite schedule, the charging profiles
-the console installed (clearable), and reservations (create, list with expiry, cancel).
+the console installed (clearable), reservations (create, list with expiry, cancel), and its local list's version.
 
 The views are the core's, as the attach client reads them back; every OCPP call is an action like any other.
 """
@@ -17,7 +17,7 @@ from console.api.schemas import errors
 from console.api.scope import org_scope
 from console.api.scopes import operator, reader
 from console.core.keys import Principal
-from console.core.views import CompositeScheduleView, OperationResult, ProfileView, ReservationView
+from console.core.views import CompositeScheduleView, LocalListView, OperationResult, ProfileView, ReservationView
 
 router = APIRouter(prefix="/console", tags=["charging plan"], dependencies=[Depends(org_scope)])
 
@@ -104,3 +104,13 @@ async def profiles(request: Request, charger_id: str, who: Principal = Depends(r
 )
 async def clear_profile(request: Request, charger_id: str, profile_id: int, who: Principal = Depends(operator)) -> Any:
     return (await service_of(request).clear_profile(charger_id, profile_id)).to_dict()
+
+
+@router.get(
+    "/chargers/{charger_id}/local-list",
+    response_model=LocalListView,
+    responses=READ,
+    summary="The charger's local authorization list: its version and whether it is the registry as it is now",
+)
+async def local_list(request: Request, charger_id: str, who: Principal = Depends(reader)) -> Any:
+    return (await service_of(request).local_list(charger_id)).to_dict()

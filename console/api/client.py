@@ -32,6 +32,7 @@ from console.core.views import (
     ChargerView,
     CompositeScheduleView,
     ConfigurationView,
+    LocalListView,
     LocationView,
     LogView,
     OperationResult,
@@ -491,3 +492,6 @@ class RemoteBackend:
     async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult:
         path = f"/console/chargers/{self._path(charger_id)}/profiles/{profile_id}"
         return from_dict(OperationResult, (await self._call(lambda: self._client.delete(path))).json())
+
+    async def local_list(self, charger_id: str) -> LocalListView:
+        return from_dict(LocalListView, await self._get(f"/console/chargers/{self._path(charger_id)}/local-list"))

@@ -21,6 +21,7 @@ from console.core.views import (
     ChargerView,
     CompositeScheduleView,
     ConfigurationView,
+    LocalListView,
     LocationView,
     LogView,
     OperationResult,
@@ -192,3 +193,7 @@ class Backend(OperatorControls, Protocol):
     async def installed_profiles(self, charger_id: str) -> list[ProfileView]: ...
 
     async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult: ...
+
+    async def local_list(self, charger_id: str) -> LocalListView:
+        """The local authorization list version the charger was last given, and whether it is the registry now."""
+        ...

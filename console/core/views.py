@@ -446,3 +446,14 @@ class ProfileView(View):
     command: str
     action_id: str
     installed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LocalListView(View):
+    """A charger's local authorization list: the version it was last given, and whether that is today's registry."""
+
+    charger_id: str
+    version: int
+    entries: int
+    current: bool
+    pushed_at: datetime | None = None

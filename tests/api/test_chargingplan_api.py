@@ -62,7 +62,10 @@ async def test_reservations_and_profiles_over_the_api(api: Api, central: Central
         # The charger has no GetCompositeSchedule: the view says so.
         schedule = await api.client.post("/console/chargers/dep-a01/composite-schedule", json={"connector_id": 1}, headers=api.bearer())
         assert schedule.status_code == 200 and schedule.json()["problem"]
+    local_list = await api.client.get("/console/chargers/dep-a01/local-list", headers=api.bearer())
+    assert local_list.status_code == 200 and local_list.json() == {"charger_id": "dep-a01", "version": 0, "entries": 0, "current": True, "pushed_at": None}
     for method, path in (
+        ("get", "/console/chargers/dep-a01/local-list"),
         ("post", "/console/chargers/dep-a01/reservations/1/cancel"),
         ("get", "/console/chargers/dep-a01/profiles"),
         ("post", "/console/chargers/dep-a01/composite-schedule"),
