@@ -253,7 +253,7 @@ class ChargerSettings:
             charger_id=charger_id,
             ocpp_version=record.ocpp_version,
             settings=tuple(setting_view(row) for row in rows),
-            fetched_at=max((row.fetched_at for row in rows), default=None),
+            fetched_at=min((row.fetched_at for row in rows), default=None),
             unknown_keys=self._unknown.get(charger_id, ()),
             problem=self._problems.get(charger_id),
         )

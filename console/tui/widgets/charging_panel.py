@@ -23,6 +23,7 @@ from console.core.views import CompositeScheduleView, ProfileView, ReservationVi
 from console.tui.format import gauge, stamp
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.reservation_form import ReservationForm
+from console.tui.widgets.charger_table import ChargerTable
 from console.tui.widgets.paint import Readout
 from console.tui.widgets.row_table import RowTable
 
@@ -78,6 +79,7 @@ class ChargingPanel(Vertical):
         Binding("n", "reserve", "Reserve", id="charging.reserve", tooltip="Reserve a connector for a token"),
         Binding("delete", "remove", "Cancel/clear", id="charging.remove", tooltip="Cancel the selected reservation or clear the selected profile"),
         Binding("g", "schedule", "Schedule", id="charging.schedule", tooltip="Ask the charger its composite schedule for the next hour"),
+        Binding("escape", "leave", "Back", id="charging.leave", tooltip="Back to the chargers"),
     ]
     app: ConsoleHost
 
@@ -93,6 +95,9 @@ class ChargingPanel(Vertical):
         yield Static("Profiles the console installed   delete clears the selected", classes="panel-label")
         yield ProfileTable(id="profile-table")
         yield Readout(id="schedule-chart")
+
+    def action_leave(self) -> None:
+        self.screen.query_one(ChargerTable).focus()
 
     def clear(self) -> None:
         self.charger_id, self.schedule = None, None

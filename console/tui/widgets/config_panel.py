@@ -22,6 +22,7 @@ from console.core.views import ConfigurationView, OperationResult, SettingView
 from console.tui.format import stamp
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.setting_form import SettingForm
+from console.tui.widgets.charger_table import ChargerTable
 from console.tui.widgets.paint import Readout
 from console.tui.widgets.row_table import RowTable
 
@@ -73,6 +74,7 @@ class ConfigPanel(Vertical):
     BINDINGS = [
         Binding("f", "fetch", "Fetch", id="config.fetch", tooltip="Fetch the charger's whole configuration again"),
         Binding("enter", "change", "Change", id="config.change", tooltip="Change the selected key"),
+        Binding("escape", "leave", "Back", id="config.leave", tooltip="Back to the chargers"),
     ]
     app: ConsoleHost
 
@@ -89,6 +91,9 @@ class ConfigPanel(Vertical):
     @property
     def table(self) -> SettingTable:
         return self.query_one(SettingTable)
+
+    def action_leave(self) -> None:
+        self.screen.query_one(ChargerTable).focus()
 
     def clear(self) -> None:
         self.charger_id, self.view = None, None

@@ -403,6 +403,12 @@ class ChargerDetail(Vertical):
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{tab}"
+        self._focus_panel(tab)
+
+    def _focus_panel(self, tab: str) -> None:
+        """The Config and Charging tabs' keys (f, enter; n, delete, g) act on their tables: focus goes there, escape brings it back."""
+        if tab in ("config", "charging"):
+            self.query_one(f"#tab-{tab}", TabPane).query(RowTable).first().focus()
 
     # -- what arrives ----------------------------------------------------------------
 
@@ -471,6 +477,8 @@ class ChargerDetail(Vertical):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-overview":
             self._loaded.pop("locallist", None)  # the registry may have changed meanwhile
+        else:
+            self._focus_panel((event.pane.id or "").removeprefix("tab-"))
         self.flush(self.app.clock.now())
 
     # -- rendering -------------------------------------------------------------------
