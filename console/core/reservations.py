@@ -113,7 +113,7 @@ class Reservations:
         if not id_tag or len(id_tag) > longest:
             problems["id_tag"] = f"the token to hold it for, 1 to {longest} characters"
         try:
-            expires_at = parse_time(expires, now)
+            expires_at = parse_time(expires, now).replace(microsecond=0)
         except ValueError as error:
             problems["expires_at"] = str(error)
         else:
