@@ -68,6 +68,7 @@ async def test_the_config_tab_fetches_shows_and_changes_keys(live_service: Conso
         await pilot.press("y")
         await until(pilot, lambda: cp.changes == [("HeartbeatInterval", "300")])
         await until(pilot, lambda: panel.table.get_row_at(row_of(panel, "HeartbeatInterval"))[1] == "300")
+        assert panel.table.get_row_at(panel.table.cursor_row)[0] == "HeartbeatInterval"  # the cursor stays on the key
 
         panel.table.move_cursor(row=row_of(panel, "CentralSystemURL"))
         await pilot.press("enter")

@@ -40,6 +40,8 @@ class SettingTable(RowTable):
     )
 
     def show(self, settings: tuple[SettingView, ...]) -> None:
+        """Every setting; the cursor stays on the key it was on."""
+        row = self.cursor_row
         self.clear()
         for setting in settings:
             self.add_row(
@@ -50,6 +52,8 @@ class SettingTable(RowTable):
                 "⚠" if setting.warning else "",
                 key=setting.key,
             )
+        if 0 < row < self.row_count:
+            self.move_cursor(row=row, animate=False)
 
 
 def status_line(view: ConfigurationView | None, busy: bool = False) -> Content:
