@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.api import (
     actions,
+    chargingplan,
+    configuration,
     contract,
     deployments,
     devices,
@@ -257,6 +259,8 @@ def create_app(
     app.include_router(files.charger_files)
     # Webhook subscriptions and their deliveries: an administrator's.
     app.include_router(webhooks.router, dependencies=[Depends(scopes.administrator)], responses=errors(403))
+    app.include_router(configuration.router, responses=errors(403))
+    app.include_router(chargingplan.router, responses=errors(403))
     contract.install(app)
     docs.install(app)
     return app

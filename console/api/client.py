@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, decode_event, from_dict, parse_time, token_from_wire
+from console.api.wire import TOKEN_WIRE_FIELDS, charger_from_dict, configuration_from_dict, schedule_from_dict, decode_event, from_dict, parse_time, token_from_wire
 from console.core.catalogue import OperationSpec, find
 from console.core.errors import CommandRefused, ConsoleError, NotFound, Unavailable, ValidationFailed
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, ServerBack, ServerLost, StoreHealth, Subscription
@@ -32,10 +32,15 @@ from console.core.views import (
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
+    ConfigurationView,
+    LocalListView,
     LocationView,
     LogView,
     OperationResult,
     PowerSample,
+    ProfileView,
+    ReservationView,
     TokenView,
     TransactionView,
     UnknownChargerView,
@@ -460,3 +465,42 @@ class RemoteBackend:
         slug = find(operation).slug
         answer = await self._post(f"/console/chargers/{self._path(charger_id)}/operations/{slug}", dict(params or {}))
         return from_dict(OperationResult, answer)
+    # -- configuration ---------------------------------------------------------------------
+
+    async def charger_configuration(self, charger_id: str) -> ConfigurationView:
+        return configuration_from_dict(await self._get(f"/console/chargers/{self._path(charger_id)}/configuration"))
+
+    async def refresh_configuration(self, charger_id: str) -> ConfigurationView:
+        return configuration_from_dict(await self._post(f"/console/chargers/{self._path(charger_id)}/configuration/refresh"))
+
+    async def change_configuration(self, charger_id: str, key: str, value: str, confirmed: bool = False) -> OperationResult:
+        body = {"key": key, "value": value, "confirm": confirmed}
+        return from_dict(OperationResult, await self._put(f"/console/chargers/{self._path(charger_id)}/configuration", body))
+
+    # -- reservations, composite schedule, installed profiles ----------------------------------
+
+    async def list_reservations(self, charger_id: str | None = None) -> list[ReservationView]:
+        params = {} if charger_id is None else {"charger_id": charger_id}
+        return [from_dict(ReservationView, item) for item in await self._get("/console/reservations", **params)]
+
+    async def reserve(self, charger_id: str, connector_id: int, id_tag: str, expires: str) -> ReservationView:
+        body = {"connector_id": connector_id, "id_tag": id_tag, "expires": expires}
+        return from_dict(ReservationView, await self._post(f"/console/chargers/{self._path(charger_id)}/reservations", body))
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> ReservationView:
+        path = f"/console/chargers/{self._path(charger_id)}/reservations/{reservation_id}/cancel"
+        return from_dict(ReservationView, await self._post(path))
+
+    async def composite_schedule(self, charger_id: str, connector_id: int = 0, duration_s: int = 3600) -> CompositeScheduleView:
+        body = {"connector_id": connector_id, "duration_s": duration_s}
+        return schedule_from_dict(await self._post(f"/console/chargers/{self._path(charger_id)}/composite-schedule", body))
+
+    async def installed_profiles(self, charger_id: str) -> list[ProfileView]:
+        return [from_dict(ProfileView, item) for item in await self._get(f"/console/chargers/{self._path(charger_id)}/profiles")]
+
+    async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult:
+        path = f"/console/chargers/{self._path(charger_id)}/profiles/{profile_id}"
+        return from_dict(OperationResult, (await self._call(lambda: self._client.delete(path))).json())
+
+    async def local_list(self, charger_id: str) -> LocalListView:
+        return from_dict(LocalListView, await self._get(f"/console/chargers/{self._path(charger_id)}/local-list"))

@@ -27,9 +27,13 @@ from console.core.views import (
     ActionSummary,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
+    ConfigurationView,
     ConnectorView,
     LogView,
     ProtocolWarning,
+    SchedulePeriodView,
+    SettingView,
     TokenView,
     UnknownChargerView,
 )
@@ -79,6 +83,7 @@ def charger_from_dict(data: dict[str, Any]) -> ChargerView:
     data = dict(data)
     data["connectors"] = tuple(from_dict(ConnectorView, item) for item in data.get("connectors") or ())
     data["protocol_warnings"] = tuple(from_dict(ProtocolWarning, item) for item in data.get("protocol_warnings") or ())
+    data["reservations"] = tuple(data.get("reservations") or ())
     if data.get("last_action") is not None:
         data["last_action"] = from_dict(ActionSummary, data["last_action"])
     schedule = data.get("current_schedule")
@@ -162,3 +167,16 @@ def decode_event(name: str, data: dict[str, Any]) -> Any:
 
 def sse_message(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def configuration_from_dict(data: dict[str, Any]) -> ConfigurationView:
+    data = dict(data)
+    data["settings"] = tuple(from_dict(SettingView, item) for item in data.get("settings") or ())
+    data["unknown_keys"] = tuple(data.get("unknown_keys") or ())
+    return from_dict(ConfigurationView, data)
+
+
+def schedule_from_dict(data: dict[str, Any]) -> CompositeScheduleView:
+    data = dict(data)
+    data["periods"] = tuple(from_dict(SchedulePeriodView, item) for item in data.get("periods") or ())
+    return from_dict(CompositeScheduleView, data)

@@ -21,10 +21,15 @@ from console.core.views import (
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
+    ConfigurationView,
+    LocalListView,
     LocationView,
     LogView,
     OperationResult,
     PowerSample,
+    ProfileView,
+    ReservationView,
     TokenView,
     TransactionView,
     UnknownChargerView,
@@ -164,4 +169,41 @@ class Backend(OperatorControls, Protocol):
 
     async def run_operation(self, charger_id: str, operation: str, params: dict[str, Any] | None = None) -> OperationResult:
         """One operation (OCPP name or slug) with its parameters; ValidationFailed names a bad one, nothing sent."""
+    # -- a charger's configuration (kept; fetched and changed on demand) ----------------------
+
+    async def charger_configuration(self, charger_id: str) -> ConfigurationView:
+        """As last fetched: nothing is asked of the charger."""
+        ...
+
+    async def refresh_configuration(self, charger_id: str) -> ConfigurationView:
+        """Fetch it all again (1.6 GetConfiguration, 2.0.1 GetBaseReport); `problem` says what fell short."""
+        ...
+
+    async def change_configuration(self, charger_id: str, key: str, value: str, confirmed: bool = False) -> OperationResult:
+        """One key; read-only ones are refused, ones that can strand the charger need `confirmed` (CommandRefused
+        CONFIRMATION_REQUIRED otherwise)."""
+        ...
+
+    # -- reservations, the composite schedule, the profiles the console installed ---------------
+
+    async def list_reservations(self, charger_id: str | None = None) -> list[ReservationView]:
+        """Newest first, an accepted one past its expiry as expired."""
+        ...
+
+    async def reserve(self, charger_id: str, connector_id: int, id_tag: str, expires: str) -> ReservationView:
+        """ReserveNow of a connector (0: any) for a token until `expires` (ISO 8601 or "30m", "2h")."""
+        ...
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> ReservationView: ...
+
+    async def composite_schedule(self, charger_id: str, connector_id: int = 0, duration_s: int = 3600) -> CompositeScheduleView:
+        """GetCompositeSchedule: what the charger will draw at most, period by period."""
+        ...
+
+    async def installed_profiles(self, charger_id: str) -> list[ProfileView]: ...
+
+    async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult: ...
+
+    async def local_list(self, charger_id: str) -> LocalListView:
+        """The local authorization list version the charger was last given, and whether it is the registry now."""
         ...

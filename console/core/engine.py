@@ -32,6 +32,7 @@ from console.core.events import ChargerUpdated
 from console.core.ledger import ActionLedger
 from console.core.live import LiveState
 from console.core.models import Action, new_action_id
+from console.core.rates import WATTS, ChargingRate
 from console.core.timespec import parse_time
 from console.core.versions import OcppVersion
 
@@ -711,18 +712,19 @@ class ActionEngine:
         record = self.live.record(action.charger_id)
         assert record is not None
         version = record.ocpp_version
+        rate = self.live.charging_rate(action.charger_id)
         connector_id, transaction_id, reference = self._connector(action)
         limit_kw = action.parameters.get("powerLimit")
         if action.command == "charge":
             if transaction_id is None:
-                return self._remote_start(version, action, connector_id, limit_kw)
+                return self._remote_start(version, action, connector_id, limit_kw, rate)
             watts = float(limit_kw * 1000) if limit_kw is not None else float(record.max_charging_power)
             if self.live.is_drawing(action.charger_id, connector_id) and limit_kw is None:
                 return None
             summary = f"charge at up to {watts / 1000:g} kW"
             # Without a powerLimit the profile is the charger's own max: no limit.
             limit_w = None if limit_kw is None else watts
-            return self._profile(version, connector_id, transaction_id, reference, watts, summary, limit_w)
+            return self._profile(version, connector_id, transaction_id, reference, watts, summary, limit_w, rate)
         if transaction_id is None:
             return None
         if action.parameters.get("stopSession"):
@@ -731,13 +733,15 @@ class ActionEngine:
             assert stopped is not None
             operation, payload = ops.remote_stop_request(version, stopped)
             return Plan(operation, payload, f"remote stop of transaction {stopped}")
-        return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit", 0.0)
+        return self._profile(version, connector_id, transaction_id, reference, 0.0, "suspend with a 0 W limit", 0.0, rate)
 
-    def _remote_start(self, version: str, action: Action, connector_id: int, limit_kw: float | None) -> Plan:
+    def _remote_start(
+        self, version: str, action: Action, connector_id: int, limit_kw: float | None, rate: ChargingRate = WATTS
+    ) -> Plan:
         """A remote start; a power limit goes with it as its TxProfile, so it holds from the session's first second."""
         profile = None
         if limit_kw is not None:
-            profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, limit_kw * 1000)
+            profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, limit_kw * 1000, rate=rate)
         operation, payload = ops.remote_start_request(
             version, connector_id, action.parameters.get("idTag", DEFAULT_ID_TAG), remote_start_id(action.id), profile
         )
@@ -755,10 +759,11 @@ class ActionEngine:
         watts: float,
         summary: str,
         limit_w: float | None,
+        rate: ChargingRate = WATTS,
     ) -> Plan:
         """The running session's TxProfile: 1.6 names the session by our id, 2.0.1 by the charger's reference."""
         transaction = transaction_id if version == OcppVersion.V16 else reference
-        profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, watts, transaction=transaction)
+        profile = ops.charging_profile(version, COMMAND_PROFILE_ID, 1, ops.TX_PROFILE, watts, transaction=transaction, rate=rate)
         return Plan(*ops.set_profile_request(version, connector_id, profile), summary, limit_w)
 
     # -- the ledger's word -----------------------------------------------------------------

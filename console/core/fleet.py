@@ -20,10 +20,12 @@ from console.core.models import (
     Action,
     Charger,
     ChargerEvent,
+    ChargerSetting,
     ChargerState,
     Connector,
     Location,
     LocalAuthList,
+    Reservation,
     LogEntry,
     MeterSample,
     Organization,
@@ -290,7 +292,9 @@ class FleetService:
 
     def delete(self, session: Session, charger_id: str) -> Charger:
         charger = self.get(session, charger_id)
-        for table in (LogEntry, MeterSample, Transaction, Action, Connector, ChargerState, ChargerEvent, LocalAuthList):
+        for table in (
+            LogEntry, MeterSample, Transaction, Action, Connector, ChargerState, ChargerEvent, LocalAuthList, ChargerSetting, Reservation
+        ):
             session.exec(delete(table).where(col(table.charger_id) == charger_id))  # type: ignore[attr-defined]
         session.delete(charger)
         session.commit()

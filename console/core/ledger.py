@@ -136,7 +136,9 @@ class ActionLedger:
             await self.settle(action, "failed", refused.detail, reason=refused.reason)
             return refused
         assert record is not None
-        await self.settle(action, "sent", sent_detail, operation=operation, sent_at=self.clock.now())
+        # A command's CALL is not its parameters (a charge's SetChargingProfile): kept, so what was installed can be read back.
+        request = None if payload == action.parameters else mask_secrets(ops.plain(payload))[0]
+        await self.settle(action, "sent", sent_detail, operation=operation, sent_at=self.clock.now(), request=request)
         try:
             exchange = await self._call(record, operation, payload)
         except asyncio.CancelledError:

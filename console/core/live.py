@@ -49,7 +49,9 @@ from console.core.sessions import (
     register_readings,
     seq_gaps,
     seq_ranges,
+    session_refusal,
 )
+from console.core.rates import WATTS, ChargingRate
 from console.core.store import Store
 from console.core.views import (
     ActionSummary,
@@ -191,6 +193,12 @@ class LiveState:
         self.max_clock_skew_s = DEFAULT_CLOCK_SKEW_S
         # Told of every firmware status a charger reports (charger id, status): rolling updates follow them.
         self.firmware_listeners: list[Callable[[str, str], None]] = []
+        # Each charger's accepted reservations: (expiry, connector, what to show), kept by console/core/reservations.py.
+        self.reservations: dict[str, list[tuple[datetime, int, str]]] = {}
+        # The unit each charger takes its charging limits in, where it is not watts (console/core/configuration.py sets it).
+        self.charging_rates: dict[str, ChargingRate] = {}
+        # Told of every charger event kept (charger id, kind, data): a report's pages reach who asked for it.
+        self.event_listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
 
     # -- loading ---------------------------------------------------------------------
 
@@ -379,6 +387,7 @@ class LiveState:
             limit_kw=limit_kw,
             limit_source=limit_source,
             upload_status=live.upload_status,
+            reservations=tuple(text for until, _, text in self.reservations.get(charger_id, ()) if until > self._now()),
         )
 
     def security_profile(self, record: Charger) -> int:
@@ -501,6 +510,7 @@ class LiveState:
         live.state.last_boot_at = self._now()
         live.state.last_seen = live.state.last_boot_at
         live.state.firmware_version = firmware
+        await self._boot_identity(live, vendor, model)
         registration = live.record.registration
         if registration == "pending":
             live.state.provisioning = "pending"
@@ -515,6 +525,35 @@ class LiveState:
         await self._persist(live)
         self._publish(charger_id)
         return answer
+
+    def reservations_changed(self, charger_id: str, held: list[tuple[datetime, int, str]]) -> None:
+        if charger_id not in self._chargers:
+            return
+        self.reservations[charger_id] = held
+        self._publish(charger_id)
+
+    def charging_rate(self, charger_id: str) -> ChargingRate:
+        """The unit the charger takes its charging limits in (watts until its configuration says otherwise)."""
+        return self.charging_rates.get(charger_id, WATTS)
+
+    async def _boot_identity(self, live: LiveCharger, vendor: str, model: str) -> None:
+        """Record the vendor and model a boot reports where the charger's record has none (one that registered itself)."""
+        fields = {
+            name: value
+            for name, value in (("vendor_name", vendor), ("model", model))
+            if value and getattr(live.record, name) is None
+        }
+        if not fields:
+            return
+        charger_id = live.record.id
+
+        def write(session: Session) -> None:
+            session.execute(update(Charger).where(col(Charger.id) == charger_id).values(**fields))
+            session.commit()
+
+        await self.store.run(write)
+        for name, value in fields.items():
+            setattr(live.record, name, value)
 
     async def handshake_refused(self, charger_id: str, reason: str) -> None:
         """A known charger could not connect (wrong password, wrong subprotocol, …)."""
@@ -611,6 +650,7 @@ class LiveState:
         """
         live = self._chargers[charger_id]
         previous = live.sessions.get(connector_id)
+        refused = session_refusal(live.record.registration)
         transaction = Transaction(
             charger_id=charger_id,
             connector_id=connector_id,
@@ -626,6 +666,7 @@ class LiveState:
             start_known=start_known,
             clock_skewed=charger_at is not None,
             charger_started_at=charger_at,
+            refused=refused,
         )
 
         def write(session: Session) -> tuple[int, list[int]]:
@@ -663,6 +704,11 @@ class LiveState:
         transaction_id, superseded = await self.store.run(write)
         if transaction_id != transaction.id:
             return transaction_id  # the same start again: nothing new
+        if refused:
+            self.log(
+                live.record.identity, "event", f"session {transaction_id} on connector {connector_id} not valid: {refused}",
+                charger_id=charger_id,
+            )
         if superseded:
             self.log(
                 live.record.identity,
@@ -994,6 +1040,8 @@ class LiveState:
         level = chargerevents.severity(kind, data)
         self.writer.add(ChargerEvent(charger_id=charger_id, at=at, kind=kind, data=data, severity=level))
         self._touch(live)
+        for listener in self.event_listeners:
+            listener(charger_id, kind, data)
         if level in chargerevents.ALERTING:
             text = chargerevents.describe(kind, data)
             view = ChargerEventView(None, charger_id, live.record.identity, at, kind, level, text, data)

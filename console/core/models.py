@@ -155,6 +155,9 @@ class Transaction(SQLModel, table=True):
     clock_skewed: bool = False
     charger_started_at: datetime | None = None
     charger_stopped_at: datetime | None = None
+    # Why the console did not take the session as valid (the charger was Pending registration):
+    # recorded as the charger reported it, answered not Accepted, and counted nowhere.
+    refused: str | None = None
 
 
 class MeterSample(SQLModel, table=True):
@@ -241,6 +244,8 @@ class Action(SQLModel, table=True):
     sent_at: datetime | None = None
     answered_at: datetime | None = None
     duration_ms: float | None = None
+    # The OCPP request sent, where it is not `parameters` (a charge or idle command's CALL), secrets masked.
+    request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # The API key that asked for it (its id, never the key); None for the console's own
     # operator and for what the console decides itself (the power cap).
     key_id: str | None = Field(default_factory=lambda: acting_key.get(), index=True)
@@ -410,3 +415,35 @@ class WebhookDelivery(SQLModel, table=True):
     next_attempt_at: datetime
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+class ChargerSetting(SQLModel, table=True):
+    """One configuration key (1.6 GetConfiguration) or device-model variable (2.0.1 NotifyReport), as last fetched."""
+
+    __table_args__ = (UniqueConstraint("charger_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charger_id: str = Field(foreign_key="charger.id", index=True)
+    # 1.6: the key; 2.0.1: "Component.Variable", with [instance] and #evse where the report names them.
+    key: str
+    value: str | None = None
+    readonly: bool = False
+    # 2.0.1: the component and variable objects as reported, what SetVariables names to change it.
+    target: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    data_type: str | None = None
+    fetched_at: datetime
+
+
+class Reservation(SQLModel, table=True):
+    """A connector reserved for an id token (ReserveNow) until it expires, is used or cancelled."""
+
+    id: int | None = Field(default=None, primary_key=True)  # the OCPP reservationId
+    charger_id: str = Field(foreign_key="charger.id", index=True)
+    connector_id: int
+    id_tag: str
+    expires_at: datetime
+    # "requested", "accepted", then "cancelled" or "expired"; or "refused"/"failed" (the charger did not take it).
+    state: str = "requested"
+    detail: str | None = None
+    created_at: datetime
+    updated_at: datetime

@@ -19,6 +19,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, get_validator
 
 from console.core.errors import ValidationFailed
+from console.core.rates import WATTS, ChargingRate
 from console.core.views import OperationResult
 from console.core.versions import OcppVersion
 
@@ -308,6 +309,19 @@ def set_configuration_request(ocpp_version: str, key: str, value: str) -> tuple[
     return "SetVariables", {"setVariableData": [{"attributeValue": value, **component_variable(key)}]}
 
 
+def set_variable_request(target: dict[str, Any], value: str) -> tuple[str, dict[str, Any]]:
+    """2.0.1 SetVariables of one variable as a report named it (`target`: its component, variable and attribute type)."""
+    data: dict[str, Any] = {"attributeValue": value, "component": target["component"], "variable": target["variable"]}
+    if target.get("attributeType") not in (None, "Actual"):
+        data["attributeType"] = target["attributeType"]
+    return "SetVariables", {"setVariableData": [data]}
+
+
+def base_report_request(request_id: int) -> tuple[str, dict[str, Any]]:
+    """2.0.1 GetBaseReport of everything the charger has (answered by NotifyReport pages)."""
+    return "GetBaseReport", {"requestId": request_id, "reportBase": "FullInventory"}
+
+
 # -- charging profiles ---------------------------------------------------------------------
 # Every profile the console sends is built here, in W with one period from the start.
 
@@ -325,16 +339,21 @@ def charging_profile(
     *,
     start: str | None = None,
     transaction: int | str | None = None,
+    rate: ChargingRate = WATTS,
 ) -> dict[str, Any]:
     """A charging profile of `purpose` limiting to `watts`: Absolute from `start`, else Relative.
 
     `transaction` ties a TxProfile to a running session: 1.6 takes the integer id, 2.0.1 the
     charger's own reference. A remote start's TxProfile has none (its session is yet to come).
+    `rate` is the unit the charger takes: watts, or amperes over its phases (console/core/rates.py).
     """
-    schedule: dict[str, Any] = {"chargingRateUnit": "W"}
+    schedule: dict[str, Any] = {"chargingRateUnit": rate.unit}
     if start is not None:
         schedule["startSchedule"] = start
-    schedule["chargingSchedulePeriod"] = [{"startPeriod": 0, "limit": round(watts, 1)}]
+    period: dict[str, Any] = {"startPeriod": 0, "limit": rate.limit(watts)}
+    if rate.unit == "A":
+        period["numberPhases"] = rate.phases
+    schedule["chargingSchedulePeriod"] = [period]
     kind = "Relative" if start is None else "Absolute"
     if _is_16(ocpp_version):
         profile: dict[str, Any] = {"chargingProfileId": profile_id}

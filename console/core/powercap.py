@@ -23,6 +23,7 @@ from console.core import operations as ops
 from console.core.clock import Clock
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus
 from console.core.live import LiveState
+from console.core.rates import WATTS, ChargingRate
 from console.core.views import ChargerView, iso
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,9 @@ def share(cap_w: float, bounds: dict[str, float]) -> dict[str, float]:
     return result
 
 
-def cap_request(ocpp_version: str, watts: float, start: str) -> tuple[str, dict[str, Any]]:
-    """The charge-point-wide limit from `start`, as the charger's version takes it."""
-    profile = ops.charging_profile(ocpp_version, CAP_PROFILE_ID, 0, ops.STATION_MAX_PROFILE, watts, start=start)
+def cap_request(ocpp_version: str, watts: float, start: str, rate: ChargingRate = WATTS) -> tuple[str, dict[str, Any]]:
+    """The charge-point-wide limit from `start`, as the charger's version (and unit) takes it."""
+    profile = ops.charging_profile(ocpp_version, CAP_PROFILE_ID, 0, ops.STATION_MAX_PROFILE, watts, start=start, rate=rate)
     return ops.set_profile_request(ocpp_version, 0, profile)
 
 
@@ -125,6 +126,14 @@ class PowerCap:
         """A cap was set, changed or removed: balance again."""
         self._dirty.add(location_id)
         self._kick.set()
+
+    def forget(self, charger_id: str) -> None:
+        """The charger's cap profile was cleared: it holds no limit of ours now, and its location is balanced again."""
+        if self._in_force.pop(charger_id, None) is not None:
+            self.live.limit_changed(charger_id, None, "location cap")
+        record = self.live.record(charger_id)
+        if record is not None:
+            self._mark(record.location_id)
 
     def in_force_w(self, charger_id: str) -> float | None:
         return self._in_force.get(charger_id)
@@ -248,7 +257,7 @@ class PowerCap:
         record = self.live.record(charger_id)
         if record is None:
             return True
-        operation, payload = cap_request(record.ocpp_version, watts, iso(self.clock.now()) or "")
+        operation, payload = cap_request(record.ocpp_version, watts, iso(self.clock.now()) or "", self.live.charging_rate(charger_id))
         result = await self.operate(charger_id, operation, payload, command="power_cap")
         if getattr(result, "state", None) == "acknowledged":
             self._in_force[charger_id] = watts

@@ -60,6 +60,7 @@ def transaction_view(transaction: Transaction, energy_wh: float | None) -> Trans
         clock_skewed=transaction.clock_skewed,
         charger_started_at=transaction.charger_started_at,
         charger_stopped_at=transaction.charger_stopped_at,
+        refused=transaction.refused,
     )
 
 

@@ -25,7 +25,7 @@ from console.core.ledger import ActionLedger
 from console.core.live import LiveState, log_view
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
-from console.core.powercap import PowerCap
+from console.core.powercap import CAP_PROFILE_ID, PowerCap
 from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
@@ -33,15 +33,22 @@ from console.core.registration import Registrations
 from console.core.retention import Pruner
 from console.core.store import Store
 from console.core.certificates import CertificateService
+from console.core.configuration import ChargerSettings
+from console.core.reservations import Reservations
+from console.core.schedules import Schedules
 from console.core.tokens import LocalLists, LocalListView, TokenRegistry, TokenView, read_csv
 from console.core.views import (
     ActionView,
     BackendInfo,
     ChargerEventView,
     ChargerView,
+    CompositeScheduleView,
+    ConfigurationView,
     LocationView,
+    ReservationView,
     LogView,
     PowerSample,
+    ProfileView,
     TransactionView,
     UnknownChargerView,
 )
@@ -89,11 +96,19 @@ class ConsoleService:
         # Chargers' certificate signing requests; a lab CA (--ca-cert/--ca-key) is set by the depot.
         self.certificates = CertificateService(self.live.record, self.operate, self.live.charger_event)
         self.firmware = Firmware(self.live, self.bus, self.clock, self.operate, store.url)
+        self.settings = ChargerSettings(store, self.clock, self.live, self.operate)
+        self.reservations = Reservations(store, self.clock, self.live, self.operate)
+        self.schedules = Schedules(store, self.live, self.operate)
+        # A profile in watts refused by an amperes-only charger: its unit is read, and the cap sent again in amperes.
+        self.ledger.listeners.append(self.settings.profile_settled)
+        self.settings.rate_listeners.append(self._rate_learned)
         self._info = BackendInfo(
             mode="embedded", ocpp_url=ocpp_url, store=store.display_url, read_only=read_only
         )
         # API keys whose last-used time is on its way to the store.
         self._key_uses: set[str] = set()
+        # Calls the console makes of its own accord after an operator's decision (a boot asked for).
+        self._follow_ups: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -108,6 +123,8 @@ class ConsoleService:
         self.live.load(session)
         self.tokens.load(session)
         self.registrations.load(session)
+        self.settings.load(session)
+        self.reservations.load(session)
 
     async def close(self) -> None:
         await self.firmware.close()
@@ -373,7 +390,9 @@ class ConsoleService:
 
     async def accept_charger(self, charger_id: str) -> ChargerView:
         self._writable()
-        return await self.registrations.decide(charger_id, "accepted")
+        view = await self.registrations.decide(charger_id, "accepted")
+        self.boot_again(view)
+        return view
 
     async def reject_charger(self, charger_id: str) -> ChargerView:
         self._writable()
@@ -385,6 +404,7 @@ class ConsoleService:
         self._writable()
         view = await self.registrations.decide_unknown(identity, "accepted", ocpp_version)
         assert view is not None
+        self.boot_again(view)
         return view
 
     async def reject_unknown(self, identity: str) -> None:
@@ -997,3 +1017,84 @@ class ConsoleService:
     ) -> list[OperationResult]:
         """The same catalogue operation to many chargers; one result per charger, in order."""
         return await self.many(charger_ids, lambda charger_id: self.run_operation(charger_id, operation, params), operation, params)
+    # -- registration follow-up ----------------------------------------------------------
+
+    def boot_again(self, view: ChargerView) -> asyncio.Task[OperationResult | None] | None:
+        """A charger just accepted while connected (it was Pending) is asked to boot again now,
+        TriggerMessage(BootNotification), rather than at its own retry; an offline one boots when it connects."""
+        if self.gateway is None or not self.gateway.is_connected(view.identity):
+            return None
+        operation, payload = ops.trigger_request(view.ocpp_version, "BootNotification")
+
+        async def ask() -> OperationResult | None:
+            try:
+                return await self.operate(view.id, operation, payload, command="registration")
+            except ConsoleError as error:  # recorded as an action where one was opened; nothing to raise to
+                log.warning("asking %s to boot again failed: %s", view.identity, error)
+                return None
+
+        task = asyncio.create_task(ask(), name="boot again")
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+        return task
+
+    # -- configuration (console/core/configuration.py) ------------------------------------------
+
+    async def charger_configuration(self, charger_id: str) -> ConfigurationView:
+        """The charger's configuration as last fetched (nothing is asked of the charger)."""
+        return await self.settings.view(charger_id)
+
+    async def refresh_configuration(self, charger_id: str) -> ConfigurationView:
+        """Fetch the charger's whole configuration again (1.6 GetConfiguration, 2.0.1 GetBaseReport) and keep it."""
+        self._writable()
+        return await self.settings.refresh(charger_id)
+
+    async def change_configuration(self, charger_id: str, key: str, value: str, confirmed: bool = False) -> OperationResult:
+        """Change one key (ChangeConfiguration / SetVariables); a key that can strand the charger needs `confirmed`."""
+        self._writable()
+        return await self.settings.change(charger_id, key, value, confirmed)
+
+    def _rate_learned(self, charger_id: str) -> None:
+        record = self.live.record(charger_id)
+        if record is not None and record.location_id is not None:
+            self.power_cap.location_changed(record.location_id)
+
+    # -- reservations (console/core/reservations.py) ---------------------------------------------
+
+    async def list_reservations(self, charger_id: str | None = None, organization_id: str | None = None) -> list[ReservationView]:
+        """Newest first: one charger's, or every charger's of the organization (all of them without one)."""
+        if charger_id is not None:
+            self._charger(charger_id)
+            return await self.reservations.list(charger_id=charger_id)
+        if organization_id is None:
+            return await self.reservations.list()
+        return await self.reservations.list({view.id for view in self.org_chargers(organization_id)})
+
+    async def reserve(self, charger_id: str, connector_id: int, id_tag: str, expires: str | datetime) -> ReservationView:
+        """ReserveNow of a connector (0: any) for a token until `expires` (ISO 8601, or "30m", "2h")."""
+        self._writable()
+        return await self.reservations.reserve(charger_id, connector_id, id_tag, expires)
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> ReservationView:
+        self._writable()
+        return await self.reservations.cancel(charger_id, reservation_id)
+
+    # -- charging schedules and installed profiles (console/core/schedules.py) ----------------------
+
+    async def composite_schedule(self, charger_id: str, connector_id: int = 0, duration_s: int = 3600) -> CompositeScheduleView:
+        """GetCompositeSchedule: what the charger will draw at most over the next `duration_s` (connector 0: all of it)."""
+        self._writable()
+        return await self.schedules.composite(charger_id, connector_id, duration_s)
+
+    async def installed_profiles(self, charger_id: str) -> list[ProfileView]:
+        """The charging profiles the console installed on the charger and has not cleared, as the action record tells."""
+        await self.writer.flush()
+        return await self.schedules.installed(charger_id)
+
+    async def clear_profile(self, charger_id: str, profile_id: int) -> OperationResult:
+        """ClearChargingProfile of one installed profile; the power cap forgets a cap it cleared."""
+        self._writable()
+        result = await self.schedules.clear(charger_id, profile_id)
+        if result.state == "acknowledged" and profile_id == CAP_PROFILE_ID:
+            self.power_cap.forget(charger_id)
+        return result

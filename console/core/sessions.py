@@ -132,3 +132,13 @@ def seq_gaps(seen: set[int]) -> list[int]:
 def as_utc(moment: datetime) -> datetime:
     """A time read back from the store (naive there, always UTC) made aware again."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+# Why a session a Pending charger starts is not taken as valid (OCPP 1.6 §4.2.1 leaves transactions
+# before acceptance to the charger's configuration; the central system need not honour them).
+PENDING_SESSION = "the charger was Pending registration"
+
+
+def session_refusal(registration: str) -> str | None:
+    """Why a session started now on a charger of this registration is not valid; None when it is."""
+    return PENDING_SESSION if registration == "pending" else None

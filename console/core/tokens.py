@@ -23,7 +23,7 @@ from console.core.events import EventBus, Notice
 from console.core.models import Charger, IdToken, LocalAuthList, Location, Transaction
 from console.core.sessions import as_utc
 from console.core.views import TOKEN_STATUSES as STATUSES
-from console.core.views import TOKEN_TYPES, TokenView, View, iso
+from console.core.views import TOKEN_TYPES, LocalListView, TokenView, View, iso  # noqa: F401  (LocalListView: re-exported)
 from console.core.versions import OcppVersion
 
 # 2.0.1's idToken is at most 36 characters; a 1.6 idTag at most 20 (longer tokens never reach a 1.6 charger).
@@ -69,17 +69,6 @@ class Authorization:
         if self.parent_id:
             info["groupIdToken"] = {"idToken": self.parent_id, "type": "Central"}
         return info
-
-
-@dataclass(frozen=True, slots=True)
-class LocalListView(View):
-    """A charger's local authorization list: the version it was last given, and whether that is today's registry."""
-
-    charger_id: str
-    version: int
-    entries: int
-    current: bool
-    pushed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,8 @@ class ChargerView(View):
     limit_source: str | None = None
     # The last diagnostics or log upload it reported: "DiagnosticsLog Uploading", "SecurityLog Uploaded" (since the console started).
     upload_status: str | None = None
+    # Its reservations in force, as read: "connector 1 for VAN-1 until 2026-04-02T10:00:00Z (#3)".
+    reservations: tuple[str, ...] = ()
 
     SEED_FIELDS = (
         "id",
@@ -241,6 +243,8 @@ class TransactionView(View):
     clock_skewed: bool = False
     charger_started_at: datetime | None = None
     charger_stopped_at: datetime | None = None
+    # Why it is not a valid session (its charger was Pending registration); None for a valid one.
+    refused: str | None = None
 
     def duration_s(self, now: datetime) -> float:
         return ((self.stopped_at or now) - self.started_at).total_seconds()
@@ -362,3 +366,96 @@ class TokenView(View):
     location_ids: list[str]
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingView(View):
+    """One configuration key (1.6) or device-model variable (2.0.1) as the charger last reported it."""
+
+    key: str
+    value: str | None
+    readonly: bool = False
+    data_type: str | None = None
+    fetched_at: datetime | None = None
+    # Why changing it can strand the charger (it may not connect again); None for an ordinary key.
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationView(View):
+    """A charger's configuration as last fetched: 1.6 GetConfiguration, or 2.0.1 GetBaseReport's NotifyReport pages."""
+
+    charger_id: str
+    ocpp_version: str
+    settings: tuple[SettingView, ...] = ()
+    fetched_at: datetime | None = None
+    # Keys the charger said it does not know (1.6 unknownKey).
+    unknown_keys: tuple[str, ...] = ()
+    # Why the last fetch did not bring a whole configuration (offline, refused, report pages missing).
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView(View):
+    """A connector reserved for an id token (ReserveNow), and what became of it."""
+
+    id: int
+    charger_id: str
+    identity: str
+    connector_id: int
+    id_tag: str
+    expires_at: datetime
+    # requested, accepted, cancelled, expired (an accepted one past its expiry), refused, failed.
+    state: str
+    detail: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePeriodView(View):
+    """From `start_s` seconds after the schedule's start, at most `limit` (in the schedule's unit)."""
+
+    start_s: int
+    limit: float
+    number_phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeScheduleView(View):
+    """The charging schedule a charger reports for a connector (GetCompositeSchedule): what it will draw at most, over time."""
+
+    charger_id: str
+    connector_id: int
+    status: str
+    start: datetime | None = None
+    duration_s: int | None = None
+    unit: str | None = None
+    periods: tuple[SchedulePeriodView, ...] = ()
+    # Why there is no schedule (the charger refused, was offline, …).
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView(View):
+    """A charging profile the console installed on a charger and has not cleared since."""
+
+    profile_id: int
+    connector_id: int
+    purpose: str
+    stack_level: int
+    unit: str
+    limit: float
+    command: str
+    action_id: str
+    installed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LocalListView(View):
+    """A charger's local authorization list: the version it was last given, and whether that is today's registry."""
+
+    charger_id: str
+    version: int
+    entries: int
+    current: bool
+    pushed_at: datetime | None = None

@@ -14,7 +14,7 @@ from ocpp.v16.enums import Action, AuthorizationStatus, DataTransferStatus, Regi
 from console.core.certificates import CertificateService
 from console.core.clock import Clock
 from console.core.live import LiveState
-from console.core.sessions import Sample, SignedSample
+from console.core.sessions import Sample, SignedSample, session_refusal
 from console.core.tokens import Authorization, TokenRegistry
 from console.core.views import iso
 from console.csms.protocol import ProtocolGuard, takes_payload
@@ -110,6 +110,9 @@ class ConsoleHandler(ProtocolGuard):
     def authorization(self, token: str, kind: str | None = None) -> Authorization:
         """What the registry says of a token this charger was shown (`kind`: 2.0.1's type; None for a 1.6 idTag)."""
         record = self.live.record(self.charger_id)
+        if record is not None and session_refusal(record.registration):
+            # Nobody charges on a charger the operator has not accepted yet.
+            return Authorization("Invalid")
         if self.tokens is None or record is None:
             return Authorization("Accepted")
         return self.tokens.authorize(record.organization_id, token, kind, record.location_id)

@@ -234,6 +234,8 @@ def repairs_cell(transaction: TransactionView) -> str:
             words.append("start unknown")
     if not transaction.start_known and "start unknown" not in words:
         words.append("start unknown")
+    if transaction.refused:
+        words.insert(0, "not valid: charger Pending")
     return ", ".join(words)
 
 

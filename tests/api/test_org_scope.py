@@ -29,6 +29,8 @@ NOT_ORG_BOUND = {"transaction_id", "identity"}
 NOT_ORG_BOUND |= {"upload_id", "token", "name", "file_id", "rollout_id"}
 # A webhook delivery is looked up under its subscription.
 NOT_ORG_BOUND |= {"delivery_id"}
+# A reservation and an installed charging profile are looked up under their charger.
+NOT_ORG_BOUND |= {"reservation_id", "profile_id"}
 # Chargers' own file transfers (firmware downloads, log uploads) carry no API key: the URL is theirs alone.
 KEYLESS = "/files/"
 
@@ -51,6 +53,8 @@ async def foreign_ids(api: Api, organization: str) -> dict[str, str]:
         "key_id": own_key.id,
         "subscription_id": hook.json()["data"]["id"],
         "delivery_id": "1",
+        "reservation_id": "1",
+        "profile_id": "1",
         "transaction_id": "1",
         "identity": "CP-A01" if organization == "default" else "ACME-01",
         # Named in paths beside a scoped id, or no one's: any value.

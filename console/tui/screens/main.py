@@ -166,6 +166,8 @@ class MainScreen(Screen[None]):
         Binding("4", "tab('logs')", "Logs", show=False, id="console.tab_logs"),
         Binding("5", "tab('transactions')", "Transactions", show=False, id="console.tab_transactions"),
         Binding("6", "tab('events')", "Events", show=False, id="console.tab_events"),
+        Binding("7", "tab('config')", "Config", show=False, id="console.tab_config"),
+        Binding("8", "tab('charging')", "Charging", show=False, id="console.tab_charging"),
         Binding("l", "tab('logs')", "Logs", show=False, id="console.logs"),
     ]
 

@@ -1,4 +1,4 @@
-"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions, Events.
+"""Everything about the selected charger, one tab each: Overview, Live, Actions, Logs, Transactions, Events, Config, Charging.
 
 Events for the selected charger are buffered here as they arrive; `flush`
 renders only the tab on show, and a tab reads its history from the backend
@@ -23,7 +23,7 @@ from console.core.chargerevents import ACTIONS as EVENT_ACTIONS
 from console.core.chargerevents import FAILED_STATUSES
 from console.core.errors import ConsoleError
 from console.core.events import ActionChanged, ChargerAlert
-from console.core.views import ChargerView, LogView, TransactionView
+from console.core.views import ChargerView, LocalListView, LogView, TransactionView
 from console.tui.format import (
     age,
     clock_offset,
@@ -42,6 +42,8 @@ from console.tui.format import (
 )
 from console.tui.themes import STATUSES
 from console.tui.widgets.action_table import ActionTable
+from console.tui.widgets.charging_panel import ChargingPanel
+from console.tui.widgets.config_panel import ConfigPanel
 from console.tui.widgets.event_table import EventsPanel
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.paint import Readout
@@ -56,7 +58,7 @@ SPARK_BUCKETS = 90
 LOG_HISTORY = 200
 # Seconds between reads of the Transactions tab while a session runs (its energy and duration move).
 TRANSACTIONS_REFRESH_S = 10
-TABS = ("overview", "live", "actions", "logs", "transactions", "events")
+TABS = ("overview", "live", "actions", "logs", "transactions", "events", "config", "charging")
 
 
 def _value(value: Any) -> str:
@@ -212,6 +214,22 @@ def state_lines(charger: ChargerView, now: datetime, zone: tzinfo | None = timez
     return Content.assemble(*lines).rstrip()
 
 
+def authorization_lines(charger: ChargerView, local_list: LocalListView | None) -> Content:
+    """Who may charge there: its local authorization list (version, current or behind the registry) and its reservations."""
+    lines = [_heading("\nAuthorization")]
+    if local_list is None:
+        lines.append(_line("local list", "reading…", "$text-muted"))
+    elif local_list.version == 0 and local_list.pushed_at is None:
+        lines.append(_line("local list", "never sent" + ("" if local_list.current else ": the registry has tokens for it"), "$text-muted"))
+    else:
+        state, style = ("current", "$success") if local_list.current else ("behind the registry: push it again", "$warning")
+        pushed = f", sent {stamp(local_list.pushed_at)}" if local_list.pushed_at else ""
+        lines.append(_line("local list", f"version {local_list.version} · {local_list.entries} tokens · {state}{pushed}", style))
+    for reservation in charger.reservations:
+        lines.append(_line("reserved", reservation, "$status-reserved"))
+    return Content.assemble(*lines).rstrip()
+
+
 def gauge_line(label: str, value: float, limit: float | None, unit: str, note: str) -> Content:
     filled, empty = gauge(value, limit)
     amount = f"{kilowatts(value)} / {limit:g} {unit} {note}" if limit else f"{kilowatts(value)} {unit} · {note}"
@@ -338,6 +356,8 @@ class ChargerDetail(Vertical):
         self._transactions_key: Any = None
         # The charger told something new since its Events tab read them.
         self._events_stale = False
+        # Its local authorization list, read when the Overview shows (and again after a push).
+        self._local_list: LocalListView | None = None
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs", initial="tab-overview"):
@@ -364,6 +384,10 @@ class ChargerDetail(Vertical):
                 yield TransactionTable(id="charger-transactions")
             with TabPane("Events", id="tab-events"):
                 yield EventsPanel(id="charger-events")
+            with TabPane("Config", id="tab-config"):
+                yield ConfigPanel(id="charger-config")
+            with TabPane("Charging", id="tab-charging"):
+                yield ChargingPanel(id="charger-charging")
 
     @property
     def has_pending(self) -> bool:
@@ -379,6 +403,12 @@ class ChargerDetail(Vertical):
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{tab}"
+        self._focus_panel(tab)
+
+    def _focus_panel(self, tab: str) -> None:
+        """The Config and Charging tabs' keys (f, enter; n, delete, g) act on their tables: focus goes there, escape brings it back."""
+        if tab in ("config", "charging"):
+            self.query_one(f"#tab-{tab}", TabPane).query(RowTable).first().focus()
 
     # -- what arrives ----------------------------------------------------------------
 
@@ -394,12 +424,15 @@ class ChargerDetail(Vertical):
         self._samples.clear()
         self._transactions_key = None
         self._events_stale = False
+        self._local_list = None
         self.workers.cancel_node(self)
         self._loading.clear()
         self.query_one("#charger-logs", LogPanel).log.reset()
         self.query_one(ActionTable).show([], datetime.now())
         self.query_one(TransactionTable).clear()
         self.query_one(EventsPanel).show([])
+        self.query_one(ConfigPanel).clear()
+        self.query_one(ChargingPanel).clear()
 
     def resync(self) -> None:
         """After a gap in the events (attach mode, the server back): every tab reads its history again."""
@@ -428,6 +461,8 @@ class ChargerDetail(Vertical):
     def take_action(self, change: ActionChanged) -> None:
         if change.charger_id != self.charger_id:
             return
+        if change.action.command == "send_local_list":
+            self._loaded.pop("locallist", None)
         if len(self._pending_actions) < 200:
             self._pending_actions.append(change)
         else:
@@ -440,6 +475,10 @@ class ChargerDetail(Vertical):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-overview":
+            self._loaded.pop("locallist", None)  # the registry may have changed meanwhile
+        else:
+            self._focus_panel((event.pane.id or "").removeprefix("tab-"))
         self.flush(self.app.clock.now())
 
     # -- rendering -------------------------------------------------------------------
@@ -467,7 +506,8 @@ class ChargerDetail(Vertical):
 
     def _flush_overview(self, charger: ChargerView, now: datetime) -> None:
         self.query_one("#overview-record", Readout).show(record_lines(charger, self.app.zone))
-        self.query_one("#overview-state", Readout).show(state_lines(charger, now, self.app.zone))
+        authorization = authorization_lines(charger, self._local_list if self._needs("locallist", charger) else None)
+        self.query_one("#overview-state", Readout).show(Content.assemble(state_lines(charger, now, self.app.zone), "\n", authorization))
 
     def _flush_live(self, charger: ChargerView, now: datetime) -> None:
         self.query_one("#live-gauges", Readout).show(live_lines(charger))
@@ -578,3 +618,32 @@ class ChargerDetail(Vertical):
         )
         if events is not None:
             panel.show(events)
+
+    def _flush_config(self, charger: ChargerView, now: datetime) -> None:
+        self._needs("config", charger)
+
+    async def _load_config(self, charger_id: str) -> None:
+        view = await self._read("config", charger_id, self.app.backend.charger_configuration(charger_id))
+        if view is not None and self.charger is not None:
+            self.query_one(ConfigPanel).show(charger_id, self.charger.identity, view)
+
+    def _flush_charging(self, charger: ChargerView, now: datetime) -> None:
+        self._needs("charging", charger)
+
+    async def _load_charging(self, charger_id: str) -> None:
+        backend = self.app.backend
+        reservations = await self._read("charging", charger_id, backend.list_reservations(charger_id))
+        if reservations is None or self.charger is None:
+            return
+        try:
+            profiles = await backend.installed_profiles(charger_id)
+        except ConsoleError as error:
+            self.notify(str(error), title="Could not read profiles", severity="error")
+            profiles = []
+        self.query_one(ChargingPanel).show(charger_id, self.charger.identity, reservations, profiles)
+
+    async def _load_locallist(self, charger_id: str) -> None:
+        local_list = await self._read("locallist", charger_id, self.app.backend.local_list(charger_id))
+        if local_list is not None:
+            self._local_list = local_list
+            self.flush(self.app.clock.now())
