@@ -178,6 +178,8 @@ class EventHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._listeners_changed: list[Callable[[], None]] = []
         self.publish_hooks: list[Callable[[str, Entry, dict[str, Any]], None]] = []
+        # On a cluster node: where event ids come from (blocks no other node gives), else counted here.
+        self.ids: Callable[[], int] | None = None
 
     # -- life ------------------------------------------------------------------------
 
@@ -300,8 +302,9 @@ class EventHub:
         if is_frame(event):
             entry = Entry(None, name, charger_id, sse(name, text))
         else:
-            entry = Entry(self.next_id, name, charger_id, sse(name, text, self.next_id))
-            self.next_id += 1
+            entry_id = self.ids() if self.ids is not None else self.next_id
+            self.next_id = entry_id + 1
+            entry = Entry(entry_id, name, charger_id, sse(name, text, entry_id))
             self._rows.add([entry.id, org, charger_id, name, text, self.service.clock.now()])
             self.tails.setdefault(org, deque(maxlen=self.settings.memory)).append(entry)
             for hook in self.publish_hooks:

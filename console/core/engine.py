@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,6 +113,8 @@ class ActionEngine:
         self._limited_session_open: set[str] = set()
         # (charger, connector) -> transaction already held idle before its window.
         self._held: dict[tuple[str, Any], int | None] = {}
+        # On a cluster node: whether this node runs an action now (core.cluster's claim); None runs every one.
+        self.claim: Callable[[Action], Awaitable[bool]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -124,6 +127,9 @@ class ActionEngine:
             )
         )
         for action in actions:
+            if self.claim is not None and (action.state in ("pending", "sent") or self._missed(action, now)):
+                if not await self.claim(action):  # another node's, running there
+                    continue
             if action.command not in COMMANDS:
                 if action.state in ("pending", "sent"):
                     await self._interrupted(action)
@@ -572,6 +578,16 @@ class ActionEngine:
 
     async def _run(self, action: Action) -> None:
         try:
+            if self.claim is not None:
+                try:
+                    claimed = await self.claim(action)
+                except Exception as error:  # the store away: tried again in a moment, never run unclaimed
+                    log.warning("could not claim action %s: %s", action.id, error)
+                    await self.clock.sleep(1.0)
+                    return
+                if not claimed:  # another node runs it (or ran it): its outcome comes through the store
+                    self._open.pop(action.id, None)
+                    return
             if has_window(action):
                 await self._end_window(action)
             else:

@@ -183,6 +183,8 @@ class LiveState:
         self._by_identity: dict[str, str] = {}
         self._locations: dict[str, LocationView] = {}
         self._next_log_id = 1
+        # On a cluster node: where log entries' ids come from (core.cluster.IdBlocks), so no two nodes give one.
+        self.log_ids: Callable[[], int] | None = None
         self._unpublished: set[str] = set()
         self._publish_timer: asyncio.TimerHandle | None = None
         # Whether the central system serves wss:// (for the security profile shown).
@@ -1188,8 +1190,8 @@ class LiveState:
         """
         if charger_id is None:
             charger_id = self._by_identity.get(identity)
-        entry_id = self._next_log_id
-        self._next_log_id += 1
+        entry_id = self.log_ids() if self.log_ids is not None else self._next_log_id
+        self._next_log_id = entry_id + 1
         at = self._now()
         self._log_rows.add([entry_id, charger_id, identity, at, direction, action, message_id, message])
         if direction != "event" and not self.bus.wants_frames:

@@ -1,0 +1,240 @@
+"""A cluster: two `serve` nodes on one PostgreSQL store are one depot.
+
+The nodes are two Depots in this process (each with its own store, central
+system and cluster connections, as two processes would have), the chargers
+real OCPP clients (the `ocpp` package's ChargePoint) on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from sqlalchemy import text
+
+from console.core.cluster import Cluster, cluster_status
+from console.core.events import ActionChanged
+from console.core.owner import StoreOwned
+from console.core.service import ConsoleService
+from console.core.store import Store
+from console.depot import Depot, DepotSettings
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "csms"))
+from ocpp_clients import charge_point, eventually  # noqa: E402
+
+pytestmark = pytest.mark.stores("postgresql")
+
+
+class Counting16(ChargePoint):
+    """Answers what the console sends, counting each CALL it receives."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[str] = []
+
+    @on("TriggerMessage")
+    async def on_trigger(self, requested_message: str, **_: Any) -> call_result.TriggerMessage:
+        self.received.append("TriggerMessage")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on("ChangeConfiguration")
+    async def on_change(self, key: str, value: str) -> call_result.ChangeConfiguration:
+        self.received.append("ChangeConfiguration")
+        return call_result.ChangeConfiguration(status="Rejected" if key == "Nope" else "Accepted")
+
+    @on("SetChargingProfile")
+    async def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> call_result.SetChargingProfile:
+        self.received.append("SetChargingProfile")
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on("RemoteStartTransaction")
+    async def on_remote_start(self, id_tag: str, **_: Any) -> call_result.RemoteStartTransaction:
+        self.received.append("RemoteStartTransaction")
+        return call_result.RemoteStartTransaction(status="Accepted")
+
+
+async def make_fleet(db_url: str, identities: list[str]) -> dict[str, str]:
+    """The chargers, written before the nodes start; identity -> charger id."""
+    store = Store(db_url, owner=True)
+    service = ConsoleService(store)
+    await service.open()
+    try:
+        return {
+            identity: (await service.create_charger({"identity": identity, "max_charging_power": 22000})).id
+            for identity in identities
+        }
+    finally:
+        await service.close()
+        store.close()
+
+
+@contextlib.asynccontextmanager
+async def node(db_url: str, name: str, **cluster: Any) -> AsyncIterator[Depot]:
+    settings = DepotSettings(
+        db_url=db_url, ocpp_port=0, simulate=False, first_run_fleet=None, node_name=name, call_timeout=5.0, stop_timeout=2.0
+    )
+    depot = Depot(settings)
+    assert depot.cluster is not None
+    depot.cluster.heartbeat_s = cluster.get("heartbeat_s", 0.2)
+    depot.cluster.lease_s = cluster.get("lease_s", 5.0)
+    await depot.start()
+    try:
+        yield depot
+    finally:
+        await depot.stop()
+
+
+@contextlib.asynccontextmanager
+async def online(depot: Depot, identity: str) -> AsyncIterator[Counting16]:
+    async with charge_point(depot.central.url, identity, client=Counting16) as cp:
+        await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        await eventually(lambda: depot.central.is_connected(identity))
+        yield cp
+
+
+def holds(depot: Depot, other: Depot, identity: str) -> bool:
+    assert other.cluster is not None
+    return other.cluster.holder(identity) == depot.settings.node_name
+
+
+async def test_a_charger_on_node_b_is_operated_from_node_a_as_if_local(db_url: str) -> None:
+    ids = await make_fleet(db_url, ["CL-1"])
+    async with node(db_url, "a") as a, node(db_url, "b") as b, online(b, "CL-1") as charger:
+        assert a.cluster is not None and b.cluster is not None
+        await eventually(lambda: holds(b, a, "CL-1"), 5)
+        assert a.service.ledger.is_connected("CL-1") and not a.central.is_connected("CL-1")
+
+        result = await a.service.operate(ids["CL-1"], "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "30"})
+        assert result.state == "acknowledged", result
+        assert charger.received == ["ChangeConfiguration"]
+        # The charger's refusal comes back as the charger said it, the action recorded once, on node A.
+        refused = await a.service.operate(ids["CL-1"], "ChangeConfiguration", {"key": "Nope", "value": "1"})
+        assert refused.state == "rejected" and refused.status == "Rejected"
+        actions = b.store.run_sync(lambda s: s.execute(text("SELECT count(*), count(DISTINCT id) FROM action")).one())
+        assert tuple(actions) == (2, 2)
+        assert b.store.run_sync(lambda s: s.execute(text("SELECT count(*) FROM clustercall")).scalar()) == 0
+
+        status = {view.name: view for view in cluster_status(db_url)}
+        assert set(status) == {"a", "b"} and status["b"].chargers == ["CL-1"] and status["a"].chargers == []
+        assert all(view.lease_age_s < 1 and view.lease_left_s > 3 for view in status.values())
+
+
+async def test_an_operation_for_a_charger_whose_node_is_gone_fails_at_once_as_offline(db_url: str) -> None:
+    ids = await make_fleet(db_url, ["CL-2"])
+    async with node(db_url, "a") as a:
+        b = Depot(DepotSettings(db_url=db_url, ocpp_port=0, simulate=False, first_run_fleet=None, node_name="b"))
+        assert b.cluster is not None
+        b.cluster.heartbeat_s = 0.2
+        await b.start()
+        async with online(b, "CL-2"):
+            await eventually(lambda: holds(b, a, "CL-2"), 5)
+            # Node B stops answering and its sessions end, as when its process is killed: its lease is not given back.
+            for task in b.cluster._tasks:
+                task.cancel()
+            assert b.cluster._db is not None
+            await b.cluster._db.close()
+            await eventually(lambda: a.cluster is not None and "b" not in a.cluster.nodes, 5)
+            started = asyncio.get_running_loop().time()
+            result = await a.service.operate(ids["CL-2"], "TriggerMessage", {"requestedMessage": "Heartbeat"})
+            assert result.state == "failed" and result.reason == "offline", result
+            assert asyncio.get_running_loop().time() - started < 0.5
+            assert [view.name for view in cluster_status(db_url)] == ["a"]
+        b.cluster._tasks = []
+        await b.stop()
+
+
+async def test_a_charger_reaching_a_second_node_is_taken_from_the_first(db_url: str) -> None:
+    await make_fleet(db_url, ["CL-3"])
+    async with node(db_url, "a") as a, node(db_url, "b") as b:
+        async with online(a, "CL-3"):
+            await eventually(lambda: holds(a, b, "CL-3"), 5)
+            async with online(b, "CL-3"):
+                # The newer connection wins: node A closes its own, and both see the charger on node B.
+                await eventually(lambda: not a.central.is_connected("CL-3") and holds(b, a, "CL-3"), 5)
+                assert b.central.is_connected("CL-3")
+                assert [view.chargers for view in cluster_status(db_url)] == [[], ["CL-3"]]
+
+
+async def test_due_actions_run_exactly_once_across_two_nodes(db_url: str) -> None:
+    identities = [f"CL-D{n}" for n in range(6)]
+    ids = await make_fleet(db_url, identities)
+    pending: dict[str, int] = {}
+    async with node(db_url, "a") as a, node(db_url, "b") as b:
+        for depot in (a, b):
+            subscription = depot.service.subscribe(kinds=(ActionChanged,), frames=False)
+
+            async def count(subscription: Any = subscription) -> None:
+                while True:
+                    for event in await subscription.next_batch():
+                        if event.action.state == "sent":
+                            pending[event.action.id] = pending.get(event.action.id, 0) + 1
+
+            asyncio.get_running_loop().create_task(count())
+        async with contextlib.AsyncExitStack() as stack:
+            chargers = [await stack.enter_async_context(online(a if n % 2 else b, identity)) for n, identity in enumerate(identities)]
+            for identity in identities:
+                await eventually(lambda identity=identity: a.service.ledger.is_connected(identity) and b.service.ledger.is_connected(identity), 5)
+            # Many scheduled charges due within a second, submitted on either node; then both engines
+            # start again and reload every one of them (as restarted nodes would).
+            start = a.clock.now() + timedelta(seconds=1)
+            submitted = []
+            for n, identity in enumerate(identities):
+                for k in range(3):
+                    action = await (a if n % 2 else b).service.engine.submit(
+                        ids[identity], "charge", {"powerLimit": 7 + k}, "scheduled", start + timedelta(milliseconds=100 * k),
+                        None, "queue_after",
+                    )
+                    submitted.append(action.id)
+            await a.service.engine.stop()
+            await b.service.engine.stop()
+            await a.service.engine.start()
+            await b.service.engine.start()
+
+            async def all_done() -> bool:
+                states = a.store.run_sync(lambda s: s.execute(text("SELECT state, count(*) FROM action GROUP BY state")).all())
+                return dict(states).get("scheduled", 0) + dict(states).get("pending", 0) + dict(states).get("sent", 0) == 0
+
+            await eventually(all_done, 20)
+            assert sorted(pending) == sorted(submitted) and set(pending.values()) == {1}, pending
+            received = sum(len(charger.received) for charger in chargers)
+            assert received == len(submitted)
+            claims = a.store.run_sync(lambda s: s.execute(text("SELECT node, count(*) FROM actionclaim GROUP BY node")).all())
+            assert sum(count for _, count in claims) == len(submitted)
+
+
+async def test_a_cluster_node_and_a_single_owner_exclude_each_other(db_url: str) -> None:
+    async with node(db_url, "a"):
+        second = Store(db_url, owner=True, cluster=True)  # another node shares the store
+        second.close()
+        with pytest.raises(StoreOwned, match=r"owns this store alone|owns this store"):
+            Store(db_url, owner=True)
+    single = Store(db_url, owner=True)
+    try:
+        with pytest.raises(StoreOwned, match="owns this store alone; stop it before starting cluster nodes"):
+            Store(db_url, owner=True, cluster=True)
+    finally:
+        single.close()
+
+
+def test_a_cluster_needs_postgresql(tmp_path: Any) -> None:
+    with pytest.raises(StoreOwned, match="a cluster needs PostgreSQL"):
+        Store(f"sqlite:///{tmp_path / 'c.db'}", owner=True, cluster=True)
+
+
+async def test_node_leases_run_on_the_database_clock(db_url: str) -> None:
+    """A node's own clock plays no part: its lease is the database's now() plus the lease."""
+    cluster = Cluster("skewed", db_url, live=None, lease_s=5.0)  # type: ignore[arg-type]
+    await cluster._register()
+    try:
+        left = await cluster._execute("SELECT extract(epoch FROM lease_until - now()) FROM clusternode WHERE name = 'skewed'")
+        assert 4.5 < float(left[0][0]) <= 5.0
+    finally:
+        await cluster.stop()
