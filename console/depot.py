@@ -208,10 +208,14 @@ class Depot:
         self.service.pruner = self.pruner
         self.cluster: Cluster | None = None
         if settings.node_name is not None:
-            self.cluster = Cluster(settings.node_name, self.store.url, self.service.live, call_timeout=settings.call_timeout)
+            self.cluster = Cluster(
+                settings.node_name, self.store.url, self.service.live, self.store, call_timeout=settings.call_timeout
+            )
             self.cluster.ocpp_url = self.central.url
             self.service.engine.claim = self.cluster.claim
             self.pruner.leads = partial(self.cluster.leads, "retention")
+            self.service.power_cap.leads = partial(self.cluster.leads, "power cap")
+            self.service.live.resume_on_connect = True
             self.central.connection_listeners.append(self.cluster.connection_changed)
             self.service.live.log_ids = IdBlocks(self.store.url, "logentry").take
             if self.api is not None:

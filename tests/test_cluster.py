@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,6 +27,8 @@ from console.core.owner import StoreOwned
 from console.core.service import ConsoleService
 from console.core.store import Store
 from console.depot import Depot, DepotSettings
+from tests.test_serve import read_until
+from tests.test_store_owner import ocpp_console
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "csms"))
 from ocpp_clients import charge_point, eventually  # noqa: E402
@@ -125,6 +128,46 @@ async def test_a_charger_on_node_b_is_operated_from_node_a_as_if_local(db_url: s
         status = {view.name: view for view in cluster_status(db_url)}
         assert set(status) == {"a", "b"} and status["b"].chargers == ["CL-1"] and status["a"].chargers == []
         assert all(view.lease_age_s < 1 and view.lease_left_s > 3 for view in status.values())
+
+
+async def test_node_a_shows_the_live_state_of_a_charger_on_node_b_within_a_second(db_url: str) -> None:
+    ids = await make_fleet(db_url, ["CL-L"])
+    charger_id = ids["CL-L"]
+    async with node(db_url, "a") as a, node(db_url, "b") as b:
+        async with online(b, "CL-L") as charger:
+            await eventually(lambda: a.service.live.view(charger_id).is_connected, 1)
+            await charger.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+            await charger.call(
+                call.MeterValues(
+                    connector_id=1,
+                    meter_value=[{
+                        "timestamp": b.clock.now().isoformat(),
+                        "sampledValue": [{"value": "7400", "measurand": "Power.Active.Import", "unit": "W"}],
+                    }],
+                )
+            )
+            started = asyncio.get_running_loop().time()
+            await eventually(
+                lambda: a.service.live.view(charger_id).current_power_kw == 7.4
+                and a.service.live.view(charger_id).connectors[0].status == "Charging",
+                1,
+            )
+            assert asyncio.get_running_loop().time() - started < 1
+            assert a.service.live.view(charger_id).status == b.service.live.view(charger_id).status
+        # Gone from node B: offline on node A too, within a second.
+        await eventually(lambda: not a.service.live.view(charger_id).is_connected, 1)
+        assert a.service.live.view(charger_id).current_power_kw == 0
+
+
+async def test_a_charger_added_on_one_node_is_served_by_the_other(db_url: str) -> None:
+    await make_fleet(db_url, [])
+    async with node(db_url, "a") as a, node(db_url, "b") as b:
+        view = await a.service.create_charger({"identity": "CL-NEW"})
+        await eventually(lambda: b.service.live.charger_id_for("CL-NEW") == view.id, 2)
+        async with online(b, "CL-NEW"):
+            await eventually(lambda: a.service.live.view(view.id).is_connected, 2)
+        await a.service.delete_charger(view.id)
+        await eventually(lambda: b.service.live.charger_id_for("CL-NEW") is None, 2)
 
 
 async def test_an_operation_for_a_charger_whose_node_is_gone_fails_at_once_as_offline(db_url: str) -> None:
@@ -238,3 +281,90 @@ async def test_node_leases_run_on_the_database_clock(db_url: str) -> None:
         assert 4.5 < float(left[0][0]) <= 5.0
     finally:
         await cluster.stop()
+
+
+class Resettable16(Counting16):
+    @on("Reset")
+    async def on_reset(self, type: str) -> call_result.Reset:
+        self.received.append("Reset")
+        return call_result.Reset(status="Accepted")
+
+
+async def serve_node(db_url: str, name: str, seen: list[str]) -> tuple[asyncio.subprocess.Process, str, str]:
+    """`ocpp-console serve --node-name NAME` in a process of its own: (process, OCPP URL, API URL)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "console", "serve", "--db", db_url, "--node-name", name, "--ocpp-port", "0",
+        "--api-port", "0", "--no-sim", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    ocpp = (await read_until(process.stdout, r"OCPP central system listening on (ws://\S+)", seen, 60)).group(1)
+    api = (await read_until(process.stdout, r"listening on (http://\S+)", seen, 60)).group(1)
+    asyncio.get_running_loop().create_task(drain(process.stdout, seen))
+    return process, ocpp, api
+
+
+async def drain(stream: asyncio.StreamReader, seen: list[str]) -> None:
+    while line := await stream.readline():
+        seen.append(line.decode())
+
+
+@pytest.mark.timeout(120)
+async def test_two_serve_processes_a_charger_commanded_across_then_its_node_killed(db_url: str) -> None:
+    """Node B holds the charger and A's API resets it; B is SIGKILLed, the charger reconnects to A and its
+    session, started on B, ends there: one session, its energy whole, the Reset sent once."""
+    import httpx
+
+    ids = await make_fleet(db_url, ["CL-P"])
+    charger_id = ids["CL-P"]
+    code, key, _ = await ocpp_console("keys", "create", "--db", db_url, env=dict(os.environ))
+    assert code == 0
+    headers = {"Authorization": f"Bearer {key.strip()}"}
+    seen_a: list[str] = []
+    seen_b: list[str] = []
+    (a, a_ocpp, a_api), (b, b_ocpp, _) = await asyncio.gather(serve_node(db_url, "a", seen_a), serve_node(db_url, "b", seen_b))
+    try:
+        async with charge_point(b_ocpp, "CL-P", client=Resettable16) as charger, httpx.AsyncClient(headers=headers) as http:
+            await charger.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+            started = await charger.call(call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=1000, timestamp=iso_now()))
+
+            async def reset_via_a() -> bool:
+                answer = await http.post(f"{a_api}/console/chargers/{charger_id}/reset", json={})
+                return answer.status_code == 200 and answer.json()["state"] == "acknowledged"
+
+            await eventually(reset_via_a, 10)
+            assert charger.received == ["Reset"]
+
+            b.kill()  # SIGKILL: no goodbye, its lease is left to lapse
+            await b.wait()
+        async with charge_point(a_ocpp, "CL-P", client=Resettable16) as charger:
+            await charger.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+            stopped = await charger.call(
+                call.StopTransaction(meter_stop=5000, timestamp=iso_now(), transaction_id=started.transaction_id, id_tag="TAG")
+            )
+            assert stopped.id_tag_info["status"] == "Accepted"
+
+        def sessions(session: Any) -> list[Any]:
+            return list(session.execute(text("SELECT id, meter_start_wh, meter_stop_wh, stopped_at FROM transaction")).all())
+
+        store = Store(db_url)
+        try:
+            rows = store.run_sync(sessions)
+            resets = store.run_sync(lambda s: s.execute(text("SELECT count(*) FROM action WHERE operation = 'Reset'")).scalar())
+        finally:
+            store.close()
+        assert len(rows) == 1 and rows[0][0] == started.transaction_id
+        assert rows[0][1:3] == (1000, 5000) and rows[0][3] is not None
+        assert resets >= 1
+        # Node A swept node B once its heartbeat stopped and its sessions were gone.
+        await eventually(lambda: [view.name for view in cluster_status(db_url)] == ["a"], 10)
+    finally:
+        for process in (a, b):
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(a.wait(), 20) == 0, "".join(seen_a)
+
+
+def iso_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()

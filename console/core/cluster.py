@@ -43,9 +43,11 @@ from psycopg.types.json import Json
 from sqlalchemy.engine import make_url
 
 from console.core import operations as ops
+from console.core.events import ChargerUpdated
 from console.core.live import LiveState
-from console.core.models import Action
+from console.core.models import Action, Charger
 from console.core.ports import ChargerGateway
+from console.core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,13 @@ SHARED_CHANNEL = "ocpp_console_cluster"
 APPLICATION = "ocpp-console node "
 # Advisory lock keys (class, object) of the cluster's singletons: (CLUSTER_LOCKS, n).
 CLUSTER_LOCKS = 0x4F43
-SINGLETONS = {"retention": 1}
+SINGLETONS = {"retention": 1, "power cap": 2}
 # How long a routed CALL's answer is waited for beyond the charger's own call timeout.
 ROUTE_MARGIN_S = 5.0
+# Live state changes of the chargers a node holds are gathered this long into one NOTIFY (s), each at most
+# NOTIFY_BYTES (PostgreSQL takes 8,000 a payload).
+SHARE_EVERY = 0.2
+NOTIFY_BYTES = 7_000
 
 
 def default_node_name() -> str:
@@ -143,6 +149,7 @@ class Cluster:
         name: str,
         url: str,
         live: LiveState,
+        store: Store | None = None,
         *,
         heartbeat_s: float = 1.0,
         lease_s: float = 15.0,
@@ -152,6 +159,7 @@ class Cluster:
         self.channel = node_channel(name)
         self.conninfo = conninfo(url)
         self.live = live
+        self.store = store
         self.heartbeat_s = heartbeat_s
         self.lease_s = lease_s
         self.call_timeout = call_timeout
@@ -173,7 +181,10 @@ class Cluster:
         self._leading: set[str] = set()
         self._listening = asyncio.Event()
         # Told when another node's charger connects or leaves (charger id, node or None).
-        self.listeners: list[Callable[[str, str | None], None]] = []
+        self.listeners: list[Callable[[str, str | None], None]] = [self._holder_changed]
+        # Chargers held here whose live state the other nodes have not been told yet.
+        self._dirty: set[str] = set()
+        self._applying = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -183,7 +194,9 @@ class Cluster:
             asyncio.create_task(self._listen(), name="cluster listener"),
             asyncio.create_task(self._heartbeat(), name="cluster heartbeat"),
             asyncio.create_task(self._publish_links(), name="cluster links"),
+            asyncio.create_task(self._share_states(), name="cluster live state"),
         ]
+        self.live.record_listeners.append(self._record_changed)
         await asyncio.wait_for(self._listening.wait(), 10)
         log.info("cluster node %s: %d other nodes, %d chargers held by them", self.name, len(self.nodes) - 1, len(self.links))
 
@@ -296,7 +309,7 @@ class Cluster:
             "SELECT name, pg_notify(%s, json_build_object('k', 'gone', 'node', name)::text) FROM gone",
             (self.name, self.heartbeat_s * 3, APPLICATION, SHARED_CHANNEL),
         )
-        for (name,) in gone:
+        for name, _notified in gone:
             log.warning("cluster node %s is gone: its chargers are free", name)
         await self._execute("DELETE FROM clustercall WHERE created_at < now() - interval '10 minutes'")
 
@@ -332,6 +345,14 @@ class Cluster:
                 self._tell(message["charger"], None)
         elif kind == "node":
             self.nodes.add(message["node"])
+            self._dirty.update(self.held)  # a node (re)joined: it hears how the chargers here are
+        elif kind == "state":
+            for charger_id, shared in message["s"].items():
+                if charger_id not in self.held and message["node"] in self.nodes:
+                    self.live.apply_shared_state(charger_id, shared)
+        elif kind == "fleet":
+            if message["node"] != self.name:
+                self._spawn(self._fleet_changed(message["charger"], message["saved"]))
         elif kind == "gone":
             self._node_gone(message["node"])
         elif kind == "call":
@@ -370,6 +391,73 @@ class Cluster:
         for _call_id, (holder, future) in self._pending.items():
             if holder == node and not future.done():
                 future.set_exception(ConnectionError(f"node {node}, which held the connection, is gone"))
+
+    # -- shared live state and fleet ----------------------------------------------------
+
+    def _holder_changed(self, charger_id: str, node: str | None) -> None:
+        if node is None and charger_id not in self.held:
+            self.live.apply_shared_state(charger_id, None)
+
+    async def _share_states(self) -> None:
+        """The live state of chargers held here, to every node, gathered for SHARE_EVERY seconds a message."""
+        subscription = self.live.bus.subscribe(kinds=(ChargerUpdated,), frames=False)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    events = await asyncio.wait_for(subscription.next_batch(), SHARE_EVERY)
+                    self._dirty.update(event.charger.id for event in events if event.charger.id in self.held)
+                    await asyncio.sleep(SHARE_EVERY)
+                if not self._dirty:
+                    continue
+                dirty, self._dirty = self._dirty, set()
+                messages, batch, size = [], {}, 0
+                for charger_id in dirty:
+                    shared = self.live.shared_state(charger_id)
+                    if shared is None or charger_id not in self.held:
+                        continue
+                    encoded = len(json.dumps(shared)) + len(charger_id) + 8
+                    if batch and size + encoded > NOTIFY_BYTES:
+                        messages.append(batch)
+                        batch, size = {}, 0
+                    batch[charger_id] = shared
+                    size += encoded
+                if batch:
+                    messages.append(batch)
+                payloads = [json.dumps({"k": "state", "node": self.name, "s": batch}) for batch in messages]
+                try:
+                    if payloads:
+                        await self._execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (SHARED_CHANNEL, payloads))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # told again with the next change, or when the listener is back
+                    self._dirty.update(dirty)
+                    log.warning("cluster: could not share live state: %s", error)
+        finally:
+            subscription.close()
+
+    def _record_changed(self, charger_id: str, saved: bool) -> None:
+        if self._applying:
+            return
+        payload = json.dumps({"k": "fleet", "node": self.name, "charger": charger_id, "saved": saved})
+        self._spawn(self._execute("SELECT pg_notify(%s, %s)", (SHARED_CHANNEL, payload)))
+
+    async def _fleet_changed(self, charger_id: str, saved: bool) -> None:
+        """Another node saved or removed a charger's record: this node's fleet follows."""
+        if saved and self.store is not None:
+            charger = await self.store.run(lambda session: session.get(Charger, charger_id))
+            if charger is None:
+                return
+            self._applying = True
+            try:
+                self.live.record_saved(charger)
+            finally:
+                self._applying = False
+        elif not saved and (record := self.live.record(charger_id)) is not None:
+            self._applying = True
+            try:
+                self.live.record_removed(record)
+            finally:
+                self._applying = False
 
     # -- the connection registry ---------------------------------------------------------
 
