@@ -216,6 +216,8 @@ class Depot:
             self.pruner.leads = partial(self.cluster.leads, "retention")
             self.service.power_cap.leads = partial(self.cluster.leads, "power cap")
             self.service.live.resume_on_connect = True
+            self.cluster.registrations = self.service.registrations
+            self.service.registrations.decision_listeners.append(self.cluster.decided)
             self.central.connection_listeners.append(self.cluster.connection_changed)
             self.service.live.log_ids = IdBlocks(self.store.url, "logentry").take
             if self.api is not None:

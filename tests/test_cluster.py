@@ -368,3 +368,29 @@ def iso_now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+async def test_an_identity_rejected_on_one_node_is_refused_by_the_other(db_url: str) -> None:
+    await make_fleet(db_url, [])
+    async with node(db_url, "a") as a, node(db_url, "b") as b:
+        with contextlib.suppress(Exception):
+            async with charge_point(b.central.url, "CL-STRANGER"):
+                pass
+        await eventually(lambda: b.service.registrations._seen.get("CL-STRANGER") is not None, 2)
+        await b.service.live.writer.flush()
+        await a.service.registrations.decide_unknown("CL-STRANGER", "rejected")
+        await eventually(lambda: b.service.registrations._decisions.get("CL-STRANGER") == "rejected", 2)
+
+
+def test_cluster_status_lists_nodes_and_their_chargers(db_url: str) -> None:
+    async def run() -> tuple[int, str]:
+        await make_fleet(db_url, ["CL-S"])
+        async with node(db_url, "north") as north, online(north, "CL-S"):
+            await eventually(lambda: cluster_status(db_url)[0].chargers == ["CL-S"], 2)
+            code, out, _ = await ocpp_console("cluster", "status", "--db", db_url, env=dict(os.environ))
+            return code, out
+
+    code, out = asyncio.run(run())
+    assert code == 0
+    first, charger = out.splitlines()[:2]
+    assert first.startswith("north  alive, heartbeat ") and "1 chargers" in first and charger.strip() == "CL-S"

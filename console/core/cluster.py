@@ -47,6 +47,7 @@ from console.core.events import ChargerUpdated
 from console.core.live import LiveState
 from console.core.models import Action, Charger
 from console.core.ports import ChargerGateway
+from console.core.registration import Registrations
 from console.core.store import Store
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ class Cluster:
         # Chargers held here whose live state the other nodes have not been told yet.
         self._dirty: set[str] = set()
         self._applying = False
+        # The registrations whose decisions the other nodes' follow (set by the composition root).
+        self.registrations: Registrations | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -350,6 +353,9 @@ class Cluster:
             for charger_id, shared in message["s"].items():
                 if charger_id not in self.held and message["node"] in self.nodes:
                     self.live.apply_shared_state(charger_id, shared)
+        elif kind == "decided":
+            if message["node"] != self.name and self.registrations is not None:
+                self.registrations.decided_elsewhere(message["identity"], message["decision"])
         elif kind == "fleet":
             if message["node"] != self.name:
                 self._spawn(self._fleet_changed(message["charger"], message["saved"]))
@@ -434,6 +440,11 @@ class Cluster:
                     log.warning("cluster: could not share live state: %s", error)
         finally:
             subscription.close()
+
+    def decided(self, identity: str, decision: str) -> None:
+        """An operator's decision on an unknown identity taken here: every node refuses (or admits) it alike."""
+        payload = json.dumps({"k": "decided", "node": self.name, "identity": identity, "decision": decision})
+        self._spawn(self._execute("SELECT pg_notify(%s, %s)", (SHARED_CHANNEL, payload)))
 
     def _record_changed(self, charger_id: str, saved: bool) -> None:
         if self._applying:
