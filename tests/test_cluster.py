@@ -82,7 +82,8 @@ async def make_fleet(db_url: str, identities: list[str]) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def node(db_url: str, name: str, **cluster: Any) -> AsyncIterator[Depot]:
     settings = DepotSettings(
-        db_url=db_url, ocpp_port=0, simulate=False, first_run_fleet=None, node_name=name, call_timeout=5.0, stop_timeout=2.0
+        db_url=db_url, ocpp_port=0, simulate=False, first_run_fleet=None, node_name=name, call_timeout=5.0, stop_timeout=2.0,
+        api_port=cluster.get("api_port"),
     )
     depot = Depot(settings)
     assert depot.cluster is not None
@@ -394,3 +395,79 @@ def test_cluster_status_lists_nodes_and_their_chargers(db_url: str) -> None:
     assert code == 0
     first, charger = out.splitlines()[:2]
     assert first.startswith("north  alive, heartbeat ") and "1 chargers" in first and charger.strip() == "CL-S"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def haproxy(tmp_path: Any, ocpp_ports: list[int], api_ports: list[int]) -> AsyncIterator[tuple[str, str]]:
+    """deploy/haproxy.cfg, run by a real HAProxy on free loopback ports in front of the nodes: (OCPP URL, API URL)."""
+    import shutil
+    from pathlib import Path
+
+    binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+    if binary is None:
+        pytest.skip("no haproxy (Debian's haproxy package; .ci/run installs it)")
+    ocpp_port, api_port = free_port(), free_port()
+    config = (Path(__file__).parent.parent / "deploy" / "haproxy.cfg").read_text()
+    config = config.replace("bind *:9000", f"bind 127.0.0.1:{ocpp_port}").replace("bind *:8080", f"bind 127.0.0.1:{api_port}")
+    for template, port in zip(("9101", "9102", "8101", "8102"), [*ocpp_ports, *api_ports], strict=True):
+        config = config.replace(f"127.0.0.1:{template} ", f"127.0.0.1:{port} ")
+    (tmp_path / "haproxy.cfg").write_text(config)
+    process = await asyncio.create_subprocess_exec(
+        binary, "-db", "-f", str(tmp_path / "haproxy.cfg"), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+
+        async def listening() -> bool:
+            if process.returncode is not None:
+                assert process.stderr is not None
+                raise AssertionError(f"haproxy exited: {(await process.stderr.read()).decode()}")
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", ocpp_port)
+            except OSError:
+                return False
+            writer.close()
+            return True
+
+        await eventually(listening, 10)
+        yield f"ws://127.0.0.1:{ocpp_port}", f"http://127.0.0.1:{api_port}"
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+
+
+async def test_chargers_through_haproxy_reach_a_node_and_are_driven_from_the_other(db_url: str, tmp_path: Any) -> None:
+    """The README's depot: two nodes behind HAProxy (deploy/haproxy.cfg); chargers spread by identity, each
+    operated from the node that does not hold it; the API through HAProxy answers."""
+    import httpx
+
+    identities = [f"CL-H{n}" for n in range(6)]
+    ids = await make_fleet(db_url, identities)
+    settings = {"api_port": 0}
+    async with node(db_url, "n1", **settings) as n1, node(db_url, "n2", **settings) as n2:
+        assert n1.api is not None and n2.api is not None
+        async with haproxy(tmp_path, [n1.central.port, n2.central.port], [n1.api.port, n2.api.port]) as (ocpp, api):
+            async with contextlib.AsyncExitStack() as stack:
+                chargers = {}
+                for identity in identities:
+                    chargers[identity] = await stack.enter_async_context(charge_point(ocpp, identity, client=Counting16))
+                    await chargers[identity].call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+                await eventually(lambda: sum(n.central.connected_count() for n in (n1, n2)) == len(identities), 5)
+                # Spread by the path's hash: both nodes hold some (six identities on two nodes).
+                assert n1.central.connected_count() and n2.central.connected_count()
+                for identity in identities:
+                    other = n2 if n1.central.is_connected(identity) else n1
+                    await eventually(lambda identity=identity, other=other: other.service.ledger.is_connected(identity), 5)
+                    result = await other.service.operate(ids[identity], "TriggerMessage", {"requestedMessage": "Heartbeat"})
+                    assert result.state == "acknowledged", result
+                    assert chargers[identity].received == ["TriggerMessage"]
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(f"{api}/health")).status_code == 200
