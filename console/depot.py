@@ -222,6 +222,8 @@ class Depot:
             self.service.live.log_ids = IdBlocks(self.store.url, "logentry").take
             if self.api is not None:
                 self.api.app.state.events.ids = IdBlocks(self.store.url, "streamevent").take
+                self.api.app.state.events.mirrored = self.cluster.mirrored
+                self.api.app.state.webhooks.leads = partial(self.cluster.leads, "webhooks")
 
     async def start(self) -> None:
         raise_open_files_limit()

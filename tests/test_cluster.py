@@ -471,3 +471,57 @@ async def test_chargers_through_haproxy_reach_a_node_and_are_driven_from_the_oth
                     assert chargers[identity].received == ["TriggerMessage"]
             async with httpx.AsyncClient() as http:
                 assert (await http.get(f"{api}/health")).status_code == 200
+
+
+async def test_webhooks_deliver_each_event_once_from_the_node_that_holds_the_charger(db_url: str) -> None:
+    """Node A shows node B's charger as B says it is, and delivers none of those events: B offers them, and
+    one node (the holder of the webhooks lock) sends every delivery, once."""
+    import json
+
+    from console.api.webhooks import WEBHOOK_TYPES
+    from console.core.fleet import FleetService
+    from console.core.webhooks import Webhooks
+
+    received: list[dict[str, Any]] = []
+
+    async def receiver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+                received.append(json.loads(await reader.readexactly(length)))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+
+    server = await asyncio.start_server(receiver, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    ids = await make_fleet(db_url, ["CL-W"])
+    store = Store(db_url)
+    try:
+        store.run_sync(
+            lambda s: Webhooks(ManualClockless(), WEBHOOK_TYPES).create(
+                s, FleetService(store, ManualClockless()).ensure_org(s, "default").id, f"http://127.0.0.1:{port}/hook"
+            )
+        )
+    finally:
+        store.close()
+    async with node(db_url, "a", api_port=0) as a, node(db_url, "b", api_port=0) as b:
+        async with online(b, "CL-W") as charger:
+            await eventually(lambda: a.service.live.view(ids["CL-W"]).is_connected, 2)
+            await charger.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+            await eventually(lambda: a.service.live.view(ids["CL-W"]).connectors[0].status == "Charging", 2)
+        await eventually(lambda: any(body["data"].get("status") == "offline" for body in received if body["type"] == "charger"), 10)
+        await asyncio.sleep(1.5)  # anything sent twice would be here by now
+    server.close()
+    assert received
+    assert len({body["id"] for body in received}) == len(received)  # no delivery sent twice
+    assert b.api is not None and a.api is not None
+    node_b = b.api.app.state.events.ids.__self__
+    updates = [body for body in received if body["type"] == "charger" and body["data"].get("id") == ids["CL-W"]]
+    assert updates and all(node_b._end - node_b.BLOCK <= body["id"] < node_b._end for body in updates), updates
+
+
+class ManualClockless:
+    def now(self) -> Any:
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)

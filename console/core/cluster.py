@@ -56,7 +56,7 @@ SHARED_CHANNEL = "ocpp_console_cluster"
 APPLICATION = "ocpp-console node "
 # Advisory lock keys (class, object) of the cluster's singletons: (CLUSTER_LOCKS, n).
 CLUSTER_LOCKS = 0x4F43
-SINGLETONS = {"retention": 1, "power cap": 2}
+SINGLETONS = {"retention": 1, "power cap": 2, "webhooks": 3}
 # How long a routed CALL's answer is waited for beyond the charger's own call timeout.
 ROUTE_MARGIN_S = 5.0
 # Live state changes of the chargers a node holds are gathered this long into one NOTIFY (s), each at most
@@ -186,6 +186,8 @@ class Cluster:
         # Chargers held here whose live state the other nodes have not been told yet.
         self._dirty: set[str] = set()
         self._applying = False
+        # Chargers whose live state here is what another node said (their events are that node's to deliver).
+        self.mirrored_ids: set[str] = set()
         # The registrations whose decisions the other nodes' follow (set by the composition root).
         self.registrations: Registrations | None = None
 
@@ -352,6 +354,7 @@ class Cluster:
         elif kind == "state":
             for charger_id, shared in message["s"].items():
                 if charger_id not in self.held and message["node"] in self.nodes:
+                    self.mirrored_ids.add(charger_id)
                     self.live.apply_shared_state(charger_id, shared)
         elif kind == "decided":
             if message["node"] != self.name and self.registrations is not None:
@@ -403,6 +406,10 @@ class Cluster:
     def _holder_changed(self, charger_id: str, node: str | None) -> None:
         if node is None and charger_id not in self.held:
             self.live.apply_shared_state(charger_id, None)
+
+    def mirrored(self, event: Any) -> bool:
+        """Whether an event shows a charger as another node said it is (that node delivers its webhooks)."""
+        return isinstance(event, ChargerUpdated) and event.charger.id in self.mirrored_ids
 
     async def _share_states(self) -> None:
         """The live state of chargers held here, to every node, gathered for SHARE_EVERY seconds a message."""
@@ -477,6 +484,7 @@ class Cluster:
         if connected:
             self.held[charger_id] = None
             self.links.pop(charger_id, None)
+            self.mirrored_ids.discard(charger_id)
         else:
             self.held.pop(charger_id, None)
         self._changes.put_nowait((charger_id, connected))
