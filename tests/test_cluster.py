@@ -525,3 +525,29 @@ class ManualClockless:
         from datetime import UTC, datetime
 
         return datetime.now(UTC)
+
+
+async def test_nodes_ride_out_a_postgresql_restart(db_url: str) -> None:
+    """The server stops and starts again: both nodes come back (neither swept as dead), and a charger on one is
+    operated from the other again."""
+    from tests.test_postgres_restart import pg_ctl
+
+    ids = await make_fleet(db_url, ["CL-R"])
+    async with node(db_url, "a") as a, node(db_url, "b") as b, online(b, "CL-R") as charger:
+        await eventually(lambda: holds(b, a, "CL-R"), 5)
+        await asyncio.sleep(1.5)  # both nodes sweep by now
+        await pg_ctl("stop", "-m", "fast")
+        try:
+            await asyncio.sleep(2)
+        finally:
+            await pg_ctl("start")
+
+        async def operated() -> bool:
+            result = await a.service.operate(ids["CL-R"], "TriggerMessage", {"requestedMessage": "Heartbeat"})
+            return result.state == "acknowledged"
+
+        await eventually(operated, 20)
+        assert charger.received[-1] == "TriggerMessage"
+        await asyncio.sleep(2)
+        assert [view.name for view in cluster_status(db_url)] == ["a", "b"]
+        assert [view.chargers for view in cluster_status(db_url)] == [[], ["CL-R"]]

@@ -288,6 +288,10 @@ class Cluster:
             listener(charger_id, node)
 
     async def _heartbeat(self) -> None:
+        # Since when this node's beats have gone through (monotonic): it sweeps others only once it has been
+        # back for a while, so after the server restarts no node takes the others for dead before they are back.
+        healthy_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.heartbeat_s)
             try:
@@ -299,10 +303,14 @@ class Cluster:
                 if not renewed:
                     log.warning("cluster node %s: its lease had lapsed (swept by another node); registering again", self.name)
                     await self._register()
-                await self._sweep()
+                if healthy_since is None:
+                    healthy_since = loop.time()
+                if loop.time() - healthy_since >= self.heartbeat_s * 5:
+                    await self._sweep()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database away: the lease runs on; tried again next beat
+                healthy_since = None
                 log.warning("cluster heartbeat failed: %s", error)
 
     async def _sweep(self) -> None:
