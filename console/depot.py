@@ -217,6 +217,8 @@ class Depot:
             self.service.power_cap.leads = partial(self.cluster.leads, "power cap")
             self.service.live.resume_on_connect = True
             self.cluster.registrations = self.service.registrations
+            self.cluster.engine = self.service.engine
+            self.service.ledger.listeners.append(self.cluster.action_changed)
             self.service.registrations.decision_listeners.append(self.cluster.decided)
             self.central.connection_listeners.append(self.cluster.connection_changed)
             self.service.live.log_ids = IdBlocks(self.store.url, "logentry").take

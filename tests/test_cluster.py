@@ -551,3 +551,20 @@ async def test_nodes_ride_out_a_postgresql_restart(db_url: str) -> None:
         await asyncio.sleep(2)
         assert [view.name for view in cluster_status(db_url)] == ["a", "b"]
         assert [view.chargers for view in cluster_status(db_url)] == [[], ["CL-R"]]
+
+
+async def test_a_command_scheduled_on_one_node_is_known_to_and_cancelled_from_the_other(db_url: str) -> None:
+    ids = await make_fleet(db_url, ["CL-C"])
+    charger_id = ids["CL-C"]
+    async with node(db_url, "a") as a, node(db_url, "b") as b, online(b, "CL-C") as charger:
+        await eventually(lambda: holds(b, a, "CL-C"), 5)
+        action = await a.service.engine.submit(charger_id, "charge", {"powerLimit": 7}, "scheduled", a.clock.now() + timedelta(seconds=2))
+        await eventually(lambda: action.id in b.service.engine._open, 2)
+        assert b.service.engine.current_schedule(charger_id) is not None
+        cancelled = await b.service.engine.cancel(action.id)
+        assert cancelled.state == "cancelled"
+        await eventually(lambda: action.id not in a.service.engine._open, 2)
+        await asyncio.sleep(2.5)  # past its start: run by neither node
+        assert charger.received == []
+        state = a.store.run_sync(lambda s: s.execute(text("SELECT state FROM action WHERE id = :id"), {"id": action.id}).scalar())
+        assert state == "cancelled"

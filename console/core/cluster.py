@@ -43,6 +43,7 @@ from psycopg.types.json import Json
 from sqlalchemy.engine import make_url
 
 from console.core import operations as ops
+from console.core.engine import COMMANDS, ActionEngine
 from console.core.events import ChargerUpdated
 from console.core.live import LiveState
 from console.core.models import Action, Charger
@@ -190,6 +191,8 @@ class Cluster:
         self.mirrored_ids: set[str] = set()
         # The registrations whose decisions the other nodes' follow (set by the composition root).
         self.registrations: Registrations | None = None
+        # The action engine whose commands the other nodes' engines follow (set by the composition root).
+        self.engine: ActionEngine | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -364,6 +367,9 @@ class Cluster:
                 if charger_id not in self.held and message["node"] in self.nodes:
                     self.mirrored_ids.add(charger_id)
                     self.live.apply_shared_state(charger_id, shared)
+        elif kind == "action":
+            if message["node"] != self.name and self.engine is not None:
+                self._spawn(self.engine.adopt(message["id"]))
         elif kind == "decided":
             if message["node"] != self.name and self.registrations is not None:
                 self.registrations.decided_elsewhere(message["identity"], message["decision"])
@@ -455,6 +461,12 @@ class Cluster:
                     log.warning("cluster: could not share live state: %s", error)
         finally:
             subscription.close()
+
+    def action_changed(self, action: Action) -> None:
+        """A charge or idle command opened or moved on here: the other nodes' engines follow it."""
+        if action.command in COMMANDS:
+            payload = json.dumps({"k": "action", "node": self.name, "id": action.id})
+            self._spawn(self._execute("SELECT pg_notify(%s, %s)", (SHARED_CHANNEL, payload)))
 
     def decided(self, identity: str, decision: str) -> None:
         """An operator's decision on an unknown identity taken here: every node refuses (or admits) it alike."""

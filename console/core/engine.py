@@ -790,3 +790,20 @@ class ActionEngine:
 
     def _publish_schedule(self, charger_id: str) -> None:
         self.live.schedule_changed(charger_id, self.current_schedule(charger_id))
+
+    # -- a cluster (core.cluster) ------------------------------------------------------------
+
+    async def adopt(self, action_id: str) -> None:
+        """A command another cluster node opened or moved on: this engine's copy follows the store (it may
+        cancel it here; which node runs it is the claim's to say)."""
+        if action_id in self._running:
+            return
+        stored = await self.store.run(lambda session: session.get(Action, action_id))
+        if stored is None or stored.command not in COMMANDS or stored.state not in RELOADED:
+            dropped = self._open.pop(action_id, None)
+            if dropped is not None:
+                self._publish_schedule(dropped.charger_id)
+            return
+        self._open[action_id] = stored
+        self._wakeup.set()
+        self._publish_schedule(stored.charger_id)
