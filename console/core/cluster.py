@@ -60,6 +60,8 @@ CLUSTER_LOCKS = 0x4F43
 SINGLETONS = {"retention": 1, "power cap": 2, "webhooks": 3}
 # How long a routed CALL's answer is waited for beyond the charger's own call timeout.
 ROUTE_MARGIN_S = 5.0
+# Connections a node uses for routed CALLs and claims, beside its heartbeat's and its listener's.
+POOL_SIZE = 4
 # Live state changes of the chargers a node holds are gathered this long into one NOTIFY (s), each at most
 # NOTIFY_BYTES (PostgreSQL takes 8,000 a payload).
 SHARE_EVERY = 0.2
@@ -175,6 +177,9 @@ class Cluster:
         self.nodes: set[str] = set()
         self._db: psycopg.AsyncConnection[Any] | None = None
         self._db_lock = asyncio.Lock()
+        self._pool: list[psycopg.AsyncConnection[Any]] = []
+        self._pool_size = 0
+        self._pool_freed = asyncio.Event()
         self._pending: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._early: set[int] = set()
         self._changes: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
@@ -228,6 +233,10 @@ class Cluster:
             with contextlib.suppress(Exception):
                 await self._db.close()
             self._db = None
+        for connection in self._pool:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        self._pool, self._pool_size = [], 0
 
     async def describe(self, ocpp_url: str | None, api_url: str | None) -> None:
         """Where this node serves chargers and its API (for `cluster status`)."""
@@ -257,6 +266,43 @@ class Cluster:
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")
+
+    async def _pooled(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """One statement on one of a few connections of routed CALLs (autocommit), so calls in flight do not
+        queue behind each other on one session; reconnecting once if the session was lost."""
+        for attempt in (1, 2):
+            connection = await self._take()
+            try:
+                cursor = await connection.execute(query, params)  # type: ignore[arg-type]
+                rows = await cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                self._pool_size -= 1
+                self._pool_freed.set()
+                if attempt == 2:
+                    raise
+                continue
+            self._pool.append(connection)
+            self._pool_freed.set()
+            return rows
+        raise AssertionError("unreachable")
+
+    async def _take(self) -> psycopg.AsyncConnection[Any]:
+        while True:
+            if self._pool:
+                return self._pool.pop()
+            if self._pool_size < POOL_SIZE:
+                self._pool_size += 1
+                try:
+                    return await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True, connect_timeout=5, options="-c timezone=UTC -c lock_timeout=1000"
+                    )
+                except BaseException:
+                    self._pool_size -= 1
+                    raise
+            self._pool_freed.clear()
+            await self._pool_freed.wait()
 
     async def _register(self) -> None:
         """This node's row (a node started again under its name takes it over, its old links dropped)."""
@@ -549,7 +595,7 @@ class Cluster:
 
     async def route(self, node: str, identity: str, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Have `node` make the CALL on its connection to the charger; its answer, or its failure raised as here."""
-        rows = await self._execute(
+        rows = await self._pooled(
             "WITH c AS (INSERT INTO clustercall (node, caller, identity, operation, request, created_at) "
             "VALUES (%s, %s, %s, %s, %s, now()) RETURNING id) "
             "SELECT id, pg_notify(%s, json_build_object('k', 'call', 'id', id)::text) FROM c",
@@ -565,7 +611,7 @@ class Cluster:
             outcome = await asyncio.wait_for(future, self.call_timeout + ROUTE_MARGIN_S)
         except TimeoutError as error:
             with contextlib.suppress(Exception):
-                await self._execute("DELETE FROM clustercall WHERE id = %s", (call_id,))
+                await self._pooled("DELETE FROM clustercall WHERE id = %s", (call_id,))
             raise TimeoutError(f"node {node} gave no outcome within {self.call_timeout + ROUTE_MARGIN_S:g} s") from error
         finally:
             self._pending.pop(call_id, None)
@@ -585,7 +631,7 @@ class Cluster:
                 self._spawn(self._call_done(int(call_id)))
 
     async def _serve_call(self, call_id: int) -> None:
-        rows = await self._execute(
+        rows = await self._pooled(
             "UPDATE clustercall SET taken_at = now() WHERE id = %s AND node = %s AND taken_at IS NULL "
             "RETURNING caller, identity, operation, request",
             (call_id, self.name),
@@ -605,7 +651,7 @@ class Cluster:
             version = record.ocpp_version if record is not None else "OCPP1.6"
             reason, detail, answer = ops.failure_of(error, version, operation)
             outcome = {"failure": {"reason": reason, "detail": detail, "answer": ops.plain(answer)}}
-        await self._execute(
+        await self._pooled(
             "WITH c AS (UPDATE clustercall SET outcome = %s WHERE id = %s RETURNING id) "
             "SELECT pg_notify(%s, json_build_object('k', 'done', 'id', id)::text) FROM c",
             (Json(outcome), call_id, node_channel(caller)),
@@ -616,7 +662,7 @@ class Cluster:
         if pending is None:  # the insert's answer is still on its way here
             self._early.add(call_id)
             return
-        rows = await self._execute("DELETE FROM clustercall WHERE id = %s RETURNING outcome", (call_id,))
+        rows = await self._pooled("DELETE FROM clustercall WHERE id = %s RETURNING outcome", (call_id,))
         if rows and not pending[1].done():
             pending[1].set_result(rows[0][0])
 
@@ -633,7 +679,7 @@ class Cluster:
 
     async def claim(self, action: Action) -> bool:
         """Whether this node runs `action` now: it claimed it (or had), and the store has it as this node does."""
-        rows = await self._execute(
+        rows = await self._pooled(
             "WITH c AS (INSERT INTO actionclaim (action_id, node, claimed_at) VALUES (%s, %s, now()) "
             "ON CONFLICT (action_id) DO UPDATE SET node = excluded.node, claimed_at = excluded.claimed_at "
             "WHERE actionclaim.node = excluded.node OR NOT EXISTS (SELECT 1 FROM clusternode n "
