@@ -10,13 +10,13 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from console.api.events import EventLogSettings
 from console.api.limits import ApiLimits
 from console.api.server import ApiServer
 from console.core.clock import Clock, SystemClock
-from console.core.cluster import Cluster, ClusterGateway, IdBlocks
 from console.core.certificates import LabCA
 from console.core.errors import ConsoleError, ValidationFailed
 from console.core.live import DEFAULT_CLOCK_SKEW_S
@@ -27,6 +27,9 @@ from console.csms.server import CentralSystem
 from console.resources import sample_fleet_path
 from console.sim.clock import SpeedClock
 from console.sim.manager import SimManager
+
+if TYPE_CHECKING:
+    from console.core.cluster import Cluster
 
 log = logging.getLogger("console.depot")
 
@@ -208,6 +211,9 @@ class Depot:
         self.service.pruner = self.pruner
         self.cluster: Cluster | None = None
         if settings.node_name is not None:
+            # Imported only for a cluster node: a single node does not load psycopg for it.
+            from console.core.cluster import Cluster, IdBlocks
+
             self.cluster = Cluster(
                 settings.node_name, self.store.url, self.service.live, self.store, call_timeout=settings.call_timeout
             )
@@ -245,6 +251,8 @@ class Depot:
                 log.info("first run: imported %d chargers from %s", imported, self.settings.first_run_fleet)
         await self.central.start()
         if self.cluster is not None:
+            from console.core.cluster import ClusterGateway
+
             self.service.attach(gateway=ClusterGateway(self.central, self.cluster))
         if self.settings.simulate:
             self.sims = SimManager(
