@@ -21,11 +21,13 @@ def add_node_arguments(serve: argparse.ArgumentParser) -> None:
 
 def node_name(args: argparse.Namespace) -> str | None:
     """The node's name when `serve` runs as a cluster node, else None (a single node, as ever)."""
-    from console.core.cluster import default_node_name
-
     if getattr(args, "node_name", None):
         return str(args.node_name)
-    return default_node_name() if getattr(args, "cluster", False) else None
+    if not getattr(args, "cluster", False):
+        return None
+    from console.core.cluster import default_node_name
+
+    return default_node_name()
 
 
 def add_cluster_parser(commands: Any, add_db: Any) -> None:

@@ -568,3 +568,25 @@ async def test_a_command_scheduled_on_one_node_is_known_to_and_cancelled_from_th
         assert charger.received == []
         state = a.store.run_sync(lambda s: s.execute(text("SELECT state FROM action WHERE id = :id"), {"id": action.id}).scalar())
         assert state == "cancelled"
+
+
+def test_serve_is_a_cluster_node_only_when_asked_and_never_on_sqlite(tmp_path: Any) -> None:
+    import socket
+
+    from console.cli import _settings, build_parser
+
+    base = ["serve", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--no-sim"]
+    single = _settings(build_parser().parse_args(base))
+    assert single.node_name is None
+    assert _settings(build_parser().parse_args([*base, "--node-name", "n1"])).node_name == "n1"
+    assert _settings(build_parser().parse_args([*base, "--cluster"])).node_name == f"{socket.gethostname()}-{os.getpid()}"
+    # A single node has none of the cluster's machinery: nothing claimed, no ids from blocks, no hooks.
+    depot = Depot(single)
+    try:
+        assert depot.cluster is None and depot.service.engine.claim is None and depot.pruner.leads is None
+        assert depot.service.live.log_ids is None and depot.central.connection_listeners == []
+        assert not depot.service.live.resume_on_connect and depot.service.power_cap.leads is None
+    finally:
+        depot.store.close()
+    with pytest.raises(StoreOwned, match="a cluster needs PostgreSQL"):
+        Depot(_settings(build_parser().parse_args([*base, "--node-name", "n1"])))
