@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from console.clustercli import add_cluster_parser, add_node_arguments, cluster_command, node_name
 from console.core.clock import SystemClock
 from console.core.errors import ConsoleError
 from console.opscli import add_parser as add_op_parser, op_command
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true",
         help="import the sample fleet (12 chargers) into an empty store; without it an empty store stays empty",
     )
+    add_node_arguments(serve)
 
     keys = commands.add_parser("keys", help="REST API keys: create, revoke, list")
     keys_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -411,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     ca_issue.add_argument("identity", metavar="IDENTITY")
     ca_issue.add_argument("--ca-dir", type=Path, required=True, metavar="DIR", help="the directory `ca init` made")
     ca_issue.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where to write the files (default: here)")
+    add_cluster_parser(commands, _add_db)
     return parser
 
 
@@ -512,6 +515,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         stop_timeout=getattr(args, "stop_timeout", 10.0),
         files_url=getattr(args, "files_url", None),
         retention=_retention(args),
+        node_name=node_name(args),
     )
 
 
@@ -1111,6 +1115,8 @@ def main(argv: list[str] | None = None) -> int:
             return _store_file(args)
         if args.command == "ca":
             return _ca(args)
+        if args.command == "cluster":
+            return cluster_command(args)
         if args.command == "serve":
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
             if args.log_json:

@@ -9,6 +9,8 @@ import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from console.api.events import EventLogSettings
@@ -25,6 +27,9 @@ from console.csms.server import CentralSystem
 from console.resources import sample_fleet_path
 from console.sim.clock import SpeedClock
 from console.sim.manager import SimManager
+
+if TYPE_CHECKING:
+    from console.core.cluster import Cluster
 
 log = logging.getLogger("console.depot")
 
@@ -108,6 +113,8 @@ class DepotSettings:
     files_url: str | None = None
     # How long each kind of data is kept (core.retention); the pruner runs in the background.
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # This node's name in a cluster of serve on one PostgreSQL store (core.cluster); None: a single node.
+    node_name: str | None = None
 
 
 # The TLS 1.2 suites the OCPP server offers: Python's default (forward-secret ECDHE/DHE suites
@@ -172,7 +179,8 @@ class Depot:
         lab_ca = lab_certificate_authority(settings.ca_cert, settings.ca_key)
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.store = Store(settings.db_url, owner=True)  # a second console or serve on this store is refused here
+        # A second console or serve on this store is refused here (a cluster's nodes share it).
+        self.store = Store(settings.db_url, owner=True, cluster=settings.node_name is not None)
         self.service = ConsoleService(self.store, clock=self.clock, read_only=settings.read_only)
         self.service.writer.drain_timeout = settings.stop_timeout
         self.service.tokens.unknown = settings.unknown_tokens
@@ -201,9 +209,34 @@ class Depot:
             )
         self.pruner = Pruner(self.store, settings.retention, self.clock)
         self.service.pruner = self.pruner
+        self.cluster: Cluster | None = None
+        if settings.node_name is not None:
+            # Imported only for a cluster node: a single node does not load psycopg for it.
+            from console.core.cluster import Cluster, IdBlocks
+
+            self.cluster = Cluster(
+                settings.node_name, self.store.url, self.service.live, self.store, call_timeout=settings.call_timeout
+            )
+            self.cluster.ocpp_url = self.central.url
+            self.service.engine.claim = self.cluster.claim
+            self.pruner.leads = partial(self.cluster.leads, "retention")
+            self.service.power_cap.leads = partial(self.cluster.leads, "power cap")
+            self.service.live.resume_on_connect = True
+            self.cluster.registrations = self.service.registrations
+            self.cluster.engine = self.service.engine
+            self.service.ledger.listeners.append(self.cluster.action_changed)
+            self.service.registrations.decision_listeners.append(self.cluster.decided)
+            self.central.connection_listeners.append(self.cluster.connection_changed)
+            self.service.live.log_ids = IdBlocks(self.store.url, "logentry").take
+            if self.api is not None:
+                self.api.app.state.events.ids = IdBlocks(self.store.url, "streamevent").take
+                self.api.app.state.events.mirrored = self.cluster.mirrored
+                self.api.app.state.webhooks.leads = partial(self.cluster.leads, "webhooks")
 
     async def start(self) -> None:
         raise_open_files_limit()
+        if self.cluster is not None:  # before the engine reloads: its claims are the cluster's
+            await self.cluster.start()
         await self.service.open()
         self.pruner.start()
         if self.store.schema.created:
@@ -217,6 +250,10 @@ class Depot:
             if imported:
                 log.info("first run: imported %d chargers from %s", imported, self.settings.first_run_fleet)
         await self.central.start()
+        if self.cluster is not None:
+            from console.core.cluster import ClusterGateway
+
+            self.service.attach(gateway=ClusterGateway(self.central, self.cluster))
         if self.settings.simulate:
             self.sims = SimManager(
                 self.service.live,
@@ -237,6 +274,8 @@ class Depot:
                     "(use --api-tls-cert/--api-tls-key, or bind 127.0.0.1 behind a TLS reverse proxy)", self.api.url,
                 )
             self.service.firmware.serve_at(self.settings.files_url or self.api.url)
+            if self.cluster is not None:
+                await self.cluster.describe(self.central.url, self.api.url)
         else:
             # No REST API: a small server of its own lets chargers fetch firmware and upload logs.
             self.files = ApiServer(self.service, "127.0.0.1", 0, files_only=True)
@@ -262,5 +301,7 @@ class Depot:
         await self.central.stop()
         await self.pruner.stop()
         await self.service.close()
+        if self.cluster is not None:
+            await self.cluster.stop()
         self.store.close()
         return self.service.writer.lost + self.service.writer.dropped

@@ -178,6 +178,11 @@ class EventHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._listeners_changed: list[Callable[[], None]] = []
         self.publish_hooks: list[Callable[[str, Entry, dict[str, Any]], None]] = []
+        # On a cluster node: where event ids come from (blocks no other node gives), else counted here.
+        self.ids: Callable[[], int] | None = None
+        # On a cluster node: whether an event shows what another node said of a charger it holds (that
+        # node's webhooks deliver it; streamed here all the same).
+        self.mirrored: Callable[[Any], bool] | None = None
 
     # -- life ------------------------------------------------------------------------
 
@@ -300,12 +305,14 @@ class EventHub:
         if is_frame(event):
             entry = Entry(None, name, charger_id, sse(name, text))
         else:
-            entry = Entry(self.next_id, name, charger_id, sse(name, text, self.next_id))
-            self.next_id += 1
+            entry_id = self.ids() if self.ids is not None else self.next_id
+            self.next_id = entry_id + 1
+            entry = Entry(entry_id, name, charger_id, sse(name, text, entry_id))
             self._rows.add([entry.id, org, charger_id, name, text, self.service.clock.now()])
             self.tails.setdefault(org, deque(maxlen=self.settings.memory)).append(entry)
-            for hook in self.publish_hooks:
-                hook(org, entry, data)
+            if self.mirrored is None or not self.mirrored(event):  # another node offers its own
+                for hook in self.publish_hooks:
+                    hook(org, entry, data)
         if org == EVERYONE:
             for listeners in self.listeners.values():
                 for listener in listeners:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -73,6 +74,8 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._idle_wait = self.settings.tick_s
+        # On a cluster node: whether this node sends the deliveries now (one node does); None: it always does.
+        self.leads: Callable[[], Awaitable[bool]] | None = None
 
     async def start(self) -> None:
         await self.refresh()
@@ -162,6 +165,8 @@ class WebhookDispatcher:
             await self.refresh()
         if self._new:
             await self._write_new()
+        if self.leads is not None and not await self.leads():
+            return False
         pending = await self.service.store.run(_pending)
         heads: dict[tuple[str, str | None], WebhookDelivery] = {}
         for delivery in pending:  # the oldest pending one of each subscription and charger

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,6 +115,8 @@ class ActionEngine:
         self._limited_session_open: set[str] = set()
         # (charger, connector) -> transaction already held idle before its window.
         self._held: dict[tuple[str, Any], int | None] = {}
+        # On a cluster node: whether this node runs an action now (core.cluster's claim); None runs every one.
+        self.claim: Callable[[Action], Awaitable[bool]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -126,6 +129,9 @@ class ActionEngine:
             )
         )
         for action in actions:
+            if self.claim is not None and (action.state in ("pending", "sent") or self._missed(action, now)):
+                if not await self.claim(action):  # another node's, running there
+                    continue
             if action.command not in COMMANDS:
                 if action.state in ("pending", "sent"):
                     await self._interrupted(action)
@@ -574,6 +580,16 @@ class ActionEngine:
 
     async def _run(self, action: Action) -> None:
         try:
+            if self.claim is not None:
+                try:
+                    claimed = await self.claim(action)
+                except Exception as error:  # the store away: tried again in a moment, never run unclaimed
+                    log.warning("could not claim action %s: %s", action.id, error)
+                    await self.clock.sleep(1.0)
+                    return
+                if not claimed:  # another node runs it (or ran it): its outcome comes through the store
+                    self._open.pop(action.id, None)
+                    return
             if has_window(action):
                 await self._end_window(action)
             else:
@@ -780,3 +796,20 @@ class ActionEngine:
 
     def _publish_schedule(self, charger_id: str) -> None:
         self.live.schedule_changed(charger_id, self.current_schedule(charger_id))
+
+    # -- a cluster (core.cluster) ------------------------------------------------------------
+
+    async def adopt(self, action_id: str) -> None:
+        """A command another cluster node opened or moved on: this engine's copy follows the store (it may
+        cancel it here; which node runs it is the claim's to say)."""
+        if action_id in self._running:
+            return
+        stored = await self.store.run(lambda session: session.get(Action, action_id))
+        if stored is None or stored.command not in COMMANDS or stored.state not in RELOADED:
+            dropped = self._open.pop(action_id, None)
+            if dropped is not None:
+                self._publish_schedule(dropped.charger_id)
+            return
+        self._open[action_id] = stored
+        self._wakeup.set()
+        self._publish_schedule(stored.charger_id)

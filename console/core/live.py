@@ -185,6 +185,12 @@ class LiveState:
         self._by_identity: dict[str, str] = {}
         self._locations: dict[str, LocationView] = {}
         self._next_log_id = 1
+        # On a cluster node: where log entries' ids come from (core.cluster.IdBlocks), so no two nodes give one.
+        self.log_ids: Callable[[], int] | None = None
+        # Told (charger id, saved or removed) when a charger's record changes here (a cluster tells the other nodes).
+        self.record_listeners: list[Callable[[str, bool], None]] = []
+        # On a cluster node: a charger's open sessions are read again when it connects (another node may have had it).
+        self.resume_on_connect = False
         self._unpublished: set[str] = set()
         self._publish_timer: asyncio.TimerHandle | None = None
         # Whether the central system serves wss:// (for the security profile shown).
@@ -251,14 +257,13 @@ class LiveState:
         self._next_log_id = (highest or 0) + 1
         session.commit()
 
-    def _load_sessions(self, session: Session) -> None:
-        """The open sessions, each with its last reading; a connector left with two (a store from
-        before this rule) keeps the newest, and the older is closed as superseded."""
-        open_rows = session.exec(
-            select(Transaction)
-            .where(Transaction.stopped_at.is_(None))  # type: ignore[union-attr]
-            .order_by(col(Transaction.started_at), col(Transaction.id))
-        ).all()
+    def _load_sessions(self, session: Session, charger_id: str | None = None) -> None:
+        """The open sessions (of one charger, or all), each with its last reading; a connector left with two
+        (a store from before this rule) keeps the newest, and the older is closed as superseded."""
+        query = select(Transaction).where(Transaction.stopped_at.is_(None))  # type: ignore[union-attr]
+        if charger_id is not None:
+            query = query.where(Transaction.charger_id == charger_id)
+        open_rows = session.exec(query.order_by(col(Transaction.started_at), col(Transaction.id))).all()
         for open_tx in open_rows:
             live = self._chargers.get(open_tx.charger_id)
             if live is None:
@@ -288,6 +293,8 @@ class LiveState:
     # -- records (from the fleet service) ------------------------------------------
 
     def record_saved(self, charger: Charger) -> None:
+        for listener in self.record_listeners:
+            listener(charger.id, True)
         live = self._chargers.get(charger.id)
         if live is None:
             self._add(charger, ChargerState(charger_id=charger.id), {})
@@ -303,6 +310,8 @@ class LiveState:
         self._publish(charger.id)
 
     def record_removed(self, charger: Charger) -> None:
+        for listener in self.record_listeners:
+            listener(charger.id, False)
         self._chargers.pop(charger.id, None)
         self._by_identity.pop(charger.identity, None)
         self.bus.publish(ChargerRemoved(charger_id=charger.id, identity=charger.identity))
@@ -468,6 +477,8 @@ class LiveState:
         return {name: getattr(state, name) for name in STATE_COLUMNS}
 
     async def connected(self, charger_id: str) -> None:
+        if self.resume_on_connect:
+            await self.resume_sessions(charger_id)
         live = self._chargers[charger_id]
         now = self._now()
         if live.state.connected_since is not None:
@@ -1236,8 +1247,8 @@ class LiveState:
         """
         if charger_id is None:
             charger_id = self._by_identity.get(identity)
-        entry_id = self._next_log_id
-        self._next_log_id += 1
+        entry_id = self.log_ids() if self.log_ids is not None else self._next_log_id
+        self._next_log_id = entry_id + 1
         at = self._now()
         self._log_rows.add([entry_id, charger_id, identity, at, direction, action, message_id, message])
         if direction != "event" and not self.bus.wants_frames:
@@ -1284,6 +1295,82 @@ class LiveState:
         else:
             live.limits[source] = kw
         self._publish(charger_id)
+
+    # -- a cluster: chargers another node holds (core.cluster) ----------------------
+
+    def shared_state(self, charger_id: str) -> dict[str, Any] | None:
+        """What the other nodes of a cluster show of a charger this node holds: its live figures, compact."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return None
+        state = live.state
+        return {
+            "status": state.status,
+            "connected": state.is_connected,
+            "charging": state.is_charging,
+            "kw": state.current_power_kw,
+            "kwh": state.session_energy_kwh,
+            "provisioning": state.provisioning,
+            "seen": state.last_seen.isoformat() if state.last_seen is not None else None,
+            "power": [[number, watts] for number, watts in live.power_w.items()],
+            "connectors": [
+                [c.connector_id, c.status, c.error_code, c.current_a, c.soc_percent] for c in live.connectors.values()
+            ],
+            "sessions": [[number, tx.transaction_id, tx.meter_start_wh, tx.reference] for number, tx in live.sessions.items()],
+            "limits": live.limits,
+        }
+
+    def apply_shared_state(self, charger_id: str, shared: dict[str, Any] | None) -> None:
+        """A charger another node holds, as that node says it is now; None: no node holds it (offline).
+
+        Shown and published, not written: the node holding the charger writes its state."""
+        live = self._chargers.get(charger_id)
+        if live is None:
+            return
+        state = live.state
+        if shared is None:
+            if not state.is_connected:
+                return
+            state.is_connected = state.is_charging = False
+            state.current_power_kw = 0.0
+            state.status = state.provisioning = "offline"
+            state.offline_since = self._now()
+            live.power_w.clear()
+        else:
+            state.status = shared["status"]
+            state.is_connected = shared["connected"]
+            state.is_charging = shared["charging"]
+            state.current_power_kw = shared["kw"]
+            state.session_energy_kwh = shared["kwh"]
+            state.provisioning = shared["provisioning"]
+            state.last_seen = datetime.fromisoformat(shared["seen"]) if shared["seen"] else None
+            live.power_w = {int(number): float(watts) for number, watts in shared["power"]}
+            live.connectors = {
+                number: ConnectorView(connector_id=number, status=status, error_code=error, current_a=current, soc_percent=soc)
+                for number, status, error, current, soc in shared["connectors"]
+            }
+            before = live.sessions
+            live.sessions = {
+                number: before[number]
+                if number in before and before[number].transaction_id == transaction_id
+                else Session_(transaction_id, meter_start_wh, reference=reference)
+                for number, transaction_id, meter_start_wh, reference in shared["sessions"]
+            }
+            live.limits = dict(shared["limits"])
+        self._publish_soon(charger_id)
+
+    async def resume_sessions(self, charger_id: str) -> None:
+        """Read the charger's open sessions from the store again: on a cluster, another node may have held it
+        since this one last did (it died, or the charger moved), and its sessions go on here."""
+
+        def read(session: Session) -> None:
+            live = self._chargers.get(charger_id)
+            if live is not None:
+                live.sessions = {}
+                self._load_sessions(session, charger_id)
+                session.commit()
+
+        await self.store.run(read)
 
 
 def _total_current(connectors: Any) -> float | None:

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Sequence, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from console.core.views import OCPP_VERSIONS  # noqa: F401  (re-exported for the store's users)
@@ -447,3 +447,52 @@ class Reservation(SQLModel, table=True):
     detail: str | None = None
     created_at: datetime
     updated_at: datetime
+
+
+# -- the cluster (core.cluster): empty on a single node --------------------------------------------
+
+# The blocks of ids cluster nodes give rows themselves (core.cluster.IdBlocks); PostgreSQL only.
+CLUSTER_ID_BLOCKS = Sequence("cluster_id_blocks", metadata=SQLModel.metadata)
+
+
+class ClusterNode(SQLModel, table=True):
+    """A `serve --cluster` node: alive while its lease, renewed by its heartbeat on the database's clock, runs."""
+
+    name: str = Field(primary_key=True)
+    host: str
+    pid: int
+    ocpp_url: str | None = None
+    api_url: str | None = None
+    started_at: datetime
+    heartbeat_at: datetime
+    lease_until: datetime = Field(index=True)
+
+
+class ChargerLink(SQLModel, table=True):
+    """Which node holds a charger's connection now; gone with the connection, or with the node's lease."""
+
+    charger_id: str = Field(primary_key=True, foreign_key="charger.id", ondelete="CASCADE")
+    node: str = Field(foreign_key="clusternode.name", ondelete="CASCADE", index=True)
+    connected_at: datetime
+
+
+class ClusterCall(SQLModel, table=True):
+    """A CALL one node asks the node holding the charger to make; deleted once its caller has the outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    node: str = Field(index=True)
+    caller: str
+    identity: str
+    operation: str
+    request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime
+    taken_at: datetime | None = None
+
+
+class ActionClaim(SQLModel, table=True):
+    """The node that runs an action (due, or a window's end): one node per action while that node lives."""
+
+    action_id: str = Field(primary_key=True, foreign_key="action.id", ondelete="CASCADE")
+    node: str
+    claimed_at: datetime

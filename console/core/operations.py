@@ -183,8 +183,20 @@ def answered_state(answer: dict[str, Any]) -> tuple[str, str | None]:
     return ("acknowledged" if status in ACKNOWLEDGING else "rejected"), str(status)
 
 
+class Relayed(Exception):
+    """A CALL another node of a cluster made failed there: its reason, detail and error answer as that node classified them."""
+
+    def __init__(self, reason: str, detail: str, answer: dict[str, Any] | None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.answer = answer
+
+
 def failure_of(error: BaseException, ocpp_version: str, operation: str) -> tuple[str, str, dict[str, Any] | None]:
     """(reason, detail, error answer) for an exception from the gateway's call of `operation`."""
+    if isinstance(error, Relayed):
+        return error.reason, error.detail, error.answer
     if isinstance(error, TimeoutError):
         return TIMEOUT, f"timeout: {error}", None
     if isinstance(error, ConnectionError):

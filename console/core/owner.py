@@ -4,9 +4,11 @@ Two servers on one store would each hand out the same ids and run the same
 actions. SQLite: an exclusive `flock` on a lock file beside the store
 (`console.db.lock`), held for the process's life; the kernel lets go however the
 process ends, so a crash leaves nothing to clean up. PostgreSQL: a session-level
-advisory lock held on a connection of its own, until cluster mode exists; a server
-restart ends that session, and the owner takes the lock again once the store takes
-writes again (`reclaim`).
+advisory lock held on a connection of its own; a server restart ends that session, and
+the owner takes the lock again once the store takes writes again (`reclaim`). The nodes
+of a cluster (`serve --cluster`, core.cluster) share the store: each holds the same lock
+shared, so they run side by side while a console or `serve` that wants it alone is refused
+(and a node is refused while one of those runs).
 Readers (`chargers`, `doctor`, `keys`, `store backup`) take no lock and work
 beside the owner; SQLite's own locking keeps their reads consistent.
 """
@@ -29,6 +31,8 @@ from console.core.errors import ConsoleError
 ADVISORY_KEY = 0x4F435050
 # How long a console waits for a lock held by a reader bringing the schema up to date.
 ACQUIRE_WAIT_S = 2.0
+# Taken (blocking) around a cluster node's schema upgrade: nodes starting together migrate one at a time.
+SCHEMA_KEY = 0x4F435051
 
 
 class StoreOwned(ConsoleError):
@@ -55,13 +59,22 @@ class OwnerLock:
         self._since = datetime.now().astimezone()
         # This process took the advisory lock and has not let go (it may have lost it to a restart meanwhile).
         self._owned = False
+        # A cluster node's share of the store (PostgreSQL only): other nodes hold it beside this one.
+        self.shared = False
 
-    def acquire(self) -> None:
-        """Own the store for this process's life, or raise StoreOwned saying who does."""
+    def acquire(self, shared: bool = False) -> None:
+        """Own the store for this process's life (`shared`: with the other nodes of a cluster), or raise
+        StoreOwned saying who does."""
+        if shared and not self.postgres:
+            raise StoreOwned("a cluster needs PostgreSQL (--db postgresql://…): a SQLite store has one owner")
+        self.shared = shared
         deadline = time.monotonic() + ACQUIRE_WAIT_S
         self._since = datetime.now().astimezone()
-        while not self.try_acquire(f"pid {os.getpid()}, started at {self._since:%Y-%m-%d %H:%M:%S %Z}"):
+        role = "cluster node, " if shared else ""
+        while not self.try_acquire(f"{role}pid {os.getpid()}, started at {self._since:%Y-%m-%d %H:%M:%S %Z}"):
             if time.monotonic() > deadline:
+                if shared:
+                    raise StoreOwned(f"another ocpp-console ({self.holder()}) owns this store alone; stop it before starting cluster nodes")
                 raise StoreOwned(f"another ocpp-console ({self.holder()}) owns this store; stop it first, or use another --db")
             time.sleep(0.05)
 
@@ -92,13 +105,13 @@ class OwnerLock:
             with self.engine.connect() as connection:
                 name = connection.execute(
                     text(
-                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "SELECT string_agg(substr(a.application_name, 14), '; ') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                         "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = :key "
                         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                     ),
                     {"key": ADVISORY_KEY},
                 ).scalar()
-            return (name or "").removeprefix("ocpp-console ") or "unknown"
+            return name or "unknown"
         assert self.path is not None
         try:
             return self.path.read_text().strip() or "unknown"
@@ -139,7 +152,8 @@ class OwnerLock:
         connection = self.engine.connect()
         try:
             connection.execute(text("SELECT set_config('application_name', :name, false)"), {"name": f"ocpp-console {who}"})
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+            function = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+            taken = connection.execute(text(f"SELECT {function}(:key)"), {"key": ADVISORY_KEY}).scalar()
             connection.commit()
         except BaseException:
             connection.close()

@@ -29,6 +29,8 @@ from console.core.views import ChargerView, iso
 log = logging.getLogger(__name__)
 
 CAP_PROFILE_ID = 2001
+# How often a cluster node asks whether it is the one that balances (s).
+LEADER_CHECK_S = 2.0
 # Changes smaller than this (W) are not worth a profile.
 TOLERANCE_W = 50.0
 
@@ -104,6 +106,9 @@ class PowerCap:
         self._dirty: set[str] = set()
         self._kick = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # On a cluster node: whether this node balances now (one node does, core.cluster); None: it always does.
+        self.leads: Callable[[], Awaitable[bool]] | None = None
+        self._leading = False
 
     async def start(self) -> None:
         subscription = self.bus.subscribe(kinds=(ChargerUpdated, ChargerRemoved))
@@ -197,7 +202,23 @@ class PowerCap:
 
     async def _balance_loop(self) -> None:
         while True:
-            await self._kick.wait()
+            if self.leads is None:
+                await self._kick.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), LEADER_CHECK_S)
+                try:
+                    leading = await self.leads()
+                except Exception as error:  # the store away: asked again next round
+                    log.warning("power cap: could not tell whether this node balances: %s", error)
+                    leading = False
+                if not leading:
+                    self._leading = False
+                    self._kick.clear()
+                    continue
+                if not self._leading:  # taken over (or first): every capped location is balanced afresh
+                    self._leading = True
+                    self._dirty.update(location.id for location in self.live.locations() if location.power_cap_kw)
             self._kick.clear()
             for location_id in list(self._dirty):
                 self._dirty.discard(location_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,8 @@ class Registrations:
         self._scheduled = False
         # Whether the last attempt noted was its identity's first in its hour (the rest are counted, not logged).
         self.first_this_hour = True
+        # Told (identity, decision) of an operator's decision taken here (a cluster tells the other nodes).
+        self.decision_listeners: list[Callable[[str, str], None]] = []
 
     def load(self, session: Session) -> None:
         """At start: the decisions taken, and the identities seen last (their counts), so an attempt is never a read."""
@@ -224,6 +227,12 @@ class Registrations:
         return self.live.view(charger.id)
 
     def _decided(self, identity: str, decision: str) -> None:
+        for listener in self.decision_listeners:
+            listener(identity, decision)
+        self.decided_elsewhere(identity, decision)
+
+    def decided_elsewhere(self, identity: str, decision: str) -> None:
+        """An operator's decision on an identity, taken here or (a cluster) on another node."""
         self._decisions[identity] = decision
         seen = self._seen.get(identity)
         if seen is not None:

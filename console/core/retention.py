@@ -20,7 +20,7 @@ import contextlib
 import logging
 import re
 from functools import partial
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -172,6 +172,8 @@ class Pruner:
         self.raw_since: dict[str, datetime | None] = {}
         self.last_pass: PruneCounts | None = None
         self.passes = 0
+        # On a cluster node: whether this node is the one that prunes now (one node does, core.cluster).
+        self.leads: Callable[[], Awaitable[bool]] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -194,7 +196,8 @@ class Pruner:
                 )
         while True:
             try:
-                await self.prune()
+                if self.leads is None or await self.leads():
+                    await self.prune()
             except StoreUnavailable:
                 pass  # the store says so itself; the next pass tries again
             except Exception:

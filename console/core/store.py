@@ -25,7 +25,7 @@ from sqlmodel import Session, create_engine
 
 from console.core import models  # noqa: F401  (registers the tables)
 from console.core.errors import StoreUnavailable
-from console.core.owner import OwnerLock, StoreOwned
+from console.core.owner import SCHEMA_KEY, OwnerLock, StoreOwned
 from console.migrations import SchemaOpened, current_revision, head, open_schema
 
 T = TypeVar("T")
@@ -158,15 +158,16 @@ def unavailable_reason(error: BaseException) -> str | None:
 
 
 class Store:
-    def __init__(self, url: str | None = None, *, owner: bool = False) -> None:
-        """Open the store, bringing its schema up to date; `owner`: hold it alone (a console or `serve`), else read beside."""
+    def __init__(self, url: str | None = None, *, owner: bool = False, cluster: bool = False) -> None:
+        """Open the store, bringing its schema up to date; `owner`: hold it alone (a console or `serve`), or with
+        `cluster` share it with the other nodes of a cluster (PostgreSQL); else read beside."""
         self.url = url or default_db_url()
         self.engine = make_engine(self.url)
         self.owner_lock = OwnerLock(self.url, self.engine)
         try:
             if owner:
-                self.owner_lock.acquire()
-                self.schema = open_schema(self.engine)
+                self.owner_lock.acquire(shared=cluster)
+                self.schema = self._open_as_node() if cluster else open_schema(self.engine)
             else:
                 self.schema = self._open_beside_owner()
         except BaseException:
@@ -332,6 +333,17 @@ class Store:
                 )
         except Exception as error:  # the server gone again: the next recovery tries again
             log.warning("could not take the store's owner lock again: %s", error)
+
+    def _open_as_node(self) -> SchemaOpened:
+        """A cluster node brings the schema up to date holding the schema lock: nodes starting together take turns."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_KEY})
+            connection.commit()
+            try:
+                return open_schema(self.engine)
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_KEY})
+                connection.commit()
 
     def _open_beside_owner(self) -> SchemaOpened:
         """A reader changes the schema only while no console owns the store, never under a running one."""

@@ -25,6 +25,7 @@ import logging
 import os
 import ssl
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -173,6 +174,9 @@ class CentralSystem:
             raise ValueError(f"unknown transport {self.transport!r}: one of {', '.join(TRANSPORTS)}")
         self._server: Server | Listener | None = None
         self._links: dict[str, Link] = {}
+        # Told (identity, charger id, connected) when a charger's connection here begins and when it ends
+        # (a cluster node's connection registry).
+        self.connection_listeners: list[Callable[[str, str, bool], None]] = []
         self._closing: set[asyncio.Task[None]] = set()
         # Good password checks, by (stored hash, sha256 of the password), so a reconnect
         # storm does not pay scrypt again for every charger.
@@ -406,6 +410,8 @@ class CentralSystem:
         remote = connection.remote_address[0] if connection.remote_address else "?"
         self.live.log(identity, "event", f"connected from {remote} ({subprotocol})")
         await self.live.connected(charger_id)
+        for listener in self.connection_listeners:
+            listener(identity, charger_id, True)
         quality = asyncio.create_task(self._watch_quality(link))
         try:
             await charge_point.start()
@@ -419,6 +425,8 @@ class CentralSystem:
                 self.collector.closed()
             if self._links.get(identity) is link:
                 del self._links[identity]
+                for listener in self.connection_listeners:
+                    listener(identity, charger_id, False)
                 await self.live.disconnected(charger_id)
 
     async def _watch_quality(self, link: Link) -> None:
