@@ -1,0 +1,446 @@
+"""The depot planner: each session's power per time slot, as a linear program solved by HiGHS.
+
+A location's plan covers `slots` slots of `slot_minutes` from `start`. Each
+session has a power per slot between 0 and its maximum (the charger's and the
+vehicle's, whichever is lower) until its departure, and 0 after. Together they
+stay under the location's cap minus its base load in every slot. The plan
+meets every need where that is possible and, among the plans that do, costs
+least under the tariff (a price per kWh per slot). Where not every need can be
+met the shortfall is what the LP gives up, weighted by the sessions' order
+(the token's priority, higher first, then the earliest departure): a kWh of a
+session earlier in that order always outweighs one of a later one.
+
+    minimise   Σ_s Σ_t (price_t + ε·t)·h·x[s,t]  +  Σ_s w_s·u_s
+    subject to Σ_t h·x[s,t] + u_s ≥ E_s                 (each session's need, u_s its shortfall)
+               Σ_s x[s,t] ≤ cap_t − base_t              (the cap, every slot)
+               0 ≤ x[s,t] ≤ max_s  (t before departure), u_s ≥ 0
+
+h is the slot's length in hours. ε·t (a millionth per slot) breaks ties
+toward charging early, so without a tariff a session charges as soon as it
+can. Pure arithmetic on plain values: no store, no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import highspy
+import numpy as np
+
+SLOT_MINUTES = 15
+SLOTS = 96
+# A shortfall under this (kWh) is rounding: the session makes it.
+MET_TOLERANCE_KWH = 0.05
+EARLY_BIAS = 1e-6
+
+
+def _hush_banner() -> None:
+    """HiGHS prints its banner on standard output (from C, past `sys.stdout`) at its first solver: take it at import, unseen."""
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_hush_banner()
+
+
+class PlanInputError(ValueError):
+    """An input the planner cannot take: `field` names it, as a form or an envelope shows it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNeed:
+    """What one session needs from now on."""
+
+    key: str
+    # The most it can take (kW): the charger's and the vehicle's maximum, whichever is lower.
+    max_kw: float
+    # Energy still to deliver (kWh) before `departure`.
+    energy_kwh: float
+    departure: datetime
+    # Higher goes first when not every need can be met.
+    priority: int = 0
+    # Charge at full power now, whatever it costs.
+    pinned: bool = False
+    # Its charger refused its profile: it draws its maximum until full, and the plan works around it.
+    uncontrolled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    key: str
+    power_kw: tuple[float, ...]
+    need_kwh: float
+    planned_kwh: float
+    departure: datetime
+    priority: int
+
+    @property
+    def shortfall_kwh(self) -> float:
+        return max(0.0, round(self.need_kwh - self.planned_kwh, 3))
+
+    @property
+    def makes_it(self) -> bool:
+        return self.shortfall_kwh <= MET_TOLERANCE_KWH
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    start: datetime
+    slot_minutes: int
+    # The power left for the sessions per slot (kW): the cap minus the base load; None when uncapped.
+    available_kw: tuple[float, ...] | None
+    prices: tuple[float, ...] | None
+    sessions: tuple[SessionPlan, ...]
+    cost: float
+    # What equal shares of the cap (the console without a planner) would cost for the same needs.
+    baseline_cost: float
+    baseline_shortfall_kwh: float
+    solve_ms: float
+    status: str = "optimal"
+    misses: tuple[str, ...] = field(default=())
+
+    def session(self, key: str) -> SessionPlan | None:
+        return next((item for item in self.sessions if item.key == key), None)
+
+    def slot_start(self, index: int) -> datetime:
+        return self.start + timedelta(minutes=self.slot_minutes * index)
+
+    def total_kw(self) -> list[float]:
+        return [round(sum(item.power_kw[t] for item in self.sessions), 3) for t in range(self.slots)]
+
+    @property
+    def slots(self) -> int:
+        return len(self.sessions[0].power_kw) if self.sessions else (len(self.prices or self.available_kw or ()) or SLOTS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat().replace("+00:00", "Z"),
+            "slotMinutes": self.slot_minutes,
+            "status": self.status,
+            "availableKw": list(self.available_kw) if self.available_kw is not None else None,
+            "prices": list(self.prices) if self.prices is not None else None,
+            "cost": round(self.cost, 4),
+            "baselineCost": round(self.baseline_cost, 4),
+            "baselineShortfallKWh": round(self.baseline_shortfall_kwh, 3),
+            "solveMs": round(self.solve_ms, 1),
+            "misses": list(self.misses),
+            "sessions": [
+                {
+                    "key": item.key,
+                    "departBy": item.departure.isoformat().replace("+00:00", "Z"),
+                    "priority": item.priority,
+                    "needKWh": round(item.need_kwh, 3),
+                    "plannedKWh": round(item.planned_kwh, 3),
+                    "shortfallKWh": item.shortfall_kwh,
+                    "makesIt": item.makes_it,
+                    "powerKw": [round(value, 3) for value in item.power_kw],
+                }
+                for item in self.sessions
+            ],
+        }
+
+
+def check_series(name: str, values: Any, slots: int, *, allow_zero: bool = True) -> tuple[float, ...]:
+    """A per-slot series (tariff, base load): exactly `slots` numbers, none negative or missing."""
+    if not isinstance(values, (list, tuple)) or not values:
+        raise PlanInputError(name, f"{name} must be a list of {slots} numbers, one per slot")
+    if len(values) != slots:
+        raise PlanInputError(name, f"{name} has {len(values)} slots; it must have {slots} (a gap or an extra slot)")
+    result = []
+    for index, value in enumerate(values):
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise PlanInputError(name, f"{name} slot {index} is missing or not a number")
+        if value < 0 or (value == 0 and not allow_zero):
+            raise PlanInputError(name, f"{name} slot {index} is negative ({value})")
+        result.append(float(value))
+    return tuple(result)
+
+
+def departure_slots(start: datetime, departure: datetime, slot_minutes: int, slots: int) -> float:
+    """How many slots (fractional) lie between `start` and `departure`, within the horizon."""
+    return max(0.0, min(float(slots), (departure - start).total_seconds() / (slot_minutes * 60)))
+
+
+def _order(needs: list[SessionNeed]) -> list[int]:
+    """Indexes of `needs` in the order the planner serves them when not all can be met."""
+    return sorted(range(len(needs)), key=lambda i: (-needs[i].priority, needs[i].departure, needs[i].key))
+
+
+def _upper_bounds(needs: list[SessionNeed], start: datetime, slot_minutes: int, slots: int) -> np.ndarray:
+    """Each session's most power per slot (kW): its max before departure, a fraction in the slot it leaves in."""
+    upper = np.zeros((len(needs), slots))
+    for s, need in enumerate(needs):
+        span = departure_slots(start, need.departure, slot_minutes, slots)
+        full = int(span)
+        upper[s, :full] = need.max_kw
+        if full < slots and span > full:
+            upper[s, full] = need.max_kw * (span - full)
+    return upper
+
+
+def _forced(needs: list[SessionNeed], upper: np.ndarray, hours: float) -> np.ndarray:
+    """Pinned and uncontrolled sessions draw their max from now until their need is met."""
+    lower = np.zeros_like(upper)
+    for s, need in enumerate(needs):
+        if not (need.pinned or need.uncontrolled):
+            continue
+        left = need.energy_kwh
+        for t in range(upper.shape[1]):
+            if left <= 1e-9 or upper[s, t] <= 0:
+                break
+            lower[s, t] = min(upper[s, t], left / hours)
+            left -= lower[s, t] * hours
+    return lower
+
+
+def plan(
+    needs: list[SessionNeed],
+    start: datetime,
+    *,
+    cap_kw: float | None = None,
+    base_load_kw: tuple[float, ...] | None = None,
+    prices: tuple[float, ...] | None = None,
+    slot_minutes: int = SLOT_MINUTES,
+    slots: int = SLOTS,
+) -> Plan:
+    """The least-cost plan that meets every need it can, within the cap."""
+    started = time.perf_counter()
+    hours = slot_minutes / 60
+    n = len(needs)
+    available = None
+    if cap_kw is not None:
+        base = np.asarray(base_load_kw if base_load_kw is not None else (0.0,) * slots, dtype=float)
+        available = np.maximum(0.0, cap_kw - base)
+    price = np.asarray(prices if prices is not None else (0.0,) * slots, dtype=float)
+    energy = np.array([max(0.0, need.energy_kwh) for need in needs], dtype=float)
+    upper = _upper_bounds(needs, start, slot_minutes, slots)
+    lower = _forced(needs, upper, hours)
+    if available is not None:
+        # Forced draws beyond the cap cannot be planned away: they are shrunk to fit, in the sessions' order.
+        over = lower.sum(axis=0) - available
+        if (over > 1e-9).any():
+            for t in np.nonzero(over > 1e-9)[0]:
+                scale = available[t] / lower[:, t].sum()
+                lower[:, t] *= scale
+    power = np.zeros((n, slots))
+    status = "optimal"
+    if n:
+        power, status = _solve(needs, energy, lower, upper, available, price, hours)
+    sessions = tuple(
+        SessionPlan(
+            key=need.key,
+            power_kw=tuple(np.round(power[s], 4).tolist()),
+            need_kwh=float(energy[s]),
+            planned_kwh=float(round(power[s].sum() * hours, 4)),
+            departure=need.departure,
+            priority=need.priority,
+        )
+        for s, need in enumerate(needs)
+    )
+    cost = float((power.sum(axis=0) * price).sum() * hours)
+    baseline, baseline_shortfall = equal_share_cost(needs, upper, energy, available, price, hours)
+    return Plan(
+        start=start,
+        slot_minutes=slot_minutes,
+        available_kw=None if available is None else tuple(available.tolist()),
+        prices=None if prices is None else tuple(price.tolist()),
+        sessions=sessions,
+        cost=cost,
+        baseline_cost=baseline,
+        baseline_shortfall_kwh=baseline_shortfall,
+        solve_ms=(time.perf_counter() - started) * 1000,
+        status=status,
+        misses=tuple(item.key for item in sessions if not item.makes_it),
+    )
+
+
+def _blocks(lower: np.ndarray, upper: np.ndarray, available: np.ndarray | None, price: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of slots in which nothing differs (bounds, cap, price): (first slot, number of slots).
+
+    Slots of one run are interchangeable, so the LP needs one column per session
+    per run, not per slot: a depot whose vans leave between 05:00 and 07:00 has a
+    dozen runs, not 96 slots.
+    """
+    slots = upper.shape[1]
+    change = np.any(upper[:, 1:] != upper[:, :-1], axis=0) | np.any(lower[:, 1:] != lower[:, :-1], axis=0)
+    change |= price[1:] != price[:-1]
+    if available is not None:
+        change |= available[1:] != available[:-1]
+    firsts = [0, *(np.nonzero(change)[0] + 1).tolist()]
+    return [(first, (firsts[i + 1] if i + 1 < len(firsts) else slots) - first) for i, first in enumerate(firsts)]
+
+
+def _solve(
+    needs: list[SessionNeed],
+    energy: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    available: np.ndarray | None,
+    price: np.ndarray,
+    hours: float,
+) -> tuple[np.ndarray, str]:
+    n, slots = upper.shape
+    blocks = _blocks(lower, upper, available, price)
+    first = np.array([block[0] for block in blocks])
+    length = np.array([block[1] for block in blocks], dtype=float)
+    # A column is a session's energy-weighted power summed over a run (kW x slots), spread evenly back over it.
+    block_upper = upper[:, first] * length
+    block_lower = lower[:, first] * length
+    # Only runs a session can draw in are columns: a van leaving at 05:30 has none after it.
+    rows_s, rows_b = np.nonzero(block_upper > 0)
+    m = len(rows_s)
+    order = _order(needs)
+    rank = np.empty(n)
+    rank[order] = np.arange(n)
+    top_price = float(price.max()) if len(price) else 0.0
+    # Any shortfall outweighs any energy cost; one kWh of an earlier session outweighs one of a later.
+    unit = (top_price + 1.0) * 10.0
+    weights = unit * (n + (n - rank))
+    cost = np.concatenate([(price[first[rows_b]] + EARLY_BIAS * (first[rows_b] + 1)) * hours, weights])
+    col_lower = np.concatenate([block_lower[rows_s, rows_b], np.zeros(n)])
+    col_upper = np.concatenate([block_upper[rows_s, rows_b], np.full(n, highspy.kHighsInf)])
+    capped = available is not None
+    # Column-wise matrix: y[s,b] is in session s's energy row and (capped) run b's cap row; u_s in its energy row.
+    per_column = 2 if capped else 1
+    starts = np.concatenate([np.arange(m) * per_column, m * per_column + np.arange(n + 1)])
+    if capped:
+        index = np.empty(2 * m, dtype=np.int32)
+        index[0::2] = rows_s
+        index[1::2] = n + rows_b
+        value = np.empty(2 * m)
+        value[0::2] = hours
+        value[1::2] = 1.0
+    else:
+        index = rows_s.astype(np.int32)
+        value = np.full(m, hours)
+    index = np.concatenate([index, np.arange(n, dtype=np.int32)])
+    value = np.concatenate([value, np.ones(n)])
+    row_lower = energy.copy()
+    row_upper = np.full(n, highspy.kHighsInf)
+    if capped:
+        assert available is not None
+        row_lower = np.concatenate([row_lower, np.full(len(blocks), -highspy.kHighsInf)])
+        row_upper = np.concatenate([row_upper, available[first] * length])
+    lp = highspy.HighsLp()
+    lp.num_col_ = m + n
+    lp.num_row_ = len(row_lower)
+    lp.col_cost_ = cost
+    lp.col_lower_ = col_lower
+    lp.col_upper_ = col_upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = starts.astype(np.int32)
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = value
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("threads", 1)
+    solver.passModel(lp)
+    solver.run()
+    model_status = solver.getModelStatus()
+    power = np.zeros((n, slots))
+    if model_status != highspy.HighsModelStatus.kOptimal:
+        return power, solver.modelStatusToString(model_status).lower()
+    values = np.maximum(0.0, np.asarray(solver.getSolution().col_value[:m]))
+    per_block = np.zeros((n, len(blocks)))
+    per_block[rows_s, rows_b] = values
+    forced = lower.any(axis=1)
+    for b, (first_slot, count) in enumerate(blocks):
+        total = per_block[:, b]
+        # Forced draws stay as planned; the rest charge as early in the run as the run allows.
+        power[forced, first_slot : first_slot + count] = (total[forced] / count)[:, None]
+        room = None if available is None else available[first_slot] - power[forced, first_slot].sum()
+        power[~forced, first_slot : first_slot + count] = _front_load(total[~forced], upper[~forced, first_slot], room, count)
+    return power, "optimal"
+
+
+def water_fill(amount: float, heads: np.ndarray) -> np.ndarray:
+    """`amount` shared equally among `heads`, none above its head (what a bounded one leaves goes to the rest)."""
+    if amount >= heads.sum():
+        return heads.copy()
+    ordered = np.sort(heads)
+    n = len(ordered)
+    # The level L with sum(min(head, L)) == amount.
+    spent = np.concatenate([[0.0], np.cumsum(ordered)[:-1]])
+    levels = (amount - spent) / (n - np.arange(n))
+    index = int(np.argmax(levels <= ordered))
+    return np.minimum(heads, levels[index])
+
+
+def _front_load(totals: np.ndarray, max_kw: np.ndarray, room: float | None, count: int) -> np.ndarray:
+    """Each session's `totals` (kW x slots) over `count` alike slots, as early as its max and the room allow.
+
+    In each slot a session first gets what it must to finish within the slots
+    left at its max, then the rest of the room is shared equally; so no later
+    slot is asked for more than it has.
+    """
+    power = np.zeros((len(totals), count))
+    left = totals.copy()
+    for j in range(count):
+        remaining = count - j - 1
+        must = np.maximum(0.0, left - max_kw * remaining)
+        heads = np.maximum(0.0, np.minimum(max_kw, left) - must)
+        spare = np.inf if room is None else max(0.0, room - must.sum())
+        give = must + water_fill(spare, heads) if spare < np.inf else must + heads
+        give = np.minimum(give, left)
+        power[:, j] = give
+        left = left - give
+    return power
+
+
+def equal_share(cap_kw: float, bounds: list[float]) -> list[float]:
+    """Equal shares of `cap_kw`, each at most its bound; what a bounded one leaves goes to the rest."""
+    result = [0.0] * len(bounds)
+    remaining = cap_kw
+    pending = sorted((bound, i) for i, bound in enumerate(bounds) if bound > 0)
+    while pending:
+        equal = remaining / len(pending)
+        bound, i = pending[0]
+        if bound <= equal:
+            result[i] = bound
+            remaining -= bound
+            pending.pop(0)
+            continue
+        for _, j in pending:
+            result[j] = equal
+        break
+    return result
+
+
+def equal_share_cost(
+    needs: list[SessionNeed],
+    upper: np.ndarray,
+    energy: np.ndarray,
+    available: np.ndarray | None,
+    price: np.ndarray,
+    hours: float,
+) -> tuple[float, float]:
+    """The cost and total shortfall of the console's equal shares: every session draws from now, its share of the cap."""
+    left = energy.copy()
+    cost = 0.0
+    for t in range(upper.shape[1]):
+        bounds = [float(min(upper[s, t], left[s] / hours)) if left[s] > 1e-9 else 0.0 for s in range(len(needs))]
+        if not any(bounds):
+            continue
+        shares = bounds if available is None else equal_share(float(available[t]), bounds)
+        for s, kw in enumerate(shares):
+            left[s] -= kw * hours
+            cost += kw * hours * float(price[t])
+    return cost, float(np.maximum(left, 0.0).sum())
