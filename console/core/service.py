@@ -25,6 +25,7 @@ from console.core.live import LiveState, log_view
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
 from console.core.powercap import PowerCap
+from console.core.planning import DepotPlanner
 from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
 from console.core.queries import Queries, action_view
@@ -79,6 +80,11 @@ class ConsoleService:
             lambda identity: self.gateway is not None and self.gateway.is_connected(identity),
             self.engine.command_limit_w,
         )
+        self.planner = DepotPlanner(
+            store, self.live, self.bus, self.clock, self.operate,
+            lambda identity: self.gateway is not None and self.gateway.is_connected(identity),
+        )
+        self.power_cap.planned = self.planner.planned
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         # The retention pruner, when one runs (the depot's): it says how far back raw data goes.
@@ -100,6 +106,7 @@ class ConsoleService:
         self.writer.start()
         await self.engine.start()
         await self.power_cap.start()
+        await self.planner.start()
 
     def _load(self, session: Session) -> None:
         self.fleet.ensure_org(session, DEFAULT_ORG)
@@ -109,6 +116,7 @@ class ConsoleService:
 
     async def close(self) -> None:
         await self.firmware.close()
+        await self.planner.stop()
         await self.power_cap.stop()
         await self.engine.stop()
         await self.writer.stop()
@@ -193,6 +201,7 @@ class ConsoleService:
 
         self.live.locations_changed(await self.store.run(write))
         self.power_cap.location_changed(location_id)
+        self.planner.mark(location_id)
         return next(view for view in await self.list_locations() if view.id == location_id)
 
     async def charger_logs(self, charger_id: str, limit: int = 200) -> list[LogView]:
