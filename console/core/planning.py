@@ -573,40 +573,37 @@ class DepotPlanner:
             self.mark(record.location_id)
 
     async def ev_needs(self, charger_id: str, evse_id: int, needs: dict[str, Any]) -> str:
-        """NotifyEVChargingNeeds: the EV's departure and energy. Answers Accepted when planned by them, else NoChargingProfile."""
+        """NotifyEVChargingNeeds: the EV's departure, energy and maximum, kept as the session's need.
+
+        Answers Accepted when a plan (a profile) follows, Rejected when it cannot be
+        taken or the location does not plan (no smart charging there).
+        """
         departure = _as_time(needs.get("departureTime"))
         ac, dc = needs.get("acChargingParameters") or {}, needs.get("dcChargingParameters") or {}
+        record = self.live.record(charger_id)
+        if record is None or departure is None or departure <= self.clock.now():
+            return "Rejected"
         energy_wh = ac.get("energyAmount", dc.get("energyAmount"))
         max_w = dc.get("evMaxPower")
         if max_w is None and ac.get("evMaxCurrent") is not None:
             max_w = ac["evMaxCurrent"] * 230 * 3
-        record = self.live.record(charger_id)
-        if record is None or departure is None or departure <= self.clock.now() or not self.planned(record.location_id):
-            return "NoChargingProfile"
-        battery = dc.get("energyCapacity")
+        capacity = dc.get("evEnergyCapacity")
         energy_kwh = energy_wh / 1000 if energy_wh else None
-        if energy_kwh is None and dc.get("fullSoC") is not None and battery:
-            energy_kwh = None
+        target = dc.get("fullSoC") if energy_kwh is None and capacity else None
+        if energy_kwh is None and target is None:
+            return "Rejected"
+        max_kw = max_w / 1000 if max_w else None
+        battery = capacity / 1000 if capacity else None
+        if energy_kwh is not None:
+            # What cannot be delivered before departure is planned as far as it goes, and shown as a miss.
+            most = record.max_charging_power / 1000 * (departure - self.clock.now()).total_seconds() / 3600
+            energy_kwh = round(min(energy_kwh, most * 0.999, battery or energy_kwh), 3)
         try:
-            await self.set_need(
-                charger_id,
-                evse_id,
-                departure,
-                energy_kwh,
-                dc.get("fullSoC") if energy_kwh is None else None,
-                battery / 1000 if battery else None,
-                source="ev",
-                max_kw=max_w / 1000 if max_w else None,
-            )
+            await self.set_need(charger_id, evse_id, departure, energy_kwh, target, battery, source="ev", max_kw=max_kw)
         except ValidationFailed as error:
             log.info("EV charging needs from %s not taken: %s", charger_id, error)
-            # What it asked cannot be planned as asked (too much before its departure): planned as far as it goes.
-            most = record.max_charging_power / 1000 * (departure - self.clock.now()).total_seconds() / 3600
-            if energy_kwh is None:
-                return "Rejected"
-            await self.set_need(charger_id, evse_id, departure, round(min(energy_kwh, most * 0.999), 3), source="ev",
-                                max_kw=max_w / 1000 if max_w else None)
-        return "Accepted"
+            return "Rejected"
+        return "Accepted" if self.planned(record.location_id) else "Rejected"
 
     async def set_token_need(self, org_id: str, token_id: str, need_kwh: Any, depart_at: Any, priority: Any) -> dict[str, Any]:
         problems = {}
