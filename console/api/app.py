@@ -32,6 +32,7 @@ from console.api import (
     transactions,
     webhooks,
 )
+from console.api import planning
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.idempotency import Idempotency
 from console.api.limits import ApiLimits, Gate, GateCounts
@@ -255,6 +256,7 @@ def create_app(
     app.include_router(files.charger_files)
     # Webhook subscriptions and their deliveries: an administrator's.
     app.include_router(webhooks.router, dependencies=[Depends(scopes.administrator)], responses=errors(403))
+    app.include_router(planning.router)
     contract.install(app)
     docs.install(app)
     return app

@@ -28,12 +28,13 @@ from sqlmodel import Session, select
 
 from console.core import operations as ops
 from console.core.clock import Clock
-from console.core.errors import ConsoleError, NotFound, ValidationFailed
-from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice
+from console.core.errors import CommandRefused, ConsoleError, NotFound, ValidationFailed
+from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, PlanChanged
 from console.core.live import LiveState
-from console.core.models import ChargingNeed, IdToken, LocationPlan, Transaction
+from console.core.models import ChargingNeed, IdToken, Location, LocationPlan, Transaction
 from console.core.planner import SLOT_MINUTES, SLOTS, Plan, PlanInputError, SessionNeed, check_series, plan
 from console.core.store import Store
+from console.core.timespec import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,10 @@ DEFAULT_NEED_KWH = 60.0
 TOLERANCE_W = 100.0
 # A session drawing this much less than planned (kW), for a slot, is planned at what it draws.
 SHORT_DRAW_KW = 1.0
+# What a `charge` command may carry for the planner.
+NEED_PARAMETERS = ("departBy", "energyKWh", "targetSoC", "batteryKWh")
 
 Operate = Callable[..., Awaitable[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class PlanChanged:
-    """A location's plan was made again; `plan` is its wire form (`Plan.to_dict` with each session's need)."""
-
-    location_id: str
-    organization_id: str
-    plan: dict[str, Any]
 
 
 @dataclass
@@ -96,6 +90,7 @@ class DepotPlanner:
         self.plans: dict[str, Plan] = {}
         # What each plan's sessions show beside it (need, source, delivered, refused), by location.
         self._shown: dict[str, dict[str, dict[str, Any]]] = {}
+        self._orgs: dict[str, str] = {}
         # The token defaults of open sessions, by transaction id: (kWh, departure, priority).
         self._token_needs: dict[int, tuple[float | None, datetime | None, int]] = {}
         self._sent: dict[str, _Sent] = {}
@@ -194,7 +189,8 @@ class DepotPlanner:
         record = self.live.record(charger_id)
         if row is None or record is None:
             return None, None, 0
-        org_id = self._org_of(record.location_id)
+        location = session.get(Location, record.location_id) if record.location_id else None
+        org_id = location.organization_id if location is not None else None
         token = session.exec(select(IdToken).where(IdToken.organization_id == org_id, IdToken.token == row.id_tag)).first()
         if token is None:
             return None, None, 0
@@ -208,7 +204,15 @@ class DepotPlanner:
         return token.need_kwh, departure, token.priority
 
     def _org_of(self, location_id: str | None) -> str | None:
-        return next((item.organization_id for item in self.live.locations() if item.id == location_id), None)
+        return self._orgs.get(location_id or "")
+
+    async def _org(self, location_id: str) -> str:
+        """The organization a location belongs to (read once from the store)."""
+        if location_id not in self._orgs:
+            row = await self.store.run(lambda session: session.get(Location, location_id))
+            if row is not None:
+                self._orgs[location_id] = row.organization_id
+        return self._orgs.get(location_id, "")
 
     async def _tick(self) -> None:
         """Once a third of a slot: re-plan (time moved on) and catch sessions drawing less than planned."""
@@ -338,7 +342,7 @@ class DepotPlanner:
         self.plans[location_id] = current
         self._shown[location_id] = shown
         await self._carry_out(location_id, current, shown)
-        organization_id = self._org_of(location_id) or ""
+        organization_id = await self._org(location_id)
         self.bus.publish(PlanChanged(location_id, organization_id, self.wire(location_id)))
         if current.misses:
             self.bus.publish(
@@ -461,7 +465,7 @@ class DepotPlanner:
             payload = {"id": PLAN_PROFILE_ID} if record.ocpp_version.startswith("OCPP1") else {"chargingProfileId": PLAN_PROFILE_ID}
             with contextlib.suppress(ConsoleError):
                 await self.operate(charger_id, "ClearChargingProfile", payload, command="plan")
-        self.bus.publish(PlanChanged(location_id, self._org_of(location_id) or "", self.wire(location_id)))
+        self.bus.publish(PlanChanged(location_id, await self._org(location_id), self.wire(location_id)))
 
     def _key_location(self, key: str) -> str | None:
         record = self.live.record(key.rsplit("/", 1)[0])
@@ -483,9 +487,13 @@ class DepotPlanner:
         if record is None:
             raise NotFound(f"no charger {charger_id}")
         now = self.clock.now()
-        departure = _as_time(depart_by)
+        departure = None
+        try:
+            departure = parse_time(depart_by, now) if isinstance(depart_by, (str, datetime)) else None
+        except ValueError as error:
+            problems[prefix + "departBy"] = str(error)
         if departure is None:
-            problems[prefix + "departBy"] = "must be a date-time with its zone (ISO 8601)"
+            problems.setdefault(prefix + "departBy", "must be a time: ISO 8601, or relative like 8h")
         elif departure <= now:
             problems[prefix + "departBy"] = "is in the past"
         numbers = {}
@@ -651,6 +659,24 @@ class DepotPlanner:
                 session.commit()
 
         await self.store.run(write)
+
+    def command_need(self, charger_id: str, command: str, parameters: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The need a `charge` command carries (departBy, energyKWh or targetSoC with batteryKWh), checked before it is sent."""
+        parameters = parameters or {}
+        if command != "charge" or not any(name in parameters for name in NEED_PARAMETERS):
+            return None
+        given = {
+            "depart_by": parameters.get("departBy"),
+            "energy_kwh": parameters.get("energyKWh"),
+            "target_soc": parameters.get("targetSoC"),
+            "battery_kwh": parameters.get("batteryKWh"),
+        }
+        try:
+            self.check_need(charger_id, **given, prefix="parameters.")
+        except ValidationFailed as error:
+            field, message = next(iter(error.problems.items()))
+            raise CommandRefused("INVALID_PARAMETERS", f"{field.removeprefix('parameters.')} {message}", field=field) from error
+        return {"charger_id": charger_id, "connector_id": int(parameters.get("connectorId") or 1), **given}
 
     def need_of(self, charger_id: str, connector_id: int) -> ChargingNeed | None:
         return self.needs.get((charger_id, connector_id))

@@ -357,7 +357,10 @@ class ConsoleService:
     ) -> ActionView:
         """Charge or idle a charger now, at `start`, or within `start`..`end`."""
         self._writable()
+        need = self.planner.command_need(charger_id, command, parameters)
         action = await self.engine.submit(charger_id, command, parameters, execution, start, end, on_conflict)
+        if need is not None:
+            await self.planner.set_need(**need)
         return action_view(action, self._charger(charger_id).identity)
 
     async def cancel_action(self, action_id: str) -> ActionView:

@@ -29,6 +29,8 @@ NOT_ORG_BOUND = {"transaction_id", "identity"}
 NOT_ORG_BOUND |= {"upload_id", "token", "name", "file_id", "rollout_id"}
 # A webhook delivery is looked up under its subscription.
 NOT_ORG_BOUND |= {"delivery_id"}
+# A session's connector is looked up under its charger.
+NOT_ORG_BOUND |= {"connector_id"}
 # Chargers' own file transfers (firmware downloads, log uploads) carry no API key: the URL is theirs alone.
 KEYLESS = "/files/"
 
