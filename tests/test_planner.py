@@ -57,7 +57,9 @@ def test_a_departure_ends_charging_and_an_impossible_need_says_by_how_much():
 
 def test_a_departure_inside_a_slot_gives_that_slot_its_fraction():
     result = plan([need("a", 10, 20, 0.375)], START, slots=4)  # 22.5 minutes
-    assert result.session("a").power_kw == (10, 5, 0, 0)
+    # Full power in both slots, but of the second only its first half counts: 2.5 + 1.25 kWh.
+    assert result.session("a").power_kw == (10, 10, 0, 0)
+    assert result.session("a").planned_kwh == pytest.approx(3.75)
 
 
 def test_when_not_all_can_be_met_priority_then_earliest_departure_go_first():
@@ -97,3 +99,15 @@ def test_a_bad_tariff_is_refused_with_its_reason(values, text):
     with pytest.raises(PlanInputError, match=text) as error:
         check_series("tariff", values, 96)
     assert error.value.field == "tariff"
+
+
+def test_a_plan_made_inside_a_slot_counts_only_the_rest_of_it():
+    # Ten minutes into the first slot: 5 minutes at 12 kW is 1 kWh, then 3 kWh in the next slot.
+    result = plan([need("a", 12, 4, 2)], START, now=START + timedelta(minutes=10), slots=4)
+    assert result.session("a").power_kw[:2] == (12, 12)
+    assert result.session("a").planned_kwh == pytest.approx(4)
+
+
+def test_a_session_planned_ahead_charges_only_after_it_arrives():
+    late = SessionNeed("a", 10, 5, START + timedelta(hours=2), arrival=START + timedelta(minutes=20))
+    assert plan([late], START, slots=8).session("a").power_kw[:4] == (0, 0, 10, 10)

@@ -15,7 +15,7 @@ session earlier in that order always outweighs one of a later one.
                Σ_s x[s,t] ≤ cap_t − base_t              (the cap, every slot)
                0 ≤ x[s,t] ≤ max_s  (t before departure), u_s ≥ 0
 
-h is the slot's length in hours. ε·t (a millionth per slot) breaks ties
+h is the slot's length in hours. ε·t (1e-5 per slot: above the solver's tolerance, below any real tariff step) breaks ties
 toward charging early, so without a tariff a session charges as soon as it
 can. Pure arithmetic on plain values: no store, no clock, no I/O.
 """
@@ -36,7 +36,7 @@ SLOT_MINUTES = 15
 SLOTS = 96
 # A shortfall under this (kWh) is rounding: the session makes it.
 MET_TOLERANCE_KWH = 0.05
-EARLY_BIAS = 1e-6
+EARLY_BIAS = 1e-5
 
 
 def _hush_banner() -> None:
@@ -79,6 +79,8 @@ class SessionNeed:
     pinned: bool = False
     # Its charger refused its profile: it draws its maximum until full, and the plan works around it.
     uncontrolled: bool = False
+    # When it arrives, for a plan made ahead (the offline optimum of a night); None: it is here.
+    arrival: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,19 +184,22 @@ def _order(needs: list[SessionNeed]) -> list[int]:
     return sorted(range(len(needs)), key=lambda i: (-needs[i].priority, needs[i].departure, needs[i].key))
 
 
-def _upper_bounds(needs: list[SessionNeed], start: datetime, slot_minutes: int, slots: int) -> np.ndarray:
-    """Each session's most power per slot (kW): its max before departure, a fraction in the slot it leaves in."""
-    upper = np.zeros((len(needs), slots))
+def _presence(needs: list[SessionNeed], start: datetime, slot_minutes: int, slots: int) -> np.ndarray:
+    """The part of each slot each session is plugged in: 1 before its departure, the fraction of the slot it leaves in."""
+    present = np.zeros((len(needs), slots))
     for s, need in enumerate(needs):
         span = departure_slots(start, need.departure, slot_minutes, slots)
         full = int(span)
-        upper[s, :full] = need.max_kw
+        present[s, :full] = 1.0
         if full < slots and span > full:
-            upper[s, full] = need.max_kw * (span - full)
-    return upper
+            present[s, full] = span - full
+        if need.arrival is not None:
+            present[s, : math.ceil(departure_slots(start, need.arrival, slot_minutes, slots))] = 0.0
+    return present
 
 
-def _forced(needs: list[SessionNeed], upper: np.ndarray, hours: float) -> np.ndarray:
+def _forced(needs: list[SessionNeed], upper: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """`hours`: each session's charging hours per slot (the slot's length times its presence)."""
     """Pinned and uncontrolled sessions draw their max from now until their need is met."""
     lower = np.zeros_like(upper)
     for s, need in enumerate(needs):
@@ -204,8 +209,8 @@ def _forced(needs: list[SessionNeed], upper: np.ndarray, hours: float) -> np.nda
         for t in range(upper.shape[1]):
             if left <= 1e-9 or upper[s, t] <= 0:
                 break
-            lower[s, t] = min(upper[s, t], left / hours)
-            left -= lower[s, t] * hours
+            lower[s, t] = min(upper[s, t], left / hours[s, t])
+            left -= lower[s, t] * hours[s, t]
     return lower
 
 
@@ -218,10 +223,17 @@ def plan(
     prices: tuple[float, ...] | None = None,
     slot_minutes: int = SLOT_MINUTES,
     slots: int = SLOTS,
+    now: datetime | None = None,
 ) -> Plan:
-    """The least-cost plan that meets every need it can, within the cap."""
+    """The least-cost plan that meets every need it can, within the cap.
+
+    `start` is a slot's start (the tariff's slots line up with the plan's); `now`,
+    when later, leaves only the rest of the first slot to charge in.
+    """
     started = time.perf_counter()
-    hours = slot_minutes / 60
+    hours = np.full(slots, slot_minutes / 60)
+    if now is not None and now > start:
+        hours[0] = max(0.0, slot_minutes * 60 - (now - start).total_seconds()) / 3600
     n = len(needs)
     available = None
     if cap_kw is not None:
@@ -229,8 +241,11 @@ def plan(
         available = np.maximum(0.0, cap_kw - base)
     price = np.asarray(prices if prices is not None else (0.0,) * slots, dtype=float)
     energy = np.array([max(0.0, need.energy_kwh) for need in needs], dtype=float)
-    upper = _upper_bounds(needs, start, slot_minutes, slots)
-    lower = _forced(needs, upper, hours)
+    present = _presence(needs, start, slot_minutes, slots)
+    # Each session's hours of charging per slot: the slot's length times the part of it the session is there.
+    charging = present * hours
+    upper = np.array([need.max_kw for need in needs], dtype=float).reshape(len(needs), 1) * (charging > 0)
+    lower = _forced(needs, upper, charging)
     if available is not None:
         # Forced draws beyond the cap cannot be planned away: they are shrunk to fit, in the sessions' order.
         over = lower.sum(axis=0) - available
@@ -241,20 +256,22 @@ def plan(
     power = np.zeros((n, slots))
     status = "optimal"
     if n:
-        power, status = _solve(needs, energy, lower, upper, available, price, hours)
+        power, status = _solve(needs, energy, lower, upper, available, price, charging)
+        # Whole tenths of a watt, rounded down: the sum never passes the cap by a rounding.
+        power = np.floor(power * 1e4) / 1e4
     sessions = tuple(
         SessionPlan(
             key=need.key,
-            power_kw=tuple(np.round(power[s], 4).tolist()),
+            power_kw=tuple(power[s].tolist()),
             need_kwh=float(energy[s]),
-            planned_kwh=float(round(power[s].sum() * hours, 4)),
+            planned_kwh=float(round((power[s] * charging[s]).sum(), 4)),
             departure=need.departure,
             priority=need.priority,
         )
         for s, need in enumerate(needs)
     )
-    cost = float((power.sum(axis=0) * price).sum() * hours)
-    baseline, baseline_shortfall = equal_share_cost(needs, upper, energy, available, price, hours)
+    cost = float((power * charging).sum(axis=0) @ price)
+    baseline, baseline_shortfall = equal_share_cost(needs, upper, energy, available, price, charging)
     return Plan(
         start=start,
         slot_minutes=slot_minutes,
@@ -270,7 +287,9 @@ def plan(
     )
 
 
-def _blocks(lower: np.ndarray, upper: np.ndarray, available: np.ndarray | None, price: np.ndarray) -> list[tuple[int, int]]:
+def _blocks(
+    lower: np.ndarray, upper: np.ndarray, available: np.ndarray | None, price: np.ndarray, hours: np.ndarray
+) -> list[tuple[int, int]]:
     """Runs of slots in which nothing differs (bounds, cap, price): (first slot, number of slots).
 
     Slots of one run are interchangeable, so the LP needs one column per session
@@ -279,7 +298,7 @@ def _blocks(lower: np.ndarray, upper: np.ndarray, available: np.ndarray | None, 
     """
     slots = upper.shape[1]
     change = np.any(upper[:, 1:] != upper[:, :-1], axis=0) | np.any(lower[:, 1:] != lower[:, :-1], axis=0)
-    change |= price[1:] != price[:-1]
+    change |= (price[1:] != price[:-1]) | np.any(hours[:, 1:] != hours[:, :-1], axis=0)
     if available is not None:
         change |= available[1:] != available[:-1]
     firsts = [0, *(np.nonzero(change)[0] + 1).tolist()]
@@ -293,10 +312,11 @@ def _solve(
     upper: np.ndarray,
     available: np.ndarray | None,
     price: np.ndarray,
-    hours: float,
+    hours: np.ndarray,
 ) -> tuple[np.ndarray, str]:
     n, slots = upper.shape
-    blocks = _blocks(lower, upper, available, price)
+    blocks = _blocks(lower, upper, available, price, hours)
+    # `hours` is per session and slot here (its charging hours): constant within a run, by construction of the runs.
     first = np.array([block[0] for block in blocks])
     length = np.array([block[1] for block in blocks], dtype=float)
     # A column is a session's energy-weighted power summed over a run (kW x slots), spread evenly back over it.
@@ -312,7 +332,8 @@ def _solve(
     # Any shortfall outweighs any energy cost; one kWh of an earlier session outweighs one of a later.
     unit = (top_price + 1.0) * 10.0
     weights = unit * (n + (n - rank))
-    cost = np.concatenate([(price[first[rows_b]] + EARLY_BIAS * (first[rows_b] + 1)) * hours, weights])
+    coefficient = hours[rows_s, first[rows_b]]
+    cost = np.concatenate([(price[first[rows_b]] + EARLY_BIAS * (first[rows_b] + 1)) * coefficient, weights])
     col_lower = np.concatenate([block_lower[rows_s, rows_b], np.zeros(n)])
     col_upper = np.concatenate([block_upper[rows_s, rows_b], np.full(n, highspy.kHighsInf)])
     capped = available is not None
@@ -324,11 +345,11 @@ def _solve(
         index[0::2] = rows_s
         index[1::2] = n + rows_b
         value = np.empty(2 * m)
-        value[0::2] = hours
+        value[0::2] = coefficient
         value[1::2] = 1.0
     else:
         index = rows_s.astype(np.int32)
-        value = np.full(m, hours)
+        value = coefficient
     index = np.concatenate([index, np.arange(n, dtype=np.int32)])
     value = np.concatenate([value, np.ones(n)])
     row_lower = energy.copy()
@@ -430,17 +451,19 @@ def equal_share_cost(
     energy: np.ndarray,
     available: np.ndarray | None,
     price: np.ndarray,
-    hours: float,
+    hours: np.ndarray,
 ) -> tuple[float, float]:
     """The cost and total shortfall of the console's equal shares: every session draws from now, its share of the cap."""
     left = energy.copy()
     cost = 0.0
     for t in range(upper.shape[1]):
-        bounds = [float(min(upper[s, t], left[s] / hours)) if left[s] > 1e-9 else 0.0 for s in range(len(needs))]
+        bounds = [
+            float(min(upper[s, t], left[s] / hours[s, t])) if left[s] > 1e-9 and hours[s, t] > 0 else 0.0 for s in range(len(needs))
+        ]
         if not any(bounds):
             continue
         shares = bounds if available is None else equal_share(float(available[t]), bounds)
         for s, kw in enumerate(shares):
-            left[s] -= kw * hours
-            cost += kw * hours * float(price[t])
+            left[s] -= kw * hours[s, t]
+            cost += kw * hours[s, t] * float(price[t])
     return cost, float(np.maximum(left, 0.0).sum())

@@ -70,6 +70,11 @@ def slot_prices(tariff: list[float] | None, start: datetime, slots: int = SLOTS)
     return tuple(float(tariff[(first + t) % len(tariff)]) for t in range(slots))
 
 
+def slot_start(at: datetime) -> datetime:
+    """The start of the 15-minute slot `at` is in (the tariff's slots start at 00:00 UTC)."""
+    return at.replace(minute=at.minute - at.minute % SLOT_MINUTES, second=0, microsecond=0)
+
+
 def parse_time_of_day(value: str) -> time:
     hour, minute = value.split(":")
     return time(int(hour), int(minute))
@@ -322,14 +327,16 @@ class DepotPlanner:
         settings = self.settings.get(location_id)
         needs, shown = self.session_needs(location_id)
         now = self.clock.now()
-        base = tuple(settings.base_load_kw) if settings is not None and settings.base_load_kw else None
+        start = slot_start(now)
+        base = settings.base_load_kw if settings is not None else None
         return (
             plan(
                 needs,
-                now,
+                start,
+                now=now,
                 cap_kw=location.power_cap_kw,
-                base_load_kw=None if base is None else slot_prices(list(base), now),
-                prices=slot_prices(settings.tariff if settings is not None else None, now),
+                base_load_kw=slot_prices(base, start),
+                prices=slot_prices(settings.tariff if settings is not None else None, start),
             ),
             shown,
         )

@@ -53,6 +53,7 @@ async def foreign_ids(api: Api, organization: str) -> dict[str, str]:
         "key_id": own_key.id,
         "subscription_id": hook.json()["data"]["id"],
         "delivery_id": "1",
+        "connector_id": "1",
         "transaction_id": "1",
         "identity": "CP-A01" if organization == "default" else "ACME-01",
         # Named in paths beside a scoped id, or no one's: any value.
