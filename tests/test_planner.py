@@ -111,3 +111,19 @@ def test_a_plan_made_inside_a_slot_counts_only_the_rest_of_it():
 def test_a_session_planned_ahead_charges_only_after_it_arrives():
     late = SessionNeed("a", 10, 5, START + timedelta(hours=2), arrival=START + timedelta(minutes=20))
     assert plan([late], START, slots=8).session("a").power_kw[:4] == (0, 0, 10, 10)
+
+
+def test_a_re_plan_from_the_last_basis_finds_the_plan_made_from_nothing():
+    import random
+
+    rng = random.Random(3)
+    needs = [need(f"s{i}", rng.choice((7.4, 11, 22)), rng.uniform(10, 40), rng.uniform(6, 14)) for i in range(60)]
+    prices = tuple(0.1 if 24 <= t < 52 else 0.3 for t in range(96))
+    warm: dict = {}
+    plan(needs, START, cap_kw=250, prices=prices, warm=warm)
+    assert warm["columns"] and warm["rows"]
+    more = [*needs, need("late", 22, 30, 12.5)]
+    again = plan(more, START, cap_kw=250, prices=prices, warm=warm)
+    cold = plan(more, START, cap_kw=250, prices=prices)
+    assert again.cost == pytest.approx(cold.cost, rel=1e-6)
+    assert again.misses == cold.misses

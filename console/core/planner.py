@@ -224,11 +224,15 @@ def plan(
     slot_minutes: int = SLOT_MINUTES,
     slots: int = SLOTS,
     now: datetime | None = None,
+    warm: dict[str, Any] | None = None,
 ) -> Plan:
     """The least-cost plan that meets every need it can, within the cap.
 
     `start` is a slot's start (the tariff's slots line up with the plan's); `now`,
-    when later, leaves only the rest of the first slot to charge in.
+    when later, leaves only the rest of the first slot to charge in. `warm`, a dict
+    the caller keeps between plans of one location, holds the last solve's basis:
+    a re-plan after one arrival starts from it (the columns and rows it shares
+    with the last plan keep their status) instead of from nothing.
     """
     started = time.perf_counter()
     hours = np.full(slots, slot_minutes / 60)
@@ -256,7 +260,7 @@ def plan(
     power = np.zeros((n, slots))
     status = "optimal"
     if n:
-        power, status = _solve(needs, energy, lower, upper, available, price, charging)
+        power, status = _solve(needs, energy, lower, upper, available, price, charging, start, slot_minutes, warm)
         # Whole tenths of a watt, rounded down: the sum never passes the cap by a rounding.
         power = np.floor(power * 1e4) / 1e4
     sessions = tuple(
@@ -313,6 +317,9 @@ def _solve(
     available: np.ndarray | None,
     price: np.ndarray,
     hours: np.ndarray,
+    start: datetime | None = None,
+    slot_minutes: int = SLOT_MINUTES,
+    warm: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, str]:
     n, slots = upper.shape
     blocks = _blocks(lower, upper, available, price, hours)
@@ -374,11 +381,21 @@ def _solve(
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("threads", 1)
     solver.passModel(lp)
+    if warm is not None and start is not None:
+        at = [start + timedelta(minutes=slot_minutes * int(first[b])) for b in range(len(blocks))]
+        col_keys = [(needs[s].key, at[b], int(length[b])) for s, b in zip(rows_s.tolist(), rows_b.tolist(), strict=True)]
+        col_keys += [("shortfall", need.key) for need in needs]
+        row_keys = [("need", need.key) for need in needs] + ([("cap", at[b], int(length[b])) for b in range(len(blocks))] if capped else [])
+        _warm_start(solver, warm, col_keys, row_keys)
     solver.run()
     model_status = solver.getModelStatus()
     power = np.zeros((n, slots))
     if model_status != highspy.HighsModelStatus.kOptimal:
         return power, solver.modelStatusToString(model_status).lower()
+    if warm is not None and start is not None:
+        basis = solver.getBasis()
+        warm["columns"] = dict(zip(col_keys, basis.col_status, strict=True))
+        warm["rows"] = dict(zip(row_keys, basis.row_status, strict=True))
     values = np.maximum(0.0, np.asarray(solver.getSolution().col_value[:m]))
     per_block = np.zeros((n, len(blocks)))
     per_block[rows_s, rows_b] = values
@@ -390,6 +407,25 @@ def _solve(
         room = None if available is None else available[first_slot] - power[forced, first_slot].sum()
         power[~forced, first_slot : first_slot + count] = _front_load(total[~forced], upper[~forced, first_slot], room, count)
     return power, "optimal"
+
+
+def _warm_start(solver: Any, warm: dict[str, Any], col_keys: list[Any], row_keys: list[Any]) -> None:
+    """Start from the last basis where this LP shares it: known columns and rows keep their status, new columns
+    sit at their lower bound and new rows are basic. A basis that does not fit (the count of basic ones differs)
+    is left out: the solve starts cold."""
+    columns, rows = warm.get("columns"), warm.get("rows")
+    if not columns or not rows:
+        return
+    lower, basic = highspy.HighsBasisStatus.kLower, highspy.HighsBasisStatus.kBasic
+    col_status = [columns.get(key, lower) for key in col_keys]
+    row_status = [rows.get(key, basic) for key in row_keys]
+    if sum(status == basic for status in col_status) + sum(status == basic for status in row_status) != len(row_keys):
+        return
+    basis = highspy.HighsBasis()
+    basis.col_status = col_status
+    basis.row_status = row_status
+    basis.valid = True
+    solver.setBasis(basis)
 
 
 def water_fill(amount: float, heads: np.ndarray) -> np.ndarray:
@@ -457,13 +493,14 @@ def equal_share_cost(
     left = energy.copy()
     cost = 0.0
     for t in range(upper.shape[1]):
-        bounds = [
-            float(min(upper[s, t], left[s] / hours[s, t])) if left[s] > 1e-9 and hours[s, t] > 0 else 0.0 for s in range(len(needs))
-        ]
-        if not any(bounds):
+        slot_hours = hours[:, t]
+        wanting = (left > 1e-9) & (slot_hours > 0)
+        if not wanting.any():
             continue
-        shares = bounds if available is None else equal_share(float(available[t]), bounds)
-        for s, kw in enumerate(shares):
-            left[s] -= kw * hours[s, t]
-            cost += kw * hours[s, t] * float(price[t])
+        bounds = np.zeros_like(left)
+        bounds[wanting] = np.minimum(upper[wanting, t], left[wanting] / slot_hours[wanting])
+        shares = bounds if available is None else water_fill(float(available[t]), bounds)
+        delivered = shares * slot_hours
+        left -= delivered
+        cost += float(delivered.sum()) * float(price[t])
     return cost, float(np.maximum(left, 0.0).sum())

@@ -96,6 +96,8 @@ class DepotPlanner:
         # What each plan's sessions show beside it (need, source, delivered, refused), by location.
         self._shown: dict[str, dict[str, dict[str, Any]]] = {}
         self._orgs: dict[str, str] = {}
+        # Each location's last solve (its basis), for the next re-plan to start from.
+        self._warm: dict[str, dict[str, Any]] = {}
         # The token defaults of open sessions, by transaction id: (kWh, departure, priority).
         self._token_needs: dict[int, tuple[float | None, datetime | None, int]] = {}
         self._sent: dict[str, _Sent] = {}
@@ -337,6 +339,7 @@ class DepotPlanner:
                 cap_kw=location.power_cap_kw,
                 base_load_kw=slot_prices(base, start),
                 prices=slot_prices(settings.tariff if settings is not None else None, start),
+                warm=self._warm.setdefault(location_id, {}),
             ),
             shown,
         )

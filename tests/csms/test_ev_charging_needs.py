@@ -87,13 +87,14 @@ async def test_the_ev_says_its_needs_and_gets_a_schedule(service: ConsoleService
         need = service.planner.need_of(charger.id, 1)
         assert need is not None and need.source == "ev" and need.energy_kwh == 30
         assert need.max_kw == 16 * 230 * 3 / 1000
-        await eventually(lambda: cs.profiles)
+        def first_limit(profile: dict[str, Any]) -> float:
+            return float(profile["charging_schedule"][0]["charging_schedule_period"][0]["limit"])
+
+        # At the EV's own maximum (11 kW, under the charger's 22) until 30 kWh are in.
+        await eventually(lambda: cs.profiles and first_limit(cs.profiles[-1]) == 11040.0)
         profile = cs.profiles[-1]
         assert profile["charging_profile_purpose"] == "TxProfile" and profile["transaction_id"] == "tx-ev"
-        (schedule,) = profile["charging_schedule"]
-        assert schedule["charging_rate_unit"] == "W"
-        # At the EV's own maximum (11 kW, under the charger's 22) until 30 kWh are in.
-        assert float(schedule["charging_schedule_period"][0]["limit"]) == 11040.0
+        assert profile["charging_schedule"][0]["charging_rate_unit"] == "W"
         plan = service.planner.wire(location_id)["plan"]
         (session,) = plan["sessions"]
         assert session["source"] == "ev" and session["makesIt"]
