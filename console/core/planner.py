@@ -262,7 +262,7 @@ def plan(
     if n:
         power, status = _solve(needs, energy, lower, upper, available, price, charging, start, slot_minutes, warm)
         # Whole tenths of a watt, rounded down: the sum never passes the cap by a rounding.
-        power = np.floor(power * 1e4) / 1e4
+        power = np.floor(power * 1e4 + 1e-6) / 1e4
     sessions = tuple(
         SessionPlan(
             key=need.key,
