@@ -19,8 +19,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from console.core.planner import SessionNeed, plan
-from console.core.planning import slot_prices
+from console.core.planner import SessionNeed, plan, slot_prices
 from console.sim.depotrun import night_tariff
 
 START = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)

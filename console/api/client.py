@@ -450,3 +450,12 @@ class RemoteBackend:
 
     def subscribe(self) -> Subscription:
         return RemoteSubscription(self)
+
+    async def location_plan(self, location_id: str) -> dict[str, Any]:
+        return (await self._get(f"/locations/{self._path(location_id)}/plan"))["data"]
+
+    async def set_location_planner(self, location_id: str, enabled: bool) -> dict[str, Any]:
+        return (await self._put(f"/locations/{self._path(location_id)}/plan", {"enabled": enabled}))["data"]
+
+    async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
+        await self._post(f"/chargers/{self._path(charger_id)}/connectors/{connector_id}/pin", {"pinned": pinned})

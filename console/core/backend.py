@@ -153,3 +153,17 @@ class Backend(OperatorControls, Protocol):
         ...
 
     def subscribe(self) -> Subscription: ...
+
+    # -- the depot planner -------------------------------------------------------------------
+
+    async def location_plan(self, location_id: str) -> dict[str, Any]:
+        """The location's plan as GET /locations/{id}/plan gives it: settings, sessions, power per slot."""
+        ...
+
+    async def set_location_planner(self, location_id: str, enabled: bool) -> dict[str, Any]:
+        """Switch the planner on, or off (equal shares of the cap)."""
+        ...
+
+    async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
+        """Charge a session at full power now (pinned), or back to the plan."""
+        ...

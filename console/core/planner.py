@@ -26,7 +26,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time as clock_time, timedelta
 from typing import Any
 
 import highspy
@@ -172,6 +172,20 @@ def check_series(name: str, values: Any, slots: int, *, allow_zero: bool = True)
             raise PlanInputError(name, f"{name} slot {index} is negative ({value})")
         result.append(float(value))
     return tuple(result)
+
+
+def slot_prices(tariff: list[float] | None, start: datetime, slots: int = SLOTS) -> tuple[float, ...] | None:
+    """The tariff's price (per kWh, 96 slots of the UTC day) for each slot of a plan from `start`."""
+    if tariff is None:
+        return None
+    midnight = datetime.combine(start.date(), clock_time(0), tzinfo=start.tzinfo)
+    first = int((start - midnight).total_seconds() // (SLOT_MINUTES * 60))
+    return tuple(float(tariff[(first + t) % len(tariff)]) for t in range(slots))
+
+
+def slot_start(at: datetime) -> datetime:
+    """The start of the 15-minute slot `at` is in (the tariff's slots start at 00:00 UTC)."""
+    return at.replace(minute=at.minute - at.minute % SLOT_MINUTES, second=0, microsecond=0)
 
 
 def departure_slots(start: datetime, departure: datetime, slot_minutes: int, slots: int) -> float:

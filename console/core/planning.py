@@ -32,7 +32,7 @@ from console.core.errors import CommandRefused, ConsoleError, NotFound, Validati
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, PlanChanged
 from console.core.live import LiveState
 from console.core.models import ChargingNeed, IdToken, Location, LocationPlan, Transaction
-from console.core.planner import SLOT_MINUTES, SLOTS, Plan, PlanInputError, SessionNeed, check_series, plan
+from console.core.planner import SLOT_MINUTES, SLOTS, Plan, PlanInputError, SessionNeed, check_series, plan, slot_prices, slot_start
 from console.core.store import Store
 from console.core.timespec import parse_time
 
@@ -59,20 +59,6 @@ class _Sent:
     def limit_at(self, at: datetime) -> float | None:
         index = int((at - self.start).total_seconds() // (SLOT_MINUTES * 60))
         return self.limits_w[index] if 0 <= index < len(self.limits_w) else None
-
-
-def slot_prices(tariff: list[float] | None, start: datetime, slots: int = SLOTS) -> tuple[float, ...] | None:
-    """The tariff's price (per kWh, 96 slots of the UTC day) for each slot of a plan from `start`."""
-    if tariff is None:
-        return None
-    midnight = datetime.combine(start.date(), time(0), tzinfo=start.tzinfo)
-    first = int((start - midnight).total_seconds() // (SLOT_MINUTES * 60))
-    return tuple(float(tariff[(first + t) % len(tariff)]) for t in range(slots))
-
-
-def slot_start(at: datetime) -> datetime:
-    """The start of the 15-minute slot `at` is in (the tariff's slots start at 00:00 UTC)."""
-    return at.replace(minute=at.minute - at.minute % SLOT_MINUTES, second=0, microsecond=0)
 
 
 def parse_time_of_day(value: str) -> time:

@@ -958,3 +958,20 @@ class ConsoleService:
             return False
         return True
 
+    # -- the depot planner ---------------------------------------------------------------
+
+    async def location_plan(self, location_id: str) -> dict[str, Any]:
+        if not any(location.id == location_id for location in self.live.locations()):
+            raise NotFound(f"no location {location_id}")
+        return self.planner.wire(location_id)
+
+    async def set_location_planner(self, location_id: str, enabled: bool) -> dict[str, Any]:
+        self._writable()
+        await self.planner.set_settings(location_id, enabled=enabled)
+        await self.planner.replan(location_id)
+        return self.planner.wire(location_id)
+
+    async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
+        self._writable()
+        self._charger(charger_id)
+        await self.planner.pin(charger_id, connector_id, pinned)

@@ -17,8 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from console.core.planner import SLOT_MINUTES, SessionNeed, equal_share, plan
-from console.core.planning import slot_prices, slot_start
+from console.core.planner import SLOT_MINUTES, SessionNeed, equal_share, plan, slot_prices, slot_start
 from console.sim.ev import EV
 
 CHARGER_KW = 22.0
