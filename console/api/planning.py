@@ -64,14 +64,14 @@ class PlanSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool | None = Field(default=None, description="false: back to equal shares of the cap")
-    tariff: list[Any] | None = Field(default=None, description="96 prices per kWh, one per 15 minutes from 00:00 UTC; null: none")
-    baseLoadKw: list[Any] | None = Field(default=None, description="96 site loads (kW) taken from the cap; null: none")
+    tariff: list[Any] | None = Field(default=None, max_length=96, description="96 prices per kWh, one per 15 minutes from 00:00 UTC; null: none")
+    baseLoadKw: list[Any] | None = Field(default=None, max_length=96, description="96 site loads (kW) taken from the cap; null: none")
 
 
 class NeedFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    departBy: str = Field(examples=["2026-04-03T05:30:00Z"], description="ISO 8601, or relative: 8h")
+    departBy: str = Field(max_length=64, examples=["2026-04-03T05:30:00Z"], description="ISO 8601, or relative: 8h")
     energyKWh: float | None = Field(default=None, examples=[40])
     targetSoC: float | None = Field(default=None, examples=[80])
     batteryKWh: float | None = Field(default=None, examples=[60])
@@ -97,9 +97,9 @@ class Pin(BaseModel):
 class TokenNeed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    needKWh: float | None = Field(default=None, description="the vehicle's usual need")
-    departAt: str | None = Field(default=None, examples=["05:30"], description="its usual departure, HH:MM UTC")
-    priority: int | None = Field(default=None, description="higher is served first when not every need can be met")
+    needKWh: float | None = Field(default=None, gt=0, le=10_000, description="the vehicle's usual need")
+    departAt: str | None = Field(default=None, max_length=5, examples=["05:30"], description="its usual departure, HH:MM UTC")
+    priority: int | None = Field(default=None, ge=-1000, le=1000, description="higher is served first when not every need can be met")
 
 
 class TokenNeedView(TokenNeed):

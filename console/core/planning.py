@@ -531,6 +531,10 @@ class DepotPlanner:
         prefix: str = "",
     ) -> ChargingNeed:
         departure, energy, soc, battery = self.check_need(charger_id, depart_by, energy_kwh, target_soc, battery_kwh, prefix=prefix)
+        record = self.live.record(charger_id)
+        assert record is not None
+        if not 1 <= connector_id <= record.number_of_connectors:
+            raise ValidationFailed({prefix + "connectorId": f"must be a connector from 1 to {record.number_of_connectors}"}, "charging need")
         before = self.needs.get((charger_id, connector_id))
         need = ChargingNeed(
             charger_id=charger_id,

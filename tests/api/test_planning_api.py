@@ -42,6 +42,8 @@ async def test_a_need_is_set_and_bad_ones_name_their_field(api: Api) -> None:
     assert good.json()["data"]["energyKWh"] == 40 and good.json()["data"]["source"] == "operator"
     past = await api.client.put("/chargers/dep-a01/connectors/1/need", json={"departBy": "2020-01-01T00:00:00Z", "energyKWh": 4}, headers=headers)
     assert past.status_code == 422 and {d["field"] for d in past.json()["error"]["details"]} == {"departBy"}
+    nowhere = await api.client.put("/chargers/dep-a01/connectors/7/need", json={"departBy": "8h", "energyKWh": 4}, headers=headers)
+    assert nowhere.status_code == 422 and nowhere.json()["error"]["details"][0]["field"] == "connectorId"
     soc = await api.client.put("/chargers/dep-a01/connectors/1/need", json={"departBy": "8h", "targetSoC": 80}, headers=headers)
     assert soc.status_code == 422 and soc.json()["error"]["details"][0]["field"] == "batteryKWh"
     # The device API's charge command carries the need; a bad one is refused under its parameter.
