@@ -156,6 +156,7 @@ class ConsoleService:
             _, chargers = self.fleet.import_fleet(session, data)
             self.live.load(session)
             self.tokens.load(session)
+            self.planner.load(session)
             return chargers
 
         imported = await self.store.run(work)
