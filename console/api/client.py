@@ -459,3 +459,6 @@ class RemoteBackend:
 
     async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
         await self._post(f"/chargers/{self._path(charger_id)}/connectors/{connector_id}/pin", {"pinned": pinned})
+
+    async def set_location_tariff(self, location_id: str, tariff: list[float] | None) -> dict[str, Any]:
+        return (await self._put(f"/locations/{self._path(location_id)}/plan", {"tariff": tariff}))["data"]

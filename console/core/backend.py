@@ -167,3 +167,7 @@ class Backend(OperatorControls, Protocol):
     async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
         """Charge a session at full power now (pinned), or back to the plan."""
         ...
+
+    async def set_location_tariff(self, location_id: str, tariff: list[float] | None) -> dict[str, Any]:
+        """Set (96 prices per kWh from 00:00 UTC) or remove the location's tariff; the plan after it."""
+        ...

@@ -976,3 +976,9 @@ class ConsoleService:
         self._writable()
         self._charger(charger_id)
         await self.planner.pin(charger_id, connector_id, pinned)
+
+    async def set_location_tariff(self, location_id: str, tariff: list[float] | None) -> dict[str, Any]:
+        self._writable()
+        await self.planner.set_settings(location_id, tariff=tariff)
+        await self.planner.replan(location_id)
+        return self.planner.wire(location_id)

@@ -44,3 +44,43 @@ async def test_plan_view_switches_the_planner_and_shows_the_plan(live_service: C
         await pilot.press("o")
         await settle(pilot)
         assert not live_service.planner.planned(location_id)
+
+
+def test_a_tariff_is_typed_in_runs_and_checked() -> None:
+    from console.tui.modals.tariff_form import parse_tariff, shorthand
+
+    prices, problem = parse_tariff("0.10x24, 0.30x72")
+    assert problem == "" and prices is not None and len(prices) == 96 and prices[23] == 0.1 and prices[24] == 0.3
+    assert shorthand(prices) == "0.1x24,0.3x72"
+    assert "90 slots" in parse_tariff("0.1x90")[1]
+    assert "0 or more" in parse_tariff("-0.1x96")[1]
+    assert parse_tariff("") == (None, "")
+
+
+async def test_t_sets_the_locations_tariff(live_service: ConsoleService, clock: Any) -> None:
+    from textual.widgets import Input
+
+    from console.tui.modals.tariff_form import TariffForm
+
+    app = make_app(live_service, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await jump(pilot, "plan")
+        await pilot.pause()
+        await settle(pilot)
+        view = app.screen.query_one(PlanView)
+        location_id = view.location_id
+        view.query_one("#plan-table").focus()
+        await pilot.press("t")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, TariffForm)
+        form.query_one("#field-tariff", Input).value = "0.1x95"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "95 slots" in text_of(form.query_one("#error-tariff", Static))
+        form.query_one("#field-tariff", Input).value = "0.1x32,0.25x64"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, TariffForm)
+        assert live_service.planner.settings[location_id].tariff == [0.1] * 32 + [0.25] * 64

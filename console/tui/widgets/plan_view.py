@@ -6,7 +6,7 @@ will miss. Each session row shows its need, what it has, what it will have at
 departure, and a timeline of its planned power per slot (the next 12 hours, one
 character per 15 minutes); the last rows are the total against the cap and the
 tariff. `p` pins the selected session at full power now (or unpins it), `o`
-switches the location's planner on or off (equal shares). The plan is read
+switches the location's planner on or off (equal shares), `t` sets its tariff. The plan is read
 again every few seconds while the view is on show.
 """
 
@@ -25,6 +25,7 @@ from textual.widgets._data_table import CellDoesNotExist
 
 from console.core.errors import ConsoleError
 from console.core.views import ChargerView
+from console.tui.modals.tariff_form import TariffForm
 from console.tui.widgets.paint import paint
 from console.tui.widgets.row_table import RowTable
 from console.tui.widgets.views import FleetView
@@ -60,6 +61,7 @@ class PlanView(FleetView):
         Binding("n", "next_location", "Next location", id="plan.next_location", tooltip="Show the next location's plan"),
         Binding("p", "pin", "Pin/unpin", id="plan.pin", tooltip="Charge the selected session at full power now, or back to the plan"),
         Binding("o", "toggle_planner", "Planner on/off", id="plan.toggle", tooltip="Switch the location's planner on or off (equal shares)"),
+        Binding("t", "tariff", "Tariff", id="plan.tariff", tooltip="Set or remove the location's tariff (a price per 15 minutes)"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -183,7 +185,7 @@ class PlanView(FleetView):
             return None
         if action == "pin":
             return True if self.selected is not None and "chargerId" in self.selected else None
-        if action == "toggle_planner":
+        if action in ("toggle_planner", "tariff"):
             return True if self.location_id is not None else None
         return True
 
@@ -216,6 +218,19 @@ class PlanView(FleetView):
             return
         self.notify(f"planner {'on' if enabled else 'off: equal shares'}", title=self.names.get(location_id, location_id))
         await self._reread_now()
+
+    def action_tariff(self) -> None:
+        location_id = self.location_id
+        if location_id is None:
+            return
+
+        def saved(result: dict[str, Any] | None) -> None:
+            if result is not None:
+                self.notify("tariff saved" if result.get("tariff") else "tariff removed", title=self.names.get(location_id, location_id))
+                self.run_worker(self._reread_now(), group="plan-read", exclusive=True)
+
+        tariff = (self.data or {}).get("tariff")
+        self.app.push_screen(TariffForm(location_id, self.names.get(location_id, location_id), tariff), saved)
 
     async def _reread_now(self) -> None:
         try:
