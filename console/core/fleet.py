@@ -33,7 +33,7 @@ from console.core.models import (
     new_location_id,
 )
 from console.core.passwords import hash_password, password_problem
-from console.core.planner import SLOTS, PlanInputError, check_series
+from console.core.planshapes import SLOTS, PlanInputError, check_series
 from console.core.store import Store
 from console.core.tokens import check_token_rows, export_tokens, write_token_rows
 from console.core.views import iso

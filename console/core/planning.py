@@ -32,7 +32,7 @@ from console.core.errors import CommandRefused, ConsoleError, NotFound, Validati
 from console.core.events import ChargerRemoved, ChargerUpdated, EventBus, Notice, PlanChanged
 from console.core.live import LiveState
 from console.core.models import ChargingNeed, IdToken, Location, LocationPlan, Transaction
-from console.core.planner import SLOT_MINUTES, SLOTS, Plan, PlanInputError, SessionNeed, check_series, plan, slot_prices, slot_start
+from console.core.planshapes import SLOT_MINUTES, SLOTS, Plan, PlanInputError, SessionNeed, check_series, slot_prices, slot_start
 from console.core.store import Store
 from console.core.timespec import parse_time
 
@@ -309,6 +309,8 @@ class DepotPlanner:
         return DEFAULT_NEED_KWH
 
     def compute(self, location_id: str) -> tuple[Plan, dict[str, dict[str, Any]]]:
+        from console.core.planner import plan  # numpy and HiGHS load with the first plan, not with the service
+
         location = next((item for item in self.live.locations() if item.id == location_id), None)
         if location is None:
             raise NotFound(f"no location {location_id}")
