@@ -35,6 +35,7 @@ from console.api import (
     transactions,
     webhooks,
 )
+from console.api import planning
 from console.api.envelope import ApiError, error_response, new_request_id, ok
 from console.api.idempotency import Idempotency
 from console.api.limits import ApiLimits, Gate, GateCounts
@@ -261,6 +262,7 @@ def create_app(
     app.include_router(webhooks.router, dependencies=[Depends(scopes.administrator)], responses=errors(403))
     app.include_router(configuration.router, responses=errors(403))
     app.include_router(chargingplan.router, responses=errors(403))
+    app.include_router(planning.router)
     contract.install(app)
     docs.install(app)
     return app

@@ -504,3 +504,14 @@ class RemoteBackend:
 
     async def local_list(self, charger_id: str) -> LocalListView:
         return from_dict(LocalListView, await self._get(f"/console/chargers/{self._path(charger_id)}/local-list"))
+    async def location_plan(self, location_id: str) -> dict[str, Any]:
+        return (await self._get(f"/locations/{self._path(location_id)}/plan"))["data"]
+
+    async def set_location_planner(self, location_id: str, enabled: bool) -> dict[str, Any]:
+        return (await self._put(f"/locations/{self._path(location_id)}/plan", {"enabled": enabled}))["data"]
+
+    async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
+        await self._post(f"/chargers/{self._path(charger_id)}/connectors/{connector_id}/pin", {"pinned": pinned})
+
+    async def set_location_tariff(self, location_id: str, tariff: list[float] | None) -> dict[str, Any]:
+        return (await self._put(f"/locations/{self._path(location_id)}/plan", {"tariff": tariff}))["data"]

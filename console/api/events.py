@@ -44,6 +44,7 @@ from console.api.wire import (
     CHARGER_REMOVED,
     LOG,
     NOTICE,
+    PLAN,
     STORE,
     UNKNOWN,
     encode_event,
@@ -55,6 +56,7 @@ from console.core.events import (
     ChargerUpdated,
     LogAppended,
     Notice,
+    PlanChanged,
     StoreHealth,
     Subscription,
     UnknownChargerSeen,
@@ -68,7 +70,7 @@ log = logging.getLogger("console.api")
 
 router = APIRouter(tags=["events"], dependencies=[Depends(org_scope)])
 
-EVENT_TYPES = (CHARGER, CHARGER_REMOVED, LOG, ACTION, NOTICE, UNKNOWN, ALERT, STORE)
+EVENT_TYPES = (CHARGER, CHARGER_REMOVED, LOG, ACTION, NOTICE, UNKNOWN, ALERT, STORE, PLAN)
 # The event that says a replay could not reach back as far as the client asked.
 GAP = "gap"
 # The organization of an event every organization sees (the store's health).
@@ -282,6 +284,8 @@ class EventHub:
             return f"org-{DEFAULT_ORG}", None
         if isinstance(event, StoreHealth):
             return EVERYONE, None
+        if isinstance(event, PlanChanged):
+            return event.organization_id, None
         return None, None
 
     def _org_of(self, charger_id: str | None) -> str | None:

@@ -17,6 +17,7 @@ from console.core.events import (
     ActionChanged,
     ChargerAlert,
     ChargerRemoved,
+    PlanChanged,
     ChargerUpdated,
     LogAppended,
     Notice,
@@ -49,6 +50,7 @@ NOTICE = "notice"
 UNKNOWN = "unknown"
 ALERT = "alert"
 STORE = "store"
+PLAN = "plan"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -141,6 +143,8 @@ def encode_event(event: Any) -> tuple[str, dict[str, Any]] | None:
         return ALERT, event.event.to_dict()
     if isinstance(event, StoreHealth):
         return STORE, {"state": event.state, "reason": event.reason, "queued": event.queued, "dropped": event.dropped}
+    if isinstance(event, PlanChanged):
+        return PLAN, event.plan
     return None
 
 

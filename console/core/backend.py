@@ -206,4 +206,20 @@ class Backend(OperatorControls, Protocol):
 
     async def local_list(self, charger_id: str) -> LocalListView:
         """The local authorization list version the charger was last given, and whether it is the registry now."""
+    # -- the depot planner -------------------------------------------------------------------
+
+    async def location_plan(self, location_id: str) -> dict[str, Any]:
+        """The location's plan as GET /locations/{id}/plan gives it: settings, sessions, power per slot."""
+        ...
+
+    async def set_location_planner(self, location_id: str, enabled: bool) -> dict[str, Any]:
+        """Switch the planner on, or off (equal shares of the cap)."""
+        ...
+
+    async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
+        """Charge a session at full power now (pinned), or back to the plan."""
+        ...
+
+    async def set_location_tariff(self, location_id: str, tariff: list[float] | None) -> dict[str, Any]:
+        """Set (96 prices per kWh from 00:00 UTC) or remove the location's tariff; the plan after it."""
         ...

@@ -41,7 +41,16 @@ log = logging.getLogger(__name__)
 
 COMMANDS: dict[str, dict[str, Any]] = {
     "charge": {
-        "parameters": {"connectorId": "integer", "idTag": "string", "powerLimit": "number (kW)"},
+        "parameters": {
+            "connectorId": "integer",
+            "idTag": "string",
+            "powerLimit": "number (kW)",
+            # The session's need, for the depot planner.
+            "departBy": "date-time",
+            "energyKWh": "number (kWh)",
+            "targetSoC": "number (%)",
+            "batteryKWh": "number (kWh)",
+        },
         "execution": ["immediate", "scheduled", "windowed"],
     },
     "idle": {

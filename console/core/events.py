@@ -90,6 +90,15 @@ class ServerBack:
     url: str
 
 
+@dataclass(frozen=True, slots=True)
+class PlanChanged:
+    """A location's charging plan was made again (or its planner switched off); `plan` is its wire form."""
+
+    location_id: str
+    organization_id: str
+    plan: dict[str, Any]
+
+
 Event = ChargerUpdated | ChargerRemoved | LogAppended | ActionChanged | UnknownChargerSeen | Notice | ChargerAlert | StoreHealth | ServerLost | ServerBack
 
 

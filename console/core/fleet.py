@@ -24,6 +24,7 @@ from console.core.models import (
     ChargerState,
     Connector,
     Location,
+    LocationPlan,
     LocalAuthList,
     Reservation,
     LogEntry,
@@ -34,6 +35,7 @@ from console.core.models import (
     new_location_id,
 )
 from console.core.passwords import hash_password, password_problem
+from console.core.planshapes import SLOTS, PlanInputError, check_series
 from console.core.store import Store
 from console.core.tokens import check_token_rows, export_tokens, write_token_rows
 from console.core.views import iso
@@ -351,6 +353,7 @@ class FleetService:
                     "name": name,
                     "address": _blank_to_none(raw.get("address")),
                     "power_cap_kw": cap,
+                    "plan": _location_plan(raw.get("plan"), subject, problems),
                 }
             )
         file_location_ids = [row["id"] for row in location_rows]
@@ -401,6 +404,7 @@ class FleetService:
 
         organization = self.ensure_org(session, org)
         now = self._now()
+        plans = {row["id"]: row.pop("plan") for row in location_rows}
         for row in location_rows:
             existing = session.get(Location, row["id"])
             if existing is None:
@@ -413,6 +417,9 @@ class FleetService:
                 existing.updated_at = now
                 session.add(existing)
         session.flush()
+        for location_id, settings in plans.items():
+            if settings is not None:
+                session.merge(LocationPlan(location_id=location_id, updated_at=now, **settings))
         for row in charger_rows:
             charger = Charger(
                 id=row.pop("id") or new_charger_id(),
@@ -521,3 +528,23 @@ def _parse_time(value: Any) -> datetime:
     else:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment
+
+
+def _location_plan(raw: Any, subject: str, problems: list[tuple[str, str, str]]) -> dict[str, Any] | None:
+    """A location's planner from the fleet file: {"enabled": bool, "tariff": [96 prices], "base_load_kw": [96 kW]}."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"enabled", "tariff", "base_load_kw"}:
+        problems.append((subject, "plan", "must be an object of enabled, tariff, base_load_kw"))
+        return None
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append((subject, "plan.enabled", "must be true or false"))
+    settings: dict[str, Any] = {"enabled": enabled is not False}
+    for name in ("tariff", "base_load_kw"):
+        value = raw.get(name)
+        try:
+            settings[name] = None if value is None else list(check_series(name, value, SLOTS))
+        except PlanInputError as error:
+            problems.append((subject, f"plan.{name}", error.message))
+    return settings

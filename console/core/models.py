@@ -339,6 +339,10 @@ class IdToken(SQLModel, table=True):
     location_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     created_at: datetime
     updated_at: datetime
+    # The planner's defaults for the vehicle: its usual need (kWh) and departure ("HH:MM", UTC), its priority.
+    need_kwh: float | None = None
+    depart_at: str | None = None
+    priority: int = 0
 
 
 class LocalAuthList(SQLModel, table=True):
@@ -496,3 +500,34 @@ class ActionClaim(SQLModel, table=True):
     action_id: str = Field(primary_key=True, foreign_key="action.id", ondelete="CASCADE")
     node: str
     claimed_at: datetime
+
+
+class ChargingNeed(SQLModel, table=True):
+    """What the session on a connector needs by when: from the operator, the token's default or the EV itself."""
+
+    charger_id: str = Field(primary_key=True)
+    connector_id: int = Field(primary_key=True)
+    # The session it was given for; None: the next session on the connector takes it.
+    transaction_id: int | None = None
+    depart_by: datetime
+    energy_kwh: float | None = None
+    target_soc: float | None = None
+    battery_kwh: float | None = None
+    # The vehicle's own maximum (kW), when it says.
+    max_kw: float | None = None
+    source: str = "operator"  # operator | token | ev
+    # Charge at full power now, whatever the plan says.
+    pinned: bool = False
+    updated_at: datetime
+
+
+class LocationPlan(SQLModel, table=True):
+    """A location's planner: on or off (equal shares), its tariff and its site base load per slot."""
+
+    location_id: str = Field(foreign_key="location.id", primary_key=True)
+    enabled: bool = True
+    # A price per kWh per 15-minute slot of the day (96), from 00:00 UTC; None: no tariff.
+    tariff: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    # The site's own load per slot (kW), taken from the cap; None: none.
+    base_load_kw: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime

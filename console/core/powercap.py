@@ -99,6 +99,8 @@ class PowerCap:
         self.operate = operate
         self.is_connected = is_connected
         self.command_limit_w = command_limit_w
+        # Whether the depot planner keeps a location's cap (then each charger keeps its own max here).
+        self.planned: Callable[[str], bool] = lambda location_id: False
         # The limit each charger last acknowledged (W); unknown means its own max.
         self._in_force: dict[str, float] = {}
         # Each charger's share inputs as last seen (see `_item`).
@@ -241,7 +243,7 @@ class PowerCap:
             assert record is not None
             own = self.command_limit_w(charger_id)
             bounds[charger_id] = float(min(record.max_charging_power, own if own is not None else record.max_charging_power))
-        if cap_kw is None or sum(self.live.record(c).max_charging_power for c in connected) <= cap_kw * 1000:  # type: ignore[union-attr]
+        if cap_kw is None or self.planned(location_id) or sum(self.live.record(c).max_charging_power for c in connected) <= cap_kw * 1000:  # type: ignore[union-attr]
             return {charger_id: float(self.live.record(charger_id).max_charging_power) for charger_id in connected}  # type: ignore[union-attr]
         active = {
             charger_id: bound

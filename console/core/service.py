@@ -25,6 +25,7 @@ from console.core.ledger import ActionLedger
 from console.core.live import LiveState, log_view
 from console.core.models import Action, Charger, Location, LogEntry, Transaction
 from console.core.operations import OperationRefused, OperationResult
+from console.core.planning import DepotPlanner
 from console.core.powercap import CAP_PROFILE_ID, PowerCap
 from console.core.passwords import mask_secrets
 from console.core.ports import ChargerGateway, RuntimeControl
@@ -88,6 +89,11 @@ class ConsoleService:
             lambda identity: self.gateway is not None and self.gateway.is_connected(identity),
             self.engine.command_limit_w,
         )
+        self.planner = DepotPlanner(
+            store, self.live, self.bus, self.clock, self.operate,
+            lambda identity: self.gateway is not None and self.gateway.is_connected(identity),
+        )
+        self.power_cap.planned = self.planner.planned
         self.runtime: RuntimeControl | None = None
         self.gateway: ChargerGateway | None = None
         # The retention pruner, when one runs (the depot's): it says how far back raw data goes.
@@ -117,6 +123,7 @@ class ConsoleService:
         self.writer.start()
         await self.engine.start()
         await self.power_cap.start()
+        await self.planner.start()
 
     def _load(self, session: Session) -> None:
         self.fleet.ensure_org(session, DEFAULT_ORG)
@@ -128,6 +135,7 @@ class ConsoleService:
 
     async def close(self) -> None:
         await self.firmware.close()
+        await self.planner.stop()
         await self.power_cap.stop()
         await self.engine.stop()
         await self.writer.stop()
@@ -167,6 +175,7 @@ class ConsoleService:
             _, chargers = self.fleet.import_fleet(session, data)
             self.live.load(session)
             self.tokens.load(session)
+            self.planner.load(session)
             return chargers
 
         imported = await self.store.run(work)
@@ -212,6 +221,7 @@ class ConsoleService:
 
         self.live.locations_changed(await self.store.run(write))
         self.power_cap.location_changed(location_id)
+        self.planner.mark(location_id)
         return next(view for view in await self.list_locations() if view.id == location_id)
 
     async def charger_logs(self, charger_id: str, limit: int = 200) -> list[LogView]:
@@ -367,7 +377,10 @@ class ConsoleService:
     ) -> ActionView:
         """Charge or idle a charger now, at `start`, or within `start`..`end`."""
         self._writable()
+        need = self.planner.command_need(charger_id, command, parameters)
         action = await self.engine.submit(charger_id, command, parameters, execution, start, end, on_conflict)
+        if need is not None:
+            await self.planner.set_need(**need)
         return action_view(action, self._charger(charger_id).identity)
 
     async def cancel_action(self, action_id: str) -> ActionView:
@@ -1098,3 +1111,26 @@ class ConsoleService:
         if result.state == "acknowledged" and profile_id == CAP_PROFILE_ID:
             self.power_cap.forget(charger_id)
         return result
+    # -- the depot planner ---------------------------------------------------------------
+
+    async def location_plan(self, location_id: str) -> dict[str, Any]:
+        if not any(location.id == location_id for location in self.live.locations()):
+            raise NotFound(f"no location {location_id}")
+        return self.planner.wire(location_id)
+
+    async def set_location_planner(self, location_id: str, enabled: bool) -> dict[str, Any]:
+        self._writable()
+        await self.planner.set_settings(location_id, enabled=enabled)
+        await self.planner.replan(location_id)
+        return self.planner.wire(location_id)
+
+    async def pin_session(self, charger_id: str, connector_id: int, pinned: bool) -> None:
+        self._writable()
+        self._charger(charger_id)
+        await self.planner.pin(charger_id, connector_id, pinned)
+
+    async def set_location_tariff(self, location_id: str, tariff: list[float] | None) -> dict[str, Any]:
+        self._writable()
+        await self.planner.set_settings(location_id, tariff=tariff)
+        await self.planner.replan(location_id)
+        return self.planner.wire(location_id)

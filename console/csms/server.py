@@ -401,6 +401,8 @@ class CentralSystem:
         charge_point.tolerant = self.tolerant
         charge_point.tokens = self.service.tokens
         charge_point.certificates = self.service.certificates
+        if hasattr(charge_point, "ev_needs"):
+            charge_point.ev_needs = self.service.planner.ev_needs
         if isinstance(connection, Connection):  # our connection layer: CALLs to plain functions are answered as they arrive
             connection.answer_at_once = charge_point.answer_at_once
         link = Link(identity, charger_id, subprotocol, connection, charge_point)

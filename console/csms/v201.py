@@ -6,7 +6,7 @@ TransactionEvent sequence is a transaction, a charging state is a status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +75,9 @@ def begin_register(meter_value: list[dict[str, Any]]) -> float | None:
 
 class ChargePoint201(ConsoleHandler, ChargePoint):
     """The central system's side of one OCPP 2.0.1 connection."""
+
+    # Where an EV's charging needs go (the depot planner, set by the central system): its answer's status.
+    ev_needs: Callable[[str, int, dict[str, Any]], Awaitable[str]] | None = None
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -208,6 +211,14 @@ class ChargePoint201(ConsoleHandler, ChargePoint):
     ) -> call_result.LogStatusNotification:
         self.live.upload_status(self.charger_id, "LogStatus", status, request_id)
         return call_result.LogStatusNotification()
+
+    @on(Action.notify_ev_charging_needs)
+    @takes_payload
+    async def on_notify_ev_charging_needs(self, payload: dict[str, Any]) -> call_result.NotifyEVChargingNeeds:
+        status = "Rejected"
+        if self.ev_needs is not None:
+            status = await self.ev_needs(self.charger_id, payload["evseId"], payload.get("chargingNeeds") or {})
+        return call_result.NotifyEVChargingNeeds(status=status)
 
     @on(Action.data_transfer)
     @takes_payload

@@ -31,6 +31,8 @@ NOT_ORG_BOUND |= {"upload_id", "token", "name", "file_id", "rollout_id"}
 NOT_ORG_BOUND |= {"delivery_id"}
 # A reservation and an installed charging profile are looked up under their charger.
 NOT_ORG_BOUND |= {"reservation_id", "profile_id"}
+# A session's connector is looked up under its charger.
+NOT_ORG_BOUND |= {"connector_id"}
 # Chargers' own file transfers (firmware downloads, log uploads) carry no API key: the URL is theirs alone.
 KEYLESS = "/files/"
 
@@ -55,6 +57,7 @@ async def foreign_ids(api: Api, organization: str) -> dict[str, str]:
         "delivery_id": "1",
         "reservation_id": "1",
         "profile_id": "1",
+        "connector_id": "1",
         "transaction_id": "1",
         "identity": "CP-A01" if organization == "default" else "ACME-01",
         # Named in paths beside a scoped id, or no one's: any value.

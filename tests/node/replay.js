@@ -74,7 +74,39 @@ const scenarios = {
     answers.localList = list;
     return answers;
   },
+  // A session at a location the console plans: the scenario ends once a charging profile came (strict mode
+  // refuses one that breaks the schema, and says so in `invalid`). 2.0.1 tells its needs first.
+  async plan16(client) {
+    const answers = {};
+    const profile = nextProfile(client);
+    answers.boot = await client.call('BootNotification', { chargePointVendor: 'ABB', chargePointModel: 'Terra AC' });
+    answers.start = await client.call('StartTransaction', { connectorId: 1, idTag: 'VAN-1', meterStart: 0, timestamp: T0 });
+    answers.profile = await profile;
+    return answers;
+  },
+  async plan201(client) {
+    const answers = {};
+    const profile = nextProfile(client);
+    answers.boot = await client.call('BootNotification', { chargingStation: { vendorName: 'Alpitronic', model: 'HYC300' }, reason: 'PowerUp' });
+    answers.started = await client.call('TransactionEvent', { eventType: 'Started', timestamp: T0, triggerReason: 'Authorized', seqNo: 0,
+      transactionInfo: { transactionId: 'tx-plan-1' }, evse: { id: 1, connectorId: 1 }, idToken: { idToken: 'VAN-2', type: 'ISO14443' } });
+    answers.needs = await client.call('NotifyEVChargingNeeds', { evseId: 1, chargingNeeds: { requestedEnergyTransfer: 'AC_three_phase',
+      departureTime: new Date(Date.now() + 6 * 3600 * 1000).toISOString(),
+      acChargingParameters: { energyAmount: 30000, evMinCurrent: 6, evMaxCurrent: 32, evMaxVoltage: 400 } } });
+    answers.profile = await profile;
+    return answers;
+  },
 };
+
+// The first SetChargingProfile the console sends (accepted).
+function nextProfile(client) {
+  return new Promise((resolve) => {
+    client.handle('SetChargingProfile', ({ params }) => {
+      setTimeout(() => resolve(params), 50);
+      return { status: 'Accepted' };
+    });
+  });
+}
 
 // Keep a local authorization list as a charger does (full or differential, its version); resolves once the
 // console asks for the version.

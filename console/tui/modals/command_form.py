@@ -23,7 +23,7 @@ from console.tui.modals.form import Form
 if TYPE_CHECKING:
     from console.tui.host import ConsoleHost
 
-FIELDS = ("execution", "start", "end", "power_limit", "connector", "on_conflict", "stop_session")
+FIELDS = ("execution", "start", "end", "power_limit", "depart_by", "need", "connector", "on_conflict", "stop_session")
 CONFLICT_CHOICES = (
     ("none: refuse if one is open", "none"),
     ("cancel_and_replace", "cancel_and_replace"),
@@ -35,6 +35,10 @@ REQUEST_FIELDS = {
     "start": "start",
     "end": "end",
     "parameters.powerLimit": "power_limit",
+    "parameters.departBy": "depart_by",
+    "parameters.energyKWh": "need",
+    "parameters.targetSoC": "need",
+    "parameters.batteryKWh": "need",
     "parameters.connectorId": "connector",
     "parameters.stopSession": "stop_session",
     "onConflict": "on_conflict",
@@ -73,6 +77,12 @@ class CommandForm(Form[list[ActionView] | None]):
                 most = min(charger.max_charging_power for charger in self.chargers) / 1000
                 yield from self._field(
                     "power_limit", "Power limit (kW)", Input(placeholder=f"empty: no limit (max {most:g})", compact=True, id="field-power_limit")
+                )
+                yield from self._field(
+                    "depart_by", "Depart by", Input(placeholder="for the planner: ISO 8601 or 8h", compact=True, id="field-depart_by")
+                )
+                yield from self._field(
+                    "need", "Need", Input(placeholder="kWh (40), or SoC%/battery kWh (80%/60)", compact=True, id="field-need")
                 )
             else:
                 yield from self._field(
@@ -141,6 +151,8 @@ class CommandForm(Form[list[ActionView] | None]):
                     problems["power_limit"] = f"at most {most:g} kW, the charger's maximum"
                 else:
                     parameters["powerLimit"] = value
+        if self.command == "charge":
+            self._need(parameters, problems)
         if self.command == "idle" and self.query_one("#field-stop_session", Checkbox).value:
             parameters["stopSession"] = True
         if connector := self._text("connector"):
@@ -158,6 +170,28 @@ class CommandForm(Form[list[ActionView] | None]):
             "on_conflict": None if conflict == "none" else conflict,
         }
         return arguments, problems
+
+    def _need(self, parameters: dict[str, Any], problems: dict[str, str]) -> None:
+        """The session's need for the planner: a departure, and kWh or a target SoC with the battery's capacity."""
+        depart_by, need = self._text("depart_by"), self._text("need")
+        if not depart_by and not need:
+            return
+        if not depart_by:
+            problems["depart_by"] = "a need needs a departure (e.g. 8h or 2026-04-03T05:30Z)"
+        else:
+            parameters["departBy"] = depart_by
+        if not need:
+            problems["need"] = "kWh (e.g. 40), or a target SoC with the battery (80%/60)"
+            return
+        try:
+            if "%" in need:
+                soc, _, battery = need.partition("%")
+                parameters["targetSoC"] = float(soc)
+                parameters["batteryKWh"] = float(battery.strip().lstrip("/"))
+            else:
+                parameters["energyKWh"] = float(need)
+        except ValueError:
+            problems["need"] = "kWh (e.g. 40), or a target SoC with the battery (80%/60)"
 
     def show_problems(self, problems: dict[str, str], general: str = "") -> None:
         self._touched.update(name for name in FIELDS if self.query(f"#error-{name}"))

@@ -59,6 +59,7 @@ from console.tui.widgets.detail import TABS, ChargerDetail
 from console.tui.widgets.footer import KeyFooter
 from console.tui.widgets.frame_log import LogPanel
 from console.tui.widgets.header import FleetHeader
+from console.tui.widgets.plan_view import PlanView
 from console.tui.widgets.views import VIEWS, ActionsView, EventsView, FleetView, LocationsView, LogsView, TokensView, UnknownView
 
 if TYPE_CHECKING:
@@ -230,6 +231,7 @@ class MainScreen(Screen[None]):
             yield LocationsView(id="view-locations")
             yield UnknownView(id="view-unknown")
             yield TokensView(id="view-tokens")
+            yield PlanView(id="view-plan")
         yield Input(
             placeholder=f"view: {', '.join(VIEWS)}",
             suggester=SuggestFromList(VIEWS, case_sensitive=False),

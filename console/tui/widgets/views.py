@@ -37,7 +37,7 @@ from console.core.versions import OcppVersion
 if TYPE_CHECKING:
     from console.tui.host import ConsoleHost
 
-VIEWS = ("chargers", "actions", "logs", "events", "locations", "unknown", "tokens")
+VIEWS = ("chargers", "actions", "logs", "events", "locations", "unknown", "tokens", "plan")
 # The fleet's events are read again at most this often while chargers keep telling new ones (s).
 EVENTS_REREAD_S = 1.0
 
