@@ -31,6 +31,8 @@ NOW = datetime(2026, 4, 2, 12, 0, tzinfo=timezone.utc)
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 
 def depot(session: Session) -> None:
     session.add(Organization(id="org-1", name="default", created_at=NOW))
@@ -132,6 +134,7 @@ async def test_a_kind_kept_forever_is_never_pruned(store: Store) -> None:
     assert count(store, MeterSample) == 6 and count(store, MeterRollup) == 0
 
 
+@pytest.mark.stores("sqlite")  # SQLite's pages and write-ahead log; PostgreSQL's autovacuum reclaims its own
 async def test_pruned_pages_are_handed_back_to_the_file_and_the_log_truncated(store: Store, policy: RetentionPolicy, tmp_path: Path) -> None:
     store.run_sync(depot)
 
