@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -140,7 +141,8 @@ async def test_pruned_pages_are_handed_back_to_the_file_and_the_log_truncated(st
 
     def frames(session: Session) -> None:
         session.add_all(
-            LogEntry(identity="CP-1", at=NOW - timedelta(hours=1), direction="in", message="x" * 2000) for _ in range(3000)
+            # Random text, so the rows stay large once packed (core.packing).
+            LogEntry(identity="CP-1", at=NOW - timedelta(hours=1), direction="in", message=secrets.token_hex(1000)) for _ in range(3000)
         )
         session.commit()
 
