@@ -7,7 +7,7 @@ first) and `ocpp-console sim` against it (the same identities, EV sessions on, 1
 time `--speed` times faster). After `--warmup` seconds (the fleet booted, sessions under way) the store's
 bytes per table (dbstat: pages in use, indexes included) and rows are read, and again `--seconds` later;
 what grew in between, divided by the simulated charger-hours, is the growth per charger-hour. Prints one
-JSON line: bytes per charger-hour in all and per kind, bytes per frame row and per meter-sample row.
+JSON line: bytes per charger-hour in all and per kind, the bytes the server wrote to disk per charger-hour, bytes per frame row and per meter-sample row.
 Bounded: about warmup + seconds + a few seconds of start-up. Not part of the test run.
 """
 
@@ -40,6 +40,15 @@ def fleet(directory: Path, count: int, version: str) -> Path:
     path = directory / "fleet.json"
     path.write_text(json.dumps({"locations": [], "chargers": chargers}))
     return path
+
+
+def written(pid: int) -> int:
+    """Bytes the server process has handed to write() so far (its store, log and checkpoints; Linux)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == "wchar":
+            return int(value)
+    return 0
 
 
 def snapshot(path: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -81,8 +90,10 @@ def main() -> int:
         try:
             time.sleep(args.warmup)
             sizes_before, rows_before = snapshot(path)
+            wrote_before = written(server.process.pid)
             started = time.monotonic()
             time.sleep(args.seconds)
+            wrote = written(server.process.pid) - wrote_before
             sizes_after, rows_after = snapshot(path)
             elapsed = time.monotonic() - started
         finally:
@@ -99,6 +110,7 @@ def main() -> int:
         "chargers": args.chargers, "version": args.version, "speed": args.speed, "seconds": round(elapsed, 1),
         "charger_hours": round(charger_hours, 2),
         "bytes_per_charger_hour": total,
+        "written_bytes_per_charger_hour": round(wrote / charger_hours),
         "bytes_per_charger_hour_by_kind": per_kind,
         "frames_share": round(per_kind["frames"] / total, 3) if total else None,
         "frame_rows_per_charger_hour": round((rows_after["logentry"] - rows_before["logentry"]) / charger_hours),
