@@ -8,6 +8,8 @@ time `--speed` times faster). After `--warmup` seconds (the fleet booted, sessio
 bytes per table (dbstat: pages in use, indexes included) and rows are read, and again `--seconds` later;
 what grew in between, divided by the simulated charger-hours, is the growth per charger-hour. Prints one
 JSON line: bytes per charger-hour in all and per kind, the bytes the server wrote to disk per charger-hour, bytes per frame row and per meter-sample row.
+With `--retention` (kinds kept minutes), serve prunes meanwhile: the figures add what `store stats` says at the
+end (rows per kind, the oldest row of each, the store and its write-ahead log) and the largest the log grew.
 Bounded: about warmup + seconds + a few seconds of start-up. Not part of the test run.
 """
 
@@ -71,6 +73,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--version", choices=("1.6", "2.0.1"), default="1.6", help="the chargers' OCPP version")
+    parser.add_argument("--retention", default=None,
+                        help="serve's --retention (e.g. frames=1m,samples=2m): then the figures add `store stats` at the end")
     parser.add_argument("--keep", type=Path, default=None, help="copy the store here at the end (to look at its rows)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="growth-bench-") as scratch:
@@ -79,8 +83,9 @@ def main() -> int:
         url = f"sqlite:///{path}"
         subprocess.run([PYTHON, "-m", "console", "fleet", "import", str(fleet(directory, args.chargers, args.version)), "--db", url],
                        check=True, capture_output=True)
+        retention = ["--retention", args.retention] if args.retention else []
         server = Server([PYTHON, "-m", "console", "serve", "--no-sim", "--ocpp-port", str(free_port()), "--api-port", "0",
-                         "--db", url, "--unknown-tokens", "accept"])
+                         "--db", url, "--unknown-tokens", "accept", *retention])
         sim = subprocess.Popen(
             [PYTHON, "-m", "console.sim.loadrun", "--count", str(args.chargers), "--url", server.url, "--prefix", PREFIX,
              "--version", args.version, "--speed", str(args.speed), "--seed", "1", "--report-every", "3600",
@@ -92,10 +97,19 @@ def main() -> int:
             sizes_before, rows_before = snapshot(path)
             wrote_before = written(server.process.pid)
             started = time.monotonic()
-            time.sleep(args.seconds)
+            wal = path.with_name(path.name + "-wal")
+            wal_max = 0
+            while time.monotonic() < started + args.seconds:
+                time.sleep(1.0)
+                wal_max = max(wal_max, wal.stat().st_size if wal.exists() else 0)
             wrote = written(server.process.pid) - wrote_before
             sizes_after, rows_after = snapshot(path)
             elapsed = time.monotonic() - started
+            stats = None
+            if args.retention:
+                shown = subprocess.run([PYTHON, "-m", "console", "store", "stats", "--json", "--db", url,
+                                        "--retention", args.retention], capture_output=True, text=True, check=True)
+                stats = json.loads(shown.stdout)
         finally:
             sim.terminate()
             sim.wait(60)
@@ -116,7 +130,15 @@ def main() -> int:
         "frame_rows_per_charger_hour": round((rows_after["logentry"] - rows_before["logentry"]) / charger_hours),
         "bytes_per_frame_row": round(sizes_after.get("logentry", 0) / max(rows_after["logentry"], 1)),
         "bytes_per_sample_row": round(sizes_after.get("metersample", 0) / max(rows_after["metersample"], 1)),
+        "wal_max_bytes": wal_max,
     }
+    if stats is not None:
+        figures["retention"] = args.retention
+        figures["store_stats"] = {
+            "rows": {kind["kind"]: kind["rows"] for kind in stats["kinds"]},
+            "oldest": {kind["kind"]: kind["oldest"] for kind in stats["kinds"]},
+            "file_bytes": stats["file_bytes"], "wal_bytes": stats["wal_bytes"], "free_bytes": stats["free_bytes"],
+        }
     print(json.dumps(figures))
     return 0
 
