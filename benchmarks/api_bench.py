@@ -41,16 +41,17 @@ def percentile(values: list[float], share: float) -> float:
 async def api_load(api: str, key: str, clients: int, seconds: float, chargers: int) -> dict:
     """`clients` clients sending GETs back to back for `seconds`: requests/s, latency, failures."""
     latencies: list[float] = []
-    failures = 0
+    failures: dict[str, int] = {}
     identities = [f"{PREFIX}{number:05d}" for number in range(1, chargers + 1)]
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60) as http:
-        chargers_page = (await http.get("/ocpp/chargers", params={"limit": 500})).json()
-        ids = {row["identity"]: row["id"] for row in chargers_page}
+        ids: dict[str, str] = {}
+        for offset in range(0, chargers, 500):
+            page = (await http.get("/ocpp/chargers", params={"limit": 500, "offset": offset})).json()
+            ids.update((row["identity"], row["id"]) for row in page)
         deadline = time.perf_counter() + seconds
 
         async def client(number: int) -> None:
-            nonlocal failures
             for step in itertools.count(number):
                 if time.perf_counter() >= deadline:
                     return
@@ -67,9 +68,9 @@ async def api_load(api: str, key: str, clients: int, seconds: float, chargers: i
                 try:
                     answer = await http.get(path, params=params)
                     if answer.status_code >= 400:
-                        failures += 1
-                except httpx.HTTPError:
-                    failures += 1
+                        failures[str(answer.status_code)] = failures.get(str(answer.status_code), 0) + 1
+                except httpx.HTTPError as error:
+                    failures[type(error).__name__] = failures.get(type(error).__name__, 0) + 1
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
@@ -90,6 +91,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--period", type=float, default=10.0)
+    parser.add_argument("--api-rate", type=int, default=100_000, help="serve's --api-rate (high: measure the server, not the limit)")
     args = parser.parse_args()
     figures: dict = {"chargers": args.chargers, "clients": args.clients, "seconds": args.seconds}
     with tempfile.TemporaryDirectory(prefix="api-bench-") as scratch:
@@ -99,7 +101,7 @@ def main() -> int:
         key = created.stdout.split()[0]
         api_port = free_port()
         server = Server([PYTHON, "-m", "console", "serve", "--no-sim", "--ocpp-port", str(free_port()),
-                         "--api-port", str(api_port), "--db", url, "--cpu", "0"])
+                         "--api-port", str(api_port), "--api-rate", str(args.api_rate), "--db", url, "--cpu", "0"])
         fleet = ["--period", str(args.period)]
         try:
             alone = measured(server, "fleet", args.chargers, args.seconds, PREFIX, fleet)
