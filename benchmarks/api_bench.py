@@ -59,7 +59,7 @@ async def api_load(api: str, key: str, clients: int, seconds: float, chargers: i
                 charger_id = ids.get(identity, identity)
                 path, params = [
                     ("/ocpp/chargers", {"limit": 100}),
-                    (f"/ocpp/chargers/{identity}", None),
+                    (f"/ocpp/chargers/{charger_id}", None),
                     (f"/console/chargers/{charger_id}/logs", {"limit": 50}),
                     (f"/ocpp/chargers/{identity}/transactions", None),
                     ("/actions", None),

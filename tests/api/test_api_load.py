@@ -31,3 +31,12 @@ async def test_a_page_of_the_charger_list_builds_only_the_views_it_shows(api: Ap
     assert offline.headers["X-Total-Count"] == "3"
     charging = await api.client.get("/ocpp/chargers", params={"status": "charging"}, headers=headers)
     assert charging.json() == [] and charging.headers["X-Total-Count"] == "0"
+
+
+async def test_health_with_a_key_counts_the_chargers_without_building_their_views(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(self: LiveState, charger_id: str) -> None:
+        raise AssertionError("a view was built")
+
+    monkeypatch.setattr(LiveState, "view", refused)
+    answer = await api.client.get("/health", headers={"Authorization": f"Bearer {api.key}"})
+    assert answer.status_code == 200 and answer.json()["data"]["counts"] == {"chargers": 3, "connected": 0}
