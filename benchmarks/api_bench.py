@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import statistics
@@ -31,6 +32,7 @@ import httpx
 from benchmarks.ocpp_bench import PYTHON, Server, free_port, measured, store_with
 
 PREFIX = "LOAD-"
+ADDRESS_CONNECTIONS = 50
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -43,8 +45,20 @@ async def api_load(api: str, key: str, clients: int, seconds: float, chargers: i
     latencies: list[float] = []
     failures: dict[str, int] = {}
     identities = [f"{PREFIX}{number:05d}" for number in range(1, chargers + 1)]
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60) as http:
+    # The server takes at most 100 connections per address: the clients come from several loopback addresses.
+    addresses = [f"127.0.0.{2 + number}" for number in range(max(1, -(-clients // ADDRESS_CONNECTIONS)))]
+    share = -(-clients // len(addresses))
+    https = [
+        httpx.AsyncClient(
+            base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60,
+            transport=httpx.AsyncHTTPTransport(local_address=address, limits=httpx.Limits(max_connections=share)),
+        )
+        for address in addresses
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for each in https:
+            await stack.enter_async_context(each)
+        http = https[0]
         ids: dict[str, str] = {}
         for offset in range(0, chargers, 500):
             page = (await http.get("/ocpp/chargers", params={"limit": 500, "offset": offset})).json()
@@ -66,7 +80,7 @@ async def api_load(api: str, key: str, clients: int, seconds: float, chargers: i
                 ][step % 5]
                 started = time.perf_counter()
                 try:
-                    answer = await http.get(path, params=params)
+                    answer = await https[number % len(https)].get(path, params=params)
                     if answer.status_code >= 400:
                         failures[str(answer.status_code)] = failures.get(str(answer.status_code), 0) + 1
                 except httpx.HTTPError as error:
