@@ -177,3 +177,53 @@ async def test_a_second_serve_on_the_same_database_is_refused(db_url: str) -> No
             first.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(first.wait(), 15) == 0
     Store(db_url, owner=True).close()
+
+
+def test_a_store_older_than_the_first_revision_gains_its_columns_on_postgresql(pg_url: str) -> None:
+    """A store made before migrations, without some of the first revision's booleans and tables: the columns
+    are added with their defaults written as PostgreSQL's booleans (not SQLite's 1/0), the tables made."""
+    engine = make_engine(pg_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(config(connection), revisions()[0])
+            connection.execute(text("INSERT INTO organization VALUES ('org-1', 'default', :at)"), {"at": AT})
+            connection.execute(
+                text(
+                    "INSERT INTO charger (id, organization_id, identity, ocpp_version, number_of_connectors, max_charging_power, "
+                    "simulated, registration, created_at, updated_at) VALUES ('dep-1', 'org-1', 'CP-1', 'OCPP1.6', 2, 22000, "
+                    "true, 'accepted', :at, :at)"
+                ),
+                {"at": AT},
+            )
+            connection.execute(
+                text(
+                    'INSERT INTO "transaction" (id, charger_id, transaction_ref, connector_id, id_tag, meter_start_wh, '
+                    "started_at, offline) VALUES (7, 'dep-1', '7', 1, 'TAG', 1000, :at, false)"
+                ),
+                {"at": AT},
+            )
+            connection.execute(text('ALTER TABLE "transaction" DROP COLUMN offline'))
+            connection.execute(text("ALTER TABLE charger DROP COLUMN simulated"))
+            connection.execute(text("DROP TABLE chargerstate"))
+            connection.execute(text("DROP TABLE alembic_version"))
+    finally:
+        engine.dispose()
+    store = Store(pg_url)
+    try:
+        assert store.schema.upgraded_from == f"older than {revisions()[0]}" and store.schema.revision == head()
+        charger, session = store.run_sync(lambda s: (s.get(Charger, "dep-1"), s.get(Transaction, 7)))
+        assert (charger.identity, charger.simulated, session.offline) == ("CP-1", False, False)
+        kinds = store.run_sync(
+            lambda s: dict(
+                s.execute(
+                    text(
+                        "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+                        "WHERE (table_name, column_name) IN (('transaction', 'offline'), ('charger', 'simulated'), "
+                        "('chargerstate', 'is_connected'))"
+                    )
+                ).all()
+            )
+        )
+        assert kinds == {"transaction.offline": "boolean", "charger.simulated": "boolean", "chargerstate.is_connected": "boolean"}
+    finally:
+        store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -30,6 +31,8 @@ from console.core.store import Store
 NOW = datetime(2026, 4, 2, 12, 0, tzinfo=timezone.utc)
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 
 def depot(session: Session) -> None:
@@ -132,12 +135,14 @@ async def test_a_kind_kept_forever_is_never_pruned(store: Store) -> None:
     assert count(store, MeterSample) == 6 and count(store, MeterRollup) == 0
 
 
+@pytest.mark.stores("sqlite")  # SQLite's pages and write-ahead log; PostgreSQL's autovacuum reclaims its own
 async def test_pruned_pages_are_handed_back_to_the_file_and_the_log_truncated(store: Store, policy: RetentionPolicy, tmp_path: Path) -> None:
     store.run_sync(depot)
 
     def frames(session: Session) -> None:
         session.add_all(
-            LogEntry(identity="CP-1", at=NOW - timedelta(hours=1), direction="in", message="x" * 2000) for _ in range(3000)
+            # Random text, so the rows stay large once packed (core.packing).
+            LogEntry(identity="CP-1", at=NOW - timedelta(hours=1), direction="in", message=secrets.token_hex(1000)) for _ in range(3000)
         )
         session.commit()
 

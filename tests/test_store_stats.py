@@ -31,6 +31,7 @@ def fill(session: Session, now: datetime, minutes: int = 120) -> None:
     session.commit()
 
 
+@pytest.mark.stores("sqlite", "postgresql")
 def test_stats_count_each_kind_and_project_its_growth(store: Store) -> None:
     now = datetime(2026, 4, 2, 12, 0, tzinfo=timezone.utc)
     store.run_sync(lambda session: fill(session, now))
@@ -104,6 +105,7 @@ def test_vacuum_switches_a_store_made_before_retention(tmp_path: Path, capsys: p
         assert connection.execute("PRAGMA auto_vacuum").fetchone() == (2,)
 
 
+@pytest.mark.stores("sqlite", "postgresql")
 def test_a_store_younger_than_an_hour_is_measured_over_the_time_it_has_had(store: Store) -> None:
     now = datetime(2026, 4, 2, 12, 0, tzinfo=timezone.utc)
     store.run_sync(lambda session: fill(session, now, minutes=20))

@@ -148,3 +148,33 @@ async def test_a_row_that_cannot_be_written_costs_only_itself(store: Store, capl
     assert "2 rows could not be written and are dropped" in caplog.text
     # Times already turned to text by the failed attempt are written as the times they were.
     assert store.run_sync(lambda session: session.get(LogEntry, 1).at) == AT
+
+
+async def test_callers_of_flush_waiting_together_share_one_transaction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers flush before they read (so they see what was logged): a hundred at once while a batch is being
+    written cost one more transaction, not a hundred (each a commit, with an fsync, on the one store thread)."""
+    writer = BatchWriter(store, interval=10)
+    frames = writer.rows(LOG_TABLE, LOG_COLUMNS)
+    transactions = 0
+    run = store.run
+
+    async def counted(work):  # type: ignore[no-untyped-def]
+        nonlocal transactions
+        transactions += 1
+        frames.add(frame(1000 + transactions))  # chargers go on logging while the store writes
+        await asyncio.sleep(0.01)
+        return await run(work)
+
+    monkeypatch.setattr(store, "run", counted)
+    frames.add(frame(1))
+    first = asyncio.create_task(writer.flush())
+    await asyncio.sleep(0)  # the first flush has taken its row and is writing it
+    readers = []
+    for number in range(2, 102):
+        frames.add(frame(number))  # each reader's own row, logged just before it reads
+        readers.append(asyncio.create_task(writer.flush()))
+    await asyncio.gather(first, *readers)
+
+    # The first batch, then one for all hundred readers (a write and an insert each).
+    assert transactions == 4
+    assert logged(store) >= 101

@@ -225,7 +225,7 @@ def create_app(
             return ok(request, {"status": "ok" if up else "degraded"})
         reason = await _store_refuses_writes(service)
         reachable = reason is None or await service.store_reachable()
-        chargers = service.org_chargers(who.organization_id)
+        chargers, connected = service.live.connected_count(who.organization_id)
         counts = request.app.state.gate_counts
         return ok(
             request,
@@ -240,7 +240,7 @@ def create_app(
                     "dropped": service.writer.dropped,
                 },
                 "ocpp": {"url": service.info.ocpp_url, "listening": listening},
-                "counts": {"chargers": len(chargers), "connected": sum(1 for view in chargers if view.is_connected)},
+                "counts": {"chargers": chargers, "connected": connected},
                 "api": {"failed_authentications": counts.failed_authentications, "rate_limited": counts.rate_limited},
             },
         )

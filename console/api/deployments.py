@@ -39,13 +39,10 @@ async def list_chargers(
     limit: int = Query(100, ge=1, le=PAGE_MAX, description="chargers per page (1-500)"),
     offset: int = Query(0, ge=0, le=2**31 - 1, description="chargers to skip"),
 ) -> Any:
-    views = [
-        view
-        for view in service_of(request).org_chargers(who.organization_id)
-        if (location_id is None or view.location_id == location_id) and (status is None or view.status == status)
-    ]
-    response.headers["X-Total-Count"] = str(len(views))
-    return [view.seed_dict() for view in views[offset : offset + limit]]
+    live = service_of(request).live
+    ids = live.listed(who.organization_id, location_id, status)
+    response.headers["X-Total-Count"] = str(len(ids))
+    return [live.view(charger_id).seed_dict() for charger_id in ids[offset : offset + limit]]
 
 
 @router.post(

@@ -410,6 +410,23 @@ class LiveState:
     def views(self) -> list[ChargerView]:
         return [self.view(charger_id) for charger_id in self._chargers]
 
+    def connected_count(self, organization_id: str) -> tuple[int, int]:
+        """(chargers, connected) of an organization, without building views (/health with a key asks)."""
+        mine = [live.state for live in self._chargers.values() if live.record.organization_id == organization_id]
+        return len(mine), sum(1 for state in mine if state.is_connected)
+
+    def listed(self, organization_id: str, location_id: str | None = None, status: str | None = None) -> list[str]:
+        """The ids of an organization's chargers (at a location, in a status), by identity, without building their
+        views: a page of a thousand chargers' list builds the hundred it shows."""
+        found = [
+            live.record
+            for live in self._chargers.values()
+            if live.record.organization_id == organization_id
+            and (location_id is None or live.record.location_id == location_id)
+            and (status is None or live.state.status == status)
+        ]
+        return [record.id for record in sorted(found, key=lambda record: record.identity)]
+
     # -- what the central system reports ------------------------------------------
 
     def _now(self) -> datetime:

@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from console.core.views import OCPP_VERSIONS  # noqa: F401  (re-exported for the store's users)
 from console.core.versions import OcppVersion
+from console.core.packing import PackedText
 
 
 # The API key a request acts for, set by the REST API for the request's work: each Action
@@ -261,7 +262,8 @@ class LogEntry(SQLModel, table=True):
     direction: str
     action: str | None = None
     message_id: str | None = None
-    message: str = Field(sa_column=Column(Text))
+    # Stored compressed (core.packing); read as the frame's text.
+    message: str = Field(sa_column=Column(PackedText))
 
 
 class ChargerEvent(SQLModel, table=True):
@@ -385,7 +387,7 @@ class StreamEvent(SQLModel, table=True):
     organization_id: str
     charger_id: str | None = None
     type: str
-    data: str = Field(sa_column=Column(Text, nullable=False))
+    data: str = Field(sa_column=Column(PackedText, nullable=False))
     at: datetime = Field(index=True)
 
 

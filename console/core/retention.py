@@ -544,6 +544,8 @@ def store_stats(session: Session, policy: RetentionPolicy, now: datetime, wal_by
         page = session.execute(text("PRAGMA page_size")).scalar_one()
         file_bytes = session.execute(text("PRAGMA page_count")).scalar_one() * page
         free_bytes = session.execute(text("PRAGMA freelist_count")).scalar_one() * page
+    elif session.get_bind().dialect.name == "postgresql":
+        file_bytes = session.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
     return StoreStats(kinds=kinds, other_bytes=other, file_bytes=file_bytes, wal_bytes=wal_bytes, free_bytes=free_bytes)
 
 

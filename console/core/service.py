@@ -731,7 +731,7 @@ class ConsoleService:
         from console.core.keys import ApiKeys
 
         keys = ApiKeys(self.clock)
-        found = await self.store.run(lambda session: keys.verify(session, key))
+        found = await self.store.read(lambda session: keys.verify(session, key))
         if found is not None and found.stale_use and not self._info.read_only and found.key_id not in self._key_uses:
             self._key_uses.add(found.key_id)
 

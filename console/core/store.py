@@ -39,6 +39,8 @@ UNAVAILABLE_CODES = {5, 6, 7, 8, 10, 13, 14, 15}
 # PostgreSQL's SQLSTATEs of that kind that psycopg does not raise as OperationalError (a server shutting
 # down, a lock or disk it lacks are): a read-only transaction (a hot standby, default_transaction_read_only).
 SERVER_CONDITIONS = {"25006"}
+# Threads for reads beside the store thread (Store.read).
+READERS = 2
 
 
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -175,6 +177,9 @@ class Store:
             self.engine.dispose()
             raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        # Reads that need not wait behind the writes (the API's key checks): threads of their own, each with its
+        # connection (SQLite's write-ahead log lets them read beside the writer).
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-read")
         # Calls of `run` handed to the store thread and begun there; each counter has one writer thread.
         self._submitted = 0
         self._begun = 0
@@ -215,6 +220,19 @@ class Store:
             if reason is None:
                 raise
             raise self.failed(reason) from error
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)`, which only reads, on a reader thread: not behind the writer's batches and durable
+        writes on the store thread (nor they behind it). An in-memory SQLite store is one connection's: there, `run`."""
+        if self.engine.dialect.name == "sqlite" and self.path is None:
+            return await self.run(work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_session, work)
+        except Exception as error:
+            reason = unavailable_reason(error)
+            if reason is None:
+                raise
+            raise StoreUnavailable(reason) from error
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.path is None:
@@ -361,6 +379,7 @@ class Store:
         return SchemaOpened(revision)
 
     def close(self) -> None:
+        self._readers.shutdown(wait=True)
         self._executor.shutdown(wait=True)
         self.owner_lock.release()
         self.engine.dispose()

@@ -89,6 +89,8 @@ class BatchWriter:
         self._stopping = False
         self._stop = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        # Flushes that have taken their rows so far: a caller waiting for the lock is served by one that starts after it came.
+        self._flushes_begun = 0
         self._kick = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -244,8 +246,15 @@ class BatchWriter:
 
         While the store cannot take writes, everything stays queued (raising
         nothing: the store's state says it); `commit` callers get StoreUnavailable.
+        Callers that come while a flush is under way share the next one: what
+        each added before it called is in that one (readers flush before they
+        read; under load a flush each would be a commit each).
         """
+        came = self._flushes_begun
         async with self._flush_lock:
+            if self._flushes_begun > came:  # one began after this call came, took its rows and is done
+                return
+            self._flushes_begun += 1
             rows, self._rows = self._rows, []
             inserts = self._kept + [(table_rows, table_rows.take()) for table_rows in self._tables if table_rows.pending]
             self._kept = []

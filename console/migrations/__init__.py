@@ -20,7 +20,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Connection, MetaData, create_engine, inspect, text
+from sqlalchemy import Column, Connection, MetaData, create_engine, inspect, literal, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -181,6 +181,16 @@ def _fill(engine: Engine, present: dict[str, set[str]]) -> None:
         baseline.reflect(connection)
     scratch.dispose()
     baseline.remove(baseline.tables[VERSION_TABLE])
+    # What the scratch database reflects are SQLite's types (DATETIME has no zone, and is no PostgreSQL type):
+    # each column takes the model's type where the model has it, else the generic one.
+    modelled: dict[tuple[str, str], Column] = {}  # type: ignore[type-arg]
+    for name, table in baseline.tables.items():
+        model = SQLModel.metadata.tables.get(name)
+        for reflected in table.columns:
+            current = model.columns.get(reflected.name) if model is not None else None
+            reflected.type = current.type if current is not None else reflected.type.as_generic()
+            if current is not None:
+                modelled[name, reflected.name] = current
     missing = [table for name, table in baseline.tables.items() if name not in present]
     added = []
     with engine.begin() as connection:
@@ -188,29 +198,22 @@ def _fill(engine: Engine, present: dict[str, set[str]]) -> None:
         for name, table in baseline.tables.items():
             for reflected in table.columns:
                 if name in present and reflected.name not in present[name]:
-                    current = SQLModel.metadata.tables[name].columns.get(reflected.name)
-                    _add_column(connection, name, current if current is not None else reflected)
+                    _add_column(connection, name, reflected, modelled.get((name, reflected.name)))
                     added.append(f"{name}.{reflected.name}")
     log.info("store older than %s: created %s; added %s", first, [t.name for t in missing] or "no table", added or "no column")
 
 
-def _add_column(connection: Connection, table: str, column: Column) -> None:  # type: ignore[type-arg]
-    """`ALTER TABLE … ADD COLUMN` with the model's default, so the rows already there get it."""
+def _add_column(connection: Connection, table: str, column: Column, default: Column | None) -> None:  # type: ignore[type-arg]
+    """`ALTER TABLE … ADD COLUMN` with the model's default (`default`'s), so the rows already there get it."""
     kind = column.type.compile(dialect=connection.dialect)
-    default = _literal_default(column)
-    clause = f" DEFAULT {default}" if default is not None else ""
+    value = _literal_default(default, connection) if default is not None else None
+    clause = f" DEFAULT {value}" if value is not None else ""
     connection.execute(text(f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {kind}{clause}'))
 
 
-def _literal_default(column: Column) -> str | None:  # type: ignore[type-arg]
+def _literal_default(column: Column, connection: Connection) -> str | None:  # type: ignore[type-arg]
+    """The column's scalar default as the store's SQL spells it (a boolean is 1/0 on SQLite, true/false on PostgreSQL)."""
     default = column.default
-    if default is None or not getattr(default, "is_scalar", False):
+    if default is None or not getattr(default, "is_scalar", False) or not isinstance(default.arg, bool | int | float | str):
         return None
-    value = default.arg
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return None
+    return str(literal(default.arg).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
