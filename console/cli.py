@@ -473,6 +473,16 @@ def _compression(text: str) -> dict[str, bool]:
     return compression_setting(text)
 
 
+def _is_sim(before: list[str]) -> bool:
+    """Whether the words before a `sim` are the console's own options only (`--db X sim …`), not a command's value."""
+    parser = build_parser()
+    try:
+        known, rest = parser.parse_known_args([*before, "sim"])
+    except SystemExit:
+        return False
+    return known.command == "sim" and not rest
+
+
 def _sim(words: list[str]) -> int:
     from console.sim.loadrun import add_sim_parser, run_sim
 
@@ -1081,7 +1091,12 @@ def _log_to_file() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    if "sim" in words and _is_sim(words[: words.index("sim")]):
+        # The load mode's options are its own (console/sim/loadrun.py): all that follows `sim` is handed to it
+        # (argparse.REMAINDER on a subcommand drops a first word that starts with "-", as `sim --count 10` does).
+        return _sim(words[words.index("sim") + 1 :])
+    args = build_parser().parse_args(words)
     if getattr(args, "cpu", None) is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     _quiet_libraries()

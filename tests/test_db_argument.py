@@ -58,3 +58,13 @@ def test_the_store_named_before_the_command_is_the_one_it_uses(tmp_path: Path) -
     done = _cli("--db", str(before), "fleet", "export", "--db", str(after))
     assert done.returncode == 0, done.stderr
     assert after.exists()
+
+
+def test_the_load_mode_takes_its_own_options_after_sim() -> None:
+    # `sim --count …` was "unrecognized arguments": the options after `sim` are the load mode's.
+    done = _cli("sim", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--count" in done.stdout
+    done = _cli("sim", "--count", "1", "--url", "ws://127.0.0.1:9/ocpp", "--duration", "0.5", "--report-every", "0.2")
+    assert "unrecognized arguments" not in done.stderr
+    assert "Traceback" not in done.stderr
