@@ -31,6 +31,22 @@ STORE_ENV = "OCPP_CONSOLE_TEST_STORE"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "stores(*names): run the test's db_url on each of these stores (sqlite, postgresql)")
+    config.addinivalue_line("markers", "collector_tuning: the central systems of this test tune Python's collector, as in production")
+
+
+@pytest.fixture(autouse=True)
+def no_collector_tuning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Central systems in tests leave Python's collector alone, as `CentralSystem(tune_collector=False)` does.
+
+    The tuning's first step is a full collection of the process: in a test run, hundreds of thousands of
+    objects, most of a second, paid by each of the hundreds of central systems the tests start (a third of
+    the suite's time). The tuning itself and its wiring into the central system are tested in
+    tests/csms/test_collector.py (marked `collector_tuning`).
+    """
+    if request.node.get_closest_marker("collector_tuning") is None:
+        from console.csms import server
+
+        monkeypatch.setattr(server, "CollectorTuning", lambda connections: None)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
