@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -100,8 +101,19 @@ def postgres_database(template: str | None = None) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store made at the newest revision once, which each `store` on SQLite is a copy of (as `pg_template`)."""
+    path = tmp_path_factory.mktemp("template") / "console.db"
+    Store(f"sqlite:///{path}").close()  # closed: the write-ahead log is checkpointed into the file and removed
+    return path
+
+
 @pytest.fixture
-def store(db_url: str) -> Store:
+def store(db_url: str, request: pytest.FixtureRequest) -> Store:
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), url.database)
     store = Store(db_url)
     yield store
     store.close()
