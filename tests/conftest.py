@@ -35,6 +35,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "collector_tuning: the central systems of this test tune Python's collector, as in production")
 
 
+def uses_postgresql(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    fixtures = getattr(item, "fixturenames", ())
+    backend = callspec.params.get("db_url") if callspec is not None and "db_url" in callspec.params else os.environ.get(STORE_ENV)
+    return "pg_url" in fixtures or "pg_template" in fixtures or ("db_url" in fixtures and backend == "postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`uv run pytest -n 2 --dist loadgroup`, pyproject.toml) the tests on PostgreSQL run one after
+    # another in one worker: each has a database of its own, but tests/test_postgres_restart.py stops the cluster.
+    for item in items:
+        if uses_postgresql(item):
+            item.add_marker(pytest.mark.xdist_group("postgresql"))
+
+
 @pytest.fixture(autouse=True)
 def no_collector_tuning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Central systems in tests leave Python's collector alone, as `CentralSystem(tune_collector=False)` does.
