@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,6 +32,37 @@ STORE_ENV = "OCPP_CONSOLE_TEST_STORE"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "stores(*names): run the test's db_url on each of these stores (sqlite, postgresql)")
+    config.addinivalue_line("markers", "collector_tuning: the central systems of this test tune Python's collector, as in production")
+
+
+def uses_postgresql(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    fixtures = getattr(item, "fixturenames", ())
+    backend = callspec.params.get("db_url") if callspec is not None and "db_url" in callspec.params else os.environ.get(STORE_ENV)
+    return "pg_url" in fixtures or "pg_template" in fixtures or ("db_url" in fixtures and backend == "postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`uv run pytest -n 2 --dist loadgroup`, pyproject.toml) the tests on PostgreSQL run one after
+    # another in one worker: each has a database of its own, but tests/test_postgres_restart.py stops the cluster.
+    for item in items:
+        if uses_postgresql(item):
+            item.add_marker(pytest.mark.xdist_group("postgresql"))
+
+
+@pytest.fixture(autouse=True)
+def no_collector_tuning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Central systems in tests leave Python's collector alone, as `CentralSystem(tune_collector=False)` does.
+
+    The tuning's first step is a full collection of the process: in a test run, hundreds of thousands of
+    objects, most of a second, paid by each of the hundreds of central systems the tests start (a third of
+    the suite's time). The tuning itself and its wiring into the central system are tested in
+    tests/csms/test_collector.py (marked `collector_tuning`).
+    """
+    if request.node.get_closest_marker("collector_tuning") is None:
+        from console.csms import server
+
+        monkeypatch.setattr(server, "CollectorTuning", lambda connections: None)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -84,8 +116,19 @@ def postgres_database(template: str | None = None) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store made at the newest revision once, which each `store` on SQLite is a copy of (as `pg_template`)."""
+    path = tmp_path_factory.mktemp("template") / "console.db"
+    Store(f"sqlite:///{path}").close()  # closed: the write-ahead log is checkpointed into the file and removed
+    return path
+
+
 @pytest.fixture
-def store(db_url: str) -> Store:
+def store(db_url: str, request: pytest.FixtureRequest) -> Store:
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), url.database)
     store = Store(db_url)
     yield store
     store.close()

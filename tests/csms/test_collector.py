@@ -7,8 +7,11 @@ import gc
 
 import pytest
 
+from console.core.service import ConsoleService
 from console.csms import collector
 from console.csms.collector import CollectorTuning
+from console.csms.server import CentralSystem
+from ocpp_clients import charge_point, eventually
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +40,30 @@ async def test_freezes_at_start_and_again_as_connections_grow_then_restores_the_
         await tuning.stop()
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds
+
+
+@pytest.mark.collector_tuning
+async def test_a_central_system_tunes_the_collector_while_it_runs(service: ConsoleService) -> None:
+    """As in production (the other tests' central systems leave the collector alone: tests/conftest.py)."""
+    thresholds = gc.get_threshold()
+    central = CentralSystem(service, port=0, auto_register=True)
+    await central.start()
+    try:
+        assert central.collector is not None
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= collector.GEN0_THRESHOLD
+        async with charge_point(central.url, "NEW-1"):
+            await eventually(lambda: central.collector._last_arrival > 0)
+    finally:
+        await central.stop()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+
+
+async def test_central_systems_of_other_tests_leave_the_collector_alone(service: ConsoleService) -> None:
+    central = CentralSystem(service, port=0)
+    await central.start()
+    try:
+        assert central.collector is None
+    finally:
+        await central.stop()
