@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input, OptionList, Select
+from textual.widgets import Checkbox, Input, OptionList, Select
+from operation_samples import params_for
 from tui_fleet import make_app, settle
 
 from console.core.service import ConsoleService
+from console.core.versions import OcppVersion
 from console.csms.server import CentralSystem
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.operation_form import OperationForm
@@ -239,3 +241,60 @@ async def test_a_firmware_update_and_a_log_request_start_from_the_menu(live_serv
     (update, logs) = gateway.calls
     assert update[1] == "UpdateFirmware" and update[2]["location"] == "https://vendor.example/terra-1.2.bin" and update[2]["retries"] == 3
     assert logs[1] == "GetDiagnostics" and logs[2]["location"].startswith("http://depot-box:8080/files/uploads/") and "startTime" in logs[2]
+
+
+@pytest.mark.parametrize("version", ["OCPP1.6", "OCPP2.0.1"])
+async def test_every_operation_from_the_menu_arrives_valid_and_is_recorded(live_service: ConsoleService, clock: Any, version: str) -> None:
+    """Each operation of the charger's version, its form filled as an operator would, answered by a strict charge point."""
+    if not shutil.which("node") or not (NODE_SCRIPT.parent / "node_modules" / "ocpp-rpc").is_dir():
+        pytest.skip("needs Node.js and tests/node's ocpp-rpc (npm ci in tests/node)")
+    live_service.firmware.serve_at("http://127.0.0.1:8080")  # where the charger would fetch firmware and upload logs
+    central = CentralSystem(live_service, port=0, heartbeat_interval=30, call_timeout=3)
+    await central.start()
+    identity = f"STRICT-{version[4:].replace('.', '')}"
+    record = await live_service.create_charger({"identity": identity, "ocpp_version": version})
+    process = await asyncio.create_subprocess_exec(
+        "node", str(NODE_SCRIPT), central.url, identity, OcppVersion.parse(version).subprotocol,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    strict = StrictCharger(record.id, process)
+    try:
+        assert process.stdout is not None
+        assert json.loads(await asyncio.wait_for(process.stdout.readline(), 15)) == {"ready": "Accepted"}
+        names = [spec.name for spec in await live_service.operation_catalogue(record.id)]
+        app = make_app(live_service, clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.screen.run_on(record.id, "select")
+            await settle(pilot)
+            for name in names:
+                form = await choose(pilot, name)
+                for key, value in params_for(version, name).items():
+                    widget = form.query_one(f"#field-{key}")
+                    if isinstance(widget, Select):
+                        widget.value = str(value)
+                    elif isinstance(widget, Checkbox):
+                        widget.value = bool(value)
+                    else:
+                        widget.value = str(value)
+                await pilot.press("ctrl+s")
+                for _ in range(50):  # a destructive one asks first: yes
+                    await pilot.pause(0.02)
+                    if isinstance(app.screen, ConfirmDialog):
+                        await pilot.press("y")
+                        break
+                    if not isinstance(app.screen, OperationForm):
+                        break
+                assert not isinstance(app.screen, OperationForm), (name, [str(e.render()) for e in form.query(".field-error")])
+                (told,) = await sent(pilot, app, f"{name} · {identity}")
+                assert ": acknowledged" in told, told
+                app.clear_notifications()
+        actions = await live_service.list_actions(record.id)
+        assert len(actions) == len(names)
+        assert all(action.state == "acknowledged" and action.duration_ms is not None for action in actions), actions
+    finally:
+        received = await strict.finish()
+        await central.stop()
+    methods = {call["method"] for call in received if "method" in call}
+    assert methods == {action.operation for action in actions}
+    assert not [call for call in received if "invalid" in call]
