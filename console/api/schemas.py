@@ -451,6 +451,9 @@ class Transaction(BaseModel):
     clock_skewed: bool = Field(description="the charger's clock was off: started_at/stopped_at are the server's receive times")
     charger_started_at: datetime | None = Field(description="the charger's own start time when its clock was off")
     charger_stopped_at: datetime | None = Field(description="the charger's own stop time when its clock was off")
+    refused: str | None = Field(
+        default=None, description="why it is not a valid session (its charger was Pending registration); null for a valid one"
+    )
     repairs: list[str] = Field(
         description="one word for each thing repaired: reconstructed, superseded, reboot, incomplete, meter, clock",
         examples=[["reconstructed", "incomplete"]],
