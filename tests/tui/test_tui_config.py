@@ -54,7 +54,9 @@ async def test_the_config_tab_fetches_shows_and_changes_keys(live_service: Conso
         panel.table.focus()
         await pilot.press("f")
         await until(pilot, lambda: panel.table.row_count == 200)
-        assert "200 keys, fetched" in str(panel.query_one("#config-status", Static).render())
+        status = str(panel.query_one("#config-status", Static).render())
+        assert "200 keys, fetched" in status
+        assert "fetched 2026-04-02 09:15:05 UTC " in status, status  # a time says its zone, as everywhere in the console
 
         panel.table.move_cursor(row=row_of(panel, "HeartbeatInterval"))
         await pilot.press("enter")

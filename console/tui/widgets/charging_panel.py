@@ -8,7 +8,7 @@ the next hour), drawn as a bar per period.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from console.core.errors import ConsoleError
 from console.core.views import CompositeScheduleView, ProfileView, ReservationView
-from console.tui.format import gauge, stamp
+from console.tui.format import gauge, local_stamp
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.reservation_form import ReservationForm
 from console.tui.widgets.charger_table import ChargerTable
@@ -34,36 +34,36 @@ SCHEDULE_S = 3600
 
 
 class ReservationTable(RowTable):
-    COLUMNS = (("id", "#", 6), ("connector", "Conn", 5), ("id_tag", "Id tag", 20), ("expires", "Expires", 20), ("state", "State", 22))
+    COLUMNS = (("id", "#", 6), ("connector", "Conn", 5), ("id_tag", "Id tag", 20), ("expires", "Expires", 24), ("state", "State", 22))
 
     def show(self, reservations: list[ReservationView]) -> None:
         self.clear()
         for item in reservations:
             state = f"{item.state} ({item.detail})" if item.detail else item.state
             connector = str(item.connector_id or "any")
-            self.add_row(str(item.id), connector, escape(item.id_tag), stamp(item.expires_at), escape(state), key=str(item.id))
+            self.add_row(str(item.id), connector, escape(item.id_tag), local_stamp(item.expires_at, self.app.zone), escape(state), key=str(item.id))
 
 
 class ProfileTable(RowTable):
-    COLUMNS = (("id", "Profile", 8), ("connector", "Conn", 5), ("purpose", "Purpose", 22), ("stack", "Stack", 5), ("limit", "Limit", 12), ("by", "By", 12), ("at", "Installed", 20))
+    COLUMNS = (("id", "Profile", 8), ("connector", "Conn", 5), ("purpose", "Purpose", 22), ("stack", "Stack", 5), ("limit", "Limit", 12), ("by", "By", 12), ("at", "Installed", 24))
 
     def show(self, profiles: list[ProfileView]) -> None:
         self.clear()
         for item in profiles:
             self.add_row(
                 str(item.profile_id), str(item.connector_id), item.purpose, str(item.stack_level),
-                f"{item.limit:g} {item.unit}", item.command, stamp(item.installed_at), key=f"{item.profile_id}",
+                f"{item.limit:g} {item.unit}", item.command, local_stamp(item.installed_at, self.app.zone), key=f"{item.profile_id}",
             )
 
 
-def schedule_lines(schedule: CompositeScheduleView | None) -> Content:
+def schedule_lines(schedule: CompositeScheduleView | None, zone: tzinfo | None = None) -> Content:
     """The composite schedule, one line a period: from when, the limit, a bar against the highest limit."""
     if schedule is None:
         return Content.styled("Schedule: g asks the charger for the next hour", "$text-muted")
     if schedule.problem or not schedule.periods:
         return Content.styled(f"Schedule: {schedule.problem or 'no periods reported'}", "$warning")
     top = max(period.limit for period in schedule.periods) or 1.0
-    start = stamp(schedule.start) if schedule.start else "now"
+    start = local_stamp(schedule.start, zone) if schedule.start else "now"
     where = f"connector {schedule.connector_id}" if schedule.connector_id else "the whole charger"
     lines: list[Content] = [Content.styled(f"Schedule of {where} from {start}, {schedule.duration_s or 0} s in {schedule.unit}\n", "bold $primary")]
     for period in schedule.periods:
@@ -111,7 +111,7 @@ class ChargingPanel(Vertical):
         self.charger_id, self.identity = charger_id, identity
         self.query_one(ReservationTable).show(reservations)
         self.query_one(ProfileTable).show(profiles)
-        self.query_one("#schedule-chart", Readout).show(schedule_lines(self.schedule))
+        self.query_one("#schedule-chart", Readout).show(schedule_lines(self.schedule, self.app.zone))
 
     async def reload(self) -> None:
         charger_id = self.charger_id
@@ -186,4 +186,4 @@ class ChargingPanel(Vertical):
             return
         if charger_id == self.charger_id:
             self.schedule = schedule
-            self.query_one("#schedule-chart", Readout).show(schedule_lines(schedule))
+            self.query_one("#schedule-chart", Readout).show(schedule_lines(schedule, self.app.zone))

@@ -7,6 +7,8 @@ so when the key can strand the charger).
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -19,7 +21,7 @@ from textual.widgets import DataTable
 
 from console.core.errors import CommandRefused, ConsoleError
 from console.core.views import ConfigurationView, OperationResult, SettingView
-from console.tui.format import stamp
+from console.tui.format import local_stamp
 from console.tui.modals.confirm import ConfirmDialog
 from console.tui.modals.setting_form import SettingForm
 from console.tui.widgets.charger_table import ChargerTable
@@ -56,7 +58,7 @@ class SettingTable(RowTable):
             self.move_cursor(row=row, animate=False)
 
 
-def status_line(view: ConfigurationView | None, busy: bool = False) -> Content:
+def status_line(view: ConfigurationView | None, busy: bool = False, zone: tzinfo | None = None) -> Content:
     if busy:
         return Content.styled("fetching the configuration from the charger…", "$accent")
     if view is None:
@@ -65,7 +67,7 @@ def status_line(view: ConfigurationView | None, busy: bool = False) -> Content:
     if view.fetched_at is None:
         parts.append(("never fetched", "$text-muted"))
     else:
-        parts.append(f"{len(view.settings)} keys, fetched {stamp(view.fetched_at)}")
+        parts.append(f"{len(view.settings)} keys, fetched {local_stamp(view.fetched_at, zone)}")
     if view.unknown_keys:
         parts.append((f" · unknown: {', '.join(view.unknown_keys)}", "$warning"))
     if view.problem:
@@ -106,7 +108,7 @@ class ConfigPanel(Vertical):
 
     def show(self, charger_id: str, identity: str, view: ConfigurationView) -> None:
         self.charger_id, self.identity, self.view = charger_id, identity, view
-        self.query_one("#config-status", Readout).show(status_line(view))
+        self.query_one("#config-status", Readout).show(status_line(view, zone=self.app.zone))
         self.table.show(view.settings)
 
     def selected(self) -> SettingView | None:
@@ -125,7 +127,7 @@ class ConfigPanel(Vertical):
             view = await self.app.backend.refresh_configuration(charger_id)
         except ConsoleError as error:
             self.notify(str(error), title="Configuration not fetched", severity="error")
-            self.query_one("#config-status", Readout).show(status_line(self.view))
+            self.query_one("#config-status", Readout).show(status_line(self.view, zone=self.app.zone))
             return
         if charger_id == self.charger_id:
             self.show(charger_id, self.identity, view)
