@@ -40,7 +40,6 @@ from console.core.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 
-OCPP16 = OcppVersion.V16
 Operate = Callable[..., Awaitable[OperationResult]]
 
 # How long a 2.0.1 charger may take to send its whole report after accepting GetBaseReport.
@@ -217,7 +216,7 @@ class ChargerSettings:
         record = self.live.record(charger_id)
         if record is None:
             return
-        key = RATE_UNIT_KEYS[0] if record.ocpp_version == OCPP16 else RATE_UNIT_KEYS[1]
+        key = RATE_UNIT_KEYS[0] if record.ocpp_version == OcppVersion.V16 else RATE_UNIT_KEYS[1]
         try:
             operation, payload = ops.get_configuration_request(record.ocpp_version, [key])
             result = await self.operate(charger_id, operation, payload, command="get_configuration")
@@ -272,7 +271,7 @@ class ChargerSettings:
     async def refresh(self, charger_id: str) -> ConfigurationView:
         """Ask the charger for its whole configuration and keep it; what fell short is the view's `problem`."""
         record = self._record(charger_id)
-        if record.ocpp_version == OCPP16:
+        if record.ocpp_version == OcppVersion.V16:
             result = await self.operate(charger_id, "GetConfiguration", {}, command="get_configuration")
             if result.state == "acknowledged" and result.answer is not None:
                 self._unknown[charger_id] = tuple(str(key) for key in result.answer.get("unknownKey") or ())
@@ -344,7 +343,7 @@ class ChargerSettings:
             raise ValidationFailed({"key": "name the key to change"})
         if not isinstance(value, str):
             raise ValidationFailed({"value": "a configuration value is text"})
-        is_16 = record.ocpp_version == OCPP16
+        is_16 = record.ocpp_version == OcppVersion.V16
         limit = VALUE_MAX_16 if is_16 else VALUE_MAX_201
         if len(value) > limit:
             raise ValidationFailed({"value": f"at most {limit} characters in {record.ocpp_version}"})

@@ -201,10 +201,6 @@ class FileShelf:
 # -- requests per version -----------------------------------------------------------------
 
 
-def _is_16(ocpp_version: str) -> bool:
-    return ocpp_version == OcppVersion.V16
-
-
 def new_request_id() -> int:
     return secrets.randbelow(2**31 - 2) + 1
 
@@ -228,7 +224,7 @@ def update_firmware_request(
     """
     if signed and not (signature and signing_certificate):
         raise ValidationFailed({"signature": "a signed update needs the signature and the signing certificate (PEM)"})
-    if _is_16(ocpp_version) and not signed:
+    if ocpp_version == OcppVersion.V16 and not signed:
         if signature or signing_certificate or install_at:
             raise ValidationFailed({"signature": "OCPP 1.6 UpdateFirmware has no signing fields: ask for a signed update"})
         payload: dict[str, Any] = {"location": location, "retrieveDate": iso(retrieve_at)}
@@ -249,7 +245,7 @@ def update_firmware_request(
         payload["retries"] = retries
     if retry_interval is not None:
         payload["retryInterval"] = retry_interval
-    return ("SignedUpdateFirmware" if _is_16(ocpp_version) else "UpdateFirmware"), payload
+    return ("SignedUpdateFirmware" if ocpp_version == OcppVersion.V16 else "UpdateFirmware"), payload
 
 
 def logs_request(
@@ -266,7 +262,7 @@ def logs_request(
     """1.6 GetDiagnostics for a DiagnosticsLog (GetLog, the security extension's, for a SecurityLog); 2.0.1 GetLog."""
     if log_type not in LOG_TYPES:
         raise ValidationFailed({"log_type": f"one of {', '.join(LOG_TYPES)}"})
-    if _is_16(ocpp_version) and log_type == "DiagnosticsLog":
+    if ocpp_version == OcppVersion.V16 and log_type == "DiagnosticsLog":
         payload: dict[str, Any] = {"location": location}
         for key, value in (("retries", retries), ("retryInterval", retry_interval)):
             if value is not None:

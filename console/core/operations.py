@@ -218,22 +218,17 @@ def failure_of(error: BaseException, ocpp_version: str, operation: str) -> tuple
     return ERROR, f"{type(error).__name__}: {error}", None
 
 
-# -- version-neutral requests --------------------------------------------------------------
-
-
-def _is_16(ocpp_version: str) -> bool:
-    """1.6 has its own shapes; 2.1 takes the 2.0.1 ones."""
-    return ocpp_version == OcppVersion.V16
+# -- version-neutral requests (1.6 has its own shapes; 2.1 takes the 2.0.1 ones) -----------
 
 
 def reset_request(ocpp_version: str, hard: bool) -> tuple[str, dict[str, Any]]:
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         return "Reset", {"type": "Hard" if hard else "Soft"}
     return "Reset", {"type": "Immediate" if hard else "OnIdle"}
 
 
 def unlock_request(ocpp_version: str, connector_id: int) -> tuple[str, dict[str, Any]]:
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         return "UnlockConnector", {"connectorId": connector_id}
     # A connector of ours is a 2.0.1 EVSE with one connector.
     return "UnlockConnector", {"evseId": connector_id, "connectorId": 1}
@@ -241,7 +236,7 @@ def unlock_request(ocpp_version: str, connector_id: int) -> tuple[str, dict[str,
 
 def availability_request(ocpp_version: str, connector_id: int, operative: bool) -> tuple[str, dict[str, Any]]:
     word = "Operative" if operative else "Inoperative"
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         return "ChangeAvailability", {"connectorId": connector_id, "type": word}
     payload: dict[str, Any] = {"operationalStatus": word}
     if connector_id:  # 0 is the whole charger: no evse
@@ -257,7 +252,7 @@ def remote_start_request(
     profile: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A remote start; `profile` (a `charging_profile` TxProfile) limits the session from its first second."""
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         payload: dict[str, Any] = {"idTag": id_tag}
         if connector_id:
             payload["connectorId"] = connector_id
@@ -276,7 +271,7 @@ def remote_start_request(
 
 
 def remote_stop_request(ocpp_version: str, transaction_ref: str) -> tuple[str, dict[str, Any]]:
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         try:
             return "RemoteStopTransaction", {"transactionId": int(transaction_ref)}
         except ValueError:
@@ -289,7 +284,7 @@ def remote_stop_request(ocpp_version: str, transaction_ref: str) -> tuple[str, d
 def trigger_request(ocpp_version: str, message: str, connector_id: int | None = None) -> tuple[str, dict[str, Any]]:
     payload: dict[str, Any] = {"requestedMessage": message}
     if connector_id:
-        if _is_16(ocpp_version):
+        if ocpp_version == OcppVersion.V16:
             payload["connectorId"] = connector_id
         else:
             # A 2.0.1 StatusNotification is per connector, so it needs one named.
@@ -306,7 +301,7 @@ def component_variable(key: str) -> dict[str, Any]:
 
 
 def get_configuration_request(ocpp_version: str, keys: list[str] | None) -> tuple[str, dict[str, Any]]:
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         return "GetConfiguration", ({"key": list(keys)} if keys else {})
     if not keys:
         raise ValidationFailed(
@@ -316,7 +311,7 @@ def get_configuration_request(ocpp_version: str, keys: list[str] | None) -> tupl
 
 
 def set_configuration_request(ocpp_version: str, key: str, value: str) -> tuple[str, dict[str, Any]]:
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         return "ChangeConfiguration", {"key": key, "value": value}
     return "SetVariables", {"setVariableData": [{"attributeValue": value, **component_variable(key)}]}
 
@@ -367,7 +362,7 @@ def charging_profile(
         period["numberPhases"] = rate.phases
     schedule["chargingSchedulePeriod"] = [period]
     kind = "Relative" if start is None else "Absolute"
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         profile: dict[str, Any] = {"chargingProfileId": profile_id}
         if transaction is not None:
             profile["transactionId"] = transaction
@@ -386,7 +381,7 @@ def charging_profile(
 
 def set_profile_request(ocpp_version: str, connector_id: int, profile: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """SetChargingProfile of `profile` on a connector (0: the whole charger)."""
-    if _is_16(ocpp_version):
+    if ocpp_version == OcppVersion.V16:
         return "SetChargingProfile", {"connectorId": connector_id, "csChargingProfiles": profile}
     return "SetChargingProfile", {"evseId": connector_id, "chargingProfile": profile}
 
@@ -406,7 +401,7 @@ def _some(**fields: Any) -> dict[str, Any]:
 def _evse_or_connector(ocpp_version: str, connector_id: int | None) -> dict[str, Any]:
     if connector_id is None:
         return {}
-    return {"connectorId": connector_id} if _is_16(ocpp_version) else {"evseId": connector_id}
+    return {"connectorId": connector_id} if ocpp_version == OcppVersion.V16 else {"evseId": connector_id}
 
 
 def _reset(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -431,7 +426,7 @@ def _remote_start(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]
 
 def _set_profile(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     transaction = p.get("transaction_id")
-    if transaction is not None and _is_16(version):
+    if transaction is not None and version == OcppVersion.V16:
         try:
             transaction = int(transaction)
         except ValueError:
@@ -442,7 +437,7 @@ def _set_profile(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _clear_profile(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     purpose = p.get("purpose")
-    if _is_16(version):
+    if version == OcppVersion.V16:
         if purpose == STATION_MAX_PROFILE:
             purpose = "ChargePointMaxProfile"
         return "ClearChargingProfile", _some(
@@ -460,7 +455,7 @@ def _composite(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _reserve(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     expiry = p["expiry"].isoformat().replace("+00:00", "Z")
-    if _is_16(version):
+    if version == OcppVersion.V16:
         return "ReserveNow", _some(
             connectorId=p["connector_id"], expiryDate=expiry, idTag=p["id_tag"], reservationId=p["reservation_id"], parentIdTag=p.get("parent_id_tag")
         )
@@ -492,7 +487,7 @@ def _report(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _installed(version: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     kind = p.get("certificate_type")
-    if _is_16(version):
+    if version == OcppVersion.V16:
         if kind is None:
             raise ValidationFailed({"certificate_type": "OCPP 1.6 asks for one kind of certificate"})
         return "GetInstalledCertificateIds", {"certificateType": kind}
@@ -532,7 +527,7 @@ BUILDERS: dict[str, OperationBuilder] = {
         "issuerKeyHash": p["issuer_key_hash"], "serialNumber": p["serial_number"],
     }}),
     "CertificateSigned": lambda v, p: (
-        "CertificateSigned", _some(certificateChain=p["certificate_chain"], certificateType=None if _is_16(v) else p.get("certificate_type"))
+        "CertificateSigned", _some(certificateChain=p["certificate_chain"], certificateType=None if v == OcppVersion.V16 else p.get("certificate_type"))
     ),
 }
 

@@ -27,16 +27,15 @@ from console.core.views import OperationResult, ReservationView, iso
 from console.core.versions import OcppVersion
 
 Operate = Callable[..., Awaitable[OperationResult]]
-OCPP16 = OcppVersion.V16
 # 1.6 idTag and a 2.0.1 idToken: at most 20 and 36 characters.
-ID_TAG_MAX = {OCPP16: 20}
+ID_TAG_MAX = {OcppVersion.V16.value: 20}
 ID_TOKEN_MAX = 36
 LONGEST = timedelta(days=7)
 
 
 def reserve_request(ocpp_version: str, reservation_id: int, connector_id: int, id_tag: str, expires_at: datetime) -> tuple[str, dict[str, Any]]:
     """ReserveNow of a connector (1.6; 0 is any) or EVSE (2.0.1; none is any) for a token until `expires_at`."""
-    if ocpp_version == OCPP16:
+    if ocpp_version == OcppVersion.V16:
         return "ReserveNow", {"connectorId": connector_id, "expiryDate": iso(expires_at), "idTag": id_tag, "reservationId": reservation_id}
     payload: dict[str, Any] = {"id": reservation_id, "expiryDateTime": iso(expires_at), "idToken": {"idToken": id_tag, "type": "Central"}}
     if connector_id:

@@ -22,20 +22,19 @@ from console.core.views import CompositeScheduleView, OperationResult, ProfileVi
 from console.core.versions import OcppVersion
 
 Operate = Callable[..., Awaitable[OperationResult]]
-OCPP16 = OcppVersion.V16
 INSTALLING = ("SetChargingProfile", "RemoteStartTransaction", "RequestStartTransaction")
 DONE = ("acknowledged", "completed")
 LONGEST_S = 7 * 24 * 3600
 
 
 def composite_request(ocpp_version: str, connector_id: int, duration_s: int) -> tuple[str, dict[str, Any]]:
-    if ocpp_version == OCPP16:
+    if ocpp_version == OcppVersion.V16:
         return "GetCompositeSchedule", {"connectorId": connector_id, "duration": duration_s}
     return "GetCompositeSchedule", {"duration": duration_s, "evseId": connector_id}
 
 
 def clear_request(ocpp_version: str, profile_id: int) -> tuple[str, dict[str, Any]]:
-    if ocpp_version == OCPP16:
+    if ocpp_version == OcppVersion.V16:
         return "ClearChargingProfile", {"id": profile_id}
     return "ClearChargingProfile", {"chargingProfileId": profile_id}
 
